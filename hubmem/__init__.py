@@ -1,0 +1,54 @@
+"""hubmem: exact weight bytes and projected KV-cache / training memory of Hugging Face models,
+read from config.json and safetensors headers only (never the weights).
+
+    >>> import hubmem
+    >>> report = hubmem.analyze("meta-llama/Llama-3.1-8B")            # sync
+    >>> report = await hubmem.analyze_async("Qwen/Qwen3-8B", hubmem.Options(revision="main"))
+    >>> report.weights.total_bytes, report.kv_cache.bytes_per_token
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import (
+    ConfigError,
+    CorruptHeaderError,
+    GatedRepoError,
+    HubmemError,
+    InvalidRepoIdError,
+    NetworkError,
+    NoSafetensorsError,
+    OfflineError,
+    RateLimitedError,
+    RepoNotFoundError,
+    RevisionNotFoundError,
+    UnauthorizedError,
+)
+from .fetch import HubClient
+from .pipeline import analyze, analyze_async, build_report
+from .schema import KVOptions, Options, Report, TrainingOptions
+
+__all__ = [
+    "ConfigError",
+    "CorruptHeaderError",
+    "GatedRepoError",
+    "HubClient",
+    "HubmemError",
+    "InvalidRepoIdError",
+    "KVOptions",
+    "NetworkError",
+    "NoSafetensorsError",
+    "OfflineError",
+    "Options",
+    "RateLimitedError",
+    "RepoNotFoundError",
+    "Report",
+    "RevisionNotFoundError",
+    "TrainingOptions",
+    "UnauthorizedError",
+    "__version__",
+    "analyze",
+    "analyze_async",
+    "build_report",
+]

@@ -1,0 +1,110 @@
+"""The one code path behind the CLI, the Python API, scans and the service:
+
+    fetch (Hub, cache or local files) -> Snapshot -> parse -> estimate -> Report
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from .errors import ConfigError
+from .estimate.kv_cache import estimate_kv_cache
+from .estimate.training import estimate_training
+from .estimate.weights import estimate_weights
+from .fetch import HubClient, fetch_snapshot
+from .parse.config import parse_config
+from .parse.header import Tensor, parse_tensors
+from .schema.options import Options
+from .schema.report import FetchInfo, Report
+from .snapshot import Snapshot
+
+T = TypeVar("T")
+
+
+def parse_snapshot_tensors(snapshot: Snapshot) -> list[Tensor]:
+    """Validate every header of the snapshot and return all tensors (file order, then offset order)."""
+    tensors: list[Tensor] = []
+    for f in snapshot.files:
+        data_size = None if f.size is None else f.size - 8 - f.header_length
+        tensors.extend(parse_tensors(f.header, file=f.path, data_size=data_size))
+    return tensors
+
+
+def build_report(snapshot: Snapshot, options: Options | None = None, *, seconds: float | None = None) -> Report:
+    """Parse and estimate: a pure function of the snapshot and the options (no I/O)."""
+    options = options or Options()
+    tensors = parse_snapshot_tensors(snapshot)
+    warnings = list(snapshot.warnings)
+    config = snapshot.config
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(f"{snapshot.repo_id}: config.json is not a JSON object")
+    arch = parse_config(config, tensors=tensors)
+    weights = estimate_weights(snapshot, tensors, arch)
+    kv = estimate_kv_cache(arch, options.kv)
+    training = estimate_training(weights, tensors, arch, options.training)
+    stats = snapshot.stats
+    return Report(
+        repo_id=snapshot.repo_id,
+        revision=snapshot.revision,
+        commit=snapshot.commit,
+        source=snapshot.source,  # type: ignore[arg-type]
+        endpoint=snapshot.endpoint,
+        subfolder=snapshot.subfolder,
+        architecture=arch,
+        weights=weights,
+        kv_cache=kv,
+        training=training,
+        fetch=FetchInfo(
+            requests=stats.requests,
+            bytes_received=stats.bytes_received,
+            round_trips=stats.round_trips,
+            cache_hits=stats.cache_hits,
+            seconds=None if seconds is None else round(seconds, 4),
+        ),
+        warnings=warnings,
+    )
+
+
+async def analyze_async(
+    repo_id: str,
+    options: Options | None = None,
+    *,
+    token: str | bool | None = None,
+    endpoint: str | None = None,
+    client: HubClient | None = None,
+) -> Report:
+    """Analyze one Hub repo. Pass ``client`` to share one connection pool across many calls."""
+    options = options or Options()
+    started = time.perf_counter()
+    if client is None:
+        async with HubClient(endpoint=endpoint, token=token) as own:
+            snapshot = await fetch_snapshot(own, repo_id, revision=options.revision, subfolder=options.subfolder)
+    else:
+        snapshot = await fetch_snapshot(client, repo_id, revision=options.revision, subfolder=options.subfolder)
+    return build_report(snapshot, options, seconds=time.perf_counter() - started)
+
+
+def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine from sync code (also when called inside a running loop, e.g. Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, factory()).result()
+
+
+def analyze(
+    repo_id: str,
+    options: Options | None = None,
+    *,
+    token: str | bool | None = None,
+    endpoint: str | None = None,
+) -> Report:
+    """Synchronous :func:`analyze_async`."""
+    return run_sync(lambda: analyze_async(repo_id, options, token=token, endpoint=endpoint))

@@ -1,0 +1,190 @@
+"""The human report (rich). Every section title says whether its numbers are exact or projected."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..schema.report import Report
+from .units import exact, human_bytes, human_count
+
+EXACT = "[bold green]exact[/]"
+PROJECTED = "[bold yellow]projected[/]"
+
+
+def _size(n: int, show_bytes: bool) -> str:
+    return f"{human_bytes(n)} ({exact(n)} B)" if show_bytes else human_bytes(n)
+
+
+def _title(text: str, basis: str) -> Text:
+    return Text.from_markup(f"\n[bold]{text}[/] [{basis}]")
+
+
+def _header(r: Report) -> RenderableType:
+    commit = (r.commit or "local")[:12]
+    where = f"{r.repo_id} @ {r.revision}" + (f" / {r.subfolder}" if r.subfolder else "")
+    f = r.fetch
+    cost = f"{f.requests} requests, {human_bytes(f.bytes_received)} read"
+    if f.seconds is not None:
+        cost += f", {f.seconds:.2f} s"
+    return Text.from_markup(f"[bold cyan]{where}[/] -> commit [bold]{commit}[/]  [dim]({r.source}: {cost})[/]")
+
+
+def _architecture(r: Report) -> RenderableType:
+    a = r.architecture
+    parts = [a.model_type or "unknown family"]
+    if a.num_layers is not None:
+        parts.append(f"{a.num_layers} layers")
+    if a.hidden_size:
+        parts.append(f"hidden {a.hidden_size:,}")
+    if a.num_attention_heads:
+        heads = f"{a.num_attention_heads} heads"
+        if a.num_kv_heads is not None and a.num_kv_heads != a.num_attention_heads:
+            heads += f" / {a.num_kv_heads} KV heads"
+        parts.append(heads)
+    if a.head_dim:
+        parts.append(f"head dim {a.head_dim}")
+    if a.vocab_size:
+        parts.append(f"vocab {a.vocab_size:,}")
+    if a.max_context:
+        parts.append(f"max context {a.max_context:,}")
+    if a.dtype:
+        parts.append(a.dtype)
+    lines = [Text(" · ".join(parts))]
+    if a.num_experts:
+        moe = f"MoE: {a.num_experts} experts, {a.experts_per_token or '?'} per token"
+        if a.shared_experts:
+            moe += f", {a.shared_experts} shared"
+        lines.append(Text(moe))
+    if a.mla is not None:
+        lines.append(Text(f"MLA: kv_lora_rank {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}"))
+    if a.layer_kinds:
+        counts = Counter(a.layer_kinds)
+        kinds = ", ".join(f"{n} x {k}" for k, n in counts.most_common())
+        window = f" (window {a.sliding_window:,})" if a.sliding_window and "sliding" in counts else ""
+        lines.append(Text(f"layers: {kinds}{window}"))
+    if a.missing:
+        lines.append(Text.from_markup(f"[yellow]not derivable from config: {', '.join(a.missing)}[/]"))
+    return Group(Text.from_markup("\n[bold]Architecture[/] [dim](config.json)[/]"), *lines)
+
+
+def _weights(r: Report, show_bytes: bool) -> RenderableType:
+    w = r.weights
+    head = (
+        f"{_size(w.total_bytes, show_bytes)} · {human_count(w.parameters)} parameters "
+        f"({exact(w.parameters)}) · {w.tensors:,} tensors in {len(w.files)} file{'s' * (len(w.files) != 1)}"
+    )
+    dt = Table(box=None, pad_edge=False, show_edge=False)
+    dt.add_column("dtype")
+    dt.add_column("bytes", justify="right")
+    dt.add_column("parameters", justify="right")
+    dt.add_column("tensors", justify="right")
+    for name, d in sorted(w.by_dtype.items(), key=lambda kv: -kv[1].bytes):
+        dt.add_row(name, _size(d.bytes, show_bytes), exact(d.parameters), exact(d.tensors))
+    ct = Table(box=None, pad_edge=False, show_edge=False)
+    ct.add_column("component")
+    ct.add_column("bytes", justify="right")
+    ct.add_column("parameters", justify="right")
+    ct.add_column("share", justify="right")
+    for name, c in sorted(w.by_component.items(), key=lambda kv: -kv[1].bytes):
+        share = f"{100 * c.bytes / w.total_bytes:.1f}%" if w.total_bytes else "-"
+        ct.add_row(name, _size(c.bytes, show_bytes), exact(c.parameters), share)
+    items: list[RenderableType] = [_title("Weights", EXACT), Text(head), dt, Text(""), ct]
+    notes = list(w.notes)
+    if w.tied_embeddings:
+        notes.append("lm_head is tied to the input embeddings (stored once)")
+    q = w.quantization
+    if q is not None:
+        bpp = f", {q.bits_per_parameter:.3f} bits/parameter incl. scales" if q.bits_per_parameter else ""
+        items.append(
+            Text(
+                f"quantization: {q.method}"
+                + (f" {q.bits:g}-bit" if q.bits else "")
+                + (f", group {q.group_size}" if q.group_size else "")
+                + f"{bpp}; {q.aux_tensors:,} auxiliary tensors ({human_bytes(q.aux_bytes)}) not counted as parameters"
+            )
+        )
+    m = w.moe
+    if m is not None:
+        items.append(
+            Text(
+                f"MoE: {human_count(m.total_parameters)} total, {human_count(m.active_parameters)} active per token "
+                f"({m.experts_per_token} of {m.num_experts} routed experts"
+                + (f" + {m.shared_experts} shared" if m.shared_experts else "")
+                + ")"
+            )
+        )
+    items += [Text(f"note: {n}", style="dim") for n in notes]
+    return Group(*items)
+
+
+def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
+    kv = r.kv_cache
+    if kv is None:
+        return None
+    items: list[RenderableType] = [_title(f"KV cache ({kv.engine} view)", PROJECTED)]
+    if kv.missing and not kv.total_bytes:
+        items.append(Text.from_markup(f"[yellow]cannot project: {'; '.join(kv.missing)}[/]"))
+        return Group(*items)
+    line = f"{kv.dtype} · {_size(kv.bytes_per_token, True)} per token"
+    if kv.state_bytes_per_sequence:
+        line += f" · recurrent state {_size(kv.state_bytes_per_sequence, show_bytes)} per sequence"
+    items.append(Text(line))
+    t = Table(box=None, pad_edge=False, show_edge=False)
+    t.add_column("context", justify="right")
+    t.add_column("batch", justify="right")
+    t.add_column("KV + state", justify="right")
+    t.add_column("+ weights", justify="right")
+    rows = [(kv.context, kv.batch, kv.total_bytes)]
+    rows += [(s.context, s.batch, s.total_bytes) for s in kv.scenarios if (s.context, s.batch) != (kv.context, kv.batch)]
+    for ctx, batch, total in rows:
+        t.add_row(exact(ctx), str(batch), _size(total, show_bytes), human_bytes(total + r.weights.total_bytes))
+    items.append(t)
+    if len(kv.by_layer_kind) > 1 or kv.state_bytes_per_sequence:
+        parts = [f"{k}: {v.layers} layers, {human_bytes(v.bytes)}" for k, v in kv.by_layer_kind.items()]
+        items.append(Text("by layer kind: " + "; ".join(parts)))
+    items += [Text(f"assumes: {a}", style="dim") for a in kv.assumptions]
+    items += [Text(f"missing: {m}", style="yellow") for m in kv.missing]
+    return Group(*items)
+
+
+def _training(r: Report, show_bytes: bool) -> RenderableType | None:
+    tr = r.training
+    if tr is None:
+        return None
+    per = f"{tr.gpus} GPU" + ("s" if tr.gpus != 1 else "")
+    items: list[RenderableType] = [
+        _title(f"Training ({tr.method}, {tr.optimizer}, {per})", PROJECTED),
+        Text(
+            f"{_size(tr.per_gpu_bytes, show_bytes)} per GPU · model states {_size(tr.model_states_bytes, show_bytes)}"
+            f" · {human_count(tr.trainable_parameters)} trainable / {human_count(tr.frozen_parameters)} frozen"
+        ),
+    ]
+    t = Table(box=None, pad_edge=False, show_edge=False)
+    t.add_column("item")
+    t.add_column("bytes", justify="right")
+    t.add_column("how", style="dim")
+    for it in tr.breakdown:
+        t.add_row(it.name, _size(it.bytes, show_bytes), it.formula or "")
+    items.append(t)
+    items += [Text(f"assumes: {a}", style="dim") for a in tr.assumptions]
+    return Group(*items)
+
+
+def render_report(report: Report, *, show_bytes: bool = False) -> Group:
+    parts: list[RenderableType | None] = [
+        _header(report),
+        _architecture(report),
+        _weights(report, show_bytes),
+        _kv(report, show_bytes),
+        _training(report, show_bytes),
+    ]
+    parts += [Text(f"warning: {w}", style="yellow") for w in report.warnings]
+    return Group(*(p for p in parts if p is not None))
+
+
+def print_report(report: Report, *, console: Console | None = None, show_bytes: bool = False) -> None:
+    (console or Console()).print(render_report(report, show_bytes=show_bytes))

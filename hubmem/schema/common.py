@@ -1,0 +1,25 @@
+"""Shared building blocks of every report section."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Basis = Literal["exact", "projected"]
+"""*exact*: read from safetensors headers / files. *projected*: a formula, with its assumptions shown."""
+
+
+class Model(BaseModel):
+    """Base for every schema model: forbid unknown fields, so a typo is an error, not silent data."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class MemoryItem(Model):
+    """One labelled figure of a breakdown, e.g. ``gradients: 16,060,522,496 B = 2 B x 8.03e9 params``."""
+
+    name: str
+    bytes: int
+    basis: Basis = "projected"
+    formula: str | None = None  # how it was computed, human readable

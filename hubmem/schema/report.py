@@ -1,0 +1,41 @@
+"""The report: one schema for the CLI's --json, the Python API and the HTTP service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .architecture import Architecture
+from .check import CheckReport
+from .common import Model
+from .fit import FitReport
+from .kv import KVCacheReport
+from .training import TrainingReport
+from .weights import WeightsReport
+
+SCHEMA_VERSION = 1
+
+
+class FetchInfo(Model):
+    requests: int = 0
+    bytes_received: int = 0
+    round_trips: int = 0
+    cache_hits: int = 0
+    seconds: float | None = None
+
+
+class Report(Model):
+    schema_version: int = SCHEMA_VERSION
+    repo_id: str
+    revision: str
+    commit: str | None  # the sha every file was read at
+    source: Literal["hub", "local", "cache"] = "hub"
+    endpoint: str | None = None
+    subfolder: str | None = None
+    architecture: Architecture
+    weights: WeightsReport
+    kv_cache: KVCacheReport | None = None
+    training: TrainingReport | None = None
+    fit: FitReport | None = None
+    check: CheckReport | None = None
+    fetch: FetchInfo = FetchInfo()
+    warnings: list[str] = []

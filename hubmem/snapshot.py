@@ -1,0 +1,51 @@
+"""What the fetch stage hands to the parse stage: one consistent snapshot of a repo.
+
+Everything here is raw (JSON dicts, header bytes already decoded to dicts); parsing and
+validation happen in ``hubmem.parse``. Local directories, the HF cache and the Hub all produce
+the same ``Snapshot`` so that every later stage has exactly one code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One safetensors file: its raw header JSON, the header length N and the real file size."""
+
+    path: str  # path inside the repo (or the local folder)
+    header_length: int  # N, the u64 at offset 0
+    header: dict[str, Any]  # parsed JSON header, ``__metadata__`` included
+    size: int | None = None  # real file size in bytes when known (X-Linked-Size, Content-Range, stat)
+
+
+@dataclass
+class FetchStats:
+    """What it cost to build the snapshot (for benchmarks and the report)."""
+
+    requests: int = 0
+    bytes_received: int = 0
+    round_trips: int = 0  # longest chain of sequential requests
+    cache_hits: int = 0
+
+
+@dataclass
+class Snapshot:
+    repo_id: str  # repo id, or the local path for local checkpoints
+    revision: str  # what the user asked for ("main", a branch, tag, sha, refs/pr/N)
+    commit: str | None  # the 40-hex sha everything was read at (None for local folders)
+    source: str  # "hub" | "local" | "cache"
+    endpoint: str | None = None
+    subfolder: str | None = None
+    config: dict[str, Any] | None = None  # config.json (None when the repo has none)
+    index: dict[str, Any] | None = None  # model.safetensors.index.json when sharded
+    index_path: str | None = None
+    files: list[WeightFile] = field(default_factory=list)
+    # other small JSON files read alongside (quantize_config.json, params.json ...), path -> content
+    extra: dict[str, Any] = field(default_factory=dict)
+    # the Hub's own view when fetched (model_info ``safetensors``, ``gated``, file sizes from the tree)
+    hub_info: dict[str, Any] | None = None
+    stats: FetchStats = field(default_factory=FetchStats)
+    warnings: list[str] = field(default_factory=list)
