@@ -1,0 +1,22 @@
+"""The fetch stage: Hub repo -> :class:`hubmem.snapshot.Snapshot` (config.json + safetensors headers)."""
+
+from __future__ import annotations
+
+from .client import DEFAULT_FIRST_READ, HeaderRead, HubClient, HubResponse, Trace
+from .errors import DisabledRepoError, EntryNotFoundError
+from .layout import Layout, first_read_size, plan_layout
+from .repo import fetch_snapshot
+
+__all__ = [
+    "DEFAULT_FIRST_READ",
+    "DisabledRepoError",
+    "EntryNotFoundError",
+    "HeaderRead",
+    "HubClient",
+    "HubResponse",
+    "Layout",
+    "Trace",
+    "fetch_snapshot",
+    "first_read_size",
+    "plan_layout",
+]

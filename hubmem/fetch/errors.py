@@ -1,0 +1,185 @@
+"""Map Hub HTTP answers to hubmem's typed errors (one line, the Hub's own message included).
+
+Order (same as ``huggingface_hub.utils.hf_raise_for_status``): the ``X-Error-Code`` header first
+(``RepoNotFound``, ``GatedRepo``, ``RevisionNotFound``, ``EntryNotFound``), then the status code.
+Unlike huggingface_hub, the 401 -> "repo not found" rule applies to http:// endpoints too (a fake
+Hub or a mirror on 127.0.0.1 behaves like the real one).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+from ..errors import (
+    GatedRepoError,
+    HubmemError,
+    NetworkError,
+    RateLimitedError,
+    RepoNotFoundError,
+    RevisionNotFoundError,
+    UnauthorizedError,
+)
+
+_MAX_MESSAGE = 400
+_INVALID_CREDENTIALS = re.compile(r"invalid (credentials|(user )?token|authorization)", re.I)
+_DISABLED = re.compile(r"disabled", re.I)
+
+
+class EntryNotFoundError(RepoNotFoundError):
+    """A file the snapshot needs is not in the repo at the resolved commit (kind ``not_found``)."""
+
+    default_hint = "The file is not in the repo at this revision; the repo may be incomplete or mid-upload."
+
+
+class DisabledRepoError(RepoNotFoundError):
+    """The Hub disabled the repo (403 "Access to this resource is disabled."; kind ``not_found``)."""
+
+    default_hint = "The repo was disabled by its owner or by Hugging Face; its files cannot be read."
+
+
+def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
+    """Collapse whitespace and cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def hub_message(headers: Mapping[str, str], body: bytes) -> str:
+    """The Hub's explanation: ``X-Error-Message``, the JSON ``error``/``errors``, or a short text body."""
+    parts: list[str] = []
+
+    def add(value: object) -> None:
+        if isinstance(value, str) and value.strip() and value.strip() not in parts:
+            parts.append(value.strip())
+
+    add(headers.get("x-error-message"))
+    text = body[:65536].decode("utf-8", errors="replace").strip()
+    if text:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+            if not text.lstrip().startswith("<"):  # skip HTML error pages
+                add(text[:_MAX_MESSAGE])
+        if isinstance(data, dict):
+            err = data.get("error")
+            if isinstance(err, list):
+                for item in err:
+                    add(item)
+            else:
+                add(err)
+            add(data.get("error_description"))
+            errors = data.get("errors")
+            if isinstance(errors, list):
+                for item in errors:
+                    if isinstance(item, dict):
+                        add(item.get("message"))
+    return one_line("; ".join(parts))
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    for key in ("x-request-id", "x-amzn-trace-id", "x-amz-cf-id"):
+        if headers.get(key):
+            return headers[key]
+    return None
+
+
+def _text(status: int, reason: str, message: str, headers: Mapping[str, str], what: str) -> str:
+    head = f"{what}: {status} {reason}".rstrip()
+    out = f"{head}: {message}" if message else head
+    rid = _request_id(headers)
+    if rid:
+        out += f" (request id {rid})"
+    return one_line(out, limit=_MAX_MESSAGE + 200)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``Retry-After`` (delta seconds or an HTTP date), if present."""
+    from email.utils import parsedate_to_datetime
+
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    import datetime as _dt
+
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.UTC)
+    return max(0.0, (when - _dt.datetime.now(_dt.UTC)).total_seconds())
+
+
+def error_from_response(
+    *,
+    status: int,
+    reason: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    url: str,
+    repo_id: str | None,
+    revision: str | None = None,
+    path: str | None = None,
+    authenticated: bool = False,
+    endpoint: str | None = None,
+    retry_after: float | None = None,
+) -> HubmemError:
+    """The typed error for a final (non-retried) error response."""
+    code = headers.get("x-error-code", "")
+    message = hub_message(headers, body)
+    what = repo_id or url
+    if path:
+        what = f"{what}: {path}"
+    if revision and revision != "main" and not path:
+        what = f"{what}@{revision}"
+    text = _text(status, reason, message, headers, what)
+
+    def make(cls: type[HubmemError], hint: str | None = None) -> HubmemError:
+        return cls(text, hint=hint, repo_id=repo_id, status=status, retry_after=retry_after)
+
+    if code == "RepoNotFound":
+        return make(RepoNotFoundError)
+    if code == "GatedRepo":
+        page = f"{endpoint}/{repo_id}" if endpoint and repo_id else "the model page"
+        if status == 403 or authenticated:
+            return make(
+                GatedRepoError,
+                f"Your token has no access yet: request it on {page}, wait for approval, retry.",
+            )
+        return make(
+            GatedRepoError,
+            f"This repo is gated: accept its terms on {page}, then pass a token (--token, HF_TOKEN).",
+        )
+    if code == "RevisionNotFound":
+        return make(RevisionNotFoundError)
+    if code == "EntryNotFound":
+        return make(EntryNotFoundError)
+
+    if status == 401:
+        if _INVALID_CREDENTIALS.search(message):
+            return make(UnauthorizedError)
+        if authenticated:
+            return make(
+                RepoNotFoundError, "Not found with this token: check the spelling and the token's access."
+            )
+        return make(RepoNotFoundError)
+    if status == 403:
+        if _DISABLED.search(message):
+            return make(DisabledRepoError)
+        return make(UnauthorizedError, "The Hub refused this token (403): check its scopes / permissions.")
+    if status == 404:
+        return make(EntryNotFoundError if path else RepoNotFoundError)
+    if status == 429:
+        return make(RateLimitedError)
+    if status >= 500 or status == 408:
+        return make(NetworkError)
+    return make(HubmemError)

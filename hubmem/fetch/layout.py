@@ -1,0 +1,135 @@
+"""Where the weights of a repo are, decided from its file list alone (no I/O)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import CorruptHeaderError, NoSafetensorsError
+from ..parse.header import MAX_HEADER_LENGTH
+
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+CONFIG_FILE = "config.json"
+COMPANIONS = ("quantize_config.json", "hf_quant_config.json", "params.json")
+
+# First range read of a shard: per tensor, its name plus the longest plausible entry
+# ``"":{"dtype":"F8_E4M3","shape":[d0,d1,d2,d3],"data_offsets":[b,e]},`` (~110 bytes with
+# 6-digit dims and 12-digit offsets), plus room for ``__metadata__`` and padding.
+PER_TENSOR_BYTES = 128
+HEADER_MARGIN = 2048
+
+
+@dataclass(frozen=True)
+class Layout:
+    config_path: str | None  # config.json to read (subfolder first, then the root)
+    files: list[str]  # weight files read directly (no index)
+    index_path: str | None  # the safetensors index when sharded
+    companions: list[str]  # small JSON files read into Snapshot.extra
+    warnings: list[str] = field(default_factory=list)
+
+
+def join(base: str, name: str) -> str:
+    return f"{base}/{name}" if base else name
+
+
+def _in_dir(paths: Iterable[str], base: str) -> list[str]:
+    return sorted(p for p in paths if posixpath.dirname(p) == base)
+
+
+def _is_variant(name: str, suffix: str) -> bool:
+    """``diffusion_pytorch_model.fp16.safetensors``: a dot in the stem marks a variant."""
+    return "." in name[: -len(suffix)]
+
+
+def plan_layout(siblings: Iterable[str], subfolder: str | None = None) -> Layout:
+    """Pick config.json, the weight files or the index, and the companions for ``subfolder``."""
+    paths = set(siblings)
+    base = subfolder or ""
+    warnings: list[str] = []
+
+    config_path: str | None = None
+    if join(base, CONFIG_FILE) in paths:
+        config_path = join(base, CONFIG_FILE)
+    elif base and CONFIG_FILE in paths:
+        config_path = CONFIG_FILE
+
+    companions: list[str] = []
+    for name in COMPANIONS:
+        if join(base, name) in paths:
+            companions.append(join(base, name))
+        elif base and name in paths:
+            companions.append(name)
+
+    here = _in_dir(paths, base)
+    names = {posixpath.basename(p): p for p in here}
+    files: list[str] = []
+    index_path: str | None = None
+    if SINGLE_FILE in names:
+        files = [names[SINGLE_FILE]]
+    elif INDEX_FILE in names:
+        index_path = names[INDEX_FILE]
+    else:
+        suffix = ".safetensors.index.json"
+        indexes = sorted((n for n in names if n.endswith(suffix)), key=lambda n: (_is_variant(n, suffix), n))
+        if indexes:
+            index_path = names[indexes[0]]
+            if len(indexes) > 1:
+                warnings.append(f"several safetensors indexes in {base or 'the root'}; read {indexes[0]}")
+        else:
+            direct = [n for n in names if n.endswith(".safetensors")]
+            keep = [
+                n for n in direct if not (_is_variant(n, ".safetensors") and _base_of_variant(n) in names)
+            ]
+            if len(keep) < len(direct):
+                skipped = sorted(set(direct) - set(keep))
+                warnings.append("skipped variant copies of the weights: " + ", ".join(skipped))
+            files = [names[n] for n in sorted(keep)]
+
+    if not files and index_path is None:
+        where = f"'{base}/'" if base else "the repo root"
+        folders = sorted({posixpath.dirname(p) for p in paths if p.endswith(".safetensors")} - {base})
+        other = sorted(
+            {p.rsplit(".", 1)[-1] for p in here if p.endswith((".bin", ".gguf", ".pt", ".pth", ".h5"))}
+        )
+        message = f"no safetensors weights in {where}"
+        if other:
+            message += " (it has ." + ", .".join(other) + " files, which hubmem does not read)"
+        hint = None
+        if folders:
+            shown = ", ".join(f or "(root)" for f in folders[:8])
+            hint = f"safetensors files exist in: {shown}; pass --subfolder to read one of them."
+        raise NoSafetensorsError(message, hint=hint)
+    return Layout(config_path, files, index_path, companions, warnings)
+
+
+def _base_of_variant(name: str) -> str:
+    stem = name[: -len(".safetensors")]
+    return stem.split(".", 1)[0] + ".safetensors"
+
+
+def shards_of(index: Any, index_path: str) -> dict[str, list[str]]:
+    """Repo path of each shard -> the tensor names the index assigns to it (paths relative to the index)."""
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CorruptHeaderError(f"{index_path}: not a safetensors index (no weight_map)")
+    base = posixpath.dirname(index_path)
+    shards: dict[str, list[str]] = {}
+    for name, shard in weight_map.items():
+        if not isinstance(name, str) or not isinstance(shard, str) or not shard:
+            raise CorruptHeaderError(
+                f"{index_path}: weight_map entry {name!r} -> {shard!r} is not a file name"
+            )
+        path = posixpath.normpath(join(base, shard))
+        if path.startswith("../") or path == "..":
+            raise CorruptHeaderError(f"{index_path}: shard {shard!r} points outside the repo")
+        shards.setdefault(path, []).append(name)
+    return dict(sorted(shards.items()))
+
+
+def first_read_size(names: Iterable[str]) -> int:
+    """Bytes to ask for in a shard's first range read, from the tensor names the index gives it."""
+    estimate = 8 + HEADER_MARGIN + sum(len(n.encode("utf-8")) + PER_TENSOR_BYTES for n in names)
+    return min(estimate, 8 + MAX_HEADER_LENGTH)
