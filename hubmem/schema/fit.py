@@ -1,11 +1,86 @@
-"""Will it fit? (issue #4)."""
+"""Will it fit? Inference and training fit verdicts on a GPU kind (issue #4, theory.md sections 2.1 and 5)."""
 
 from __future__ import annotations
 
-from .common import Model
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from .common import MemoryItem, Model
+
+
+class GPUSpec(Model):
+    """One GPU kind. ``memory_bytes`` is the capacity the vendor states, in the vendor's unit
+    (``memory_unit``); ``reported_bytes`` is what the driver reports as total when documented."""
+
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    vendor: str = ""
+    memory_gb: float = Field(gt=0)  # as printed on the datasheet
+    memory_unit: Literal["GB", "GiB"] = "GB"  # GB = 10^9 bytes, GiB = 2^30 bytes
+    memory_type: str = ""
+    reported_bytes: int | None = Field(default=None, gt=0)  # e.g. nvidia-smi total (MiB x 2^20)
+    source: str = ""
+    note: str = ""
+
+    @property
+    def memory_bytes(self) -> int:
+        scale = 10**9 if self.memory_unit == "GB" else 2**30
+        return round(self.memory_gb * scale)
+
+
+class FitOptions(Model):
+    gpu: str = "H100-SXM"
+    gpus: int = Field(default=1, ge=1, description="tensor-parallel degree for inference; GPUs for training")
+    context: int | None = Field(default=None, ge=1, description="tokens per sequence; None = 8192")
+    batch: int = Field(default=1, ge=1)
+    utilization: float | None = Field(
+        default=None, gt=0, le=1, description="fraction of memory the engine may use; None = 0.9 (vLLM)"
+    )
+    reserve_bytes: int | None = Field(
+        default=None, ge=0, description="CUDA context / non-torch memory; None = 1.5 GiB"
+    )
+    workspace_bytes: int | None = Field(default=None, ge=0, description="override the activation workspace")
+    max_num_batched_tokens: int = Field(default=8192, ge=1)  # vLLM default chunked-prefill budget
+    max_num_seqs: int = Field(default=256, ge=1)  # vLLM default; sampler logits are counted for these
+    memory_basis: Literal["vendor", "reported"] = "vendor"
+    max_gpus: int = Field(default=8, ge=1)
+    gpu_counts: Literal["pow2", "any"] = "pow2"
+    context_limit: int | None = Field(default=None, ge=1, description="cap of the max-context search")
+    catalog: str | None = None  # path of a JSON/TOML GPU catalog to add (HUBMEM_GPUS also works)
+
+    @field_validator("gpu")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("gpu name is empty")
+        return value
 
 
 class FitReport(Model):
+    basis: Literal["projected"] = "projected"
+    mode: Literal["inference", "training"] = "inference"
     gpu: str
     gpus: int = 1
+    memory_per_gpu_bytes: int = 0  # capacity used for the verdict (see memory_basis)
+    memory_basis: str = "vendor"
+    utilization: float = 0.9
+    reserve_bytes: int = 0
+    usable_bytes: int = 0  # floor(memory x utilization) - reserve
+    weights_bytes: int = 0  # per GPU
+    kv_bytes: int = 0  # per GPU, at context x batch
+    workspace_bytes: int = 0  # per GPU activation workspace (inference) / activations + logits (training)
+    other_bytes: int = 0  # training: gradients + optimizer states + gathered units
+    required_bytes: int = 0  # per GPU
+    headroom_bytes: int = 0  # usable - required (negative = short by that much)
     fits: bool
+    context: int | None = None
+    batch: int | None = None
+    max_context: int | None = None  # largest context that fits for ``batch`` (0 = not even one token)
+    max_context_capped: bool = False  # True: the search stopped at its cap (the model's max context)
+    max_batch: int | None = None  # largest batch that fits at ``context``
+    min_gpus: int | None = None  # fewest GPUs of this kind that fit (None = not within max_gpus)
+    candidates: list[int] = Field(default_factory=list)  # GPU counts tried for min_gpus
+    breakdown: list[MemoryItem] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)

@@ -1,0 +1,217 @@
+"""Activation memory per micro-batch (theory.md section 4.4).
+
+Two per-layer formulas, both in bytes for 16-bit activations:
+
+* ``korthikanti`` (Korthikanti et al. 2022, arXiv:2205.05198 section 4.1, generalised to any FFN size as
+  Megatron's ``compute_activation_memory`` does): ``s*b*h*(18 + 4*ffn/h) + 5*a*s^2*b``
+  (= ``sbh(34 + 5as/h)`` for ffn = 4h). Tensor parallel only: ``sbh*(10 + (8 + 4*ffn/h)/t) + 5as^2b/t``;
+  with sequence parallel everything is divided by ``t``.
+* ``llama`` (RMSNorm, no dropout, SwiGLU, GQA) [derived in theory 4.4 with the same accounting]: saved
+  tensors per token ``2h`` norm-1 input, ``2h`` QKV input, ``2*q_dim`` Q, ``2*(k_dim + v_dim)`` K and V,
+  ``2*o_dim`` attention output, ``2h`` norm-2 input, ``2h`` MLP input, ``4*I`` gate and up outputs,
+  ``2*I`` SiLU output, ``2*I`` down-proj input: ``s*b*(12h + 4h*nkv/nh + 8I)`` for Llama
+  (41*sbh for Llama-3-8B).
+  Tensor parallel splits everything but the four ``2h`` terms (all of it with sequence parallel).
+
+FlashAttention never materialises the ``s x s`` scores: the ``5*a*s^2*b`` term is dropped (the same term
+selective recomputation removes) and the kernel keeps its fp32 log-sum-exp, ``4*a*s*b`` bytes per layer.
+Full checkpointing keeps each layer's input (``2sbh``, ``/t`` with SP) plus one layer's activations
+while it is recomputed. The loss logits are counted separately (``logits_bytes``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..schema.architecture import Architecture
+from ..schema.training import TrainingOptions
+
+RECURRENT_KINDS = {"mamba", "mamba2", "linear"}
+
+
+@dataclass
+class LayerDims:
+    """Per-token widths (elements) of the saved tensors of one decoder layer."""
+
+    hidden: int
+    heads: int  # query heads (a)
+    q_dim: int
+    k_dim: int
+    v_dim: int
+    o_dim: int
+    ffn: int  # per-token MLP width that stores activations (k experts x I for MoE layers)
+    latent: int = 0  # MLA: compressed q/kv inputs stored for the up-projections
+
+
+@dataclass
+class Activations:
+    per_layer_bytes: int  # one layer, as stored under the chosen policy (formula + LSE, largest layer)
+    formula_bytes: int  # the per-layer formula alone (largest layer), as theory 6.10 quotes it
+    lse_bytes: int  # FlashAttention softmax statistics per layer (0 without flash)
+    scores_bytes: int  # the 5*a*s^2*b term per layer (0 when flash/selective drops it)
+    layers_bytes: int  # all layers under the checkpointing policy
+    logits_bytes: int
+    total_bytes: int
+    formula: str  # the formula used, human readable
+    name: str  # korthikanti | llama
+    assumptions: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    logits_alternative: tuple[str, int, str] | None = None
+
+
+def _pick_formula(arch: Architecture, options: TrainingOptions, gated_mlp: bool) -> str:
+    if options.activation_formula != "auto":
+        return options.activation_formula
+    return "llama" if gated_mlp else "korthikanti"
+
+
+def _layer_dims(arch: Architecture, layer: int, tp: int) -> LayerDims:
+    h = arch.hidden_size or 0
+    nh = arch.num_attention_heads or 1
+    nkv = arch.num_kv_heads or nh
+    if arch.layer_kv_heads is not None and layer < len(arch.layer_kv_heads):
+        nkv = arch.layer_kv_heads[layer] or nkv
+    hd = arch.head_dim or (h // nh if nh else 0)
+    hd_v = arch.v_head_dim or hd
+    kv_per_gpu_heads = max(1, nkv // tp) * tp  # KV heads are replicated when nkv < tp (theory 2.1)
+    latent = 0
+    if arch.mla is not None:
+        mla = arch.mla
+        qk = (mla.qk_nope_head_dim or hd) + mla.qk_rope_head_dim
+        vd = mla.v_head_dim or hd_v
+        q_dim, k_dim, v_dim, o_dim = nh * qk, nh * qk, nh * vd, nh * vd
+        latent = mla.kv_lora_rank + mla.qk_rope_head_dim + (mla.q_lora_rank or 0)
+    else:
+        q_dim, k_dim, v_dim, o_dim = nh * hd, kv_per_gpu_heads * hd, kv_per_gpu_heads * hd_v, nh * hd_v
+    ffn = arch.intermediate_size or 4 * h
+    if arch.num_experts and arch.moe_intermediate_size and layer >= (arch.first_dense_layers or 0):
+        k = arch.experts_per_token or 1
+        ffn = (k + (arch.shared_experts or 0)) * arch.moe_intermediate_size
+    return LayerDims(h, nh, q_dim, k_dim, v_dim, o_dim, ffn, latent)
+
+
+def _layer_bytes(d: LayerDims, s: int, b: int, tp: int, sp: bool, name: str) -> tuple[int, int]:
+    """(formula bytes without the attention-score term, attention-score term) for one layer, per GPU."""
+    sb = s * b
+    scores = 5 * d.heads * s * s * b // tp  # softmax 2as^2b + mask as^2b + dropout out 2as^2b (Korthikanti)
+    if name == "korthikanti":
+        h = d.hidden
+        if tp == 1 or sp:
+            # s*b*h*(18 + 4*ffn/h) == sbh*34 for ffn = 4h
+            return (18 * sb * h + 4 * sb * d.ffn) // tp, scores
+        return 10 * sb * h + (8 * sb * h + 4 * sb * d.ffn) // tp, scores
+    replicated = 8 * d.hidden  # norm-1 input, QKV input, norm-2 input, MLP input (2 bytes each)
+    sharded = 2 * (d.q_dim + d.k_dim + d.v_dim + d.o_dim) + 8 * d.ffn + 2 * d.latent
+    if sp:
+        return sb * (replicated + sharded) // tp, scores
+    return sb * replicated + sb * sharded // tp, scores
+
+
+def estimate_activations(
+    arch: Architecture, options: TrainingOptions, *, gated_mlp: bool, act_bytes: int = 2
+) -> Activations:
+    """Activation bytes per GPU for one micro-batch under ``options`` (policy, TP/SP, flash, logits)."""
+    s, b = options.seq_len, options.micro_batch
+    tp, sp = options.tensor_parallel, options.sequence_parallel
+    scale_num, scale_den = act_bytes, 2  # formulas are for 16-bit activations
+    missing: list[str] = []
+    assumptions: list[str] = []
+    name = _pick_formula(arch, options, gated_mlp)
+    h, n_layers = arch.hidden_size, arch.num_layers
+    if not h or not n_layers:
+        missing.append("activations: hidden_size / num_hidden_layers unknown, activations not projected")
+        return Activations(0, 0, 0, 0, 0, 0, 0, "", name, assumptions, missing)
+
+    kinds = arch.layer_kinds or ["full"] * n_layers
+    recurrent = sum(1 for k in kinds if k in RECURRENT_KINDS)
+    per_layer: list[tuple[int, int, int]] = []  # (formula w/o scores, scores kept, lse)
+    for i in range(n_layers):
+        d = _layer_dims(arch, i, tp)
+        base, scores = _layer_bytes(d, s, b, tp, sp, name)
+        kind = kinds[i] if i < len(kinds) else "full"
+        if kind in RECURRENT_KINDS or kind == "none":
+            scores = 0
+        lse = 4 * d.heads * s * b // tp if options.flash_attention and scores else 0
+        if options.flash_attention or options.gradient_checkpointing == "selective":
+            scores = 0
+        per_layer.append((base * scale_num // scale_den, scores * scale_num // scale_den, lse))
+
+    formula_max = max(f + sc for f, sc, _ in per_layer)
+    largest = max(f + sc + lse for f, sc, lse in per_layer)
+    i_largest = max(range(n_layers), key=lambda i: sum(per_layer[i]))
+    if options.gradient_checkpointing == "full":
+        kept_per_layer = 2 * s * b * h // (tp if sp else 1) * scale_num // scale_den
+        layers_bytes = n_layers * kept_per_layer + largest
+        policy = (
+            f"full checkpointing: layer inputs 2sbh{'/t' if sp else ''} x {n_layers} = "
+            f"{n_layers * kept_per_layer:,} B + one layer recomputed live {largest:,} B"
+        )
+    else:
+        layers_bytes = sum(f + sc + lse for f, sc, lse in per_layer)
+        what = "no" if options.gradient_checkpointing == "none" else "selective"
+        policy = f"{what} checkpointing: all {n_layers} layers' activations kept"
+
+    if name == "korthikanti":
+        if tp == 1 or sp:
+            text = "s*b*h*(18 + 4*ffn/h)" + ("/t" if tp > 1 else "") + " [Korthikanti; =34sbh for ffn=4h]"
+        else:
+            text = "s*b*h*(10 + (8 + 4*ffn/h)/t) [Korthikanti, TP without SP]"
+    else:
+        text = "s*b*(8h + 2(q+k+v+o dims) + 8I + 2*latent)" + (
+            "/t" if sp else " with the non-2h terms /t" if tp > 1 else ""
+        )
+        text += " [Llama-style, derived; =s*b*(12h + 4h*nkv/nh + 8I) for Llama]"
+    scores_kept = per_layer[i_largest][1]
+    if scores_kept:
+        text += " + 5*a*s^2*b attention scores (eager attention)"
+    if per_layer[i_largest][2]:
+        text += " + 4*a*s*b FlashAttention log-sum-exp (fp32)"
+    assumptions.append(f"activations: {text}; s={s}, b={b}, t={tp}, SP={'on' if sp else 'off'}; {policy}")
+    if act_bytes != 2:
+        assumptions.append(f"activations scaled by {act_bytes}/2 for {act_bytes * 8}-bit activations")
+    if recurrent:
+        assumptions.append(
+            f"{recurrent} recurrent (Mamba / linear-attention) layers have no published activation formula; "
+            "counted with the same dense-layer formula without attention scores (rough)"
+        )
+    if arch.num_experts:
+        assumptions.append(
+            "MoE layers: each token stores the MLP activations of its top-k routed (+ shared) experts; "
+            "routing imbalance, capacity padding and the router logits are not modelled"
+        )
+    if arch.mla is not None:
+        assumptions.append(
+            "MLA layers: Q/K/V at their up-projected widths plus the compressed latents (rough)"
+        )
+    assumptions.append(
+        "not counted: embedding output, final norm, pipeline parallel in-flight micro-batches, "
+        "allocator fragmentation, temporary buffers of the backward pass"
+    )
+
+    # logits for the loss (theory 4.4): fp32 s*b*V*4 (Megatron / Korthikanti) or the HF peak (2+4+4)*s*b*V
+    vocab = arch.vocab_size or 0
+    if not vocab:
+        missing.append("logits: vocab_size unknown, loss logits not projected")
+    fp32_logits = 4 * s * b * vocab // tp
+    hf_logits = 10 * s * b * vocab
+    if options.logits == "hf":
+        logits = hf_logits
+        alt = ("logits fp32 (Megatron)", fp32_logits, "s*b*V*4" + ("/t (vocab-parallel)" if tp > 1 else ""))
+    else:
+        logits = fp32_logits
+        alt = ("logits HF peak", hf_logits, "(2 + 4 + 4)*s*b*V: 16-bit logits + fp32 upcast + fp32 gradient")
+
+    return Activations(
+        per_layer_bytes=largest,
+        formula_bytes=formula_max,
+        lse_bytes=per_layer[i_largest][2],
+        scores_bytes=scores_kept,
+        layers_bytes=layers_bytes,
+        logits_bytes=logits,
+        total_bytes=layers_bytes + logits,
+        formula=text,
+        name=name,
+        assumptions=assumptions,
+        missing=missing,
+        logits_alternative=alt if vocab else None,
+    )
