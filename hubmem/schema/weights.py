@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from .common import Model
 
 
@@ -15,9 +17,10 @@ class DtypeWeights(Model):
 
 
 class ComponentWeights(Model):
-    bytes: int
-    parameters: int
+    bytes: int  # includes the component's quantization aux tensors (scales ...)
+    parameters: int  # logical
     tensors: int
+    elements: int = 0  # raw element count
 
 
 class FileWeights(Model):
@@ -37,20 +40,38 @@ class QuantizationInfo(Model):
     aux_tensors: int = 0  # scales, zeros, g_idx, absmax ... (never parameters)
     aux_bytes: int = 0
     bits_per_parameter: float | None = None  # (quantized_bytes + aux_bytes) * 8 / quantized_parameters
-    notes: list[str] = []
+    source: str | None = (
+        None  # where the format was read: config.json, quantize_config.json, tensor names ...
+    )
+    format: str | None = None  # nf4, e4m3, NVFP4, pack-quantized ... as the config names it
+    unquantized_parameters: int = (
+        0  # parameters stored as ordinary tensors (embeddings, norms, excluded modules)
+    )
+    notes: list[str] = Field(default_factory=list)
 
 
 class MoEInfo(Model):
     num_experts: int
     experts_per_token: int
     shared_experts: int = 0
-    moe_layers: int = 0
-    dense_layers: int = 0
-    expert_parameters: int = 0  # all routed-expert parameters
-    total_parameters: int = 0
-    active_parameters: int = 0  # per token: everything but the routed experts not selected
-    active_bytes: int = 0
+    moe_layers: int = 0  # main-model layers with routed experts
+    dense_layers: int = 0  # main-model layers with a dense MLP instead (DeepSeek first_k_dense_replace)
+    fused_experts: bool = (
+        False  # experts stored stacked [E, ...] (gpt-oss, Llama 4) rather than one tensor each
+    )
+    expert_parameters: int = 0  # all routed-expert parameters of the main model (MTP excluded)
+    expert_bytes: int = 0
+    parameters_per_expert: int = 0  # routed-expert parameters / (num_experts x moe_layers)
+    shared_expert_parameters: int = 0
+    router_parameters: int = 0
+    total_parameters: int = 0  # every logical parameter, MTP included
+    mtp_parameters: int = 0  # multi-token-prediction module(s), not used for normal decoding
+    active_parameters: int = 0  # per token: everything but the routed experts not selected (MTP excluded)
+    # the same without the input-embedding table (one row is read per token); equal when tied
+    active_parameters_no_embedding: int = 0
+    active_bytes: int = 0  # bytes read per token on the same basis (quantization aux tensors included)
     basis: Literal["exact", "projected"] = "exact"
+    notes: list[str] = Field(default_factory=list)
 
 
 class WeightsReport(Model):
@@ -64,6 +85,7 @@ class WeightsReport(Model):
     files: list[FileWeights]
     tied_embeddings: bool | None = None  # lm_head shares the embedding (stored once)
     total_parameters_metadata: int | None = None  # index/header metadata.total_parameters when present
+    index_total_size: int | None = None  # model.safetensors.index.json metadata.total_size when present
     quantization: QuantizationInfo | None = None
     moe: MoEInfo | None = None
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
