@@ -1,0 +1,49 @@
+"""The aiohttp application: ``create_app(settings)``, and ``run`` for ``hubmem serve``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .auth import TokenHasher
+from .backend import Backend, HubBackend
+from .core import Core
+from .metrics import Registry
+from .routes import CORE, HASHER, HTTP_METRICS, REGISTRY, SETTINGS, HttpMetrics, add_routes, middleware
+from .settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> web.Application:
+    """The service. ``backend`` defaults to the real Hub (``settings.endpoint``) through hubmem's pipeline."""
+    settings = settings or Settings()
+    app = web.Application(middlewares=[middleware], client_max_size=settings.client_max_size)
+    registry = Registry()
+    app[SETTINGS] = settings
+    app[REGISTRY] = registry
+    app[HTTP_METRICS] = HttpMetrics.register(registry)
+    app[HASHER] = TokenHasher()
+    app[CORE] = Core(settings, backend if backend is not None else HubBackend(settings.endpoint), registry)
+    add_routes(app)
+
+    async def close(app: web.Application) -> None:
+        await app[CORE].aclose()
+
+    app.on_cleanup.append(close)
+    return app
+
+
+# the default access log minus Referer; aiohttp never logs request headers such as Authorization
+ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf "%{User-Agent}i"'
+
+
+def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve until interrupted (``hubmem serve``)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log_format=ACCESS_LOG_FORMAT,
+        print=lambda msg: logging.getLogger("hubmem.service").info("%s", msg),
+    )

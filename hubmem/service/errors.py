@@ -1,0 +1,112 @@
+"""One table from error kinds to HTTP statuses, and the JSON error body.
+
+The body is ``{"error": {"kind", "message", "hint"?, "status"}}`` everywhere (never a traceback);
+scan rows carry the same ``error`` object.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import HubmemError
+from .settings import Settings
+
+
+class ServiceError(HubmemError):
+    """Errors that only exist at the HTTP layer."""
+
+
+class InvalidRequestError(ServiceError):
+    kind = "invalid_request"
+    default_hint = "See GET /openapi.json for the parameters each route accepts."
+
+
+class InvalidOptionsError(ServiceError):
+    kind = "invalid_options"
+    default_hint = "See GET /openapi.json for the accepted values."
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.errors = errors or []
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+class PayloadTooLargeError(ServiceError):
+    kind = "payload_too_large"
+
+
+class UpstreamTimeoutError(ServiceError):
+    kind = "upstream_timeout"
+    default_hint = "The Hub did not answer in time; retry later."
+
+
+class NotImplementedYetError(ServiceError):
+    kind = "not_implemented"
+
+
+class InternalError(ServiceError):
+    kind = "internal"
+    default_hint = "An unexpected server error; it has been logged."
+
+
+# kind -> HTTP status. "gated" is 401 for a caller without a token and 403 for one whose token lacks access.
+STATUS_BY_KIND: dict[str, int] = {
+    "invalid_repo_id": 400,
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "gated": 401,
+    "not_found": 404,
+    "revision_not_found": 404,
+    "payload_too_large": 413,
+    "invalid_options": 422,
+    "no_safetensors": 422,
+    "bad_config": 422,
+    "rate_limited": 429,
+    "internal": 500,
+    "not_implemented": 501,
+    "network": 502,
+    "error": 502,  # an unexpected upstream answer (e.g. a 400 or 418 from the Hub)
+    "corrupt_header": 502,
+    "offline": 503,
+    "upstream_timeout": 504,
+}
+
+
+def status_for(exc: HubmemError, *, sent_token: bool) -> int:
+    if exc.kind == "gated":
+        # the Hub says 401 without a token and 403 with one that lacks access; trust it when it told us
+        if exc.status in (401, 403):
+            return exc.status
+        return 403 if sent_token else 401
+    if exc.kind == "network" and _is_timeout(exc):
+        return 504
+    return STATUS_BY_KIND.get(exc.kind, 500)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, TimeoutError) or "Timeout" in type(cur).__name__:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def retry_after_seconds(exc: HubmemError, settings: Settings) -> int:
+    if exc.retry_after is not None and exc.retry_after >= 0 and math.isfinite(exc.retry_after):
+        return max(1, math.ceil(exc.retry_after))
+    return settings.default_retry_after
+
+
+def error_body(exc: HubmemError, status: int) -> dict[str, Any]:
+    err = exc.to_dict()
+    err["status"] = status  # ours, not the upstream's
+    return {"error": err}

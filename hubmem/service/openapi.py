@@ -1,0 +1,229 @@
+"""The OpenAPI 3.1 document, generated from the pydantic models (nothing is written by hand twice)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
+
+from .. import __version__
+from ..schema.check import CheckReport
+from ..schema.report import Report
+from .errors import STATUS_BY_KIND
+from .params import QUERY_PARAMS
+from .settings import Settings
+
+REF = "#/components/schemas/{model}"
+
+
+class ErrorInfo(BaseModel):
+    kind: str = Field(description="Stable error kind: " + ", ".join(sorted(STATUS_BY_KIND)))
+    message: str
+    hint: str | None = None
+    repo_id: str | None = None
+    status: int = Field(description="The HTTP status of the response (or of the scan row)")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Per-parameter problems (422)")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+class ScanRow(BaseModel):
+    """One NDJSON line of POST /v1/scan: ``report`` when ok, ``error`` otherwise."""
+
+    repo_id: str
+    ok: bool
+    status: int
+    cache: Literal["hit", "revalidated", "miss", "coalesced"] | None = None
+    report: Report | None = None
+    error: ErrorInfo | None = None
+    retry_after: int | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    endpoint: str
+    cache: dict[str, int]
+
+
+_ERRORS: dict[str, str] = {
+    "400": "Invalid repo id, revision, subfolder or request",
+    "401": "Gated repo without a token, or the token was refused",
+    "403": "The token has no access to this gated repo",
+    "404": "Repo, revision or file not found (private repos look missing)",
+    "422": "Invalid option values, or the repo has no safetensors weights / a broken config",
+    "429": "Rate limited by the Hub (see Retry-After)",
+    "500": "Internal error",
+    "502": "Upstream error or corrupt safetensors header",
+    "504": "The Hub did not answer in time",
+}
+
+
+def _error_responses(codes: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for code in codes:
+        resp: dict[str, Any] = {
+            "description": _ERRORS[code],
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
+        }
+        if code == "429":
+            resp["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}
+        out[code] = resp
+    return out
+
+
+def _query_parameters() -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for p in QUERY_PARAMS.values():
+        field_schema = dict(p.model.model_json_schema(ref_template=REF)["properties"][p.field])
+        description = field_schema.pop("description", None) or p.model.model_fields[p.field].description
+        field_schema.pop("title", None)
+        where = "Options" if p.section is None else f"Options.{p.section}"
+        param: dict[str, Any] = {
+            "name": p.name,
+            "in": "query",
+            "required": False,
+            "schema": field_schema,
+            "description": (f"{description} " if description else "") + f"({where}.{p.field})",
+        }
+        params.append(param)
+    return params
+
+
+def _path_params(namespaced: bool) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if namespaced:
+        out.append({"name": "org", "in": "path", "required": True, "schema": {"type": "string"}})
+    out.append({"name": "name", "in": "path", "required": True, "schema": {"type": "string"}})
+    return out
+
+
+def _json_response(model: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}},
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    _, defs = models_json_schema(
+        [
+            (Report, "serialization"),
+            (CheckReport, "serialization"),
+            (ErrorBody, "serialization"),
+            (ScanRow, "serialization"),
+            (Health, "serialization"),
+        ],
+        ref_template=REF,
+    )
+    schemas = defs.get("$defs", {})
+    query = _query_parameters()
+    auth_note = (
+        "Send `Authorization: Bearer <Hub token>` for gated or private repos; the token is used for this "
+        "request's Hub calls only."
+    )
+    model_codes = ["400", "401", "403", "404", "422", "429", "500", "502", "504"]
+    paths: dict[str, Any] = {}
+    for namespaced in (True, False):
+        base = "/v1/models/{org}/{name}" if namespaced else "/v1/models/{name}"
+        suffix = "" if namespaced else " (single-segment repo id)"
+        paths[base] = {
+            "get": {
+                "operationId": "getModel" if namespaced else "getModelSingle",
+                "summary": "Memory report of one repo" + suffix,
+                "description": "The same report as `hubmem REPO --json`. " + auth_note,
+                "parameters": _path_params(namespaced) + query,
+                "security": [{}, {"bearer": []}],
+                "responses": {
+                    "200": _json_response("Report", "The report"),
+                    **_error_responses(model_codes),
+                },
+            }
+        }
+        paths[base + "/check"] = {
+            "get": {
+                "operationId": "checkModel" if namespaced else "checkModelSingle",
+                "summary": "Cross-check of one repo" + suffix,
+                "description": auth_note,
+                "parameters": _path_params(namespaced) + query,
+                "security": [{}, {"bearer": []}],
+                "responses": {
+                    "200": _json_response("CheckReport", "The cross-check"),
+                    "501": {"description": "The cross-check is not available in this build"},
+                    **_error_responses(model_codes),
+                },
+            }
+        }
+    paths["/v1/scan"] = {
+        "post": {
+            "operationId": "scan",
+            "summary": "Reports for many repos, streamed as NDJSON, one line per repo as each finishes",
+            "description": auth_note + " The query parameters apply to every repo.",
+            "parameters": query,
+            "security": [{}, {"bearer": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "maxItems": Settings().scan_max_repos,
+                        },
+                        "example": ["meta-llama/Llama-3.1-8B", "Qwen/Qwen3-8B"],
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "One ScanRow per line",
+                    "content": {"application/x-ndjson": {"schema": {"$ref": REF.format(model="ScanRow")}}},
+                },
+                **_error_responses(["400", "401", "422", "500"]),
+                "413": {
+                    "description": "Too many repo ids or body too large",
+                    "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
+                },
+            },
+        }
+    }
+    paths["/healthz"] = {
+        "get": {"operationId": "healthz", "responses": {"200": _json_response("Health", "OK")}}
+    }
+    paths["/metrics"] = {
+        "get": {
+            "operationId": "metrics",
+            "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+        }
+    }
+    paths["/openapi.json"] = {
+        "get": {
+            "operationId": "openapi",
+            "responses": {"200": {"description": "This document", "content": {"application/json": {}}}},
+        }
+    }
+    paths["/"] = {
+        "get": {
+            "operationId": "page",
+            "responses": {"200": {"description": "The web page", "content": {"text/html": {}}}},
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "hubmem",
+            "version": __version__,
+            "description": "Exact weights, projected KV cache and training memory of Hugging Face models.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A Hub token"}},
+        },
+    }

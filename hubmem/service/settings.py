@@ -1,0 +1,22 @@
+"""Service settings (all limits in one place)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    # the Hub to read from; None = huggingface_hub.constants.ENDPOINT (HF_ENDPOINT)
+    endpoint: str | None = None
+    # token for callers who send none (``--use-server-token``); None = such callers are anonymous upstream
+    server_token: str | None = None
+    cache_entries: int = 2048  # report LRU: entry cap
+    cache_bytes: int = 256 * 1024 * 1024  # report LRU: cap on the summed size of the cached JSON
+    resolve_ttl: float = 60.0  # seconds a revision -> commit resolution (and access check) is trusted
+    upstream_timeout: float = 60.0  # seconds for one whole upstream analysis before 504
+    max_upstream: int = 32  # upstream analyses running at once (all requests together)
+    scan_max_repos: int = 100  # repo ids per POST /v1/scan
+    scan_concurrency: int = 8  # analyses at once within one scan
+    client_max_size: int = 64 * 1024  # request body bytes
+    default_retry_after: int = 60  # Retry-After when the Hub rate-limited us without saying for how long
