@@ -87,7 +87,9 @@ def parse_tensors(header: dict[str, Any], *, file: str = "", data_size: int | No
             )
         shape = info.get("shape")
         offsets = info.get("data_offsets")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
             raise CorruptHeaderError(f"{where}: tensor {name!r} has an invalid shape {shape!r}")
         if (
             not isinstance(offsets, list)
@@ -102,7 +104,8 @@ def parse_tensors(header: dict[str, Any], *, file: str = "", data_size: int | No
             raise CorruptHeaderError(f"{where}: tensor {name!r} is not byte aligned ({nbits} bits)")
         if t.nbytes != nbits // 8:
             raise CorruptHeaderError(
-                f"{where}: tensor {name!r} spans {t.nbytes:,} bytes but {dtype} x {list(shape)} needs {nbits // 8:,}"
+                f"{where}: tensor {name!r} spans {t.nbytes:,} bytes "
+                f"but {dtype} x {list(shape)} needs {nbits // 8:,}"
             )
         tensors.append(t)
     tensors.sort(key=lambda t: (t.begin, t.end))
