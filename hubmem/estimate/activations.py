@@ -2,10 +2,10 @@
 
 Two per-layer formulas, both in bytes for 16-bit activations:
 
-* ``korthikanti`` (Korthikanti et al. 2022, arXiv:2205.05198 section 4.1, generalised to any FFN size as
-  Megatron's ``compute_activation_memory`` does): ``s*b*h*(18 + 4*ffn/h) + 5*a*s^2*b``
-  (= ``sbh(34 + 5as/h)`` for ffn = 4h). Tensor parallel only: ``sbh*(10 + (8 + 4*ffn/h)/t) + 5as^2b/t``;
-  with sequence parallel everything is divided by ``t``.
+* ``korthikanti`` (Korthikanti et al. 2022, arXiv:2205.05198 section 4.1), the paper's GPT block with a
+  4h FFN: ``sbh(34 + 5as/h)``. Tensor parallel only: ``sbh*(10 + 24/t) + 5as^2b/t``; with sequence
+  parallel everything is divided by ``t``. When the model's FFN is not 4h, Megatron's generalisation
+  ``s*b*h*(18 + 4*ffn/h)`` is quoted beside it in the assumptions.
 * ``llama`` (RMSNorm, no dropout, SwiGLU, GQA) [derived in theory 4.4 with the same accounting]: saved
   tensors per token ``2h`` norm-1 input, ``2h`` QKV input, ``2*q_dim`` Q, ``2*(k_dim + v_dim)`` K and V,
   ``2*o_dim`` attention output, ``2h`` norm-2 input, ``2h`` MLP input, ``4*I`` gate and up outputs,
@@ -96,10 +96,9 @@ def _layer_bytes(d: LayerDims, s: int, b: int, tp: int, sp: bool, name: str) -> 
     scores = 5 * d.heads * s * s * b // tp  # softmax 2as^2b + mask as^2b + dropout out 2as^2b (Korthikanti)
     if name == "korthikanti":
         h = d.hidden
-        if tp == 1 or sp:
-            # s*b*h*(18 + 4*ffn/h) == sbh*34 for ffn = 4h
-            return (18 * sb * h + 4 * sb * d.ffn) // tp, scores
-        return 10 * sb * h + (8 * sb * h + 4 * sb * d.ffn) // tp, scores
+        if tp == 1 or sp:  # the paper's GPT block (FFN = 4h): sbh*34
+            return 34 * sb * h // tp, scores
+        return 10 * sb * h + 24 * sb * h // tp, scores
     replicated = 8 * d.hidden  # norm-1 input, QKV input, norm-2 input, MLP input (2 bytes each)
     sharded = 2 * (d.q_dim + d.k_dim + d.v_dim + d.o_dim) + 8 * d.ffn + 2 * d.latent
     if sp:
@@ -153,9 +152,16 @@ def estimate_activations(
 
     if name == "korthikanti":
         if tp == 1 or sp:
-            text = "s*b*h*(18 + 4*ffn/h)" + ("/t" if tp > 1 else "") + " [Korthikanti; =34sbh for ffn=4h]"
+            text = "34*s*b*h" + ("/t" if tp > 1 else "") + " [Korthikanti, GPT block with a 4h FFN]"
         else:
-            text = "s*b*h*(10 + (8 + 4*ffn/h)/t) [Korthikanti, TP without SP]"
+            text = "s*b*h*(10 + 24/t) [Korthikanti, TP without SP]"
+        ffn = _layer_dims(arch, n_layers - 1, tp).ffn
+        if ffn != 4 * h:
+            megatron = s * b * h * 18 + s * b * 4 * ffn
+            assumptions.append(
+                f"this model's FFN is {ffn} = {ffn / h:g}h, not 4h: Megatron's s*b*h*(18 + 4*ffn/h) gives "
+                f"{megatron:,} B per layer instead of 34*s*b*h = {34 * s * b * h:,} B (no TP, no scores)"
+            )
     else:
         text = "s*b*(8h + 2(q+k+v+o dims) + 8I + 2*latent)" + (
             "/t" if sp else " with the non-2h terms /t" if tp > 1 else ""
