@@ -32,10 +32,9 @@ def module_hub(fixtures: Path) -> Iterator[FakeHub]:
 
 @pytest.fixture
 def hub(module_hub: FakeHub) -> Iterator[FakeHub]:
-    module_hub.clear_faults()
-    module_hub.log.reset()
+    module_hub.reset()
     yield module_hub
-    module_hub.clear_faults()
+    module_hub.reset()
 
 
 def test_429_injection_per_bucket(hub: FakeHub) -> None:

@@ -55,11 +55,9 @@ def module_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeHub]:
 def hub(module_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     # get_safetensors_metadata downloads the index through the default cache: keep it in tmp
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    module_hub.log.reset()
+    module_hub.reset()
     yield module_hub
-    module_hub.clear_faults()
-    module_hub.options.regular_redirect = "mix"
-    module_hub.options.tree_page_size = 1000
+    module_hub.reset()
 
 
 @pytest.fixture
@@ -118,6 +116,14 @@ def test_list_repo_tree_follows_pagination(hub: FakeHub, anon: HfApi) -> None:
     assert sub == ["sub/dir/a.txt", "sub/dir/b.txt"]
     with pytest.raises(EntryNotFoundError):
         list(anon.list_repo_tree(SHARDED, path_in_repo="nope"))
+
+
+def test_list_repo_tree_expand_uses_its_own_page_size(hub: FakeHub, anon: HfApi) -> None:
+    hub.options.tree_expand_page_size = 3  # the expand page size is separate from the plain one
+    items = list(anon.list_repo_tree(SHARDED, recursive=True, expand=True))
+    assert len(items) == 10 and hub.log.count(path="/tree/") == 4
+    assert all(i.last_commit is not None and i.last_commit.oid == SHA_MAIN for i in items)
+    assert all(i.security is not None for i in items if isinstance(i, RepoFile))
 
 
 def test_get_paths_info(anon: HfApi) -> None:

@@ -41,11 +41,9 @@ def module_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeHub]:
 
 @pytest.fixture
 def hub(module_hub: FakeHub) -> Iterator[FakeHub]:
-    module_hub.log.reset()
+    module_hub.reset()
     yield module_hub
-    module_hub.clear_faults()
-    module_hub.options.regular_redirect = "mix"
-    module_hub.options.tree_page_size = 1000
+    module_hub.reset()
 
 
 @pytest.fixture

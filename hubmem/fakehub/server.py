@@ -229,6 +229,7 @@ class FakeHub:
         self.store = FixtureStore(self.fixtures_dir)
         self.log = RequestLog()
         self.options = HubOptions(regular_redirect, tree_page_size, tree_expand_page_size, url_ttl)
+        self._initial_options = dataclasses.replace(self.options)
         self.ctx = Context(self.store, self.options, self.faults, self.log)
         self.endpoint = ""
         self.cdn_url = ""
@@ -285,6 +286,13 @@ class FakeHub:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    def reset(self) -> None:
+        """Between tests on a shared hub: no faults, empty log, options as constructed."""
+        self.faults.clear()
+        self.log.reset()
+        for f in dataclasses.fields(HubOptions):
+            setattr(self.options, f.name, getattr(self._initial_options, f.name))
 
     @property
     def latency(self) -> float:

@@ -266,7 +266,6 @@ class Repo:
 def _load_repo(repo_root: Path) -> Repo | None:
     meta_path = repo_root / REPO_JSON
     if not meta_path.is_file():
-        log.warning("fakehub: skipping %s (no repo.json yet)", repo_root)
         return None
     try:
         meta = json.loads(meta_path.read_text())
@@ -339,11 +338,20 @@ class FixtureStore:
         if not repos_dir.is_dir():
             log.warning("fakehub: no repos under %s", repos_dir)
         else:
+            skipped: list[str] = []
             for d in sorted(repos_dir.iterdir()):
                 if d.is_dir():
                     repo = _load_repo(d)
                     if repo is not None:
                         repos[repo.repo_id] = repo
+                    elif not (d / REPO_JSON).is_file():
+                        skipped.append(d.name)
+            if skipped:
+                log.warning(
+                    "fakehub: skipped %d repo dirs without repo.json (yet): %s",
+                    len(skipped),
+                    ", ".join(skipped),
+                )
         self.repos = repos
         self.by_oid = {}
 
