@@ -186,7 +186,7 @@ class HubClient:
     ``endpoint=None`` uses ``huggingface_hub.constants.ENDPOINT`` (honours ``HF_ENDPOINT``);
     ``token=None`` uses ``huggingface_hub.get_token()``, ``token=False`` is anonymous. Pass
     ``transport=`` (tests, ASGI apps) or an existing ``client=`` (its pool is shared and not closed).
-    ``sleep``/``backoff_base`` make retry waits injectable.
+    ``sleep``/``clock``/``backoff_base`` make retry waits injectable (tests).
     """
 
     def __init__(
@@ -204,6 +204,7 @@ class HubClient:
         max_wait: float = 120.0,
         http2: bool | None = None,
         sleep: Sleep | None = None,
+        clock: Callable[[], float] | None = None,
         use_metadata_route: bool = True,
         user_agent: str | None = None,
     ) -> None:
@@ -220,7 +221,7 @@ class HubClient:
         self.metadata_route_unavailable = False  # set after the endpoint answered that it lacks the route
         self.stats = FetchStats()  # lifetime totals of this client
         self._sleep: Sleep = sleep or asyncio.sleep
-        self._clock: Callable[[], float] = time.monotonic
+        self._clock: Callable[[], float] = clock or time.monotonic
         self._paused_until = 0.0
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         self._headers: dict[str, str] = dict(

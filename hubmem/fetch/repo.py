@@ -32,11 +32,14 @@ shard, same index ``metadata``) and every derived N is at least the compact JSON
 header; anything else (404, an error, a mismatch, no sizes) falls back to range reads, and an
 endpoint that lacks the route (404/405/501 without ``X-Error-Code``) is not asked again.
 
-Round trips (``FetchStats.round_trips`` counts sequential HTTP exchanges, redirect hops included):
+Round trips (``FetchStats.round_trips`` = the longest chain of sequential HTTP exchanges, redirect
+hops included; measured against the in-memory Hub of the tests):
   single file        2  (wave 1: revision info | config | index 404 | 302 + 206 from the CDN)
-  sharded            4  (wave 1, then 302 + 206 per shard, all shards concurrently)
-  sharded + route    3  (wave 1, then route | paths-info)
-  +2 for a header longer than its first read (+1 when the CDN URL is reused), +1 per retry.
+  sharded            3  (wave 1: 1, then 302 + 206 for every shard concurrently)
+  sharded + route    2  (wave 1: 1, then route | paths-info)
+  +1 in wave 1 when the Hub answers config/index with a 307 to /api/resolve-cache (sharded cases),
+  +1 (CDN URL reused) for a header longer than its first read, +1 per retry, +1 when the route
+  fails and range reads follow; ``speculative=False`` adds 1 (config/index/first read move to wave 2).
 """
 
 from __future__ import annotations
