@@ -108,6 +108,21 @@ def test_cdn_faults_and_slow_bodies(hub: FakeHub) -> None:
     assert [(e.status, e.fault) for e in cdn] == [(200, "slow"), (503, "503")]
 
 
+def test_truncated_body_and_scripted_slow_body(hub: FakeHub) -> None:
+    real = save(tiny_tensors(), metadata={"format": "pt"})
+    hub.inject("truncate", origin="cdn")
+    with httpx.Client(follow_redirects=True) as c:
+        with pytest.raises(httpx.RemoteProtocolError):  # fewer bytes than Content-Length
+            c.get(hub.url(TINY, "model.safetensors"))
+        hub.inject("slow", origin="cdn")  # default 50 ms between 16 KiB chunks: one chunk here
+        t0 = time.monotonic()
+        assert c.get(hub.url(TINY, "model.safetensors")).content == real
+        assert time.monotonic() - t0 >= 0.045
+    truncated, slow = hub.log.filter(origin="cdn")
+    assert (truncated.status, truncated.fault, truncated.bytes_sent) == (200, "truncate", len(real) // 2)
+    assert (slow.fault, slow.bytes_sent) == ("slow", len(real))
+
+
 def test_latency_on_both_origins(hub: FakeHub) -> None:
     hub.latency = 0.05
     with httpx.Client(follow_redirects=True) as c:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from hubmem.fakehub.common import state, stream_file
 from hubmem.fakehub.context import CTX
+from hubmem.fakehub.faults import DEFAULT_SLOW_DELAY
 
 AUTH_REJECTED = (
     "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string "
@@ -63,6 +64,6 @@ async def handle(request: web.Request) -> web.StreamResponse:
         request,
         f.content,
         headers=headers,
-        slow_delay=c.slow_body_delay if state(request).slow else 0.0,
+        slow_delay=(c.slow_body_delay or DEFAULT_SLOW_DELAY) if state(request).slow else 0.0,
         slow_chunk=c.slow_body_chunk,
     )

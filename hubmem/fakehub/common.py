@@ -30,6 +30,7 @@ class RequestState:
     route: Any = None  # routing.Route, or the HubError raised while routing
     headers: dict[str, str] = field(default_factory=dict)  # added to whatever response goes out
     slow: bool = False  # write the body slowly (fault injection)
+    truncate: bool = False  # send half the body, then close the connection (fault injection)
     bytes_sent: int = 0  # body bytes written by streamed responses
     record: Callable[[int, int], None] | None = None  # log (status, body bytes) now, before the body
 
@@ -151,6 +152,8 @@ async def stream_file(
         st.record(resp.status, 0 if request.method == "HEAD" else stop - start)
     await resp.prepare(request)
     sent = 0
+    if st.truncate:
+        stop = start + (stop - start) // 2
     if request.method != "HEAD":
         chunk = slow_chunk if slow_delay > 0 else CHUNK
         try:
@@ -159,6 +162,10 @@ async def stream_file(
                 sent += len(piece)
                 if slow_delay > 0:
                     await asyncio.sleep(slow_delay)
+            if st.truncate and request.transport is not None:
+                st.bytes_sent = sent
+                request.transport.close()
+                return resp
             await resp.write_eof()
         except (ConnectionError, asyncio.CancelledError):
             st.bytes_sent = sent

@@ -1,4 +1,5 @@
-"""Fault injection: latency, 429 (per bucket), 5xx, dropped connections, slow bodies. Seeded, thread-safe.
+"""Fault injection: latency, 429 (per bucket), 5xx, dropped connections, slow or truncated bodies.
+Seeded and thread-safe.
 
 Counters for "every Nth" are kept per (fault kind, bucket); buckets are "api", "resolvers", "pages" on the
 Hub origin and "cdn" on the CDN origin. Scripted one-shot faults (``inject``) take precedence.
@@ -16,6 +17,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 BUCKETS = ("api", "resolvers", "pages")
+DEFAULT_SLOW_DELAY = 0.05  # seconds between chunks for a scripted "slow" when slow_body_delay is 0
 DEFAULT_QUOTA = {"api": 500, "resolvers": 3000, "pages": 100}  # anonymous tier, hub-protocol 3.2
 
 
@@ -80,13 +82,14 @@ class Decision:
     status: int = 0
     bucket: str = ""
     slow: bool = False
+    truncate: bool = False  # send the headers and half the body, then close the connection
     remaining: int = 0  # RateLimit r for ordinary responses
     reset: int = 1  # RateLimit t
 
 
 @dataclass
 class _Scripted:
-    kind: str  # "429" | "drop" | "slow" | "500" | ...
+    kind: str  # "429" | "drop" | "slow" | "truncate" | "500" | ...
     times: int
     match: re.Pattern[str] | None
     origin: str | None
@@ -129,9 +132,10 @@ class FaultInjector:
     def inject(
         self, kind: str | int, times: int = 1, *, match: str | None = None, origin: str | None = None
     ) -> None:
-        """Make the next ``times`` matching requests fail: kind = 429, 500, 502, 503, "drop" or "slow"."""
+        """Make the next ``times`` matching requests fail: kind = 429, 500, 502, 503, "drop", "slow" or
+        "truncate" (headers + half the body, then the connection is closed)."""
         k = str(kind)
-        if k not in ("drop", "slow") and not k.isdigit():
+        if k not in ("drop", "slow", "truncate") and not k.isdigit():
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
             self._script.append(_Scripted(k, times, re.compile(match) if match else None, origin))
@@ -145,11 +149,13 @@ class FaultInjector:
         with self._lock:
             c = self.config
             remaining, reset = self._count_window(bucket)
-            base = Decision("none", 0, bucket, False, remaining, reset)
+            base = Decision("none", bucket=bucket, remaining=remaining, reset=reset)
             scripted = self._take_scripted(origin, target)
             if scripted is not None:
                 if scripted == "slow":
                     return dataclasses.replace(base, slow=True)
+                if scripted == "truncate":
+                    return dataclasses.replace(base, truncate=True)
                 if scripted == "drop":
                     return dataclasses.replace(base, kind="drop")
                 if scripted == "429":

@@ -10,6 +10,7 @@ from aiohttp import web
 from hubmem.fakehub.auth import authenticate, check_gated, load_repo, resolve_revision, revision_not_found
 from hubmem.fakehub.common import EXPOSE, HubError, state, stream_file, text_response, weak_etag
 from hubmem.fakehub.context import Context
+from hubmem.fakehub.faults import DEFAULT_SLOW_DELAY
 from hubmem.fakehub.routing import Route
 from hubmem.fakehub.store import Repo, RepoFile
 from hubmem.fakehub.vfile import VirtualFile
@@ -45,7 +46,7 @@ async def _serve_regular(
         request,
         content,
         headers=headers,
-        slow_delay=c.slow_body_delay if slow else 0.0,
+        slow_delay=(c.slow_body_delay or DEFAULT_SLOW_DELAY) if slow else 0.0,
         slow_chunk=c.slow_body_chunk,
     )
 

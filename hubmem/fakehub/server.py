@@ -171,6 +171,9 @@ def make_middleware(origin: str) -> Any:
                 if d.slow:
                     rec.fault = "slow"
                     st.slow = True
+                if d.truncate:
+                    rec.fault = "truncate"
+                    st.truncate = True
                 try:
                     resp = await handler(request)
                 except HubError as exc:
@@ -281,7 +284,8 @@ class FakeHub:
     def inject(
         self, kind: str | int, times: int = 1, *, match: str | None = None, origin: str | None = None
     ) -> None:
-        """The next ``times`` matching requests get ``kind`` (429, 500, 502, 503, "drop", "slow")."""
+        """The next ``times`` matching requests get ``kind``: 429, 500, 502, 503, "drop", "slow" or
+        "truncate" (streamed file bodies only: headers + half the body, then the connection closes)."""
         self.faults.inject(kind, times, match=match, origin=origin)
 
     def clear_faults(self) -> None:
