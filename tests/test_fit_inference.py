@@ -197,3 +197,14 @@ def test_user_catalog_from_env_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     bad.write_text('{"gpus": [{"name": "x"}]}')
     with pytest.raises(ConfigError):
         load_catalog(bad)
+
+
+def test_kv_adapter_over_estimate_kv_cache() -> None:
+    from hubmem.estimate.fit import kv_function
+    from hubmem.parse.config import parse_config
+
+    cfg = json.loads((FIXTURES / "meta-llama__Llama-3.1-8B" / "files" / "config.json").read_text())
+    kv = kv_function(parse_config(cfg))
+    assert kv(8192, 1, 1) == 1_073_741_824  # theory 6.1
+    assert kv(8192, 2, 2) == 1_073_741_824  # two sequences, half the heads per GPU
+    assert kv(8192, 1, 16) == kv(8192, 1, 8) == 1_073_741_824 // 8  # one whole KV head per GPU at tp >= 8
