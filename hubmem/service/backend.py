@@ -79,6 +79,7 @@ class HubBackend:
         request_timeout: float = 10.0,
         max_retries: int = 3,
         max_wait: float = 5.0,
+        backoff_base: float = 0.5,
         max_connections: int = 64,
     ) -> None:
         from huggingface_hub import constants
@@ -87,6 +88,7 @@ class HubBackend:
         self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.max_wait = max_wait  # a Retry-After longer than this is passed on to the caller (429)
+        self.backoff_base = backoff_base
         self.max_connections = max_connections
         self._http: httpx.AsyncClient | None = None
 
@@ -117,6 +119,7 @@ class HubBackend:
             max_concurrency=self.max_connections,
             max_retries=self.max_retries,
             max_wait=self.max_wait,
+            backoff_base=self.backoff_base,
         )
 
     async def analyze(self, repo_id: str, options: Options, token: str | None) -> Analysis:
