@@ -1,89 +1,157 @@
-"""The normalized architecture derived from config.json (theory.md section 1)."""
+"""The normalized architecture derived from config.json (theory.md section 1).
+
+Every figure here is read from config.json (or, for ``dtype`` only, from the safetensors headers);
+what could not be read is named in ``missing`` and never guessed. Documented config-class defaults
+(e.g. Gemma 3's ``sliding_window_pattern`` = 6) are applied and listed in ``notes``.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
 
 from .common import Model
 
 # Per-layer kinds (theory.md 1.3). "unknown" is reported as such, never guessed.
 LAYER_KINDS = (
+    "full",  # softmax attention over every token
+    "sliding",  # softmax attention over the last `sliding_window` tokens
+    "chunked",  # chunked-local attention (Llama 4), window = attention_chunk_size
+    "mla",  # multi-head latent attention (DeepSeek V2/V3 ...): one latent vector per token
+    "cross",  # cross-attention only (Mllama cross layers): KV over encoder tokens, no self KV
+    "linear",  # gated DeltaNet / lightning linear attention: fixed-size recurrent state
+    "mamba",  # Mamba-1 mixer: conv + SSM state
+    "mamba2",  # Mamba-2 mixer: conv + SSM state
+    "conv",  # short convolution (LFM2): conv state only
+    "encoder",  # bidirectional encoder layer of an encoder-only model: no cache is kept
+    "none",  # no attention and no state (MLP/MoE-only, no-op, or KV shared with another layer)
+    "unknown",
+)
+
+LayerKind = Literal[
     "full",
     "sliding",
     "chunked",
     "mla",
     "cross",
-    "linear",  # gated DeltaNet / linear attention
+    "linear",
     "mamba",
     "mamba2",
-    "none",  # no attention and no state (MLP-only / no-op blocks)
+    "conv",
+    "encoder",
+    "none",
     "unknown",
-)
+]
+
+# Layer kinds whose cache grows with every token (until a window caps it).
+ATTENTION_KINDS = ("full", "sliding", "chunked", "mla")
+# Layer kinds that keep a fixed-size recurrent state per sequence.
+STATE_KINDS = ("linear", "mamba", "mamba2", "conv")
 
 
 class MLAConfig(Model):
+    """Multi-head latent attention (theory.md 2.2)."""
+
     kv_lora_rank: int
     qk_rope_head_dim: int
     qk_nope_head_dim: int | None = None
     v_head_dim: int | None = None
     q_lora_rank: int | None = None
+    num_heads: int | None = None  # query heads (the decompressed K/V have this many heads)
+    # DeepSeek-V3.2 sparse attention (DSA): the indexer caches one key of this size per token per layer
+    index_head_dim: int | None = None
+    index_n_heads: int | None = None
 
 
 class MambaConfig(Model):
     version: int  # 1 or 2
-    intermediate_size: int
-    state_size: int
-    conv_kernel: int
+    intermediate_size: int  # d_inner (Mamba-2: num_heads * head_dim)
+    state_size: int  # d_state
+    conv_kernel: int  # d_conv
     num_heads: int | None = None  # mamba2
     head_dim: int | None = None  # mamba2
     n_groups: int = 1
+    ssm_cache_dtype: str | None = None  # config's mamba_ssm_cache_dtype (Nemotron-H ships "float32")
 
 
 class LinearAttentionConfig(Model):
-    """Gated DeltaNet (Qwen3-Next style) dimensions."""
+    """Fixed-size recurrent state of linear-attention layers.
 
+    ``gated_deltanet`` (Qwen3-Next, Qwen3.5): conv over q,k,v and a state of
+    ``num_value_heads x value_head_dim x key_head_dim``.
+    ``lightning`` (MiniMax-01/M1): no conv, state ``num_heads x head_dim x head_dim`` (key = value dims here).
+    """
+
+    kind: Literal["gated_deltanet", "lightning"] = "gated_deltanet"
     num_key_heads: int
     num_value_heads: int
     key_head_dim: int
     value_head_dim: int
+    conv_kernel: int = 0  # 0 = no conv state
+
+
+class ShortConvConfig(Model):
+    """LFM2-style short convolution: conv state only."""
+
+    dim: int
     conv_kernel: int
 
 
 class EncoderConfig(Model):
-    """Encoder-decoder models: what the decoder's cross-attention reads."""
+    """What a decoder's cross-attention reads (encoder-decoder models, Mllama's vision encoder)."""
 
-    encoder_layers: int
-    decoder_layers: int
-    encoder_length: int | None = None  # default encoder tokens (e.g. Whisper 1500)
+    kind: Literal["encoder_decoder", "vision"] = "encoder_decoder"
+    encoder_layers: int | None = None
+    decoder_layers: int | None = None
+    encoder_length: int | None = None  # default encoder tokens (e.g. Whisper 1500, Mllama tiles x patches)
+    encoder_length_source: str | None = None  # which key / formula gave encoder_length
 
 
 class Architecture(Model):
     model_type: str | None = None
-    architectures: list[str] = []
+    architectures: list[str] = Field(default_factory=list)
     text_config_key: str | None = None  # where the text model was found ("text_config", ...), None = root
     num_layers: int | None = None
     hidden_size: int | None = None
     num_attention_heads: int | None = None
+    # KV heads of an ordinary attention layer. MLA: 1 (one shared latent); encoder-decoder: decoder heads.
     num_kv_heads: int | None = None
+    # head dim of K. MLA: kv_lora_rank + qk_rope_head_dim (the cached latent width, as vLLM's get_head_size)
     head_dim: int | None = None
     v_head_dim: int | None = None
     intermediate_size: int | None = None
     vocab_size: int | None = None
     max_context: int | None = None
-    dtype: str | None = None  # activation dtype name as in config (bfloat16, float16, float32)
+    max_context_key: str | None = None  # the config key max_context was read from
+    dtype: str | None = None  # activation dtype: bfloat16, float16, float32 (never a packed storage dtype)
+    dtype_source: str | None = None  # "config:torch_dtype", "text_config:dtype", "tensors", "default"
     tie_word_embeddings: bool | None = None
     sliding_window: int | None = None
     attention_chunk_size: int | None = None
-    layer_kinds: list[str] = []  # one entry per decoder layer, values from LAYER_KINDS
-    # per-layer KV heads where layers differ (Nemotron-NAS); None = num_kv_heads everywhere
+    # One entry per layer that can hold a cache (decoder layers of encoder-decoder models), from LAYER_KINDS.
+    layer_kinds: list[str] = Field(default_factory=list)
+    layer_kinds_source: str | None = None  # the rule that decided layer_kinds (theory.md 1.3)
+    # Per-layer overrides where layers differ (Nemotron-NAS, per_layer_config); None = the model-wide value.
     layer_kv_heads: list[int] | None = None
+    layer_head_dims: list[int] | None = None
+    layer_windows: list[int | None] | None = None
+    # Decoder layers whose cross-attention caches encoder tokens (encoder-decoder: all; Mllama: cross layers).
+    cross_attention_layers: list[int] = Field(default_factory=list)
+    # Layers whose main kind is attention but which also run a Mamba block (Zamba "hybrid" layers).
+    hybrid_mamba_layers: list[int] = Field(default_factory=list)
     num_experts: int | None = None
     experts_per_token: int | None = None
     shared_experts: int | None = None
     moe_intermediate_size: int | None = None
+    shared_expert_intermediate_size: int | None = None
     first_dense_layers: int | None = None
-    mtp_layers: int = 0
+    mtp_layers: int = 0  # multi-token-prediction draft layers (not in layer_kinds; KV only when enabled)
     mla: MLAConfig | None = None
     mamba: MambaConfig | None = None
     linear_attention: LinearAttentionConfig | None = None
+    short_conv: ShortConvConfig | None = None
     encoder: EncoderConfig | None = None
     quantization_config: dict[str, object] | None = None
-    missing: list[str] = []  # what could not be derived (projections then say so)
+    notes: list[str] = Field(default_factory=list)  # config-class defaults applied, odd-but-handled values
+    missing: list[str] = Field(default_factory=list)  # what could not be derived (projections then say so)
