@@ -333,6 +333,37 @@ def classify_tensor(
     return info
 
 
+_DIGITS_RE = re.compile(r"\d+")
+_LAYER_RE = re.compile(r"(?:^|\.)(?:" + "|".join(sorted(_LAYER_CONTAINERS)) + r")\.(\d+)(?:\.|$)")
+
+
+class Classifier:
+    """:func:`classify_tensor` with a cache keyed by the name's digit-free pattern.
+
+    Checkpoints repeat one pattern per layer and expert (DeepSeek-V3: 92k tensors, ~120 patterns);
+    only the layer index differs, and it matters only for the multi-token-prediction rule.
+    """
+
+    def __init__(self, *, num_layers: int | None = None, mtp: bool = False) -> None:
+        self.num_layers = num_layers
+        self.mtp = mtp
+        self._cache: dict[tuple[str, int], NameInfo] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...]) -> NameInfo:
+        key = (_DIGITS_RE.sub("#", name), len(shape))
+        base = self._cache.get(key)
+        if base is None:
+            base = classify_tensor(name, shape)
+            self._cache[key] = base
+        if base.layer is None:
+            return base
+        m = _LAYER_RE.search(name)
+        layer = int(m.group(1)) if m else base.layer
+        if self.mtp and self.num_layers is not None and layer >= self.num_layers:
+            return NameInfo(MTP, layer)
+        return NameInfo(base.component, layer)
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One tensor as the weights estimate sees it: where it belongs and what it counts for."""

@@ -127,7 +127,9 @@ def estimate_moe(
     expert_bytes = sum(per_layer_bytes.values())
     active = main_params - expert_params + round(active_routed)
     active_bytes = main_bytes - expert_bytes + round(active_routed_bytes)
-    embed = 0 if tied_embeddings else sum(r.parameters for r in main if is_token_embedding(r.name))
+    embed = 0
+    if not tied_embeddings:
+        embed = sum(r.parameters for r in main if r.layer is None and is_token_embedding(r.name))
 
     moe_layers = {r.layer for r in routed if r.layer is not None}
     mlp_layers = {r.layer for r in main if r.component == MLP and r.layer is not None}

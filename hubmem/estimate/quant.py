@@ -426,19 +426,25 @@ class QuantCounter:
     def __init__(self, scheme: QuantScheme | None, tensors: list[Tensor]) -> None:
         self.scheme = scheme
         self.inexact = 0  # tensors whose packing ratio was not whole (upper bound)
-        names = {t.name for t in tensors}
-        self._names = names
-        self._gptq_modules = {n[: -len(".qweight")] for n in names if n.endswith(".qweight")}
-        self._bnb4_weights = {n[: -len(".absmax")] for n in names if n.endswith(".weight.absmax")} | {
-            n.split(".quant_state.")[0] for n in names if ".quant_state." in n
-        }
-        self._scb_modules = {n[: -len(".SCB")] for n in names if n.endswith(".SCB")}
-        self._u32_weight_modules = {
-            t.name[: -len(".weight")] for t in tensors if t.dtype == "U32" and t.name.endswith(".weight")
-        }
-        self._scaled_modules = {
-            module_of(n) for n in names if suffix(n) in ("weight_scale", "weight_scale_inv")
-        }
+        self._gptq_modules: set[str] = set()
+        self._bnb4_weights: set[str] = set()
+        self._u32_weight_modules: set[str] = set()
+        self._scaled_modules: set[str] = set()
+        if scheme is None:
+            return
+        for t in tensors:  # one pass: which modules carry which bookkeeping
+            n = t.name
+            if n.endswith(".qweight"):
+                self._gptq_modules.add(n[: -len(".qweight")])
+            elif n.endswith(".weight.absmax"):
+                self._bnb4_weights.add(n[: -len(".absmax")])
+            elif ".quant_state." in n:
+                self._bnb4_weights.add(n.split(".quant_state.")[0])
+            elif n.endswith(".weight"):
+                if t.dtype == "U32":
+                    self._u32_weight_modules.add(n[: -len(".weight")])
+            elif n.endswith((".weight_scale", ".weight_scale_inv")):
+                self._scaled_modules.add(n.rsplit(".", 1)[0])
 
     def count(self, t: Tensor) -> tuple[Role, int]:
         """``(role, logical parameters)`` of one tensor."""

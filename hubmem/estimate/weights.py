@@ -19,7 +19,7 @@ from ..parse.header import Tensor
 from ..schema.architecture import Architecture
 from ..schema.weights import ComponentWeights, DtypeWeights, FileWeights, QuantizationInfo, WeightsReport
 from ..snapshot import Snapshot
-from .components import COMPONENTS, LM_HEAD, MTP, Record, classify_tensor, is_token_embedding, layer_index
+from .components import COMPONENTS, LM_HEAD, MTP, Classifier, Record, is_token_embedding, layer_index
 from .moe import config_value, estimate_moe
 from .quant import QuantCounter, QuantScheme, detect_scheme
 
@@ -49,10 +49,11 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
     num_layers = arch.num_layers or _int(config_value(config, "num_hidden_layers", "n_layer", "num_layers"))
     mtp = _has_mtp(tensors, arch, config, num_layers)
 
+    classify = Classifier(num_layers=num_layers, mtp=mtp)
     records: list[Record] = []
     for t in tensors:
         role, params = counter.count(t)
-        info = classify_tensor(t.name, t.shape, num_layers=num_layers, mtp=mtp)
+        info = classify(t.name, t.shape)
         records.append(
             Record(
                 t.name, t.dtype, t.shape, t.file, t.nbytes, t.numel, params, role, info.component, info.layer
@@ -65,25 +66,25 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
         if beyond:
             notes.append(f"{beyond:,} tensors sit in layers at or beyond num_hidden_layers={num_layers}")
 
-    by_dtype: dict[str, DtypeWeights] = {}
-    for dtype in sorted({r.dtype for r in records}):
-        rs = [r for r in records if r.dtype == dtype]
-        by_dtype[dtype] = DtypeWeights(
-            bytes=sum(r.bytes for r in rs),
-            parameters=sum(r.parameters for r in rs),
-            elements=sum(r.elements for r in rs),
-            tensors=len(rs),
-        )
-    by_component: dict[str, ComponentWeights] = {}
-    for comp in COMPONENTS:
-        rs = [r for r in records if r.component == comp]
-        if rs:
-            by_component[comp] = ComponentWeights(
-                bytes=sum(r.bytes for r in rs),
-                parameters=sum(r.parameters for r in rs),
-                tensors=len(rs),
-                elements=sum(r.elements for r in rs),
-            )
+    dt: dict[str, list[int]] = {}
+    comp: dict[str, list[int]] = {}
+    for r in records:
+        d = dt.setdefault(r.dtype, [0, 0, 0, 0])
+        c = comp.setdefault(r.component, [0, 0, 0, 0])
+        for acc in (d, c):
+            acc[0] += r.bytes
+            acc[1] += r.parameters
+            acc[2] += r.elements
+            acc[3] += 1
+    by_dtype = {
+        k: DtypeWeights(bytes=v[0], parameters=v[1], elements=v[2], tensors=v[3])
+        for k, v in sorted(dt.items())
+    }
+    by_component = {
+        k: ComponentWeights(bytes=v[0], parameters=v[1], elements=v[2], tensors=v[3])
+        for k in COMPONENTS
+        if (v := comp.get(k)) is not None
+    }
 
     files = _files(snapshot, records, notes)
     dupes = [n for n, c in Counter(t.name for t in tensors).items() if c > 1]
