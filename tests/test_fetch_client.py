@@ -6,7 +6,7 @@ import asyncio
 import email.utils
 import struct
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import huggingface_hub
@@ -132,39 +132,41 @@ async def test_retry_after_as_http_date(router: respx.MockRouter, ft: FakeTime) 
     assert len(ft.sleeps) == 1 and 27 <= ft.sleeps[0] <= 31
 
 
-async def test_ratelimit_header_pauses_every_request_of_the_client(
-    router: respx.MockRouter, ft: FakeTime
-) -> None:
-    """A 429 with RateLimit r=0;t=5 pauses the whole client: a request started during the pause waits."""
-    hub = client(ft)
-    started: list[asyncio.Task[object]] = []
+async def test_ratelimit_header_pauses_every_request_of_the_client(router: respx.MockRouter) -> None:
+    """A 429 with RateLimit r=0;t=5 pauses the whole client: a request started during the pause waits
+    for it too. Time runs 1000x faster than real time (real sleeps, so concurrent waits overlap)."""
+    t0 = time.monotonic()
     other = f"{ENDPOINT}/api/models/org/y/revision/main"
     sent_at: dict[str, list[float]] = {URL: [], other: []}
+    started: list[asyncio.Task[object]] = []
 
-    def first(request: httpx.Request) -> httpx.Response:
-        sent_at[URL].append(ft.now)
-        if len(sent_at[URL]) == 1:
+    def clock() -> float:
+        return (time.monotonic() - t0) * 1000
+
+    async def sleep(seconds: float) -> None:
+        if not started:  # the first wait is the pause set by the 429: start another request now
             started.append(asyncio.get_running_loop().create_task(hub.get_json(other)))
-            return httpx.Response(
-                429,
-                headers={
-                    "ratelimit": '"api";r=0;t=5',
-                    "ratelimit-policy": '"fixed window";"api";q=500;w=300',
-                },
-            )
-        return httpx.Response(200, json={})
+        await asyncio.sleep(seconds / 1000)
 
-    def second(request: httpx.Request) -> httpx.Response:
-        sent_at[other].append(ft.now)
-        return httpx.Response(200, json={})
+    def record(url: str, response: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
+        def effect(request: httpx.Request) -> httpx.Response:
+            sent_at[url].append(clock())
+            return response if len(sent_at[url]) == 1 else httpx.Response(200, json={})
 
-    router.get(URL).mock(side_effect=first)
-    router.get(other).mock(side_effect=second)
+        return effect
+
+    limited = httpx.Response(
+        429, headers={"ratelimit": '"api";r=0;t=5', "ratelimit-policy": '"fixed window";"api";q=500;w=300'}
+    )
+    router.get(URL).mock(side_effect=record(URL, limited))
+    router.get(other).mock(side_effect=record(other, httpx.Response(200, json={})))
+    hub = HubClient(endpoint=ENDPOINT, token=False, sleep=sleep, clock=clock)
     async with hub:
         await hub.get_json(URL)
         await started[0]
-    assert sent_at[URL] == [0.0, 6.0]  # t + 1 s
-    assert sent_at[other] and sent_at[other][0] >= 6.0  # the other request waited for the shared pause
+    limited_at = sent_at[URL][0]
+    assert len(sent_at[URL]) == 2 and sent_at[URL][1] - limited_at >= 6.0  # waited t + 1 s
+    assert len(sent_at[other]) == 1 and sent_at[other][0] - limited_at >= 6.0  # so did the other one
 
 
 async def test_ratelimit_header_with_remaining_quota_is_ignored(

@@ -355,3 +355,19 @@ async def test_cdn_never_sees_the_token_during_a_full_fetch(hub: MiniHub, ft: Fa
     assert cdn and all("authorization" not in c.headers for c in cdn)
     assert all(c.headers.get("authorization") == f"Bearer {GOOD_TOKEN}" for c in hub.calls(host="hub.test"))
     assert all(c.url.startswith(CDN) for c in cdn)
+
+
+async def test_companion_reads_overlap_the_speculative_header_read(hub: MiniHub, ft: FakeTime) -> None:
+    """Wave 2 starts when the revision info is in: the companion read (1 hop after the info) runs while
+    the 150,000-byte header needs 302 + 206 + a second 206 from the CDN, so the chain stays 3 deep."""
+    files = {
+        "config.json": config_bytes(),
+        "params.json": b'{"dim": 4}',
+        "model.safetensors": st_bytes(tensors(2), header_length=150_000),
+    }
+    hub.add("org/overlap", files, sha=SHA)
+    s = await snap(ft, "org/overlap")
+    assert_files_match(s, files)
+    assert s.extra == {"params.json": {"dim": 4}}
+    assert len(hub.calls(host="cdn.test")) == 2
+    assert s.stats.round_trips == 3

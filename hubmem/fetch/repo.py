@@ -14,12 +14,14 @@ Wave 1, in parallel:
   second wave for its index/config. The price is one 404 per repo on the "resolvers" bucket
   (``model.safetensors`` of a sharded repo, or the index of a single-file one); pass
   ``speculative=False`` to spend one more round trip instead.
-Wave 2, in parallel, everything at the sha: whatever wave 1 could not provide (config.json in the
-  root, a re-read, companions ``quantize_config.json``/``hf_quant_config.json``/``params.json``),
-  every shard header (first read sized from the index: tensors of the shard x (name length +
-  128 bytes) + 2 KiB, a second read only when ``8 + N`` is larger than what arrived; the second
-  read goes straight to the signed CDN URL), and with ``with_hub_info`` the recursive tree listing
-  (paginated) for file sizes. No tree listing otherwise.
+Wave 2, in parallel, everything at the sha, each chain starting as soon as the revision info is in
+  and waiting only for the speculative read it uses: whatever wave 1 could not provide (config.json
+  in the root, a re-read, companions ``quantize_config.json``/``hf_quant_config.json``/
+  ``params.json``), every shard header (first read sized from the index: tensors of the shard x
+  (name length + 128 bytes) + 2 KiB, a second read only when ``8 + N`` is larger than what arrived;
+  the second read goes straight to the signed CDN URL), and with ``with_hub_info`` the recursive
+  tree listing (paginated) for file sizes. No tree listing otherwise. Speculative reads nobody
+  needs are cancelled at the end.
 
 The ``safetensors-metadata`` route (``GET /api/models/{id}/safetensors-metadata/{index}``, one
 request for all shard headers, ``main`` only) is used for sharded repos when the requested
@@ -33,13 +35,14 @@ header; anything else (404, an error, a mismatch, no sizes) falls back to range 
 endpoint that lacks the route (404/405/501 without ``X-Error-Code``) is not asked again.
 
 Round trips (``FetchStats.round_trips`` = the longest chain of sequential HTTP exchanges, redirect
-hops included; measured against the in-memory Hub of the tests):
-  single file        2  (wave 1: revision info | config | index 404 | 302 + 206 from the CDN)
+hops included; as measured in tests/test_fetch_repo.py and against the fake Hub):
+  single file        2  (revision info | config | index 404 | 302 + 206 from the CDN)
   sharded            3  (wave 1: 1, then 302 + 206 for every shard concurrently)
   sharded + route    2  (wave 1: 1, then route | paths-info)
-  +1 in wave 1 when the Hub answers config/index with a 307 to /api/resolve-cache (sharded cases),
-  +1 (CDN URL reused) for a header longer than its first read, +1 per retry, +1 when the route
-  fails and range reads follow; ``speculative=False`` adds 1 (config/index/first read move to wave 2).
+  +1 when the Hub answers config/index with a 307 to /api/resolve-cache (the index is on the
+  critical path of sharded repos), companions cost revision info + 1-2 in parallel, +1 for a
+  header longer than its first read (the CDN URL is reused), +1 per retry, +1 when the route fails
+  and range reads follow; ``speculative=False`` adds 1 (config/index/first read move to wave 2).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -153,6 +156,7 @@ class _Fetch:
         self.trace = trace
         self.sha: str = ""
         self.warnings: list[str] = []
+        self.spec: dict[str, tuple[asyncio.Future[_Spec], Trace]] = {}  # path -> speculative read
 
     # -- URLs --------------------------------------------------------------------------------------
 
@@ -198,10 +202,15 @@ class _Fetch:
         except HubmemError as exc:
             return _Spec(error=exc)
 
-    def usable(self, spec: _Spec | None) -> Any:
-        """The speculative value when it was read at the resolved sha, else None (read again)."""
-        if spec is None:
+    async def take(self, path: str, trace: Trace) -> Any:
+        """The speculative value for ``path`` when it was read at the resolved sha, else None (read
+        it again at the sha). Waits for the speculative read; ``trace`` then continues after it."""
+        pending = self.spec.get(path)
+        if pending is None:
             return None
+        task, spec_trace = pending
+        spec = await task
+        trace.join(spec_trace)
         if spec.error is not None:
             if isinstance(spec.error, RevisionNotFoundError | EntryNotFoundError):
                 return None  # the ref moved or the file appeared in between: read at the sha
@@ -216,16 +225,16 @@ class _Fetch:
 
     # -- wave 2 pieces -----------------------------------------------------------------------------
 
-    async def file_at_sha(self, path: str, trace: Trace, spec: _Spec | None = None) -> HubResponse | None:
-        got = self.usable(spec)
+    async def file_at_sha(self, path: str, trace: Trace) -> HubResponse | None:
+        got = await self.take(path, trace)
         if got is not None:
             return got
         return await self.client.get(
             self.resolve_url(path, self.sha), trace=trace, missing_ok=True, **self._kw(path)
         )
 
-    async def json_file(self, path: str, trace: Trace, spec: _Spec | None = None) -> Any:
-        response = await self.file_at_sha(path, trace, spec)
+    async def json_file(self, path: str, trace: Trace) -> Any:
+        response = await self.file_at_sha(path, trace)
         if response is None:
             self.warnings.append(f"{path} is listed but could not be found at {self.sha[:12]}")
             return None
@@ -235,10 +244,8 @@ class _Fetch:
             self.warnings.append(f"{path} is not valid JSON ({exc}); ignored")
             return None
 
-    async def header(
-        self, path: str, trace: Trace, first_bytes: int, spec: _Spec | None = None
-    ) -> HeaderRead:
-        got = self.usable(spec)
+    async def header(self, path: str, trace: Trace, first_bytes: int) -> HeaderRead:
+        got = await self.take(path, trace)
         if got is not None:
             return got
         return await self.client.read_header(
@@ -334,7 +341,6 @@ class _Fetch:
     async def weights(
         self,
         layout: Layout,
-        spec: Mapping[str, _Spec],
         trace: Trace,
         tree: asyncio.Task[dict[str, int]] | None,
         tree_trace: Trace | None,
@@ -343,7 +349,7 @@ class _Fetch:
             forks = [trace.fork() for _ in layout.files]
             reads = await _all(
                 *(
-                    self.header(path, t, DEFAULT_FIRST_READ, spec.get(path))
+                    self.header(path, t, DEFAULT_FIRST_READ)
                     for path, t in zip(layout.files, forks, strict=True)
                 )
             )
@@ -351,7 +357,7 @@ class _Fetch:
             return [WeightFile(r.path, r.header_length, r.header, r.size) for r in reads], None
 
         index_path = layout.index_path
-        response = await self.file_at_sha(index_path, trace, spec.get(index_path))
+        response = await self.file_at_sha(index_path, trace)
         if response is None:
             raise EntryNotFoundError(
                 f"{self.repo_id}: {index_path} is listed but missing at {self.sha[:12]}", repo_id=self.repo_id
@@ -381,25 +387,27 @@ class _Fetch:
         }
         t_info = root.fork()
         info_task = asyncio.ensure_future(self.revision_info(t_info))
-        spec_traces: dict[str, Trace] = {}
-        spec_tasks: dict[str, asyncio.Future[_Spec]] = {}
         if speculative:
             for path, kind in spec_paths.items():
-                spec_traces[path] = t = root.fork()
+                t = root.fork()
                 coro: Coroutine[Any, Any, _Spec] = (
                     self.spec_file(path, t) if kind == "file" else self.spec_header(path, t)
                 )
-                spec_tasks[path] = asyncio.ensure_future(coro)
+                self.spec[path] = (asyncio.ensure_future(coro), t)
         try:
-            info = await info_task
-        except BaseException:
-            for task in spec_tasks.values():
-                task.cancel()
-            await asyncio.gather(*spec_tasks.values(), return_exceptions=True)
-            raise
-        spec = dict(zip(spec_tasks, await asyncio.gather(*spec_tasks.values()), strict=True))
-        root.join(t_info, *spec_traces.values())
+            return await self._after_info(await info_task, t_info)
+        finally:
+            tasks = [task for task, _ in self.spec.values()]
+            for task in tasks:
+                if not task.done():
+                    task.cancel()  # an answer nobody needs (e.g. the index of a single-file repo)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _after_info(self, info: dict[str, Any], t_info: Trace) -> Snapshot:
+        """Wave 2: everything the file list asks for, starting as soon as the revision info is in;
+        each chain waits only for the speculative read it uses."""
+        root = self.trace
+        root.join(t_info)
         sha = info.get("sha")
         if not (isinstance(sha, str) and _SHA.match(sha)):
             if _SHA.match(self.revision):
@@ -431,12 +439,12 @@ class _Fetch:
         async def config() -> Any:
             if layout.config_path is None:
                 return None
-            return await self.json_file(layout.config_path, t_config, spec.get(layout.config_path))
+            return await self.json_file(layout.config_path, t_config)
 
         try:
             config_value, (files, index), *extras = await _all(
                 config(),
-                self.weights(layout, spec, t_weights, tree_task, t_tree),
+                self.weights(layout, t_weights, tree_task, t_tree),
                 *(self.json_file(p, t) for p, t in zip(layout.companions, t_extra, strict=True)),
             )
             tree_sizes = await tree_task if tree_task is not None else None
@@ -445,6 +453,7 @@ class _Fetch:
                 tree_task.cancel()
                 await asyncio.gather(tree_task, return_exceptions=True)
         root.join(t_config, t_weights, *t_extra, *([t_tree] if t_tree is not None else []))
+        root.join(*(t for task, t in self.spec.values() if task.done()))
 
         if layout.config_path is None:
             where = f"{self.subfolder}/ or the root" if self.subfolder else "the repo"
