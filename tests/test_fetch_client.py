@@ -471,3 +471,26 @@ async def test_stats_count_requests_bytes_and_sequential_hops(router: respx.Mock
         assert c.stats.requests == 2
     assert trace.stats.requests == 2 and trace.depth == 2  # 302 + 206
     assert trace.stats.bytes_received >= len(raw)
+
+
+async def test_shared_state_pauses_every_client_that_shares_it(
+    router: respx.MockRouter, ft: FakeTime
+) -> None:
+    from hubmem.fetch import HubState
+
+    state = HubState()
+    first = client(ft, state=state)
+    second = client(ft, state=state)
+    alone = client(ft)
+    router.get(URL).mock(
+        side_effect=[httpx.Response(429, headers={"retry-after": "9"}), httpx.Response(200, json={})]
+    )
+    async with first, second, alone:
+        await first.get_json(URL)  # sleeps 9 inside (the shared pause), then succeeds
+        assert ft.sleeps == [9.0]
+        first.pause(4)  # a pause from now on, seen by the other client with the same state only
+        router.get(URL).respond(200, json={})
+        await alone.get_json(URL)
+        assert ft.sleeps == [9.0]
+        await second.get_json(URL)
+        assert ft.sleeps == [9.0, 4.0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .client import DEFAULT_FIRST_READ, HeaderRead, HubClient, HubResponse, Trace
+from .client import DEFAULT_FIRST_READ, HeaderRead, HubClient, HubResponse, HubState, Trace
 from .errors import DisabledRepoError, EntryNotFoundError
 from .layout import Layout, first_read_size, plan_layout
 from .repo import fetch_snapshot
@@ -14,6 +14,7 @@ __all__ = [
     "HeaderRead",
     "HubClient",
     "HubResponse",
+    "HubState",
     "Layout",
     "Trace",
     "fetch_snapshot",

@@ -58,6 +58,16 @@ Sleep = Callable[[float], Awaitable[None]]
 Reader = Callable[[httpx.Response], Awaitable[bytes]]
 
 
+@dataclass
+class HubState:
+    """What a client learns about the endpoint: the shared pause and whether the
+    safetensors-metadata route exists. Pass one ``state=`` to several HubClients (e.g. one per
+    caller token over one pool) so that a 429 pauses all of them."""
+
+    paused_until: float = 0.0  # on the client's clock
+    metadata_route_unavailable: bool = False
+
+
 class Trace:
     """One chain of sequential HTTP exchanges, feeding a :class:`FetchStats`.
 
@@ -186,7 +196,8 @@ class HubClient:
     ``endpoint=None`` uses ``huggingface_hub.constants.ENDPOINT`` (honours ``HF_ENDPOINT``);
     ``token=None`` uses ``huggingface_hub.get_token()``, ``token=False`` is anonymous. Pass
     ``transport=`` (tests, ASGI apps) or an existing ``client=`` (its pool is shared and not closed).
-    ``sleep``/``clock``/``backoff_base`` make retry waits injectable (tests).
+    ``sleep``/``clock``/``backoff_base`` make retry waits injectable (tests); ``state`` shares the
+    rate-limit pause and what was learnt about the endpoint with other clients.
     """
 
     def __init__(
@@ -207,6 +218,7 @@ class HubClient:
         clock: Callable[[], float] | None = None,
         use_metadata_route: bool = True,
         user_agent: str | None = None,
+        state: HubState | None = None,
     ) -> None:
         from .. import __version__
 
@@ -218,11 +230,10 @@ class HubClient:
         self.backoff_max = backoff_max
         self.max_wait = max_wait
         self.use_metadata_route = use_metadata_route
-        self.metadata_route_unavailable = False  # set after the endpoint answered that it lacks the route
+        self.state = state if state is not None else HubState()
         self.stats = FetchStats()  # lifetime totals of this client
         self._sleep: Sleep = sleep or asyncio.sleep
         self._clock: Callable[[], float] = clock or time.monotonic
-        self._paused_until = 0.0
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         self._headers: dict[str, str] = dict(
             build_hf_headers(
@@ -295,17 +306,17 @@ class HubClient:
     def pause(self, seconds: float) -> None:
         """Hold every request of this client for ``seconds`` (extends, never shortens, a pause)."""
         until = self._clock() + seconds
-        if until > self._paused_until:
-            self._paused_until = until
+        if until > self.state.paused_until:
+            self.state.paused_until = until
 
     async def _wait_paused(self) -> None:
         while True:
-            target = self._paused_until
+            target = self.state.paused_until
             delay = target - self._clock()
             if delay <= 0:
                 return
             await self._sleep(delay)
-            if self._paused_until <= target:
+            if self.state.paused_until <= target:
                 return
 
     # -- the one request path --------------------------------------------------------------------

@@ -319,7 +319,7 @@ class _Fetch:
         assert isinstance(route, HubResponse) and isinstance(sizes_result, dict)
         if route.status >= 400:
             if route.status in (404, 405, 501) and "x-error-code" not in route.headers:
-                client.metadata_route_unavailable = True
+                client.state.metadata_route_unavailable = True
             return None
         try:
             body = _decode_json(route.content)
@@ -369,7 +369,8 @@ class _Fetch:
         shards = shards_of(index, index_path)
         files: list[WeightFile] | None = None
         client = self.client
-        if self.revision == "main" and client.use_metadata_route and not client.metadata_route_unavailable:
+        route_ok = client.use_metadata_route and not client.state.metadata_route_unavailable
+        if self.revision == "main" and route_ok:
             files = await self.via_route(index_path, index, shards, trace, tree, tree_trace)
         if files is None:
             files = await self.via_ranges(shards, trace)
