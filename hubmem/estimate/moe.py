@@ -9,6 +9,9 @@ they are reported as ``mtp_parameters``. Packed experts (MXFP4, GPTQ, NVFP4 ...)
 logical parameters. Works for one tensor per expert (``experts.N.w1``) and for stacked ``[E, ...]``
 expert tensors (gpt-oss ``experts.gate_up_proj_blocks``, transformers-5 / Llama 4 ``experts.gate_up_proj``).
 
+Vision / audio encoders and their projectors run once per image or clip, not per token, and are
+left out of the active figure too (Llama 4 Scout's "17B active" is the text model's).
+
 Publishers differ on whether the input-embedding table counts as active (one row is read per
 token): Mixtral and Qwen count it, OpenAI's gpt-oss card does not; both figures are reported.
 """
@@ -23,8 +26,20 @@ from typing import Any
 
 from ..schema.architecture import Architecture
 from ..schema.weights import MoEInfo
-from .components import EXPERTS, MLP, MTP, ROUTER, SHARED_EXPERTS, Record, is_token_embedding
+from .components import (
+    AUDIO,
+    EXPERTS,
+    MLP,
+    MTP,
+    PROJECTOR,
+    ROUTER,
+    SHARED_EXPERTS,
+    VISION,
+    Record,
+    is_token_embedding,
+)
 
+_PER_INPUT = (VISION, AUDIO, PROJECTOR)  # run per image / audio clip, not per token
 _EXPERT_INDEX_RE = re.compile(r"\.experts\.(?:expert_)?(\d+)\.")
 
 NUM_EXPERTS_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
@@ -109,6 +124,7 @@ def estimate_moe(
 
     main = [r for r in records if r.component != MTP]
     mtp = [r for r in records if r.component == MTP]
+    towers = [r for r in main if r.component in _PER_INPUT]
     per_layer_params: dict[int | None, int] = defaultdict(int)
     per_layer_bytes: dict[int | None, int] = defaultdict(int)
     for r in routed:
@@ -125,8 +141,9 @@ def estimate_moe(
     main_bytes = sum(r.bytes for r in main)
     expert_params = sum(per_layer_params.values())
     expert_bytes = sum(per_layer_bytes.values())
-    active = main_params - expert_params + round(active_routed)
-    active_bytes = main_bytes - expert_bytes + round(active_routed_bytes)
+    tower_params = sum(r.parameters for r in towers)
+    active = main_params - tower_params - expert_params + round(active_routed)
+    active_bytes = main_bytes - sum(r.bytes for r in towers) - expert_bytes + round(active_routed_bytes)
     embed = 0
     if not tied_embeddings:
         embed = sum(r.parameters for r in main if r.layer is None and is_token_embedding(r.name))
@@ -148,6 +165,11 @@ def estimate_moe(
     if shared is None:
         shared = 1 if shared_params else 0
     fused = any(_EXPERT_INDEX_RE.search(r.name) is None for r in routed)
+    if towers:
+        notes.append(
+            f"vision / audio encoders and projectors ({tower_params:,} parameters) run once per image "
+            "or audio input, not per token: excluded from the active count"
+        )
     if mtp:
         notes.append(
             f"{len(mtp):,} multi-token-prediction tensors ({sum(r.parameters for r in mtp):,} parameters) "

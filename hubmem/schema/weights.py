@@ -66,7 +66,9 @@ class MoEInfo(Model):
     router_parameters: int = 0
     total_parameters: int = 0  # every logical parameter, MTP included
     mtp_parameters: int = 0  # multi-token-prediction module(s), not used for normal decoding
-    active_parameters: int = 0  # per token: everything but the routed experts not selected (MTP excluded)
+    # per token: everything but the routed experts not selected; MTP modules and vision / audio
+    # encoders (run per image, not per token) excluded
+    active_parameters: int = 0
     # the same without the input-embedding table (one row is read per token); equal when tied
     active_parameters_no_embedding: int = 0
     active_bytes: int = 0  # bytes read per token on the same basis (quantization aux tensors included)
