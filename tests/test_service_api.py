@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
+from pydantic import BaseModel
 
 from hubmem.errors import (
     ConfigError,
@@ -38,7 +39,7 @@ from hubmem.schema.options import Options
 from hubmem.schema.report import Report
 from hubmem.schema.training import TrainingOptions
 from hubmem.schema.weights import DtypeWeights, WeightsReport
-from hubmem.service import Analysis, Resolution, Settings, create_app
+from hubmem.service import Fetched, Resolution, Settings, create_app
 from hubmem.service.params import QUERY_PARAMS
 from hubmem.service.routes import CORE
 
@@ -96,7 +97,7 @@ class FakeBackend:
     can_resolve: bool = True
     calls: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     resolves: list[tuple[str, str, str | None]] = field(default_factory=list)
-    options_seen: list[Options] = field(default_factory=list)
+    builds: list[tuple[str, Options]] = field(default_factory=list)
     gate: asyncio.Event | None = None
     delay: float = 0.0
     fail: dict[str, BaseException] = field(default_factory=dict)
@@ -116,9 +117,8 @@ class FakeBackend:
             return revision
         raise RevisionNotFoundError(f"{repo_id}@{revision}: revision not found", repo_id=repo_id)
 
-    async def analyze(self, repo_id: str, options: Options, token: str | None) -> Analysis:
-        self.calls.append(("report", repo_id, options.revision, token))
-        self.options_seen.append(options)
+    async def fetch(self, repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
+        self.calls.append(("fetch", repo_id, revision, token))
         if self.gate is not None:
             await self.gate.wait()
         if self.delay:
@@ -126,12 +126,24 @@ class FakeBackend:
         if repo_id in self.fail:
             raise self.fail[repo_id]
         repo = self._access(repo_id, token)
-        commit = self._commit(repo_id, repo, options.revision)
+        commit = self._commit(repo_id, repo, revision)
         if repo.gated and token is None:
             raise GatedRepoError(f"{repo_id} is gated", repo_id=repo_id, status=401)
         if repo.gated and token != READER:
             raise GatedRepoError(f"{repo_id}: not in the authorized list", repo_id=repo_id, status=403)
-        return Analysis(make_report(repo_id, options.revision, commit, repo), public=None)
+        return Fetched((repo_id, revision, commit, repo), commit, public=None, weight=1000)
+
+    async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
+        self.builds.append((kind, options))
+        repo_id, revision, commit, repo = fetched.snapshot
+        report = make_report(repo_id, revision, commit, repo)
+        if kind == "report":
+            return report
+        w = report.weights
+        item = CheckItem(
+            name="bytes", status="ok", expected=w.total_bytes, actual=w.total_bytes, difference=0
+        )
+        return CheckReport(ok=True, items=[item])
 
     async def resolve(self, repo_id: str, revision: str, token: str | None) -> Resolution | None:
         self.resolves.append((repo_id, revision, token))
@@ -139,15 +151,6 @@ class FakeBackend:
             return None
         repo = self._access(repo_id, token)  # metadata of gated repos is public, like the Hub's
         return Resolution(self._commit(repo_id, repo, revision), public=not (repo.gated or repo.private))
-
-    async def check(self, repo_id: str, options: Options, token: str | None) -> tuple[CheckReport, Analysis]:
-        analysis = await self.analyze(repo_id, options, token)
-        self.calls[-1] = ("check", *self.calls[-1][1:])
-        w = analysis.report.weights
-        item = CheckItem(
-            name="bytes", status="ok", expected=w.total_bytes, actual=w.total_bytes, difference=0
-        )
-        return CheckReport(ok=True, items=[item]), analysis
 
     async def aclose(self) -> None:
         return None
@@ -214,7 +217,8 @@ async def test_report_route_returns_the_backend_report(make_service: ServiceFact
     assert report.commit == sha(1) and headers["X-Hubmem-Commit"] == sha(1)
     assert headers["X-Hubmem-Cache"] == "miss"
     assert "Authorization" in headers["Vary"]
-    assert svc.backend.calls == [("report", "org/public", "main", None)]
+    assert svc.backend.calls == [("fetch", "org/public", "main", None)]
+    assert [k for k, _ in svc.backend.builds] == ["report"]
 
 
 async def test_single_segment_repo_id(make_service: ServiceFactory) -> None:
@@ -237,7 +241,7 @@ async def test_query_parameters_become_options(make_service: ServiceFactory) -> 
         kv=KVOptions(context=1024, batch=2, kv_dtype="fp8", engine="vllm", block_size=32),
         training=TrainingOptions(method="lora", gpus=4, optimizer="sgd"),
     )
-    assert svc.backend.options_seen == [expected]
+    assert [o for _, o in svc.backend.builds] == [expected]
     assert data["revision"] == "v1" and data["commit"] == sha(2)
 
 
@@ -380,9 +384,11 @@ async def test_cache_hit_and_revision_echo(make_service: ServiceFactory) -> None
         k: v for k, v in d1.items() if k != "revision"
     }
     assert len(svc.backend.calls) == 1 and len(svc.backend.resolves) == 1
-    # different options are a different result
-    await svc.get("/v1/models/org/public?revision=v1&context=4096")
-    assert len(svc.backend.calls) == 2
+    # different options are a different result, built from the cached snapshot (no upstream fetch)
+    _, h4, d4 = await svc.get("/v1/models/org/public?revision=v1&context=4096")
+    assert h4["X-Hubmem-Cache"] == "snapshot" and d4["commit"] == sha(2)
+    assert len(svc.backend.calls) == 1 and len(svc.backend.builds) == 2
+    assert svc.backend.builds[-1][1].kv.context == 4096
 
 
 async def test_resolution_ttl_revalidates_and_follows_a_moved_branch(make_service: ServiceFactory) -> None:
@@ -484,6 +490,30 @@ async def test_single_flight_coalesces_concurrent_identical_requests(make_servic
     assert len({json.dumps(d, sort_keys=True) for _, _, d in results}) == 1
 
 
+async def test_different_options_share_one_upstream_fetch(make_service: ServiceFactory) -> None:
+    backend = FakeBackend(default_repos(), gate=asyncio.Event())
+    svc = await make_service(backend=backend)
+    tasks = [asyncio.create_task(svc.get(f"/v1/models/org/public?context={c}")) for c in range(1, 21)]
+    while not backend.calls:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    backend.gate.set()  # type: ignore[union-attr]
+    results = await asyncio.gather(*tasks)
+    assert [s for s, _, _ in results] == [200] * 20
+    assert len(backend.calls) == 1  # one snapshot fetch ...
+    assert sorted(o.kv.context or 0 for _, o in backend.builds) == list(range(1, 21))  # ... 20 builds
+    _, _, health = await svc.get("/healthz")
+    assert health["cache"]["snapshots"] == 1 and health["cache"]["entries"] == 20
+
+
+async def test_snapshot_lru_cap_is_respected(make_service: ServiceFactory) -> None:
+    svc = await make_service(Settings(snapshot_entries=2))
+    for repo in ("org/public", "gpt2", "org/public", "org/gated"):
+        await svc.get(f"/v1/models/{repo}", token=READER)
+    _, _, health = await svc.get("/healthz")
+    assert health["cache"]["snapshots"] == 2 and health["cache"]["snapshot_evictions"] == 1
+
+
 async def test_single_flight_is_per_token_scope(make_service: ServiceFactory) -> None:
     backend = FakeBackend(default_repos(), gate=asyncio.Event())
     svc = await make_service(backend=backend)
@@ -523,7 +553,7 @@ async def test_upstream_timeout_is_504_and_nothing_stays_stuck(make_service: Ser
     backend.delay = 0.0
     assert (await svc.get("/v1/models/org/public"))[0] == 200
     core = svc.app[CORE]
-    assert len(core.flight) == 0 and core.upstream_running == 0
+    assert len(core.fetches) == 0 and len(core.builds) == 0 and core.upstream_running == 0
 
 
 async def test_lru_cap_is_respected(make_service: ServiceFactory) -> None:
@@ -534,7 +564,8 @@ async def test_lru_cap_is_respected(make_service: ServiceFactory) -> None:
     assert health["cache"]["entries"] == 3 and health["cache"]["evictions"] == 4
     # the most recent is still cached, the oldest is not
     assert (await svc.get("/v1/models/org/public?context=7"))[1]["X-Hubmem-Cache"] == "hit"
-    assert (await svc.get("/v1/models/org/public?context=1"))[1]["X-Hubmem-Cache"] == "miss"
+    assert (await svc.get("/v1/models/org/public?context=1"))[1]["X-Hubmem-Cache"] == "snapshot"
+    assert len(svc.backend.calls) == 1  # one upstream fetch served every option set
 
 
 async def test_lru_byte_cap_is_respected(make_service: ServiceFactory) -> None:
@@ -554,7 +585,7 @@ async def test_check_route(make_service: ServiceFactory) -> None:
     assert status == 200 and CheckReport.model_validate(data).ok
     assert data["items"][0]["actual"] == 1000 * 64 * 2 + 64 * 4
     status, _, data = await svc.get("/v1/models/gpt2/check")
-    assert status == 200 and svc.backend.calls[-1][:2] == ("check", "gpt2")
+    assert status == 200 and svc.backend.builds[-1][0] == "check" and svc.backend.calls[-1][1] == "gpt2"
     status, _, data = await svc.get("/v1/models/org/gated/check")
     assert status == 401
 
@@ -581,7 +612,7 @@ async def test_scan_streams_one_row_per_repo(make_service: ServiceFactory) -> No
     assert by_id["org/missing"]["error"]["kind"] == "not_found" and by_id["org/missing"]["status"] == 404
     assert by_id["bad..id"]["error"]["kind"] == "invalid_repo_id" and by_id["bad..id"]["status"] == 400
     assert all(Report.model_validate(r["report"]).kv_cache is None for r in rows if r["ok"])
-    assert {o.kv.context for o in svc.backend.options_seen} == {1024}
+    assert {o.kv.context for _, o in svc.backend.builds} == {1024}
     # the duplicate was served once upstream
     assert sum(1 for c in svc.backend.calls if c[1] == "org/public") == 1
 
@@ -589,14 +620,14 @@ async def test_scan_streams_one_row_per_repo(make_service: ServiceFactory) -> No
 async def test_scan_rows_arrive_as_each_repo_finishes(make_service: ServiceFactory) -> None:
     backend = FakeBackend(default_repos())
     slow = asyncio.Event()
-    original = backend.analyze
+    original = backend.fetch
 
-    async def analyze(repo_id: str, options: Options, token: str | None) -> Analysis:
+    async def fetch(repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
         if repo_id == "org/public":
             await slow.wait()
-        return await original(repo_id, options, token)
+        return await original(repo_id, revision, subfolder, token)
 
-    backend.analyze = analyze  # type: ignore[method-assign]
+    backend.fetch = fetch  # type: ignore[method-assign]
     svc = await make_service(backend=backend)
     async with svc.session.post(svc.url("/v1/scan"), json=["org/public", "gpt2"]) as r:
         first = json.loads(await asyncio.wait_for(r.content.readline(), 5))
@@ -611,17 +642,17 @@ async def test_scan_concurrency_is_bounded(make_service: ServiceFactory) -> None
         {f"org/m{i}": FakeRepo([("F32", [i + 1])], {"main": sha(100 + i)}) for i in range(20)}
     )
     running = peak = 0
-    original = backend.analyze
+    original = backend.fetch
 
-    async def analyze(repo_id: str, options: Options, token: str | None) -> Analysis:
+    async def fetch(repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
         await asyncio.sleep(0.02)
         running -= 1
-        return await original(repo_id, options, token)
+        return await original(repo_id, revision, subfolder, token)
 
-    backend.analyze = analyze  # type: ignore[method-assign]
+    backend.fetch = fetch  # type: ignore[method-assign]
     svc = await make_service(Settings(scan_concurrency=3), backend)
     rows = await read_lines(svc, [f"org/m{i}" for i in range(20)])
     assert len(rows) == 20 and all(r["ok"] for r in rows)
@@ -651,7 +682,7 @@ async def test_scan_limits_and_bad_bodies(make_service: ServiceFactory) -> None:
     rows = await read_lines(svc, {"repo_ids": ["gpt2"]})
     assert rows[0]["ok"]
     assert await read_lines(svc, []) == []
-    assert svc.backend.calls == [("report", "gpt2", "main", None)]
+    assert svc.backend.calls == [("fetch", "gpt2", "main", None)]
 
 
 async def test_scan_token_is_per_request(make_service: ServiceFactory) -> None:
@@ -684,7 +715,7 @@ async def test_healthz_metrics_and_unknown_routes(make_service: ServiceFactory) 
         samples[name] = float(value)
     assert samples['hubmem_cache_requests_total{kind="report",outcome="hit"}'] == 1
     assert samples['hubmem_cache_requests_total{kind="report",outcome="miss"}'] == 1
-    assert samples['hubmem_upstream_analyses_total{kind="report",outcome="error"}'] == 1
+    assert samples['hubmem_upstream_fetches_total{outcome="error"}'] == 1
     assert (
         samples['hubmem_http_requests_total{method="GET",route="/v1/models/{org}/{name}",status="404"}'] == 1
     )

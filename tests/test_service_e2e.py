@@ -315,7 +315,7 @@ async def test_upstream_faults_give_the_right_statuses_and_nothing_sticks(make_s
     for repo in ("tiny/m1", "tiny/m3", "tiny/m4"):
         assert (await st.get(f"/v1/models/{repo}"))[0] == 200
     core = st.app[CORE]
-    assert len(core.flight) == 0 and core.upstream_running == 0
+    assert len(core.fetches) == 0 and len(core.builds) == 0 and core.upstream_running == 0
 
 
 async def test_only_the_configured_endpoint_is_contacted(make_stack: StackFactory) -> None:

@@ -1,7 +1,7 @@
 """The hubmem HTTP service (aiohttp): the same report as the CLI over HTTP, plus a web page."""
 
 from .app import create_app, run
-from .backend import Analysis, Backend, HubBackend, Resolution
+from .backend import Backend, Fetched, HubBackend, Resolution
 from .settings import Settings
 
-__all__ = ["Analysis", "Backend", "HubBackend", "Resolution", "Settings", "create_app", "run"]
+__all__ = ["Backend", "Fetched", "HubBackend", "Resolution", "Settings", "create_app", "run"]

@@ -1,7 +1,9 @@
-"""What the service asks of the core: analyse a repo (and, cheaply, resolve a revision).
+"""What the service asks of the core: fetch a repo (upstream), build a report from it (local), and,
+cheaply, resolve a revision.
 
-``HubBackend`` is the real one: hubmem.fetch + hubmem.pipeline.build_report, i.e. exactly the code
-path of ``hubmem REPO --json``. Tests may inject any object with the same methods.
+``HubBackend`` is the real one: ``hubmem.fetch.fetch_snapshot`` + ``hubmem.pipeline.build_report``, i.e.
+exactly the code path of ``hubmem REPO --json`` (``analyze_async`` is those two calls). Tests may inject
+any object with the same methods.
 """
 
 from __future__ import annotations
@@ -15,24 +17,31 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel
 
-from ..schema.check import CheckReport
 from ..schema.options import Options
-from ..schema.report import Report
 from .errors import NotImplementedYetError
 
 if TYPE_CHECKING:
     from ..fetch import HubClient
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+# parsed JSON headers weigh several times their text in Python objects (dicts, lists, ints, strs)
+HEADER_WEIGHT = 8
+SNAPSHOT_OVERHEAD = 64 * 1024
 
 
 @dataclass(frozen=True)
-class Analysis:
-    report: Report
+class Fetched:
+    """What one upstream fetch produced: the snapshot (opaque to the core) and what the cache needs."""
+
+    snapshot: Any  # hubmem.snapshot.Snapshot for HubBackend
+    commit: str | None  # the 40-hex sha it was read at (None: not cacheable)
     # True when the Hub says the repo is neither gated nor private (results may be shared by every caller);
-    # False or None (unknown) keeps the result private to the credentials that read it
+    # False or None (unknown) keeps the results private to the credentials that read it
     public: bool | None = None
+    weight: int = 0  # estimated memory of the snapshot in bytes (for the snapshot LRU's cap)
+    seconds: float | None = None  # how long the fetch took (the report's fetch.seconds)
 
 
 @dataclass(frozen=True)
@@ -44,15 +53,17 @@ class Resolution:
 class Backend(Protocol):
     endpoint: str
 
-    async def analyze(self, repo_id: str, options: Options, token: str | None) -> Analysis: ...
+    async def fetch(self, repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
+        """The upstream part: read the repo at ``revision`` with ``token`` (None = anonymous)."""
+        ...
+
+    async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
+        """The local part: ``kind`` "report" -> Report, "check" -> CheckReport (no I/O)."""
+        ...
 
     async def resolve(self, repo_id: str, revision: str, token: str | None) -> Resolution | None:
         """revision -> commit with one cheap request, or None when the backend cannot."""
         ...
-
-    async def check(
-        self, repo_id: str, options: Options, token: str | None
-    ) -> tuple[CheckReport, Analysis]: ...
 
     async def aclose(self) -> None: ...
 
@@ -122,19 +133,28 @@ class HubBackend:
             backoff_base=self.backoff_base,
         )
 
-    async def analyze(self, repo_id: str, options: Options, token: str | None) -> Analysis:
+    async def fetch(self, repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
+        """``fetch_snapshot``, exactly as ``hubmem.pipeline.analyze_async`` calls it."""
         from ..fetch import fetch_snapshot
-        from ..pipeline import build_report
 
         started = time.perf_counter()
         async with self._client(token) as client:
-            snapshot = await fetch_snapshot(
-                client, repo_id, revision=options.revision, subfolder=options.subfolder
+            snapshot = await fetch_snapshot(client, repo_id, revision=revision, subfolder=subfolder)
+        weight = SNAPSHOT_OVERHEAD + sum(HEADER_WEIGHT * f.header_length for f in snapshot.files)
+        public = is_public(snapshot.hub_info)
+        return Fetched(snapshot, snapshot.commit, public, weight, time.perf_counter() - started)
+
+    async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
+        """``build_report`` (parse + estimate), in a worker thread: a large repo takes CPU seconds."""
+        from ..pipeline import build_report
+
+        if kind == "check":
+            # TODO(issue #5): wire the cross-check once hubmem's check module exists
+            raise NotImplementedYetError(
+                "The cross-check (issue #5) is not available in this build.",
+                hint="Use GET /v1/models/{repo_id} for the report; /check arrives with issue #5.",
             )
-        seconds = time.perf_counter() - started
-        # parsing thousands of tensor headers is CPU work: keep the event loop free for cached hits
-        report = await asyncio.to_thread(build_report, snapshot, options, seconds=seconds)
-        return Analysis(report=report, public=is_public(snapshot.hub_info))
+        return await asyncio.to_thread(build_report, fetched.snapshot, options, seconds=fetched.seconds)
 
     async def resolve(self, repo_id: str, revision: str, token: str | None) -> Resolution | None:
         """One API request: the commit and visibility, checked with the caller's token."""
@@ -150,13 +170,6 @@ class HubBackend:
         if not isinstance(sha, str) or not _SHA.match(sha):
             return None
         return Resolution(commit=sha, public=is_public(data))
-
-    async def check(self, repo_id: str, options: Options, token: str | None) -> tuple[CheckReport, Analysis]:
-        # TODO(issue #5): wire the cross-check once hubmem's check module exists
-        raise NotImplementedYetError(
-            "The cross-check (issue #5) is not available in this build.",
-            hint="Use GET /v1/models/{repo_id} for the report; /check arrives with issue #5.",
-        )
 
     async def aclose(self) -> None:
         if self._http is not None:

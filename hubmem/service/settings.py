@@ -13,6 +13,9 @@ class Settings:
     server_token: str | None = None
     cache_entries: int = 2048  # report LRU: entry cap
     cache_bytes: int = 256 * 1024 * 1024  # report LRU: cap on the summed size of the cached JSON
+    snapshot_entries: int = 64  # snapshot LRU (config + headers of one repo@commit): entry cap
+    snapshot_bytes: int = 512 * 1024 * 1024  # snapshot LRU: cap on their estimated in-memory size
+    max_builds: int = 4  # report builds (parse + estimate, CPU) running at once in worker threads
     resolve_ttl: float = 60.0  # seconds a revision -> commit resolution (and access check) is trusted
     upstream_timeout: float = 60.0  # seconds for one whole upstream analysis before 504
     max_upstream: int = 32  # upstream analyses running at once (all requests together)
