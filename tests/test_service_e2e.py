@@ -194,6 +194,8 @@ async def test_every_error_status_end_to_end(make_stack: StackFactory) -> None:
         ("/v1/models/tiny/public?revision=nope", None, 404, "revision_not_found"),
         ("/v1/models/tiny/public?revision=refs/pr/99", None, 404, "revision_not_found"),
         ("/v1/models/tiny/public?context=0", None, 422, "invalid_options"),
+        ("/v1/models/tiny/public?kv_dtype=int3", None, 422, "invalid_options"),
+        ("/v1/models/tiny/public?kv_dtype=fp8_ds_mla&engine=vllm", None, 422, "bad_option"),
         ("/v1/models/tiny/nosafe", None, 422, "no_safetensors"),
         ("/v1/models/tiny/corrupt", None, 502, "corrupt_header"),
     ]

@@ -65,6 +65,7 @@ STATUS_BY_KIND: dict[str, int] = {
     "revision_not_found": 404,
     "payload_too_large": 413,
     "invalid_options": 422,
+    "bad_option": 422,  # an option that does not apply to this model (e.g. kv_dtype fp8_ds_mla, no MLA)
     "no_safetensors": 422,
     "bad_config": 422,
     "rate_limited": 429,
