@@ -189,17 +189,17 @@ def test_moe_config_without_experts_per_token() -> None:
 
 def test_dense_model_has_no_moe_section() -> None:
     cfg = load("Qwen__Qwen3-0.6B")
-    g = qwen3_dense(cfg)
-    w = run(cfg, g)
+    w = run(cfg, qwen3_dense(cfg, lm_head=True))
     assert w.moe is None
 
 
 # ------------------------------------------------------------------------------------------ tied embeddings
 
 
-def qwen3_dense(cfg: dict[str, Any]) -> Gen:
-    """Qwen3-0.6B: tie_word_embeddings true, so the checkpoint stores no lm_head."""
-    h, hd, i = cfg["hidden_size"], cfg["head_dim"], cfg["intermediate_size"]
+def qwen3_dense(cfg: dict[str, Any], *, lm_head: bool = False) -> Gen:
+    """Llama / Qwen3 dense names (Qwen3 adds q_norm / k_norm); ``lm_head``: store the output matrix."""
+    h, i = cfg["hidden_size"], cfg["intermediate_size"]
+    hd = cfg.get("head_dim") or h // cfg["num_attention_heads"]
     g = Gen()
     g.add("model.embed_tokens.weight", (cfg["vocab_size"], h))
     for n in range(cfg["num_hidden_layers"]):
@@ -209,25 +209,48 @@ def qwen3_dense(cfg: dict[str, Any]) -> Gen:
         g.add(f"{p}.self_attn.k_proj.weight", (cfg["num_key_value_heads"] * hd, h))
         g.add(f"{p}.self_attn.v_proj.weight", (cfg["num_key_value_heads"] * hd, h))
         g.add(f"{p}.self_attn.o_proj.weight", (h, cfg["num_attention_heads"] * hd))
-        g.add(f"{p}.self_attn.q_norm.weight", (hd,))
-        g.add(f"{p}.self_attn.k_norm.weight", (hd,))
+        if cfg.get("model_type") == "qwen3":
+            g.add(f"{p}.self_attn.q_norm.weight", (hd,))
+            g.add(f"{p}.self_attn.k_norm.weight", (hd,))
         g.add(f"{p}.post_attention_layernorm.weight", (h,))
         for s in ("gate_proj", "up_proj"):
             g.add(f"{p}.mlp.{s}.weight", (i, h))
         g.add(f"{p}.mlp.down_proj.weight", (h, i))
     g.add("model.norm.weight", (h,))
+    if lm_head:
+        g.add("lm_head.weight", (cfg["vocab_size"], h))
     return g
 
 
-def test_tied_embeddings_qwen3_0_6b() -> None:
-    cfg = load("Qwen__Qwen3-0.6B")
+def test_tied_head_not_stored_llama_3_2_1b() -> None:
+    cfg = load("meta-llama__Llama-3.2-1B")
     assert cfg["tie_word_embeddings"] is True
     w = run(cfg, qwen3_dense(cfg))
-    assert w.tied_embeddings is True
+    assert w.tied_embeddings is True and w.tied_duplicate_bytes == 0
     assert "lm_head" not in w.by_component
-    assert published(w.parameters, "0.6")  # card: 0.6B parameters, 0.44B non-embedding
-    assert published(w.parameters - w.by_component["embeddings"].parameters, "0.44")
+    assert published(w.parameters, "1.24")  # Hub model page: 1.24B params
     assert any("tied" in n for n in w.notes)
+
+
+def test_tied_head_stored_anyway_qwen3_0_6b() -> None:
+    """Qwen3-0.6B ties the head but its file stores lm_head.weight too (Hub API: BF16 751,632,384)."""
+    cfg = load("Qwen__Qwen3-0.6B")
+    assert cfg["tie_word_embeddings"] is True
+    w = run(cfg, qwen3_dense(cfg, lm_head=True))
+    assert w.tied_embeddings is True
+    assert w.by_dtype["BF16"].elements == 751_632_384
+    table = cfg["vocab_size"] * cfg["hidden_size"]
+    assert (w.tied_duplicate_parameters, w.tied_duplicate_bytes) == (table, 2 * table)
+    unique = w.parameters - w.tied_duplicate_parameters
+    assert published(unique, "0.6")  # card: 0.6B parameters, 0.44B non-embedding
+    assert published(unique - w.by_component["embeddings"].parameters, "0.44")
+
+
+def test_untied_head_missing_is_noted() -> None:
+    cfg = load("meta-llama__Llama-3.1-8B")
+    w = run({**cfg, "num_hidden_layers": 1}, qwen3_dense({**cfg, "num_hidden_layers": 1}))
+    assert w.tied_embeddings is False
+    assert any("no lm_head" in n for n in w.notes)
 
 
 def test_gpt2_ties_by_default_and_masks_are_buffers() -> None:

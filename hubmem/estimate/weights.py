@@ -93,7 +93,7 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
             f"{len(dupes)} tensor names appear in more than one file (e.g. {dupes[0]!r}); counted each time"
         )
 
-    tied = _tied(records, arch, config, notes)
+    tied, duplicate = _tied(records, arch, config, notes)
     total_bytes = sum(r.bytes for r in records)
     parameters = sum(r.parameters for r in records)
     elements = sum(r.elements for r in records)
@@ -132,6 +132,8 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
         by_component=by_component,
         files=files,
         tied_embeddings=tied,
+        tied_duplicate_bytes=sum(r.bytes for r in duplicate),
+        tied_duplicate_parameters=sum(r.parameters for r in duplicate),
         total_parameters_metadata=meta_params,
         index_total_size=index_size,
         quantization=quant,
@@ -199,26 +201,43 @@ def _expects_lm_head(arch: Architecture, config: Mapping[str, Any]) -> bool:
 
 def _tied(
     records: list[Record], arch: Architecture, config: Mapping[str, Any], notes: list[str]
-) -> bool | None:
-    """lm_head tied to the input embeddings: stored once (safetensors drops the duplicate)."""
-    has_head = any(r.component == LM_HEAD for r in records)
-    has_embed = any(is_token_embedding(r.name) for r in records)
+) -> tuple[bool | None, list[Record]]:
+    """Is lm_head tied to the input embeddings? Returns ``(tied, stored duplicate)``.
+
+    Usually a tied head is not stored (safetensors drops the duplicate). Some repos store it anyway
+    (Qwen3-0.6B: ``tie_word_embeddings: true`` and a materialised ``lm_head.weight``); transformers
+    and vLLM then tie it to the embeddings and never load the copy.
+    """
+    embeds = [r for r in records if r.layer is None and is_token_embedding(r.name)]
+    vocab = {r.shape[0] for r in embeds if r.shape}
+    # the output matrix itself: BERT keeps cls.predictions.transform / bias but not the tied decoder
+    heads = [
+        r
+        for r in records
+        if r.component == LM_HEAD and len(r.shape) == 2 and (not vocab or vocab & set(r.shape))
+    ]
     flag = arch.tie_word_embeddings
     if flag is None:
         flag = _bool_key(config, "tie_word_embeddings")
-    if has_head:
-        if flag is True:
-            notes.append("tie_word_embeddings is true but an lm_head tensor is stored as well")
-        return False
-    if not has_embed:
-        return None
+    if heads:
+        if flag is True and embeds:
+            size = sum(r.bytes for r in heads)
+            notes.append(
+                f"tie_word_embeddings is true and lm_head is stored anyway ({size:,} bytes, "
+                f"{sum(r.parameters for r in heads):,} parameters): loaders tie it to the embeddings "
+                "and do not load the copy"
+            )
+            return True, heads
+        return False, []
+    if not embeds:
+        return None, []
     if flag is True or (flag is None and _expects_lm_head(arch, config)):
         notes.append("lm_head is tied to the input embeddings: stored once, counted once")
-        return True
+        return True, []
     if flag is False and _expects_lm_head(arch, config):
         notes.append("tie_word_embeddings is false but no lm_head tensor is stored")
-        return False
-    return None
+        return False, []
+    return None, []
 
 
 def _quant_info(

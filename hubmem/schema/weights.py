@@ -86,6 +86,10 @@ class WeightsReport(Model):
     by_component: dict[str, ComponentWeights]
     files: list[FileWeights]
     tied_embeddings: bool | None = None  # lm_head shares the embedding (stored once)
+    # an lm_head stored although tied (Qwen3-0.6B): counted in total_bytes / parameters as the Hub does,
+    # but loaders tie it and never load it; subtract for memory in use
+    tied_duplicate_bytes: int = 0
+    tied_duplicate_parameters: int = 0
     total_parameters_metadata: int | None = None  # index/header metadata.total_parameters when present
     index_total_size: int | None = None  # model.safetensors.index.json metadata.total_size when present
     quantization: QuantizationInfo | None = None
