@@ -1,6 +1,6 @@
 """The one code path behind the CLI, the Python API, scans and the service:
 
-    fetch (Hub, cache or local files) -> Snapshot -> parse -> estimate -> Report
+fetch (Hub, cache or local files) -> Snapshot -> parse -> estimate -> Report
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .estimate.crosscheck import cross_check
 from .estimate.kv_cache import estimate_kv_cache
 from .estimate.training import estimate_training
 from .estimate.weights import estimate_weights
 from .fetch import HubClient, fetch_snapshot
+from .fetch.cache import HeaderCache
 from .parse.config import parse_config
 from .parse.header import Tensor, parse_tensors
 from .schema.options import Options
@@ -24,19 +26,26 @@ from .snapshot import Snapshot
 T = TypeVar("T")
 
 
-def parse_snapshot_tensors(snapshot: Snapshot) -> list[Tensor]:
-    """Validate every header of the snapshot and return all tensors (file order, then offset order)."""
+def parse_snapshot_tensors(snapshot: Snapshot, *, check_sizes: bool = True) -> list[Tensor]:
+    """Validate every header of the snapshot and return all tensors (file order, then offset order).
+
+    ``check_sizes=False`` does not refuse a file whose size differs from 8 + N + data (the
+    cross-check reports it instead)."""
     tensors: list[Tensor] = []
     for f in snapshot.files:
-        data_size = None if f.size is None else f.size - 8 - f.header_length
+        data_size = None if f.size is None or not check_sizes else f.size - 8 - f.header_length
         tensors.extend(parse_tensors(f.header, file=f.path, data_size=data_size))
     return tensors
 
 
-def build_report(snapshot: Snapshot, options: Options | None = None, *, seconds: float | None = None) -> Report:
-    """Parse and estimate: a pure function of the snapshot and the options (no I/O)."""
+def build_report(
+    snapshot: Snapshot, options: Options | None = None, *, seconds: float | None = None, check: bool = False
+) -> Report:
+    """Parse and estimate: a pure function of the snapshot and the options (no I/O).
+
+    ``check=True`` adds the cross-checks (``Report.check``, hubmem.estimate.crosscheck)."""
     options = options or Options()
-    tensors = parse_snapshot_tensors(snapshot)
+    tensors = parse_snapshot_tensors(snapshot, check_sizes=not check)
     warnings = list(snapshot.warnings)
     config = snapshot.config
     if config is not None and not isinstance(config, dict):
@@ -46,6 +55,7 @@ def build_report(snapshot: Snapshot, options: Options | None = None, *, seconds:
     kv = estimate_kv_cache(arch, options.kv)
     training = estimate_training(weights, tensors, arch, options.training)
     stats = snapshot.stats
+    checks = cross_check(snapshot, tensors, weights, arch) if check else None
     return Report(
         repo_id=snapshot.repo_id,
         revision=snapshot.revision,
@@ -64,6 +74,7 @@ def build_report(snapshot: Snapshot, options: Options | None = None, *, seconds:
             cache_hits=stats.cache_hits,
             seconds=None if seconds is None else round(seconds, 4),
         ),
+        check=checks,
         warnings=warnings,
     )
 
@@ -75,16 +86,26 @@ async def analyze_async(
     token: str | bool | None = None,
     endpoint: str | None = None,
     client: HubClient | None = None,
+    cache: HeaderCache | None = None,
+    check: bool = False,
 ) -> Report:
-    """Analyze one Hub repo. Pass ``client`` to share one connection pool across many calls."""
+    """Analyze one Hub repo. Pass ``client`` to share one connection pool across many calls,
+    ``cache`` to read headers at an already-seen commit from disk, ``check=True`` for the
+    cross-checks (the fetch then also asks the Hub for its safetensors summary and file sizes)."""
     options = options or Options()
     started = time.perf_counter()
+    kw: dict[str, Any] = {
+        "revision": options.revision,
+        "subfolder": options.subfolder,
+        "cache": cache,
+        "with_hub_info": check,
+    }
     if client is None:
         async with HubClient(endpoint=endpoint, token=token) as own:
-            snapshot = await fetch_snapshot(own, repo_id, revision=options.revision, subfolder=options.subfolder)
+            snapshot = await fetch_snapshot(own, repo_id, **kw)
     else:
-        snapshot = await fetch_snapshot(client, repo_id, revision=options.revision, subfolder=options.subfolder)
-    return build_report(snapshot, options, seconds=time.perf_counter() - started)
+        snapshot = await fetch_snapshot(client, repo_id, **kw)
+    return build_report(snapshot, options, seconds=time.perf_counter() - started, check=check)
 
 
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -26,6 +26,7 @@ check for 206 + ``Content-Range``, and stream the body: the u64 length is checke
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import re
@@ -262,6 +263,13 @@ class HubClient:
     @property
     def authenticated(self) -> bool:
         return self._token is not None
+
+    @property
+    def token_id(self) -> str | None:
+        """A one-way fingerprint of the token (scopes cached gated/private content); None if anonymous."""
+        if self._token is None:
+            return None
+        return hashlib.sha256(self._token.encode("utf-8")).hexdigest()[:16]
 
     async def __aenter__(self) -> Self:
         return self

@@ -70,6 +70,7 @@ from ..errors import (
 )
 from ..parse.header import MAX_HEADER_LENGTH
 from ..snapshot import FetchStats, Snapshot, WeightFile
+from .cache import CommitCache, HeaderCache
 from .client import DEFAULT_FIRST_READ, HeaderRead, HubClient, HubResponse, Trace
 from .errors import EntryNotFoundError
 from .layout import (
@@ -146,8 +147,12 @@ class _Fetch:
         subfolder: str | None,
         with_hub_info: bool,
         trace: Trace,
+        cache: HeaderCache | None = None,
     ) -> None:
         self.client = client
+        self.cache = cache
+        self.commit_cache: CommitCache | None = None  # the cache at self.sha, once known
+        self.list_tree = with_hub_info  # the tree listing for file sizes (fetch_snapshot's list_tree)
         self.repo_id = repo_id
         self.revision = revision
         self.subfolder = subfolder
@@ -170,6 +175,8 @@ class _Fetch:
 
     async def revision_info(self, trace: Trace) -> dict[str, Any]:
         expand = ["sha", "siblings"] + (["safetensors", "gated"] if self.with_hub_info else [])
+        if self.cache is not None:  # cached content of gated/private repos is scoped to the token
+            expand += [e for e in ("gated", "private") if e not in expand]
         url = self.client.api_url(self.repo_id, "revision", quote(self.revision, safe=""))
         data, _ = await self.client.get_json(
             url, params=[("expand", e) for e in expand], trace=trace, **self._kw()
@@ -226,12 +233,18 @@ class _Fetch:
     # -- wave 2 pieces -----------------------------------------------------------------------------
 
     async def file_at_sha(self, path: str, trace: Trace) -> HubResponse | None:
+        cc = self.commit_cache
+        if cc is not None and (content := await asyncio.to_thread(cc.get_file, path)) is not None:
+            trace.stats.cache_hits += 1
+            return HubResponse(self.resolve_url(path, self.sha), 200, "OK (cache)", httpx.Headers(), content)
         got = await self.take(path, trace)
-        if got is not None:
-            return got
-        return await self.client.get(
-            self.resolve_url(path, self.sha), trace=trace, missing_ok=True, **self._kw(path)
-        )
+        if got is None:
+            got = await self.client.get(
+                self.resolve_url(path, self.sha), trace=trace, missing_ok=True, **self._kw(path)
+            )
+        if cc is not None and got is not None:
+            await asyncio.to_thread(cc.put_file, path, got.content)
+        return got
 
     async def json_file(self, path: str, trace: Trace) -> Any:
         response = await self.file_at_sha(path, trace)
@@ -245,12 +258,21 @@ class _Fetch:
             return None
 
     async def header(self, path: str, trace: Trace, first_bytes: int) -> HeaderRead:
+        cc = self.commit_cache
+        if cc is not None and (hit := await asyncio.to_thread(cc.get_header, path)) is not None:
+            trace.stats.cache_hits += 1
+            return HeaderRead(path, hit.header_length, hit.header, hit.size, self.sha)
         got = await self.take(path, trace)
-        if got is not None:
-            return got
-        return await self.client.read_header(
-            self.resolve_url(path, self.sha), first_bytes=first_bytes, trace=trace, **self._kw(path, self.sha)
-        )
+        if got is None:
+            got = await self.client.read_header(
+                self.resolve_url(path, self.sha),
+                first_bytes=first_bytes,
+                trace=trace,
+                **self._kw(path, self.sha),
+            )
+        if cc is not None:
+            await asyncio.to_thread(cc.put_header, path, got.header_length, got.header, got.size)
+        return got
 
     async def tree_sizes(self, trace: Trace) -> dict[str, int]:
         """Recursive tree listing at the sha (paginated with ``Link: rel="next"``): path -> size.
@@ -370,8 +392,14 @@ class _Fetch:
         files: list[WeightFile] | None = None
         client = self.client
         route_ok = client.use_metadata_route and not client.state.metadata_route_unavailable
+        cc = self.commit_cache
+        if cc is not None and all(cc.has_header(p) for p in shards):
+            route_ok = False  # every shard header is cached: no request at all
         if self.revision == "main" and route_ok:
             files = await self.via_route(index_path, index, shards, trace, tree, tree_trace)
+            if cc is not None and files is not None:
+                for f in files:
+                    await asyncio.to_thread(cc.put_header, f.path, f.header_length, f.header, f.size)
         if files is None:
             files = await self.via_ranges(shards, trace)
         return files, index
@@ -388,6 +416,11 @@ class _Fetch:
         }
         t_info = root.fork()
         info_task = asyncio.ensure_future(self.revision_info(t_info))
+        cache = self.cache
+        if speculative and cache is not None:  # a complete snapshot is cached: its reads cost nothing
+            speculative = not cache.expect_complete(
+                self.client.endpoint, self.repo_id, self.revision, self.subfolder
+            )
         if speculative:
             for path, kind in spec_paths.items():
                 t = root.fork()
@@ -419,6 +452,10 @@ class _Fetch:
                     repo_id=self.repo_id,
                 )
         self.sha = sha
+        if self.cache is not None:
+            public = info.get("gated") is False and info.get("private") is False
+            scope = "" if public else (self.client.token_id or "anonymous")
+            self.commit_cache = self.cache.commit(self.client.endpoint, self.repo_id, sha, scope)
         siblings = [
             s["rfilename"]
             for s in info.get("siblings") or []
@@ -430,7 +467,7 @@ class _Fetch:
         # wave 2
         tree_task: asyncio.Task[dict[str, int]] | None = None
         t_tree: Trace | None = None
-        if self.with_hub_info:
+        if self.with_hub_info and self.list_tree:
             t_tree = root.fork()
             tree_task = asyncio.ensure_future(self.tree_sizes(t_tree))
         t_config = root.fork()
@@ -491,6 +528,18 @@ class _Fetch:
                     f"(e.g. {missing[0]!r})"
                 )
 
+        if self.commit_cache is not None:
+            cc = self.commit_cache
+            await asyncio.to_thread(cc.mark_complete, self.subfolder, [f.path for f in files])
+            await asyncio.to_thread(
+                cc.cache.remember_ref,
+                cc.endpoint,
+                self.repo_id,
+                self.revision,
+                self.subfolder,
+                cc.sha,
+                cc.scope,
+            )
         stats = root.finish()
         return Snapshot(
             repo_id=self.repo_id,
@@ -596,12 +645,20 @@ async def fetch_snapshot(
     subfolder: str | None = None,
     with_hub_info: bool = False,
     speculative: bool = True,
+    cache: HeaderCache | None = None,
+    list_tree: bool | None = None,
 ) -> Snapshot:
     """Read config.json, the companions and every safetensors header of ``repo_id`` at one commit.
 
     Raises hubmem's typed errors: ``InvalidRepoIdError``, ``RepoNotFoundError``, ``GatedRepoError``,
     ``UnauthorizedError``, ``RevisionNotFoundError``, ``NoSafetensorsError``, ``CorruptHeaderError``,
     ``NetworkError``, ``RateLimitedError``, ``OfflineError``.
+
+    ``cache`` (:class:`hubmem.fetch.cache.HeaderCache`): files and headers at the resolved sha are
+    read from it before any range read and stored into it after; with a complete cached snapshot of
+    the revision the speculative first wave is skipped, so an unchanged repo costs one request.
+    ``list_tree=False`` keeps ``with_hub_info``'s model info but skips its tree listing (the sizes
+    the range reads / paths-info already saw are kept; the sibling sizes in ``hub_info`` are then None).
     """
     _validate(repo_id)
     revision = (revision or "main").strip()
@@ -612,5 +669,7 @@ async def fetch_snapshot(
             f"HF_HUB_OFFLINE is set: not fetching {repo_id} from {client.endpoint}", repo_id=repo_id
         )
     trace = Trace(FetchStats())
-    fetch = _Fetch(client, repo_id, revision, _norm_subfolder(subfolder), with_hub_info, trace)
+    fetch = _Fetch(client, repo_id, revision, _norm_subfolder(subfolder), with_hub_info, trace, cache)
+    if list_tree is not None:
+        fetch.list_tree = with_hub_info and list_tree
     return await fetch.run(speculative)

@@ -1,0 +1,256 @@
+"""Snapshots from disk: a local checkpoint folder or ``.safetensors`` file, or a repo in the local
+Hugging Face cache (``--offline``). Same :class:`~hubmem.snapshot.Snapshot` as the Hub fetch, so the
+report is built by the same code; only the first ``8 + N`` bytes of each weight file are read.
+
+* A folder is laid out like a repo: the weight files are chosen by the same rules as on the Hub
+  (:func:`hubmem.fetch.layout.plan_layout`: ``model.safetensors``, else the index, else every
+  ``*.safetensors`` of the folder), config.json and the companions are read beside them.
+* A single ``.safetensors`` file is read alone, with the ``config.json`` of its folder when there is one.
+* The Hugging Face cache is found with ``huggingface_hub.try_to_load_from_cache`` (which resolves
+  ``refs/<revision>`` to the commit, and never touches the network); the snapshot folder at that
+  commit is then read like a local folder. Nothing cached -> :class:`~hubmem.errors.OfflineError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
+from ..parse.header import decode_header, read_header_length
+from ..snapshot import Snapshot, WeightFile
+from .layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, join, plan_layout, shards_of
+
+MAX_LISTED_FILES = 100_000  # a folder with more files than this is not a checkpoint
+LOCAL_REVISION = "local"
+
+
+def looks_local(arg: str) -> bool:
+    """Whether a CLI argument names a path rather than a Hub repo id: it starts like a path
+    (``./``, ``../``, ``/``, ``~``, a drive letter), names a ``.safetensors`` file, or is an existing
+    folder (a relative ``org/name`` folder wins over the Hub repo, as in transformers)."""
+    if arg.startswith((".", "/", "~", "\\")) or (len(arg) > 2 and arg[1] == ":" and arg[2] in "/\\"):
+        return True
+    if arg.endswith(".safetensors"):
+        return True
+    return os.path.isdir(arg)
+
+
+def read_local_header(file: Path, rel: str) -> WeightFile:
+    """The header of one safetensors file on disk (8 + N bytes read), with the real file size."""
+    try:
+        with open(file, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            n = read_header_length(fh.read(8), file=rel)
+            if 8 + n > size:
+                raise CorruptHeaderError(
+                    f"{rel}: header length {n:,} needs {8 + n:,} bytes but the file has {size:,}"
+                )
+            raw = fh.read(n)
+    except OSError as exc:
+        raise CorruptHeaderError(f"{rel}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) < n:
+        raise CorruptHeaderError(f"{rel}: file ends inside the {n:,}-byte header")
+    return WeightFile(rel, n, decode_header(raw, file=rel), size)
+
+
+def _read_json(file: Path, rel: str, warnings: list[str]) -> Any:
+    try:
+        return json.loads(file.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        warnings.append(f"{rel}: cannot read ({exc.strerror or exc}); ignored")
+    except (UnicodeDecodeError, ValueError) as exc:
+        warnings.append(f"{rel} is not valid JSON ({exc}); ignored")
+    return None
+
+
+def _list_files(root: Path) -> list[str]:
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # .cache/, .git/
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in filenames:
+            out.append(name if rel_dir == "." else f"{Path(rel_dir).as_posix()}/{name}")
+            if len(out) > MAX_LISTED_FILES:
+                raise NoSafetensorsError(
+                    f"{root}: more than {MAX_LISTED_FILES:,} files; not a checkpoint folder"
+                )
+    return out
+
+
+def load_local(
+    path: str | os.PathLike[str],
+    *,
+    subfolder: str | None = None,
+    repo_id: str | None = None,
+    revision: str = LOCAL_REVISION,
+    commit: str | None = None,
+    source: str = "local",
+    missing_error: type[HubmemError] = NoSafetensorsError,
+) -> Snapshot:
+    """A snapshot of a checkpoint folder or a single ``.safetensors`` file."""
+    root = Path(path).expanduser()
+    shown = repo_id or str(path)
+    if root.is_file():
+        if subfolder:
+            raise NoSafetensorsError(f"{path} is a file; --subfolder applies to folders only")
+        return _load_file(root, shown, revision, commit, source)
+    if not root.is_dir():
+        raise NoSafetensorsError(
+            f"{path}: no such file or folder",
+            hint="Pass a checkpoint folder, a .safetensors file or a Hub repo id.",
+        )
+    sub = subfolder.strip("/") if subfolder else None
+    siblings = _list_files(root)
+    layout = plan_layout(siblings, sub or None)
+    warnings = list(layout.warnings)
+    config = (
+        _read_json(root / layout.config_path, layout.config_path, warnings) if layout.config_path else None
+    )
+    if layout.config_path is None:
+        warnings.append(f"no config.json in {root}: architecture figures are unavailable")
+    elif config is not None and not isinstance(config, dict):
+        warnings.append(f"{layout.config_path} is not a JSON object; ignored")
+        config = None
+    extra: dict[str, Any] = {}
+    for rel in layout.companions:
+        value = _read_json(root / rel, rel, warnings)
+        if value is not None:
+            extra[rel] = value
+    index: dict[str, Any] | None = None
+    if layout.index_path is not None:
+        raw_index = _read_json(root / layout.index_path, layout.index_path, [])
+        if not isinstance(raw_index, dict):
+            raise CorruptHeaderError(f"{layout.index_path}: not a valid safetensors index")
+        index = raw_index
+        paths = list(shards_of(index, layout.index_path))
+    else:
+        paths = layout.files
+    present = set(siblings)
+    absent = [p for p in paths if p not in present]
+    if absent:
+        raise missing_error(
+            f"{shown}: {len(absent)} weight file(s) named by {layout.index_path or 'the layout'} "
+            f"are not on disk (e.g. {absent[0]})"
+        )
+    files = [read_local_header(root / p, p) for p in paths]
+    if index is not None:
+        named = {t for f in files for t in f.header if t != "__metadata__"}
+        missing = [t for t in index.get("weight_map", {}) if t not in named]
+        if missing:
+            warnings.append(
+                f"{layout.index_path} lists {len(missing)} tensors absent from the shard headers "
+                f"(e.g. {missing[0]!r})"
+            )
+    return Snapshot(
+        repo_id=shown,
+        revision=revision,
+        commit=commit,
+        source=source,
+        subfolder=sub or None,
+        config=config,
+        index=index,
+        index_path=layout.index_path,
+        files=files,
+        extra=extra,
+        warnings=warnings,
+    )
+
+
+def _load_file(file: Path, shown: str, revision: str, commit: str | None, source: str) -> Snapshot:
+    warnings: list[str] = []
+    config_file = file.parent / CONFIG_FILE
+    config = _read_json(config_file, CONFIG_FILE, warnings) if config_file.is_file() else None
+    if config is None and not config_file.is_file():
+        warnings.append(f"no config.json beside {file.name}: architecture figures are unavailable")
+    if config is not None and not isinstance(config, dict):
+        warnings.append(f"{CONFIG_FILE} is not a JSON object; ignored")
+        config = None
+    return Snapshot(
+        repo_id=shown,
+        revision=revision,
+        commit=commit,
+        source=source,
+        config=config,
+        files=[read_local_header(file, file.name)],
+        warnings=warnings,
+    )
+
+
+# -- the Hugging Face cache ------------------------------------------------------------------------------
+
+
+def find_cached_snapshot(
+    repo_id: str, *, revision: str = "main", subfolder: str | None = None, cache_dir: str | Path | None = None
+) -> Path | None:
+    """``.../models--org--name/snapshots/<commit>`` holding this revision's files, or None."""
+    from huggingface_hub import try_to_load_from_cache
+
+    base = subfolder.strip("/") if subfolder else ""
+    candidates = [join(base, SINGLE_FILE), join(base, INDEX_FILE), join(base, CONFIG_FILE)]
+    if base:
+        candidates.append(CONFIG_FILE)
+    for rel in candidates:
+        found = try_to_load_from_cache(repo_id, rel, cache_dir=cache_dir, revision=revision)
+        if isinstance(found, str):
+            return Path(found).parents[len(Path(rel).parts) - 1]
+    return None
+
+
+def _cached_revisions(repo_id: str, cache_dir: str | Path | None) -> list[str]:
+    """What the cache holds for the repo (for the error hint); never raises."""
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        info = scan_cache_dir(cache_dir)
+    except Exception:
+        return []
+    out: list[str] = []
+    for repo in info.repos:
+        if repo.repo_id == repo_id and repo.repo_type == "model":
+            for rev in repo.revisions:
+                refs = ",".join(sorted(rev.refs))
+                out.append(rev.commit_hash[:12] + (f" ({refs})" if refs else ""))
+    return sorted(out)
+
+
+def load_cached(
+    repo_id: str, *, revision: str = "main", subfolder: str | None = None, cache_dir: str | Path | None = None
+) -> Snapshot:
+    """A snapshot of ``repo_id`` at ``revision`` from the local Hugging Face cache, no network."""
+    from huggingface_hub.utils import validate_repo_id
+
+    from ..errors import InvalidRepoIdError
+
+    try:
+        validate_repo_id(repo_id)
+    except Exception as exc:
+        raise InvalidRepoIdError(f"invalid repo id {repo_id!r}: {exc}", repo_id=repo_id) from None
+    revision = (revision or "main").strip() or "main"
+    folder = find_cached_snapshot(repo_id, revision=revision, subfolder=subfolder, cache_dir=cache_dir)
+    if folder is None:
+        held = _cached_revisions(repo_id, cache_dir)
+        hint = f"The cache holds {repo_id} at: {', '.join(held)}; pass one with --revision." if held else None
+        raise OfflineError(
+            f"{repo_id}@{revision} is not in the local Hugging Face cache", repo_id=repo_id, hint=hint
+        )
+    try:
+        snapshot = load_local(
+            folder,
+            subfolder=subfolder,
+            repo_id=repo_id,
+            revision=revision,
+            commit=folder.name,
+            source="cache",
+            missing_error=OfflineError,
+        )
+    except NoSafetensorsError as exc:
+        raise OfflineError(
+            f"{repo_id}@{revision}: the cached snapshot {folder.name[:12]} holds no safetensors "
+            f"weights ({exc})",
+            repo_id=repo_id,
+            hint="Download the weights (hf download) or run without --offline.",
+        ) from None
+    return snapshot
