@@ -101,6 +101,7 @@ MAMBA2_TYPES = frozenset(
 )
 GDN_PREFIXES = ("qwen3_next", "qwen3_5")
 LIGHTNING_TYPES = frozenset({"minimax", "minimax_text_01", "minimax_m1"})
+GPT2_LIKE = frozenset({"gpt2", "gptj", "gpt_bigcode", "codegen", "gpt_neo", "imagegpt"})
 SHORT_CONV_TYPES = frozenset({"lfm2", "lfm2_moe", "lfm2_vl"})
 
 # Config dtype names -> canonical activation dtype. Anything else (float8_*, int8, uint8, "auto") is not an
@@ -120,6 +121,7 @@ _DTYPE_NAMES = {
 # safetensors floating dtypes that are activation dtypes (packed containers U8/I32/F8/F4 never are).
 _TENSOR_FLOAT_DTYPES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32", "F64": "float64"}
 DEFAULT_DTYPE = "bfloat16"
+MAX_LAYERS = 10_000  # a layer count beyond this is a broken config, not a model
 
 
 def normalize_dtype(name: object) -> str | None:
@@ -266,6 +268,8 @@ def _mamba(r: Reader, text_type: str, hidden: int | None, missing: list[str]) ->
             inter = int(expand * hidden)
     if heads is None and head_dim is not None and inter is not None:
         heads = inter // head_dim
+    if head_dim is None and heads is not None and inter is not None:
+        head_dim = inter // heads  # Zamba2Config: mamba_headdim = mamba_expand * hidden_size // n_mamba_heads
     if inter is None or state is None or conv is None or heads is None or head_dim is None:
         missing.append("mamba2: num_heads/head_dim/state_size/conv_kernel not all known")
         return None
@@ -343,7 +347,12 @@ def parse_config(config: dict[str, Any] | None, *, tensors: Sequence[Tensor] | N
     t5_like = text_type in _T5_LIKE
 
     # --- core dims (theory.md 1.2) --------------------------------------------------------------------
-    num_layers = r.get_int("num_hidden_layers", "n_layer", "n_layers", "num_layers", "encoder_layers")
+    num_layers, layers_key = r.int_(
+        "num_hidden_layers", "n_layer", "n_layers", "num_layers", "encoder_layers"
+    )
+    if num_layers is not None and num_layers > MAX_LAYERS:
+        problems.append(f"{layers_key}: {num_layers:,} layers is implausible (> {MAX_LAYERS:,}); ignored")
+        num_layers = None
     hidden = r.get_int("hidden_size", "n_embd", "d_model", "n_embed")
     recurrent_only = text_type in ("mamba", "falcon_mamba", "mamba2")
     head_keys = ["num_attention_heads", "n_head", "n_heads", "encoder_attention_heads"]
@@ -468,6 +477,9 @@ def parse_config(config: dict[str, Any] | None, *, tensors: Sequence[Tensor] | N
             encoder_length_source=enc_src,
         )
         cache_layers = dec_layers
+        if cache_layers is not None and cache_layers > MAX_LAYERS:
+            problems.append(f"decoder layers: {cache_layers:,} is implausible (> {MAX_LAYERS:,}); ignored")
+            cache_layers = None
         if num_layers is None:
             num_layers = enc_layers
     if cache_layers is None:
@@ -480,7 +492,7 @@ def parse_config(config: dict[str, Any] | None, *, tensors: Sequence[Tensor] | N
             "attn_type_list",
         ):
             value = r.raw(key)
-            if isinstance(value, (list, str)) and value:
+            if isinstance(value, (list, str)) and 0 < len(value) <= MAX_LAYERS:
                 cache_layers = num_layers = len(value)
                 notes.append(f"num_layers taken from the length of {key}")
                 break
@@ -589,9 +601,9 @@ def parse_config(config: dict[str, Any] | None, *, tensors: Sequence[Tensor] | N
     if moe_inter is None and ffn_cfg is not None:
         moe_inter = ffn_cfg.get_int("ffn_hidden_size")
     intermediate = r.get_int("intermediate_size", "n_inner", "ffn_dim", "d_ff", "ffn_hidden_size")
-    if intermediate is None and "n_inner" in tc and tc.get("n_inner") is None and hidden is not None:
+    if intermediate is None and text_type in GPT2_LIKE and hidden is not None:
         intermediate = 4 * hidden
-        notes.append("n_inner is null: GPT-2 default 4 x hidden_size")
+        notes.append(f"{text_type}: n_inner / intermediate_size unset, default 4 x hidden_size")
 
     tie = r.get_bool("tie_word_embeddings")
     if tie is None and r is not root:
