@@ -245,6 +245,18 @@ async def test_query_parameters_become_options(make_service: ServiceFactory) -> 
     assert data["revision"] == "v1" and data["commit"] == sha(2)
 
 
+async def test_list_bool_and_integer_choice_parameters(make_service: ServiceFactory) -> None:
+    svc = await make_service()
+    q = "zero=2&lora_targets=q_proj,v_proj&lora_targets=o_proj&flash_attention=false&include_mtp=1&train=lora"
+    status, _, data = await svc.get(f"/v1/models/org/public?{q}")
+    assert status == 200, data
+    options = svc.backend.builds[-1][1]
+    assert options.training.zero == 2 and options.training.lora_targets == ["q_proj", "v_proj", "o_proj"]
+    assert options.training.flash_attention is False and options.kv.include_mtp is True
+    status, _, data = await svc.get("/v1/models/org/public?zero=5")
+    assert status == 422 and data["error"]["errors"][0]["param"] == "zero"
+
+
 @pytest.mark.parametrize(
     ("query", "param"),
     [

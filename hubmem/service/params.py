@@ -33,20 +33,41 @@ class QueryParam:
     section: str | None  # None = top-level Options field; else "kv" / "training"
     field: str
     model: type[BaseModel]
+    schema: dict[str, Any]  # the field's JSON schema
+
+    @property
+    def is_list(self) -> bool:
+        """A list field: repeat the parameter or use commas (``lora_targets=q_proj,v_proj``)."""
+        return self.schema.get("type") == "array"
+
+    def coerce(self, values: list[str]) -> Any:
+        """Query strings -> what pydantic's lax mode accepts (it converts numbers and booleans itself)."""
+        if self.is_list:
+            return [v for raw in values for v in raw.split(",") if v]
+        raw = values[-1]
+        enum = self.schema.get("enum")
+        if enum and all(isinstance(e, int) and not isinstance(e, bool) for e in enum):
+            try:
+                return int(raw)  # Literal[0, 1, 2, 3] does not take "2"
+            except ValueError:
+                return raw
+        return raw
 
 
 def _table() -> dict[str, QueryParam]:
     table: dict[str, QueryParam] = {}
+    props = Options.model_json_schema()["properties"]
     for name in Options.model_fields:
         if name in ("kv", "training"):
             continue
-        table[name] = QueryParam(name, None, name, Options)
+        table[name] = QueryParam(name, None, name, Options, props[name])
     for section, model in (("kv", KVOptions), ("training", TrainingOptions)):
+        props = model.model_json_schema()["properties"]
         for field in model.model_fields:
             qname = RENAMES.get((section, field), field)
             if qname in table:
                 raise RuntimeError(f"query parameter {qname!r} is ambiguous")  # pragma: no cover
-            table[qname] = QueryParam(qname, section, field, model)
+            table[qname] = QueryParam(qname, section, field, model, props[field])
     return table
 
 
@@ -81,25 +102,25 @@ def validate_subfolder(subfolder: str) -> str:
     return subfolder.strip("/")
 
 
-def parse_options(query: Mapping[str, str], *, getall: Mapping[str, list[str]] | None = None) -> Options:
-    """Query parameters -> Options. Unknown or repeated parameters and bad values are 422s."""
+def parse_options(query: Mapping[str, list[str]]) -> Options:
+    """Query parameters (name -> every value given) -> Options. Unknown parameters, a repeated scalar
+    parameter and bad values are 422s; an empty value means the default."""
     unknown = sorted(k for k in query if k not in QUERY_PARAMS)
     if unknown:
         raise InvalidOptionsError(
             f"unknown query parameter(s): {', '.join(unknown)}",
             errors=[{"param": k, "message": "unknown parameter"} for k in unknown],
         )
-    if getall is not None:
-        repeated = sorted(k for k, v in getall.items() if len(v) > 1)
-        if repeated:
-            raise InvalidOptionsError(f"repeated query parameter(s): {', '.join(repeated)}")
+    repeated = sorted(k for k, v in query.items() if len(v) > 1 and not QUERY_PARAMS[k].is_list)
+    if repeated:
+        raise InvalidOptionsError(f"repeated query parameter(s): {', '.join(repeated)}")
     data: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {"kv": {}, "training": {}}
-    for name, raw in query.items():
+    for name, values in query.items():
         p = QUERY_PARAMS[name]
-        value: Any = raw
-        if raw == "" and name not in ("revision",):
+        if name != "revision" and all(v == "" for v in values):
             continue  # an empty form field means "default"
+        value = p.coerce(values)
         if p.section is None:
             data[p.field] = value
         else:
@@ -141,7 +162,7 @@ def options_to_query(options: Options) -> dict[str, str]:
             value = getattr(getattr(options, p.section), p.field)
             default = getattr(getattr(defaults, p.section), p.field)
         if value != default and value is not None:
-            out[p.name] = str(value)
+            out[p.name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     return out
 
 

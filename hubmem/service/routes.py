@@ -150,8 +150,7 @@ def _repo_from_match(request: web.Request) -> str:
 
 def _options(request: web.Request) -> Options:
     query = request.rel_url.query
-    getall = {k: query.getall(k) for k in set(query.keys())}
-    return parse_options({k: query[k] for k in getall}, getall=getall)
+    return parse_options({k: query.getall(k) for k in query})
 
 
 def _result_headers(caller: Caller, cache: str, commit: str) -> dict[str, str]:
