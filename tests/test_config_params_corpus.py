@@ -54,7 +54,9 @@ def test_every_corpus_config_is_counted_or_says_why(path: Path) -> None:
 def test_minilm_equals_real_header_minus_position_ids_buffer() -> None:
     # The real all-MiniLM-L6-v2 header (104 tensors). Its only non-parameter tensor is the int64
     # embeddings.position_ids buffer that older transformers saved; everything else is a BertModel parameter.
-    header = load("sentence-transformers/all-MiniLM-L6-v2", "model.safetensors.header.json")
+    header = load_path(
+        REPOS / "sentence-transformers__all-MiniLM-L6-v2" / "headers" / "model.safetensors.json"
+    )
     tensors = {k: v for k, v in header.items() if k != "__metadata__"}
     buffers = {k for k, v in tensors.items() if v["dtype"] == "I64"}
     assert buffers == {"embeddings.position_ids"}
@@ -110,21 +112,20 @@ def test_multimodal_text_part_counted_and_unknown_vision_marked_missing() -> Non
 
 
 def test_uncovered_family_is_missing_not_guessed() -> None:
-    # google-t5/t5-base (theory.md 6.8): encoder-decoder is not covered by the formula set
-    t5 = {
-        "architectures": ["T5ForConditionalGeneration"],
-        "model_type": "t5",
-        "d_kv": 64,
-        "d_model": 768,
-        "num_heads": 12,
-        "num_layers": 12,
-        "d_ff": 3072,
-        "n_positions": 512,
-        "vocab_size": 32128,
+    # openai/whisper-base style encoder-decoder: no formula, so no number (never a Llama-shaped guess)
+    whisper = {
+        "architectures": ["WhisperForConditionalGeneration"],
+        "model_type": "whisper",
+        "d_model": 512,
+        "encoder_layers": 6,
+        "decoder_layers": 6,
+        "encoder_attention_heads": 8,
+        "decoder_attention_heads": 8,
+        "vocab_size": 51865,
     }
-    p = count(t5)
+    p = count(whisper)
     assert p.total is None and p.active is None
-    assert p.missing and "t5" in p.missing[0]
+    assert p.missing and "whisper" in p.missing[0]
 
 
 def test_missing_key_reports_instead_of_crashing() -> None:

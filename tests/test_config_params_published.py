@@ -190,7 +190,7 @@ def test_deepseek_v3_main_model_and_mtp() -> None:
 def test_deepseek_v2_lite_total_and_active() -> None:
     # corpus README: DeepSeek-V2-Lite 15.7B total, 2.4B active. The corpus has only a subset of the HF config
     # (mlc-llm preset; q_lora_rank absent = no q LoRA, as in V2-Lite).
-    p = count(load("deepseek-ai/DeepSeek-V2-Lite", "config.mlc-preset-subset.json"))
+    p = count(load("deepseek-ai/DeepSeek-V2-Lite", "../corpus/config.mlc-preset-subset.json"))
     assert billions(p.total) == 15.7
     active = p.active - p.components["embeddings"]  # type: ignore[operator]
     assert 2.4e9 <= active < 2.5e9
@@ -199,7 +199,7 @@ def test_deepseek_v2_lite_total_and_active() -> None:
 def test_deepseek_v2_from_reference_inference_config() -> None:
     # DeepSeek-V2 paper / model card: 236B total, 21B activated. The corpus has DeepSeek's reference-inference
     # config (inference/configs/config_236B.json); its keys are renamed here to the HF names they stand for.
-    ref = load("deepseek-ai/DeepSeek-V2", "deepseek_inference_config_236B.json")
+    ref = load("deepseek-ai/DeepSeek-V2", "../corpus/deepseek_inference_config_236B.json")
     config = {
         "model_type": "deepseek_v2",
         "architectures": ["DeepseekV2ForCausalLM"],
@@ -241,3 +241,66 @@ def test_gpt2_124m() -> None:
     p = count(load("openai-community/gpt2"))
     assert round(p.total / 1e6) == 124  # type: ignore[operator]
     assert p.components["lm_head"] == 0
+
+
+# google-t5/t5-base config.json as quoted in theory.md 6.8
+# (https://huggingface.co/google-t5/t5-base/blob/666f4ee1ab305b1835b95ee83c183c4d0948bf2e/config.json)
+T5_BASE = {
+    "architectures": ["T5ForConditionalGeneration"],
+    "model_type": "t5",
+    "d_kv": 64,
+    "d_model": 768,
+    "num_heads": 12,
+    "num_layers": 12,
+    "d_ff": 3072,
+    "n_positions": 512,
+    "vocab_size": 32128,
+}
+
+
+def test_t5_base_220m() -> None:
+    # T5 paper (Raffel et al., JMLR 2020, section 3.7): Base has "about 220 million parameters"
+    # (encoder + decoder)
+    p = count(T5_BASE)
+    assert 220e6 <= p.total < 225e6  # type: ignore[operator]
+    # the shared embedding is counted once (encoder, decoder and lm_head are tied to it)
+    assert p.components["embeddings"] == 32128 * 768 and p.components["lm_head"] == 0
+    # decoder layers carry a cross-attention block: 12 x 4 x 768 x 768 more attention than the encoder
+    self_only = 12 * 4 * 768 * 768
+    assert p.components["attention"] == 3 * self_only + 2 * 32 * 12  # + two relative-position bias tables
+
+
+# Qwen3-Next-80B-A3B: transformers Qwen3NextConfig defaults, which theory.md 6.9 quotes for the checkpoint
+# Qwen/Qwen3-Next-80B-A3B-Instruct (48 layers, full_attention_interval 4, 512 experts, 10 per token)
+QWEN3_NEXT_80B = {
+    "architectures": ["Qwen3NextForCausalLM"],
+    "model_type": "qwen3_next",
+    "num_hidden_layers": 48,
+    "hidden_size": 2048,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 2,
+    "head_dim": 256,
+    "linear_num_key_heads": 16,
+    "linear_num_value_heads": 32,
+    "linear_key_head_dim": 128,
+    "linear_value_head_dim": 128,
+    "linear_conv_kernel_dim": 4,
+    "full_attention_interval": 4,
+    "vocab_size": 151936,
+    "intermediate_size": 5632,
+    "num_experts": 512,
+    "num_experts_per_tok": 10,
+    "moe_intermediate_size": 512,
+    "shared_expert_intermediate_size": 512,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+}
+
+
+def test_qwen3_next_80b_hybrid() -> None:
+    # Qwen model card: "80B in total", 36 gated-DeltaNet + 12 gated-attention layers (theory.md 6.9)
+    p = count(QWEN3_NEXT_80B)
+    assert billions(p.total, 0) == 80
+    assert p.components["linear_attention"] > 0 and p.components["attention"] > 0
+    # routed experts dominate: 48 layers x 512 experts x 3 x 2048 x 512, from the config alone
+    assert p.components["experts"] == 48 * 512 * 3 * 2048 * 512

@@ -43,6 +43,7 @@ COMPONENTS = (
     "router",  # expert routers / gates (+ score-correction biases)
     "norms",  # per-layer and final norms
     "mamba",  # Mamba / Mamba-2 mixers
+    "linear_attention",  # gated DeltaNet mixers
     "vision",  # vision tower
     "projector",  # multimodal projector
     "head",  # task heads (pooler, MLM head)
@@ -548,6 +549,107 @@ def _nemotron_nas(ctx: _Ctx) -> None:
     ctx.add("norms", h)
 
 
+# Mamba-1, Qwen3-Next (gated DeltaNet hybrid), T5 ------------------------------------------------
+
+
+def _mamba1(ctx: _Ctx) -> None:
+    """Mamba / FalconMamba (transformers ``MambaMixer``; FalconMamba's extra RMSNorms have no weights)."""
+    h = ctx.hidden
+    ctx.add("embeddings", ctx.vocab * h)
+    ctx.add("lm_head", 0 if ctx.tied(ctx.family == "falcon_mamba") else ctx.vocab * h)
+    mamba = ctx.arch.mamba
+    # theory.md 1.2: prefer an explicit intermediate_size over expand x hidden_size
+    inner = ctx.num(mamba.intermediate_size if mamba else None, "intermediate_size", default=0)
+    if not inner:
+        inner = int(float(ctx.get("expand", 2)) * h)
+    state = ctx.num(mamba.state_size if mamba else None, "state_size")
+    kernel = ctx.num(mamba.conv_kernel if mamba else None, "conv_kernel")
+    rank = ctx.get("time_step_rank", "auto")
+    dt_rank = -(-h // 16) if rank == "auto" else int(rank)
+    use_bias = ctx.flag("use_bias", False)
+    per_layer = (
+        _linear(h, 2 * inner, use_bias)  # in_proj
+        + inner * kernel
+        + (inner if ctx.flag("use_conv_bias", True) else 0)  # depthwise conv1d
+        + _linear(inner, dt_rank + 2 * state)  # x_proj
+        + _linear(dt_rank, inner, True)  # dt_proj
+        + inner * state
+        + inner  # A_log, D
+        + _linear(inner, h, use_bias)  # out_proj
+    )
+    for _ in range(ctx.layers):
+        ctx.add("mamba", per_layer)
+        ctx.add("norms", h)
+    ctx.add("norms", h)
+
+
+def _qwen3_next(ctx: _Ctx) -> None:
+    h, nh, nkv, hd = ctx.hidden, ctx.heads, ctx.kv_heads, ctx.head_dim
+    _embeddings(ctx, tie_default=False)
+    n_layers = ctx.layers
+    types = ctx.get("layer_types")
+    if not isinstance(types, list) or len(types) != n_layers:
+        interval = ctx.num(None, "full_attention_interval", default=4)
+        types = ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(n_layers)]
+    bias = ctx.flag("attention_bias", False)
+    nk, nv = ctx.num(None, "linear_num_key_heads"), ctx.num(None, "linear_num_value_heads")
+    dk, dv = ctx.num(None, "linear_key_head_dim"), ctx.num(None, "linear_value_head_dim")
+    kernel = ctx.num(None, "linear_conv_kernel_dim")
+    key_dim, value_dim = nk * dk, nv * dv
+    conv_dim = 2 * key_dim + value_dim
+    linear = (
+        conv_dim * kernel  # conv1d, no bias
+        + _linear(h, 2 * key_dim + 2 * value_dim)  # in_proj_qkvz
+        + _linear(h, 2 * nv)  # in_proj_ba
+        + 2 * nv  # dt_bias, A_log
+        + dv  # gated RMSNorm over the value head dim
+        + _linear(value_dim, h)  # out_proj
+    )
+    # gated attention: q_proj emits query and gate (2 x heads x head_dim)
+    full = _attention(h, nh, nkv, hd, qkv_bias=bias, o_bias=bias, qk_norm=hd) + _linear(h, nh * hd, bias)
+    mlp_only = set(ctx.get("mlp_only_layers", []))
+    step = ctx.num(None, "decoder_sparse_step", default=1)
+    n_exp = ctx.num(ctx.arch.num_experts, "num_experts")
+    for i, t in enumerate(types):
+        if t == "linear_attention":
+            ctx.add("linear_attention", linear)
+        else:
+            ctx.add("attention", full)
+        ctx.add("norms", 2 * h)
+        if i not in mlp_only and n_exp > 0 and (i + 1) % step == 0:
+            top_k = ctx.num(ctx.arch.experts_per_token, "num_experts_per_tok")
+            e_i = ctx.num(ctx.arch.moe_intermediate_size, "moe_intermediate_size")
+            ctx.add("router", _linear(h, n_exp) + _linear(h, 1))  # router + shared_expert_gate
+            _routed(ctx, experts=n_exp, top_k=top_k, per_expert=_gated_mlp(h, e_i))
+            ctx.add("shared_experts", _gated_mlp(h, ctx.num(None, "shared_expert_intermediate_size")))
+        else:
+            ctx.add("mlp", _gated_mlp(h, ctx.intermediate))
+    ctx.add("norms", h)
+
+
+def _t5(ctx: _Ctx) -> None:
+    """T5 / mT5 encoder-decoder (transformers ``T5Model``): shared embedding, relative position bias in
+    the first layer of each stack, weight-only layer norms, (gated-)ReLU/GELU feed-forward."""
+    d, v = ctx.num(None, "d_model"), ctx.vocab
+    heads, d_kv, d_ff = ctx.num(None, "num_heads"), ctx.num(None, "d_kv"), ctx.num(None, "d_ff")
+    enc_layers = ctx.num(None, "num_layers")
+    dec_layers = ctx.num(None, "num_decoder_layers", default=enc_layers)
+    buckets = ctx.num(None, "relative_attention_num_buckets", default=32)
+    inner = heads * d_kv
+    ff_proj = str(ctx.get("feed_forward_proj", "relu"))
+    ff = (3 if ff_proj.startswith("gated-") else 2) * d * d_ff
+    attn = 4 * d * inner
+    ctx.add("embeddings", v * d)
+    ctx.add("lm_head", 0 if ctx.tied(True) else v * d)
+    for stack_layers, cross in ((enc_layers, False), (dec_layers, True)):
+        ctx.add("attention", buckets * heads)  # relative_attention_bias of the stack's first layer
+        for _ in range(stack_layers):
+            ctx.add("attention", attn * (2 if cross else 1))
+            ctx.add("mlp", ff)
+            ctx.add("norms", (3 if cross else 2) * d)
+        ctx.add("norms", d)  # final_layer_norm
+
+
 # Vision towers ---------------------------------------------------------------------------------
 
 
@@ -622,6 +724,11 @@ _FAMILIES: dict[str, Callable[[_Ctx], None]] = {
     "falcon": _falcon,
     "nemotron_h": _nemotron_h,
     "nemotron-nas": _nemotron_nas,
+    "mamba": _mamba1,
+    "falcon_mamba": _mamba1,
+    "qwen3_next": _qwen3_next,
+    "t5": _t5,
+    "mt5": _t5,
 }
 # multimodal roots: (text family when the text config has no model_type, vision counter or None)
 _MULTIMODAL: dict[str, tuple[str, Callable[[_Ctx], None] | None]] = {
