@@ -475,3 +475,36 @@ def test_unquantized_model_counts_every_element(tmp_path: Path) -> None:
     assert w.quantization is None
     assert w.parameters == w.elements == sum(a.size for a in arrays.values())
     assert w.by_component["buffers"].parameters == 32
+
+
+@pytest.mark.parametrize(
+    "qc",
+    [
+        {"quant_method": "gptq", "bits": "four", "group_size": "x"},
+        {"quant_method": 7},
+        {"quant_method": "compressed-tensors", "config_groups": ["not", "a", "dict"], "ignore": None},
+        {
+            "quant_method": "compressed-tensors",
+            "config_groups": {"g": {"targets": ["re:(a|b)+$"], "weights": None}},
+        },
+        {"quant_method": "modelopt", "quantized_layers": [1, 2]},
+        {"quant_method": "bitsandbytes"},
+        {"quant_method": "hqq", "nbits": 4},
+        {},
+    ],
+)
+def test_odd_quantization_configs_never_raise(qc: dict[str, Any], tmp_path: Path) -> None:
+    arrays = gptq_file(4, 128)
+    w = analyze(save(arrays), tmp_path, config={"quantization_config": qc})
+    assert w.total_bytes == sum(a.nbytes for a in arrays.values())
+    assert w.elements == sum(a.size for a in arrays.values())
+
+
+def test_aux_bytes_by_kind(tmp_path: Path) -> None:
+    arrays = gptq_file(4, 128)
+    w = analyze(save(arrays), tmp_path, config={"quantization_config": {"quant_method": "gptq", "bits": 4}})
+    q = w.quantization
+    assert q is not None
+    for kind in ("qzeros", "scales", "g_idx"):
+        assert q.aux_by_kind[kind] == sum(a.nbytes for k, a in arrays.items() if k.endswith("." + kind))
+    assert sum(q.aux_by_kind.values()) == q.aux_bytes

@@ -73,7 +73,16 @@ _PROJECTOR_SEGMENTS = frozenset(
     }
 )
 _AUDIO_SEGMENTS = frozenset(
-    {"audio_tower", "audio_encoder", "audio_model", "apm", "speech_encoder", "audio", "whisper_encoder"}
+    {
+        "audio_tower",
+        "audio_encoder",
+        "audio_model",
+        "apm",
+        "speech_encoder",
+        "audio",
+        "whisper_encoder",
+        "audio_embed",
+    }
 )
 _VISION_SEGMENTS = frozenset(
     {
@@ -86,6 +95,7 @@ _VISION_SEGMENTS = frozenset(
         "image_encoder",
         "vision_embed_tokens",  # Phi-3-vision
         "vit",
+        "image_embed",  # Phi-4-multimodal ``embed_tokens_extend.image_embed``
     }
 )
 _MTP_SEGMENTS = frozenset({"mtp", "mtp_layers", "mtp_block", "mtp_modules"})

@@ -258,6 +258,16 @@ def _quant_info(
         )
     if not q:
         notes.append("no quantized weight tensors were recognised under this format")
+    kinds: dict[str, int] = {}
+    for r in aux:
+        kind = r.name.rsplit(".", 1)[-1]
+        if kind.startswith("bitsandbytes__"):
+            kind = "quant_state"
+        elif kind.endswith("_scales") and r.dtype == "U8":
+            kind = "mxfp4 _scales"
+        elif r.dtype == "F8_E8M0":
+            kind = f"{kind} (F8_E8M0)"
+        kinds[kind] = kinds.get(kind, 0) + r.bytes
     return QuantizationInfo(
         method=scheme.method,
         bits=scheme.bits,
@@ -266,6 +276,7 @@ def _quant_info(
         quantized_bytes=qb,
         aux_tensors=len(aux),
         aux_bytes=ab,
+        aux_by_kind=dict(sorted(kinds.items())),
         bits_per_parameter=round((qb + ab) * 8 / qp, 4) if qp else None,
         source=scheme.source,
         format=scheme.format,

@@ -39,6 +39,9 @@ class QuantizationInfo(Model):
     quantized_bytes: int = 0  # bytes of packed weight tensors
     aux_tensors: int = 0  # scales, zeros, g_idx, absmax ... (never parameters)
     aux_bytes: int = 0
+    aux_by_kind: dict[str, int] = Field(
+        default_factory=dict
+    )  # bytes per aux kind (scales, qzeros, absmax ...)
     bits_per_parameter: float | None = None  # (quantized_bytes + aux_bytes) * 8 / quantized_parameters
     source: str | None = (
         None  # where the format was read: config.json, quantize_config.json, tensor names ...
