@@ -558,3 +558,22 @@ def test_layer_count_from_layer_types_when_num_layers_absent() -> None:
         {"hidden_size": 64, "num_attention_heads": 4, "vocab_size": 10, "layer_types": ["full_attention"] * 5}
     )
     assert arch.num_layers == 5 and Counter(arch.layer_kinds) == {"full": 5}
+
+
+def test_zamba_v1_defaults_mark_hybrid_layers() -> None:
+    # ZambaConfig: attn_layer_period=6, attn_layer_offset=4 -> layers 4, 10 run shared attention + Mamba
+    cfg = {
+        "model_type": "zamba",
+        "num_hidden_layers": 12,
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 4,
+        "vocab_size": 10,
+        "mamba_d_state": 16,
+        "mamba_d_conv": 4,
+        "mamba_expand": 2,
+    }
+    arch = parse_config(cfg)
+    assert [i for i, k in enumerate(arch.layer_kinds) if k == "full"] == [4, 10]
+    assert arch.hybrid_mamba_layers == [4, 10]
+    assert arch.mamba is not None and arch.mamba.version == 1 and arch.mamba.intermediate_size == 128

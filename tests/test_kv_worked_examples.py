@@ -15,6 +15,7 @@ import pytest
 
 from hubmem.estimate.kv_cache import estimate_kv_cache
 from hubmem.parse.config import parse_config
+from hubmem.parse.header import Tensor
 from hubmem.schema.kv import KVCacheReport, KVOptions
 
 REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
@@ -294,6 +295,14 @@ def test_t5_base_cross_attention(dtype: str, cross: int, per_token: int) -> None
     assert report.by_layer_kind["cross"].bytes == cross  # 512 encoder tokens
     assert report.by_layer_kind["cross"].tokens_held == 512
     assert report.bytes_per_token == per_token  # decoder self-attention per generated token
+
+
+def test_t5_base_auto_dtype_from_float32_tensors() -> None:
+    # t5-base's config has no dtype: its float32 checkpoint tensors decide the activation dtype
+    tensors = [Tensor("shared.weight", "F32", (32128, 768), 0, 32128 * 768 * 4)]
+    report = estimate_kv_cache(parse_config(T5_BASE, tensors=tensors), KVOptions())
+    assert report.dtype == "float32"
+    assert report.by_layer_kind["cross"].bytes == 37_748_736
 
 
 # --- 6.9 Qwen3-Next-80B-A3B ----------------------------------------------------------------------------

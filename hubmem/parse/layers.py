@@ -198,24 +198,23 @@ def resolve_layer_plan(r: Reader, root: Reader, facts: LayerFacts) -> LayerPlan:
     elif mt in _MAMBA_ONLY_TYPES:
         plan = LayerPlan(kinds=[_MAMBA_ONLY_TYPES[mt]] * n, source=f"{mt}: every layer is a Mamba mixer")
     elif mt == "jamba" or (facts.recurrent_kind in ("mamba", "mamba2") and r.has("attn_layer_period")):
-        period = r.get_int("attn_layer_period") or 8
+        # JambaConfig: attention iff i % attn_layer_period == attn_layer_offset (defaults 8, 4);
+        # ZambaConfig: the same rule (defaults 6, 4) marks "hybrid" layers: shared attention + a Mamba block
+        family = "Zamba" if mt == "zamba" else "Jamba"
+        default_period = 6 if mt == "zamba" else 8
+        period = r.get_int("attn_layer_period") or default_period
         offset = r.get_int("attn_layer_offset", minimum=0)
         if offset is None:
             offset = 4
-        if not r.has("attn_layer_period") or not r.has("attn_layer_offset"):
-            plan_note = "JambaConfig defaults attn_layer_period=8, attn_layer_offset=4 applied"
-        else:
-            plan_note = ""
         rk = facts.recurrent_kind or "unknown"
+        kinds = ["full" if i % period == offset else rk for i in range(n)]
+        plan = LayerPlan(
+            kinds=kinds, source=f"attn_layer_period={period}/attn_layer_offset={offset} ({family})"
+        )
         if mt == "zamba":
-            kinds = ["full" if i % period == offset else rk for i in range(n)]
-            plan = LayerPlan(kinds=kinds, source="attn_layer_period/attn_layer_offset (Zamba)")
             plan.hybrid_mamba_layers = [i for i in range(n) if kinds[i] == "full"]
-        else:
-            kinds = ["full" if i % period == offset else rk for i in range(n)]
-            plan = LayerPlan(kinds=kinds, source="attn_layer_period/attn_layer_offset (Jamba)")
-        if plan_note:
-            plan.notes.append(plan_note)
+        if not r.has("attn_layer_period") or not r.has("attn_layer_offset"):
+            plan.notes.append(f"{family}Config defaults applied: attn_layer_period={period}, offset={offset}")
     elif facts.recurrent_kind == "linear" and mt.startswith(("qwen3_next", "qwen3_5")):
         interval = r.get_int("full_attention_interval")
         if interval is None:

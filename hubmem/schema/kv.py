@@ -55,7 +55,7 @@ class LayerKindKV(Model):
     bytes_per_token: int  # per token held, summed over these layers (0 for recurrent state)
     tokens_held: int  # per sequence, for the scenario's context (vLLM: token slots reserved)
     bytes: int  # total for the scenario (batch included; vLLM: reserved, padding layers included)
-    state_bytes_per_sequence: int = 0
+    state_bytes_per_sequence: int = 0  # unpadded recurrent state of these layers
     window: int | None = None  # sliding window / chunk size / encoder length that caps tokens_held
     padding_layers: int = 0  # vLLM hybrid allocator padding layers counted in `bytes`
     formula: str | None = None
@@ -107,7 +107,8 @@ class KVCacheReport(Model):
     total_bytes: int  # KV + recurrent state for batch x context (0 when `missing` is not empty)
     kv_bytes: int = 0
     state_bytes: int = 0
-    state_bytes_per_sequence: int = 0  # recurrent (Mamba/DeltaNet) state, constant in context
+    # recurrent (Mamba/DeltaNet) state, constant in context (vLLM view: reserved pages, padding included)
+    state_bytes_per_sequence: int = 0
     complete: bool = True  # False when something needed is missing: totals are then 0, never partial
     by_layer_kind: dict[str, LayerKindKV] = Field(default_factory=dict)
     scenarios: list[KVScenario] = Field(
