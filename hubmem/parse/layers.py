@@ -197,7 +197,9 @@ def resolve_layer_plan(r: Reader, root: Reader, facts: LayerFacts) -> LayerPlan:
             )
     elif mt in _MAMBA_ONLY_TYPES:
         plan = LayerPlan(kinds=[_MAMBA_ONLY_TYPES[mt]] * n, source=f"{mt}: every layer is a Mamba mixer")
-    elif mt == "jamba" or (facts.recurrent_kind in ("mamba", "mamba2") and r.has("attn_layer_period")):
+    elif mt in ("jamba", "zamba") or (
+        facts.recurrent_kind in ("mamba", "mamba2") and r.has("attn_layer_period")
+    ):
         # JambaConfig: attention iff i % attn_layer_period == attn_layer_offset (defaults 8, 4);
         # ZambaConfig: the same rule (defaults 6, 4) marks "hybrid" layers: shared attention + a Mamba block
         family = "Zamba" if mt == "zamba" else "Jamba"
