@@ -208,3 +208,9 @@ def test_kv_adapter_over_estimate_kv_cache() -> None:
     assert kv(8192, 1, 1) == 1_073_741_824  # theory 6.1
     assert kv(8192, 2, 2) == 1_073_741_824  # two sequences, half the heads per GPU
     assert kv(8192, 1, 16) == kv(8192, 1, 8) == 1_073_741_824 // 8  # one whole KV head per GPU at tp >= 8
+
+
+def test_unknown_architecture_says_kv_is_not_projected() -> None:
+    r = fit_inference(LLAMA_WEIGHTS, Architecture(), FitOptions(**OPTS))
+    assert r.kv_bytes == 0 and r.max_context is None and r.max_batch is None
+    assert "NOT projected" in r.assumptions[0]

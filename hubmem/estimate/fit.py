@@ -165,6 +165,14 @@ def kv_function(arch: Architecture, kv_options: KVOptions | None = None) -> KVBy
     return kv_bytes
 
 
+def kv_incomplete(arch: Architecture, options: FitOptions) -> list[str]:
+    """Why ``estimate_kv_cache`` cannot project this architecture (empty when it can)."""
+    from .kv_cache import estimate_kv_cache
+
+    report = estimate_kv_cache(arch, KVOptions(context=options.context, batch=options.batch))
+    return [] if report.complete else list(report.missing) or ["incomplete"]
+
+
 # ----------------------------------------------------------------------------------- workspace estimate
 
 
@@ -211,10 +219,12 @@ def fit_inference(
     """Does the model fit for inference on ``options.gpus`` GPUs (tensor parallel) of ``options.gpu``?"""
     options = options or FitOptions()
     spec = _resolve_gpu(options, gpu)
+    kv_missing: list[str] = []
     if kv_bytes is None:
         if arch is None:
             raise ValueError("fit_inference needs kv_bytes or an architecture")
         kv_bytes = kv_function(arch)
+        kv_missing = kv_incomplete(arch, options)
     total_weights = weights if isinstance(weights, int) else weights.total_bytes
     memory, memory_text = memory_of(spec, options.memory_basis)
     util = options.utilization if options.utilization is not None else INFERENCE_UTILIZATION
@@ -239,8 +249,8 @@ def fit_inference(
     ws_text = inference_workspace(arch, tp, options)[1]
     required = w_gpu + kv_gpu + ws_gpu
     cap = options.context_limit or model_max or CONTEXT_SEARCH_CAP
-    max_ctx = max(0, largest_true(lambda c: fits(c, batch, tp), 1, cap))
-    max_b = max(0, largest_true(lambda b: fits(context, b, tp), 1, BATCH_SEARCH_CAP))
+    max_ctx: int | None = max(0, largest_true(lambda c: fits(c, batch, tp), 1, cap))
+    max_b: int | None = max(0, largest_true(lambda b: fits(context, b, tp), 1, BATCH_SEARCH_CAP))
     candidates = [n for n in gpu_candidates(options, arch) if tp_allowed(arch, n)]
     min_gpus = next((n for n in candidates if fits(context, batch, n)), None)
 
@@ -277,6 +287,9 @@ def fit_inference(
         )
         if not tp_allowed(arch, tp):
             assumptions.append(f"tp={tp} does not divide the attention heads: vLLM would refuse it")
+    if kv_missing:
+        assumptions.insert(0, "KV cache NOT projected (" + "; ".join(kv_missing) + "): the verdict omits it")
+        max_ctx = max_b = None
     if max_b == BATCH_SEARCH_CAP:
         assumptions.append(f"max_batch reached its search cap {_fmt(BATCH_SEARCH_CAP)}")
     return FitReport(
@@ -297,7 +310,7 @@ def fit_inference(
         context=context,
         batch=batch,
         max_context=max_ctx,
-        max_context_capped=max_ctx == cap,
+        max_context_capped=max_ctx is not None and max_ctx == cap,
         max_batch=max_b,
         min_gpus=min_gpus,
         candidates=candidates,
