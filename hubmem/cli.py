@@ -10,6 +10,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -112,6 +113,23 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--no-cache / --cache-dir (the on-disk header cache, hubmem.fetch.cache)."""
+    fn = click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Header cache folder [HUBMEM_CACHE, else the user cache dir].",
+    )(fn)
+    return click.option("--no-cache", is_flag=True, help="Do not read or write the header cache.")(fn)
+
+
+def open_cache(kw: dict[str, Any]) -> Any:
+    from .fetch.cache import HeaderCache
+
+    return HeaderCache.from_options(kw.get("cache_dir"), no_cache=bool(kw.get("no_cache")))
+
+
 def build_options(kw: dict[str, Any]) -> Options:
     kv = KVOptions(
         context=kw["context"],
@@ -148,13 +166,158 @@ def main() -> None:
 @main.command("report")
 @click.argument("repo")
 @report_options
+@click.option("--offline", is_flag=True, help="Read the repo from the local Hugging Face cache, no network.")
+@click.option("--check", "with_check", is_flag=True, help="Add the cross-checks (see `hubmem check`).")
+@cache_options
 @guarded
 def report_cmd(repo: str, **kw: Any) -> None:
-    """Report on one Hub repo (the default command: `hubmem REPO`)."""
+    """Report on one Hub repo, a local checkpoint folder or a .safetensors file (the default command:
+    `hubmem REPO`, `hubmem ./path/to/checkpoint`)."""
+    from .check import analyze_source, print_check
+
     options = build_options(kw)
-    token = kw["token"]
-    report = run_sync(lambda: analyze_async(repo, options, token=token))
+    report = analyze_source(
+        repo, options, token=kw["token"], offline=kw["offline"], cache=open_cache(kw), check=kw["with_check"]
+    )
     emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])
+    if report.check is not None and not kw["as_json"]:
+        print_check(report)
+
+
+@main.command("check")
+@click.argument("repo")
+@click.option("--revision", default="main", show_default=True, help="Branch, tag, commit sha or refs/pr/N.")
+@click.option("--subfolder", default=None, help="Read weights (and config) below this folder.")
+@click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login).")
+@click.option("--json", "as_json", is_flag=True, help="Print the cross-checks as JSON.")
+@click.option("--offline", is_flag=True, help="Read the repo from the local Hugging Face cache, no network.")
+@cache_options
+@guarded
+def check_cmd(repo: str, **kw: Any) -> None:
+    """Cross-check a repo's index, Hub summary, config.json, file sizes and name against its headers.
+
+    Exit status: 0 no mismatch, 1 at least one mismatch (errors keep their own codes)."""
+    from .check import analyze_source, print_check
+
+    options = Options(revision=kw["revision"], subfolder=kw["subfolder"])
+    report = analyze_source(
+        repo, options, token=kw["token"], offline=kw["offline"], cache=open_cache(kw), check=True
+    )
+    assert report.check is not None
+    if kw["as_json"]:
+        click.echo(report.check.model_dump_json(indent=2))
+    else:
+        print_check(report)
+    sys.exit(0 if report.check.ok else 1)
+
+
+@main.command("scan")
+@click.argument("repos", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSONL output, one row per repo [stdout].",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write one summary row per repo (cross-check columns included) to this CSV.",
+)
+@click.option(
+    "--resume", is_flag=True, help="Keep the output's ok rows still at the same commit; retry the rest."
+)
+@click.option("--overwrite", is_flag=True, help="Start the output files again.")
+@click.option(
+    "-j", "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Repos at once."
+)
+@click.option("--revision", default="main", show_default=True, help="Revision of lines without @revision.")
+@click.option("--subfolder", default=None, help="Read weights (and config) below this folder.")
+@click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login).")
+@click.option("--endpoint", default=None, help="Hub to read from [default: HF_ENDPOINT or huggingface.co].")
+@click.option(
+    "--check/--no-check", "with_check", default=True, show_default=True, help="Cross-check columns."
+)
+@click.option("--context", type=click.IntRange(min=1), default=None, help="Tokens per sequence [8192].")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences.")
+@click.option(
+    "--kv-dtype", type=click.Choice(KV_DTYPES), default="auto", show_default=True, help="KV cache dtype."
+)
+@click.option("--max-retries", type=click.IntRange(0, 20), default=5, show_default=True, help="Per request.")
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(0),
+    default=300.0,
+    show_default=True,
+    help="Longest server-requested pause (Retry-After) to sit through, in seconds.",
+)
+@click.option(
+    "--fsync",
+    type=click.Choice(["row", "interval", "none"]),
+    default="interval",
+    show_default=True,
+    help="fsync the output after every row, about once a second, or never.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@cache_options
+@guarded
+def scan_cmd(repos: Any, **kw: Any) -> None:
+    """Scan many repos: REPOS is a file (or - for stdin) of repo ids, one per line, optionally
+    `org/name@revision`; `#` comments and blank lines are ignored.
+
+    \b
+    hubmem scan models.txt -o out.jsonl --csv out.csv
+    hubmem scan models.txt -o out.jsonl --resume      after an interruption
+
+    Exit status: 0 when every repo was analysed, 1 when some failed (their rows say why)."""
+    from .scan import ScanFiles, ScanProgress, ScanSettings, parse_targets, print_summary, run_scan
+
+    if kw["resume"] and kw["output"] is None:
+        raise click.UsageError("--resume needs --output FILE")
+    if kw["resume"] and kw["overwrite"]:
+        raise click.UsageError("--resume and --overwrite exclude each other")
+    targets = parse_targets(repos, default_revision=kw["revision"])
+    options = Options(
+        revision=kw["revision"],
+        subfolder=kw["subfolder"],
+        kv=KVOptions(context=kw["context"], batch=kw["batch"], kv_dtype=kw["kv_dtype"]),
+    )
+    settings = ScanSettings(
+        options=options,
+        concurrency=kw["concurrency"],
+        check=kw["with_check"],
+        endpoint=kw["endpoint"],
+        token=kw["token"],
+        max_retries=kw["max_retries"],
+        max_wait=kw["max_wait"],
+    )
+    files = ScanFiles(
+        output=kw["output"],
+        csv=kw["csv_path"],
+        resume=kw["resume"],
+        overwrite=kw["overwrite"],
+        fsync=kw["fsync"],
+    )
+
+    def resumed(existing: Any) -> None:
+        dropped = existing.dropped_failed + existing.dropped_torn + existing.dropped_bad
+        err_console.print(
+            f"[dim]resume: {existing.kept} rows kept; dropped {existing.dropped_failed} failed (retried), "
+            f"{existing.dropped_torn} torn, {existing.dropped_bad} unreadable, "
+            f"{existing.dropped_superseded} superseded[/]"
+            if dropped or existing.dropped_superseded
+            else f"[dim]resume: {existing.kept} rows kept[/]"
+        )
+
+    with ScanProgress(len(targets), console=err_console, enabled=not kw["no_progress"]) as bar:
+        summary = run_sync(
+            lambda: run_scan(targets, settings, files, cache=open_cache(kw), progress=bar, on_resume=resumed)
+        )
+    print_summary(summary, err_console)
+    sys.exit(0 if summary.failed_total == 0 else 1)
 
 
 @main.command("demo")

@@ -273,9 +273,9 @@ def check_file_sizes(snapshot: Snapshot, tensors: list[Tensor]) -> CheckItem:
         name=name,
         status="ok" if not bad else "mismatch",
         title=title,
-        expected=expected_total,
-        actual=actual_total,
-        difference=actual_total - expected_total,
+        expected=actual_total,  # the claim: the sizes the Hub (or the disk) reports
+        actual=expected_total,  # what the headers imply: 8 + N + data end
+        difference=expected_total - actual_total,
         unit="bytes",
         examples=bad[:MAX_EXAMPLES],
     )
