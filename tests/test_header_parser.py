@@ -300,7 +300,7 @@ def test_real_minilm_header() -> None:
         / "repos"
         / "sentence-transformers__all-MiniLM-L6-v2"
     )
-    raw = (root / "files" / "model.safetensors.header.json").read_bytes()
+    raw = (root / "headers" / "model.safetensors.json").read_bytes()
     assert len(raw) == 11_408
     tensors = parse_tensors(decode_header(raw), file="model.safetensors", data_size=90_868_376 - 8 - len(raw))
     assert len(tensors) == 104

@@ -297,9 +297,9 @@ def test_deepseek_v3_671b_main_plus_mtp_active_37b() -> None:
 
 def test_deepseek_v2_lite_15_7b_active_2_4b() -> None:
     # the HF config as mlc-llm copies it (values upstream's; see fixtures SOURCE.txt)
-    cfg = load_config("deepseek-ai__DeepSeek-V2-Lite", "config.mlc-preset-subset.json")
+    cfg = load_config("deepseek-ai__DeepSeek-V2-Lite", "../corpus/config.mlc-preset-subset.json")
     # cross-check the dims with DeepSeek's own inference config for the 16B model
-    ref = load_config("deepseek-ai__DeepSeek-V2-Lite", "deepseek_inference_config_16B.json")
+    ref = load_config("deepseek-ai__DeepSeek-V2-Lite", "../corpus/deepseek_inference_config_16B.json")
     assert (cfg["hidden_size"], cfg["n_routed_experts"], cfg["num_experts_per_tok"]) == (
         ref["dim"],
         ref["n_routed_experts"],

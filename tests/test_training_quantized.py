@@ -202,7 +202,7 @@ def test_buffers_are_not_trained() -> None:
     # all-MiniLM-L6-v2's real header holds an int64 position_ids buffer next to the F32 parameters
     header = json.loads(
         (
-            FIXTURES / "sentence-transformers__all-MiniLM-L6-v2" / "files" / "model.safetensors.header.json"
+            FIXTURES / "sentence-transformers__all-MiniLM-L6-v2" / "headers" / "model.safetensors.json"
         ).read_text()
     )
     from hubmem.parse.header import parse_tensors

@@ -324,7 +324,7 @@ def test_metadata_total_parameters_disagreement_is_noted() -> None:
 
 def test_real_minilm_header_components_and_sizes() -> None:
     root = REPOS / "sentence-transformers__all-MiniLM-L6-v2" / "files"
-    raw = (root / "model.safetensors.header.json").read_bytes()
+    raw = (root.parent / "headers" / "model.safetensors.json").read_bytes()
     header = decode_header(raw)
     size = 90_868_376  # the real file size (corpus README / SOURCE.txt)
     tensors = parse_tensors(header, file="model.safetensors", data_size=size - 8 - len(raw))
