@@ -49,6 +49,10 @@ AUX_LEAVES = {
     "g_idx",
     "SCB",
     "weight_format",
+    "k_scale",  # KV-cache quantization scales (ModelOpt / compressed-tensors)
+    "v_scale",
+    "q_scale",
+    "kv_scale",
     "absmax",
     "quant_map",
     "nested_absmax",
