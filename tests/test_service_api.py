@@ -98,6 +98,7 @@ class FakeBackend:
     calls: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     resolves: list[tuple[str, str, str | None]] = field(default_factory=list)
     builds: list[tuple[str, Options]] = field(default_factory=list)
+    hub_info: list[bool] = field(default_factory=list)
     gate: asyncio.Event | None = None
     delay: float = 0.0
     fail: dict[str, BaseException] = field(default_factory=dict)
@@ -117,8 +118,11 @@ class FakeBackend:
             return revision
         raise RevisionNotFoundError(f"{repo_id}@{revision}: revision not found", repo_id=repo_id)
 
-    async def fetch(self, repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
+    async def fetch(
+        self, repo_id: str, revision: str, subfolder: str | None, token: str | None, *, hub_info: bool = False
+    ) -> Fetched:
         self.calls.append(("fetch", repo_id, revision, token))
+        self.hub_info.append(hub_info)
         if self.gate is not None:
             await self.gate.wait()
         if self.delay:
@@ -598,8 +602,13 @@ async def test_check_route(make_service: ServiceFactory) -> None:
     assert data["items"][0]["actual"] == 1000 * 64 * 2 + 64 * 4
     status, _, data = await svc.get("/v1/models/gpt2/check")
     assert status == 200 and svc.backend.builds[-1][0] == "check" and svc.backend.calls[-1][1] == "gpt2"
+    assert svc.backend.hub_info == [True, True]  # the check's fetch reads the Hub's summary too
     status, _, data = await svc.get("/v1/models/org/gated/check")
     assert status == 401
+    status, _, data = await svc.get("/v1/models/gpt2/check?batch=2")
+    assert status == 422 and data["error"]["kind"] == "invalid_options"
+    # a report of the same repo is a different fetch (without the Hub summary)
+    assert (await svc.get("/v1/models/gpt2"))[0] == 200 and svc.backend.hub_info[-1] is False
 
 
 async def read_lines(
@@ -634,10 +643,12 @@ async def test_scan_rows_arrive_as_each_repo_finishes(make_service: ServiceFacto
     slow = asyncio.Event()
     original = backend.fetch
 
-    async def fetch(repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
+    async def fetch(
+        repo_id: str, revision: str, subfolder: str | None, token: str | None, *, hub_info: bool = False
+    ) -> Fetched:
         if repo_id == "org/public":
             await slow.wait()
-        return await original(repo_id, revision, subfolder, token)
+        return await original(repo_id, revision, subfolder, token, hub_info=hub_info)
 
     backend.fetch = fetch  # type: ignore[method-assign]
     svc = await make_service(backend=backend)
@@ -656,13 +667,15 @@ async def test_scan_concurrency_is_bounded(make_service: ServiceFactory) -> None
     running = peak = 0
     original = backend.fetch
 
-    async def fetch(repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
+    async def fetch(
+        repo_id: str, revision: str, subfolder: str | None, token: str | None, *, hub_info: bool = False
+    ) -> Fetched:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
         await asyncio.sleep(0.02)
         running -= 1
-        return await original(repo_id, revision, subfolder, token)
+        return await original(repo_id, revision, subfolder, token, hub_info=hub_info)
 
     backend.fetch = fetch  # type: ignore[method-assign]
     svc = await make_service(Settings(scan_concurrency=3), backend)

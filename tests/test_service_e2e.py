@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from safetensors.numpy import save
 
 from hubmem.fakehub import NOGATE_TOKEN, READER_TOKEN, FakeHub, RepoWriter, write_tokens
+from hubmem.schema.check import CheckReport
 from hubmem.schema.report import Report
 from hubmem.service import HubBackend, Settings, create_app
 from hubmem.service.routes import CORE
@@ -96,6 +97,9 @@ def write_fixtures(root: Path) -> Path:
     corrupt.write()
     for i in range(6):
         llama(f"tiny/m{i}").write()
+    liar = RepoWriter(root, "tiny/liar", sha=SHA_MAIN)
+    liar.add_json("config.json", CONFIG).add_safetensors("model.safetensors", blob, size=len(blob) + 100)
+    liar.write()
     return root
 
 
@@ -276,13 +280,28 @@ async def test_scan_end_to_end(make_stack: StackFactory) -> None:
 
 async def test_check_route_end_to_end(make_stack: StackFactory) -> None:
     st = await make_stack()
-    status, _, data = await st.get("/v1/models/tiny/public/check")
-    # issue #5 (the cross-check) has not landed: a clear JSON 501 until it does
-    assert status in (200, 501)
-    if status == 501:
-        assert data["error"]["kind"] == "not_implemented"
-    else:
-        assert "items" in data or "check" in data
+    blob_size = len(save(TENSORS))  # the file the fixture holds: 8 + N + data
+    status, headers, data = await st.get("/v1/models/tiny/public/check")
+    assert status == 200, data
+    check = CheckReport.model_validate(data)
+    assert check.ok and headers["X-Hubmem-Commit"] == SHA_MAIN
+    sizes = check.item("file_sizes")
+    assert sizes is not None and sizes.status == "ok" and sizes.expected == sizes.actual == blob_size
+    hub = check.item("hub_parameters")
+    assert hub is not None and hub.status == "ok" and hub.actual == PARAMS
+    assert any("/tree/" in e.path for e in st.hub.log.entries)  # the check reads the Hub's file sizes
+    # a repo whose real file is 100 bytes longer than its headers describe
+    status, _, data = await st.get("/v1/models/tiny/liar/check")
+    liar = CheckReport.model_validate(data)
+    sizes = liar.item("file_sizes")
+    assert status == 200 and not liar.ok and sizes is not None and sizes.status == "mismatch"
+    assert (sizes.expected, sizes.actual, sizes.difference) == (blob_size + 100, blob_size, -100)
+    # same access rules as the report, and only the checkpoint's own parameters
+    assert (await st.get("/v1/models/tiny/gated/check"))[0] == 401
+    assert (await st.get("/v1/models/tiny/gated/check", NOGATE_TOKEN))[0] == 403
+    assert (await st.get("/v1/models/tiny/gated/check", READER_TOKEN))[0] == 200
+    status, _, data = await st.get("/v1/models/tiny/public/check?context=4096")
+    assert status == 422 and data["error"]["errors"][0]["param"] == "context"
 
 
 async def test_upstream_faults_give_the_right_statuses_and_nothing_sticks(make_stack: StackFactory) -> None:

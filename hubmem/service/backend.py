@@ -53,8 +53,11 @@ class Resolution:
 class Backend(Protocol):
     endpoint: str
 
-    async def fetch(self, repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
-        """The upstream part: read the repo at ``revision`` with ``token`` (None = anonymous)."""
+    async def fetch(
+        self, repo_id: str, revision: str, subfolder: str | None, token: str | None, *, hub_info: bool = False
+    ) -> Fetched:
+        """The upstream part: read the repo at ``revision`` with ``token`` (None = anonymous); ``hub_info``
+        also reads what the cross-check compares against (the Hub's summary, file sizes)."""
         ...
 
     async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
@@ -133,28 +136,36 @@ class HubBackend:
             backoff_base=self.backoff_base,
         )
 
-    async def fetch(self, repo_id: str, revision: str, subfolder: str | None, token: str | None) -> Fetched:
-        """``fetch_snapshot``, exactly as ``hubmem.pipeline.analyze_async`` calls it."""
+    async def fetch(
+        self, repo_id: str, revision: str, subfolder: str | None, token: str | None, *, hub_info: bool = False
+    ) -> Fetched:
+        """``fetch_snapshot``, exactly as ``hubmem.pipeline.analyze_async`` calls it (``check=True`` there
+        is ``with_hub_info=True`` here)."""
         from ..fetch import fetch_snapshot
 
         started = time.perf_counter()
         async with self._client(token) as client:
-            snapshot = await fetch_snapshot(client, repo_id, revision=revision, subfolder=subfolder)
+            snapshot = await fetch_snapshot(
+                client, repo_id, revision=revision, subfolder=subfolder, with_hub_info=hub_info
+            )
         weight = SNAPSHOT_OVERHEAD + sum(HEADER_WEIGHT * f.header_length for f in snapshot.files)
         public = is_public(snapshot.hub_info)
         return Fetched(snapshot, snapshot.commit, public, weight, time.perf_counter() - started)
 
     async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
-        """``build_report`` (parse + estimate), in a worker thread: a large repo takes CPU seconds."""
+        """``build_report`` (parse + estimate [+ cross-check]) in a worker thread: a large repo takes CPU
+        seconds. "check" answers the report's ``check`` section, as ``hubmem check --json`` prints it."""
         from ..pipeline import build_report
 
-        if kind == "check":
-            # TODO(issue #5): wire the cross-check once hubmem's check module exists
-            raise NotImplementedYetError(
-                "The cross-check (issue #5) is not available in this build.",
-                hint="Use GET /v1/models/{repo_id} for the report; /check arrives with issue #5.",
-            )
-        return await asyncio.to_thread(build_report, fetched.snapshot, options, seconds=fetched.seconds)
+        check = kind == "check"
+        report = await asyncio.to_thread(
+            build_report, fetched.snapshot, options, seconds=fetched.seconds, check=check
+        )
+        if not check:
+            return report
+        if report.check is None:  # pragma: no cover - build_report(check=True) always fills it
+            raise NotImplementedYetError("This build of hubmem produced no cross-check.")
+        return report.check
 
     async def resolve(self, repo_id: str, revision: str, token: str | None) -> Resolution | None:
         """One API request: the commit and visibility, checked with the caller's token."""

@@ -2,8 +2,9 @@
 
 Two immutable layers, both keyed by commit (never by a movable revision):
 
-- ``snapshots[(endpoint, repo, commit, subfolder, access)]``: what one upstream fetch read (config and
-  safetensors headers). Every option set of a repo@commit is built from it without going upstream again.
+- ``snapshots[(endpoint, repo, commit, subfolder, hub_info, access)]``: what one upstream fetch read
+  (config and safetensors headers; with ``hub_info`` also the Hub's summary and file sizes, which the
+  cross-check needs). Every option set of a repo@commit is built from it without going upstream again.
 - ``results[(kind, endpoint, repo, commit, options, access)]``: the JSON of a report (or check).
 
 ``access`` is "public" for repos the Hub says (or an anonymous read proves) are public, and the caller's
@@ -49,9 +50,11 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 T = TypeVar("T")
 
 ResolutionKey = tuple[str, str, str | None, str]  # repo, revision, subfolder, scope
-SnapshotKey = tuple[str, str, str, str | None, str]  # endpoint, repo, commit, subfolder, access
+SnapshotKey = tuple[
+    str, str, str, str | None, bool, str
+]  # endpoint, repo, commit, subfolder, hub_info, access
 ResultKey = tuple[str, str, str, str, str, str]  # kind, endpoint, repo, commit, options, access
-FetchKey = tuple[str, str, str | None, str]  # repo, revision, subfolder, scope
+FetchKey = tuple[str, str, str | None, bool, str]  # repo, revision, subfolder, hub_info, scope
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ class Core:
         okey = options_key(options)
         revision, subfolder = options.revision, options.subfolder
         rkey: ResolutionKey = (repo_id, revision, subfolder, caller.scope)
+        hub_info = kind == "check"  # the cross-check also needs the Hub's own summary and file sizes
 
         res = self.resolutions.get(rkey)
         status: CacheStatus = "hit"
@@ -142,13 +146,15 @@ class Core:
             entry = self.results.get((kind, self.endpoint, repo_id, res.commit, okey, access))
             if entry is not None:
                 return self._done(kind, entry, revision, status)
-            fetched = self.snapshots.get((self.endpoint, repo_id, res.commit, subfolder, access))
+            fetched = self.snapshots.get((self.endpoint, repo_id, res.commit, subfolder, hub_info, access))
             if fetched is not None:
                 entry = await self._build(kind, repo_id, fetched, options, access)
                 return self._done(kind, entry, revision, "snapshot")
 
-        fkey: FetchKey = (repo_id, revision, subfolder, caller.scope)
-        fetched, shared = await self.fetches.run(fkey, lambda: self._fetch(repo_id, options, caller))
+        fkey: FetchKey = (repo_id, revision, subfolder, hub_info, caller.scope)
+        fetched, shared = await self.fetches.run(
+            fkey, lambda: self._fetch(repo_id, options, hub_info, caller)
+        )
         access = self._access(fetched.public, caller)
         entry = await self._build(kind, repo_id, fetched, options, access)
         return self._done(kind, entry, revision, "coalesced" if shared else "miss")
@@ -191,7 +197,7 @@ class Core:
             candidates.update({(options.revision, PUBLIC), (options.revision, caller.scope)})
         return any(
             (kind, self.endpoint, repo_id, commit, okey, access) in self.results
-            or (self.endpoint, repo_id, commit, sub, access) in self.snapshots
+            or (self.endpoint, repo_id, commit, sub, kind == "check", access) in self.snapshots
             for commit, access in candidates
         )
 
@@ -228,13 +234,15 @@ class Core:
                 f"The Hub did not answer within {self.settings.upstream_timeout:g} s."
             ) from None
 
-    async def _fetch(self, repo_id: str, options: Options, caller: Caller) -> Fetched:
+    async def _fetch(self, repo_id: str, options: Options, hub_info: bool, caller: Caller) -> Fetched:
         loop = asyncio.get_running_loop()
         started = loop.time()
         outcome = "error"
         try:
             fetched = await self._upstream_call(
-                lambda: self.backend.fetch(repo_id, options.revision, options.subfolder, caller.token)
+                lambda: self.backend.fetch(
+                    repo_id, options.revision, options.subfolder, caller.token, hub_info=hub_info
+                )
             )
             outcome = "ok"
         except UpstreamTimeoutError:
@@ -250,7 +258,7 @@ class Core:
         if commit is not None and _SHA.match(commit):
             access = self._access(public, caller)
             self.snapshots.put(
-                (self.endpoint, repo_id, commit, options.subfolder, access), fetched, fetched.weight
+                (self.endpoint, repo_id, commit, options.subfolder, hub_info, access), fetched, fetched.weight
             )
             rkey = (repo_id, options.revision, options.subfolder, caller.scope)
             self.resolutions.put(rkey, Resolution(commit, public))

@@ -149,12 +149,13 @@ def openapi_document() -> dict[str, Any]:
             "get": {
                 "operationId": "checkModel" if namespaced else "checkModelSingle",
                 "summary": "Cross-check of one repo" + suffix,
-                "description": auth_note,
-                "parameters": _path_params(namespaced) + query,
+                "description": "The checkpoint against its index, the Hub's summary, config.json, file sizes "
+                "and its name. " + auth_note,
+                "parameters": _path_params(namespaced)
+                + [p for p in query if p["name"] in ("revision", "subfolder")],
                 "security": [{}, {"bearer": []}],
                 "responses": {
-                    "200": _json_response("CheckReport", "The cross-check"),
-                    "501": {"description": "The cross-check is not available in this build"},
+                    "200": _json_response("CheckReport", "The cross-check (as `hubmem check --json`)"),
                     **_error_responses(model_codes),
                 },
             }

@@ -181,7 +181,16 @@ async def get_model(request: web.Request) -> web.Response:
     return await _model(request, "report")
 
 
+CHECK_PARAMS = ("revision", "subfolder")
+
+
 async def get_check(request: web.Request) -> web.Response:
+    extra = sorted(k for k in request.rel_url.query if k not in CHECK_PARAMS)
+    if extra:  # the cross-check depends on the checkpoint only, as `hubmem check` takes only these two
+        raise InvalidOptionsError(
+            f"/check takes only revision and subfolder (got {', '.join(extra)})",
+            errors=[{"param": k, "message": "not a /check parameter"} for k in extra],
+        )
     return await _model(request, "check")
 
 
