@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -213,7 +214,10 @@ async def test_every_error_status_end_to_end(make_stack: StackFactory) -> None:
     assert (await st.get("/v1/models/tiny/gated", READER_TOKEN))[0] == 200
 
 
-async def test_token_isolation_between_callers(make_stack: StackFactory) -> None:
+async def test_token_isolation_between_callers(
+    make_stack: StackFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, httpx and aiohttp included
     st = await make_stack()
     # caller A (a token with access) reads the gated repo; the result is cached for A
     s, h, a = await st.get("/v1/models/tiny/gated", READER_TOKEN)
@@ -234,6 +238,10 @@ async def test_token_isolation_between_callers(make_stack: StackFactory) -> None
     # and A is still served from the cache
     s, h, _ = await st.get("/v1/models/tiny/gated", READER_TOKEN)
     assert s == 200 and h["X-Hubmem-Cache"] == "hit"
+    # no token in any log record
+    assert caplog.records
+    logged = caplog.text + "".join(repr(r.__dict__) for r in caplog.records)
+    assert READER_TOKEN not in logged and NOGATE_TOKEN not in logged
 
 
 def request_multiset(hub: FakeHub) -> Counter[tuple[str, str, str, str, str | None]]:
