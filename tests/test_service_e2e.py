@@ -228,6 +228,7 @@ async def test_token_isolation_between_callers(
     # caller B without a token: 401 although A's result is cached, and the Hub saw B anonymous
     s, _, b = await st.get("/v1/models/tiny/gated")
     assert s == 401 and b["error"]["kind"] == "gated"
+    assert "Authorization: Bearer" in b["error"]["hint"] and "--token" not in b["error"]["hint"]
     assert st.hub.log.entries and not any(e.auth for e in st.hub.log.entries)
     # caller C with a token that lacks access: 403, and the Hub saw C's token (not A's) on its requests
     st.hub.log.reset()

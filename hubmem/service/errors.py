@@ -7,6 +7,7 @@ scan rows carry the same ``error`` object.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ..errors import HubmemError
@@ -107,7 +108,26 @@ def retry_after_seconds(exc: HubmemError, settings: Settings) -> int:
     return settings.default_retry_after
 
 
+# CLI advice in hints ("(--token, HF_TOKEN, or `hf auth login`)") -> how a service caller sends a token
+_CLI_TOKEN_ADVICE = re.compile(r"\s*\((?:--token|HF_TOKEN)[^)]*\)")
+SERVICE_TOKEN_ADVICE = " (send it as 'Authorization: Bearer <Hub token>')"
+SERVICE_HINTS = {
+    "unauthorized": "The Hub refused the token sent in 'Authorization: Bearer': check it, or send none for "
+    "public repos.",
+    "gated": "This repo is gated: accept its terms on the model page, then send a token that may read it as "
+    "'Authorization: Bearer <Hub token>'.",
+    "rate_limited": "The Hub rate limit was reached; retry after Retry-After seconds, or send a token "
+    "(higher quota) as 'Authorization: Bearer <Hub token>'.",
+}
+
+
 def error_body(exc: HubmemError, status: int) -> dict[str, Any]:
     err = exc.to_dict()
     err["status"] = status  # ours, not the upstream's
+    hint = err.get("hint")
+    if isinstance(hint, str):
+        hint = _CLI_TOKEN_ADVICE.sub(SERVICE_TOKEN_ADVICE, hint)
+        if "--token" in hint or "auth login" in hint:
+            hint = SERVICE_HINTS.get(exc.kind, hint)
+        err["hint"] = hint
     return {"error": err}
