@@ -378,6 +378,9 @@ class HubClient:
             self._authorize(request)
             self._count(trace, requests=1)
             async with self._semaphore:
+                # a pause that began while this request queued for a slot holds it too (every
+                # request waits during a global pause anyway, so keeping the slot costs nothing)
+                await self._wait_paused()
                 response = await self._client.send(request, stream=True, follow_redirects=False)
                 try:
                     location = response.headers.get("location")
