@@ -671,6 +671,8 @@ def kv_tables(rows: list[KVRow]) -> str:
             out.append(f"| {r.case.name} | {why} | — | — | — |")
             continue
         kinds = ", ".join(f"{n} {c}" for c, n in _full_layer_classes(r.case.full).items())
+        if r.case.encoder_tokens is not None:
+            kinds += " self-attention + as many cross-attention layers (EncoderDecoderCache); full size"
         out.append(
             f"| {r.case.name} | {kinds} | {fmt(r.scaled)} | {fmt(r.hub_full)} | "
             f"{signed(r.hub_full - r.scaled)} |"
@@ -687,6 +689,50 @@ def kv_tables(rows: list[KVRow]) -> str:
         ]
         out += [f"* **{name}** — {e}" for name, e in explained]
     return "\n".join(out)
+
+
+NOTES = """\
+### Notes: what differs from a naive formula, and why
+
+* **Sliding / chunked windows.** transformers' `DynamicSlidingWindowLayer` keeps only the last
+  `window - 1` tokens ("Only cache the last `self.sliding_window - 1` tokens", `cache_utils.py`):
+  Mistral-7B-v0.1 holds 4,095 of 4,101 tokens, gemma-3 511 of 601, gpt-oss 127 of 201.
+  `StaticSlidingWindowLayer` allocates `min(window, max_cache_len)`: one token more per sliding layer
+  (4,096 / 512 / 128). hubmem models both (`KVOptions.transformers_cache`), hence Δ 0 in both columns; a
+  naive "window tokens" formula would be 1 token x per-token bytes too high per sliding layer for
+  DynamicCache. Llama 4's chunked layers use the same classes with `attention_chunk_size` as the window
+  (63 of 101 tokens at chunk 64), i.e. transformers keeps the most recent `chunk - 1` tokens, not "the
+  tokens since the current chunk started" as vLLM's ChunkedLocalAttention.
+* **MLA.** transformers 5.x DeepSeek attention caches the compressed latent (`keys` = kv_lora_rank 512)
+  and the shared rotary key (`values` = qk_rope_head_dim 64): 576 elements per token per layer,
+  theory.md 2.2's MLA figure, not the decompressed 128 heads x (192 + 128) of a naive MHA view (71x
+  more). DeepSeek-V3.2's `DynamicIndexedLayer` adds the DSA indexer key (index_head_dim 128 per token
+  per layer, model dtype).
+* **Recurrent state.** transformers keeps `conv_kernel` conv columns (4; vLLM keeps `conv_kernel - 1`)
+  and the SSM / DeltaNet state as float32 even in a bfloat16 model (the torch scans return float32 and
+  the cache copies them): falcon-mamba-7b = 589,824 B per layer, 37,748,736 B for 64 layers, where
+  theory.md 6.7's "transformers MambaCache (bf16 ...)" 20,971,520 B describes the older bf16 MambaCache.
+  Measured on the CPU (torch) path; with the CUDA mamba kernels the returned state dtype may differ.
+  Nemotron-H's config asks for `mamba_ssm_cache_dtype: float32` anyway.
+* **Encoder-decoder.** `EncoderDecoderCache` = a self-attention DynamicCache (decoder tokens) + a
+  cross-attention cache holding the encoder tokens (16 here) in each of the 12 decoder layers; T5-base
+  per token per layer = 12 heads x 64 x 2 (K, V) x 4 B = 6,144 B.
+* **dtype.** Where config.json has no dtype (gpt-oss-20b's corpus config, T5-base), transformers builds
+  float32 (theory.md 1.2's last fallback) and hubmem without tensors assumes bfloat16 (and says so); the
+  table rows show the exact reproduction with `kv_dtype=float32`.
+* **Parameters.** `Module.parameters()` leaves out persistent buffers that checkpoints store (DeepSeek /
+  Nemotron-H `e_score_correction_bias`); hubmem counts them, as the saved state dict does. Tied tensors
+  are yielded once by `parameters()` and saved once by `save_pretrained`. Llama-4-Scout's corpus config
+  has no `vision_config`: transformers builds a default vision tower, hubmem reports the vision part
+  missing; with that default vision_config written into the config, hubmem's vision formula matches
+  transformers exactly. falcon-180B-chat's config has no `tie_word_embeddings`, so `FalconConfig` ties
+  lm_head (hubmem follows the config and matches transformers), yet the real index stores a separate
+  `lm_head.weight` (V x H = 965,476,352 more in the checkpoint: tests/test_config_params_corpus.py).
+  Nemotron-Super-49B (nemotron-nas / DeciLM) is remote code only, so transformers cannot build it
+  offline; hubmem's count follows DeciLM's `_ffn_mult_to_intermediate_size` (as in vLLM's
+  nemotron_nas.py) (49,867,145,216; not checked against transformers).
+
+"""
 
 
 # Output ----------------------------------------------------------------------------------------------------
@@ -726,6 +772,7 @@ def main(argv: list[str] | None = None) -> int:
         krows = [kv_row(case) for case in kv_cases()]
         ok &= all(r.ok for r in krows)
         parts += ["", "### KV cache and recurrent state (CPU forward, random weights)", "", kv_tables(krows)]
+    parts += ["", NOTES]
     parts += [
         "",
         f"Result: {'every difference explained' if ok else 'UNEXPLAINED DIFFERENCES'} "
