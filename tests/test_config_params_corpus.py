@@ -133,3 +133,11 @@ def test_missing_key_reports_instead_of_crashing() -> None:
     del c["intermediate_size"]
     p = count(c)
     assert p.total is None and p.missing
+
+
+def test_nonsense_dimensions_report_instead_of_a_negative_count() -> None:
+    c = load("meta-llama/Llama-3.1-8B")
+    c["num_hidden_layers"] = 0
+    c["vocab_size"] = 0
+    p = count(c)
+    assert p.total is None and p.missing

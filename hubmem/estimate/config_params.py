@@ -94,13 +94,18 @@ class _Ctx:
         v = self.tc.get(key)
         return default if v is None else v
 
-    def num(self, arch_value: int | None, *keys: str, default: int | None = None) -> int:
-        """The Architecture's value when parse_config derived it, else the first integer key of the config."""
-        if arch_value is not None:
+    def num(
+        self, arch_value: int | None, *keys: str, default: int | None = None, positive: bool = False
+    ) -> int:
+        """The Architecture's value when parse_config derived it, else the first integer key of the config.
+
+        Negative values never count; with ``positive`` (model dimensions) neither does 0."""
+        low = 1 if positive else 0
+        if arch_value is not None and arch_value >= low:
             return arch_value
         for k in keys:
             v = self.tc.get(k)
-            if isinstance(v, int) and not isinstance(v, bool):
+            if isinstance(v, int) and not isinstance(v, bool) and v >= low:
                 return v
         if default is not None:
             return default
@@ -117,15 +122,17 @@ class _Ctx:
     # common dimensions -------------------------------------------------------------------------
     @property
     def hidden(self) -> int:
-        return self.num(self.arch.hidden_size, "hidden_size", "n_embd", "d_model")
+        return self.num(self.arch.hidden_size, "hidden_size", "n_embd", "d_model", positive=True)
 
     @property
     def layers(self) -> int:
-        return self.num(self.arch.num_layers, "num_hidden_layers", "n_layer", "num_layers")
+        return self.num(self.arch.num_layers, "num_hidden_layers", "n_layer", "num_layers", positive=True)
 
     @property
     def heads(self) -> int:
-        return self.num(self.arch.num_attention_heads, "num_attention_heads", "n_head", "num_heads")
+        return self.num(
+            self.arch.num_attention_heads, "num_attention_heads", "n_head", "num_heads", positive=True
+        )
 
     @property
     def kv_heads(self) -> int:
@@ -141,7 +148,7 @@ class _Ctx:
 
     @property
     def vocab(self) -> int:
-        return self.num(self.arch.vocab_size, "vocab_size")
+        return self.num(self.arch.vocab_size, "vocab_size", positive=True)
 
     @property
     def intermediate(self) -> int:
@@ -392,6 +399,10 @@ def _gpt2(ctx: _Ctx) -> None:
         ctx.add("mlp", _linear(h, inner, True) + _linear(inner, h, True))
         ctx.add("norms", 2 * 2 * h)  # ln_1, ln_2 (LayerNorm weight + bias)
     ctx.add("norms", 2 * h)  # ln_f
+    ctx.notes.append(
+        "checkpoints saved by older transformers also hold h.*.attn.bias (and attn.masked_bias) causal-mask "
+        f"buffers, {positions}x{positions} per layer: tensors in the header, not parameters"
+    )
 
 
 def _bert(ctx: _Ctx) -> None:
@@ -421,6 +432,10 @@ def _bert(ctx: _Ctx) -> None:
         ctx.missing.append(f"task head of {arch} not counted (encoder counted)")
     if not ctx.tied(True):
         ctx.missing.append("untied BERT decoder weight not counted")
+    ctx.notes.append(
+        "checkpoints saved by older transformers also hold the int64 embeddings.position_ids buffer "
+        f"({positions} elements): a tensor in the header, not a parameter"
+    )
 
 
 def _falcon(ctx: _Ctx) -> None:
@@ -793,6 +808,8 @@ def expected_parameters(config: Mapping[str, Any] | None, arch: Architecture) ->
             family=family, missing=[f"{family}: malformed config ({type(exc).__name__}: {exc})"]
         )
     total = sum(ctx.counts.values())
+    if total <= 0 or any(v < 0 for v in ctx.counts.values()):
+        return ConfigParams(family=family, missing=[f"{family}: config dimensions give no parameters"])
     return ConfigParams(
         family=family,
         total=total,
