@@ -90,3 +90,23 @@ def test_lora_and_qlora_are_complete(repo: str) -> None:
     # the NF4 base is smaller than a 16-bit one, and larger than 4 bits per parameter
     base = sum(i.bytes for i in qlora.breakdown if i.name.startswith("QLoRA base"))
     assert weights.parameters // 2 < base < 2 * weights.parameters
+
+
+def test_moe_lora_skips_experts_and_router_unless_asked() -> None:
+    snap, tensors = load("Qwen__Qwen3-30B-A3B")
+    assert snap.config is not None
+    cfg = snap.config
+    arch = parse_config(cfg, tensors=tensors)
+    weights = estimate_weights(snap, tensors, arch)
+    h, hd, r = cfg["hidden_size"], cfg["head_dim"], 8
+    q, kv = cfg["num_attention_heads"] * hd, cfg["num_key_value_heads"] * hd
+    attention = r * ((h + q) + 2 * (h + kv) + (q + h))  # q, k, v, o
+    experts = cfg["num_experts"] * 3 * r * (h + cfg["moe_intermediate_size"])  # gate, up, down per expert
+    layers = cfg["num_hidden_layers"]
+    plain = estimate_training(weights, tensors, arch, TrainingOptions(method="lora", rank=r))
+    assert plain.trainable_parameters == layers * attention
+    assert any("routed-expert" in a for a in plain.assumptions)
+    with_experts = estimate_training(
+        weights, tensors, arch, TrainingOptions(method="lora", rank=r, lora_experts=True)
+    )
+    assert with_experts.trainable_parameters == layers * (attention + experts)

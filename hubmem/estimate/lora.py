@@ -66,14 +66,39 @@ class LoRAMatch:
     matched_leaves: list[str] = field(default_factory=list)
     unmatched_targets: list[str] = field(default_factory=list)
     skipped_non_linear: list[str] = field(default_factory=list)  # matched a name but not a 2-D Linear
+    skipped_experts: int = 0  # routed-expert weights a target matched but that got no adapter
     trainable_parameters: int = 0
     adapter_shapes: list[tuple[int, ...]] = field(default_factory=list)
 
 
+def is_routed_expert(name: str) -> bool:
+    """A routed-expert tensor (``...mlp.experts.7.gate_proj.weight``, fused ``...experts.gate_up_proj``);
+    shared experts (``shared_experts``, ``shared_expert``) are ordinary MLPs."""
+    return ".experts." in name or name.startswith("experts.")
+
+
+def is_router(t: LogicalTensor, num_experts: int | None) -> bool:
+    """An MoE router weight ``[num_experts, hidden]`` (``mlp.gate`` / ``router``)."""
+    if not num_experts or t.shape is None or len(t.shape) != 2 or t.shape[0] != num_experts:
+        return False
+    leaf = module_name(t.name).rsplit(".", 1)[-1]
+    return leaf in ("gate", "router") or "router" in t.name
+
+
 def match_lora(
-    tensors: Sequence[LogicalTensor], targets: Iterable[str], rank: int, *, bias: bool = False
+    tensors: Sequence[LogicalTensor],
+    targets: Iterable[str],
+    rank: int,
+    *,
+    bias: bool = False,
+    experts: bool = False,
+    num_experts: int | None = None,
 ) -> LoRAMatch:
-    """Adapters for every Linear whose module name matches ``targets``, with their real shapes."""
+    """Adapters for every Linear whose module name matches ``targets``, with their real shapes.
+
+    Routed experts are adapted only with ``experts=True``: transformers >= 5 holds them as fused 3-D
+    parameters, which PEFT's ``target_modules`` / ``all-linear`` do not reach (per-expert ``nn.Linear``
+    in transformers 4). ``all-linear`` also skips MoE routers (custom modules in transformers 5)."""
     targets = list(targets)
     result = LoRAMatch(rank=rank, targets=targets)
     all_linear = any(t.lower() in ("all-linear", "all_linear") for t in targets)
@@ -86,14 +111,19 @@ def match_lora(
         mod = module_name(t.name)
         linear = is_linear_weight(t)
         chosen = [x for x in named if target_matches(mod, x)]
+        if not experts and is_routed_expert(t.name):
+            if chosen or (all_linear and linear):
+                result.skipped_experts += 1
+            continue
         if chosen and not linear:
             if t.name.endswith(".weight") or t.shape is None or len(t.shape) != 1:
                 result.skipped_non_linear.append(t.name)
             continue
-        if not (chosen or (all_linear and linear)):
+        in_all = all_linear and linear and not is_router(t, num_experts)
+        if not (chosen or in_all):
             continue
         hit.update(chosen)
-        if all_linear:
+        if in_all:
             hit.add(next(x for x in targets if x.lower() in ("all-linear", "all_linear")))
         assert t.shape is not None
         out_f, in_f = t.shape

@@ -305,6 +305,11 @@ def estimate_training(
             f"per-tensor unpacking gives {_fmt(p_all)} logical parameters, the weights section "
             f"{_fmt(weights.parameters)}: per-tensor figures use the former"
         )
+    if arch.max_context and options.seq_len > arch.max_context:
+        assumptions.append(
+            f"seq_len {options.seq_len} exceeds the model's maximum context {arch.max_context}; "
+            "activations are projected for seq_len anyway"
+        )
     if any(t.shape is None for t in params_t):
         missing.append("some packed tensors have no recoverable shape: treated as 1-D for per-tensor rules")
 
@@ -366,7 +371,14 @@ def estimate_training(
                 "ZeRO paper 2+2+12 = 16, HF anatomy 6+4+8 = 18, Megatron 2+4+12 = 18 (see alternatives)"
             )
     else:
-        match = match_lora(params_t, options.lora_targets, options.rank, bias=options.lora_bias)
+        match = match_lora(
+            params_t,
+            options.lora_targets,
+            options.rank,
+            bias=options.lora_bias,
+            experts=options.lora_experts,
+            num_experts=arch.num_experts,
+        )
         trainable = match.trainable_parameters
         frozen_params = p_all
         lora_info = LoRAInfo(
@@ -386,6 +398,13 @@ def estimate_training(
                 f"{len(match.skipped_non_linear)} matched tensors are not 2-D Linear weights, no adapter "
                 f"(e.g. {match.skipped_non_linear[0]})"
             )
+        if match.skipped_experts:
+            assumptions.append(
+                f"{match.skipped_experts} routed-expert weights get no adapter (PEFT on transformers >= 5 "
+                "holds experts as fused parameters); lora_experts=true adapts each expert"
+            )
+        if arch.num_experts and any(x.lower() in ("all-linear", "all_linear") for x in options.lora_targets):
+            assumptions.append("all-linear skips MoE routers ([num_experts, hidden] gate/router weights)")
         aw = 4 if options.adapter_dtype == "fp32" else 2
         w, g, m = trainable * aw, trainable * aw, 0
         s = sum(

@@ -53,6 +53,11 @@ class TrainingOptions(Model):
         "suffix after a dot), or 'all-linear' = every 2-D linear weight except embeddings and the head",
     )
     lora_bias: bool = False  # lora_B with bias adds `out` per adapted module
+    lora_experts: bool = Field(
+        default=False,
+        description="adapt routed MoE experts too (per-expert Linear in transformers 4, target_parameters); "
+        "by default they get none, like PEFT on transformers >= 5 where experts are fused parameters",
+    )
     adapter_dtype: Literal["fp32", "bf16"] = "fp32"
     qlora_double_quant: bool = True
     # parallelism
