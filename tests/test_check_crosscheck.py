@@ -17,7 +17,7 @@ from scan_samples import Dims, Expected, llama_tensors, write_llama
 
 from hubmem.errors import CorruptHeaderError
 from hubmem.estimate.crosscheck import check_name_size, parse_size_claims
-from hubmem.fakehub import FakeHub, write_tokens
+from hubmem.fakehub import READER_TOKEN, FakeHub, write_tokens
 from hubmem.pipeline import analyze_async
 from hubmem.schema.check import CHECK_NAMES, CheckItem
 from hubmem.schema.report import Report
@@ -87,8 +87,8 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Exp
     return root, out
 
 
-async def check_of(hub: FakeHub, repo_id: str) -> Report:
-    report = await analyze_async(repo_id, endpoint=hub.endpoint, token=False, check=True)
+async def check_of(hub: FakeHub, repo_id: str, token: str | bool = False) -> Report:
+    report = await analyze_async(repo_id, endpoint=hub.endpoint, token=token, check=True)
     assert report.check is not None
     assert [i.name for i in report.check.items] == list(CHECK_NAMES)
     return report
@@ -330,3 +330,64 @@ def test_size_claims_parse_and_tolerance() -> None:
         check_name_size("google/gemma-2-2b", weights(2_614_341_888, embed=589_824_000)).matches
         == "non-embedding"
     )
+
+
+# -- the shared fixtures (fixtures/repos, built by scripts/build_fixtures.py) -------------------------------
+
+
+def fixture_hub(make_fake_hub: Callable[..., FakeHub], *repo_dirs: str) -> FakeHub:
+    from hubmem.fakehub import default_fixtures_dir
+
+    root = default_fixtures_dir()
+    missing = [d for d in repo_dirs if not (root / "repos" / d / "repo.json").is_file()]
+    if missing:
+        pytest.skip(f"fixture repos not built yet: {', '.join(missing)}")
+    return make_fake_hub(root)
+
+
+async def test_fixture_broken_index(make_fake_hub: Callable[..., FakeHub]) -> None:
+    hub = fixture_hub(make_fake_hub, "hubmem-test__broken-index")
+    report = await check_of(hub, "hubmem-test/broken-index")
+    size = item(report, "index_total_size")
+    # the real MiniLM tensors hold 90,856,960 data bytes (corpus README); the index claims 1,000 more
+    assert (size.status, size.actual, size.difference) == ("mismatch", 90_856_960, -1000)
+    wm = item(report, "index_weight_map")
+    assert wm.status == "mismatch" and len(wm.examples) == 1 and wm.examples[0].startswith("missing: ")
+
+
+async def test_fixture_bogus_hub_total(make_fake_hub: Callable[..., FakeHub]) -> None:
+    hub = fixture_hub(make_fake_hub, "hubmem-test__bogus-hub-total")
+    got = item(await check_of(hub, "hubmem-test/bogus-hub-total"), "hub_parameters")
+    assert (got.status, got.actual) == ("mismatch", MINILM_ELEMENTS)
+    assert got.expected != MINILM_ELEMENTS
+
+
+MINILM_ELEMENTS = 22_713_728  # corpus README: 103 F32 tensors (22,713,216) + position_ids (512 x I64)
+
+
+async def test_fixture_real_models(make_fake_hub: Callable[..., FakeHub]) -> None:
+    hub = fixture_hub(
+        make_fake_hub,
+        "meta-llama__Llama-3.1-8B",
+        "sentence-transformers__all-MiniLM-L6-v2",
+        "openai-community__gpt2",
+        "Qwen__Qwen3-0.6B",
+    )
+    llama = await check_of(hub, "meta-llama/Llama-3.1-8B", READER_TOKEN)  # gated
+    assert llama.check is not None and llama.check.ok
+    hub_params = item(llama, "hub_parameters")
+    assert (hub_params.expected, hub_params.matches) == (8_030_261_248, "elements")  # the Hub API figure
+    assert item(llama, "index_total_size").actual == 16_060_522_496  # published index total_size
+    assert item(llama, "name_size").status == "ok"
+    # MiniLM: the formula matches once the int64 position_ids buffer (512 elements) is set aside
+    minilm = item(await check_of(hub, "sentence-transformers/all-MiniLM-L6-v2"), "config_parameters")
+    assert (minilm.status, minilm.expected, minilm.actual) == ("ok", MINILM_ELEMENTS - 512, MINILM_ELEMENTS)
+    # GPT-2 stores a 1024 x 1024 causal-mask buffer in each of its 12 layers
+    gpt2 = item(await check_of(hub, "openai-community/gpt2"), "config_parameters")
+    assert gpt2.status == "ok" and gpt2.difference == 12 * 1024 * 1024
+    # Qwen3-0.6B ties lm_head (config.json) yet stores it: the headers hold vocab x hidden more
+    qwen = await check_of(hub, "Qwen/Qwen3-0.6B")
+    config = item(qwen, "config_parameters")
+    assert config.status == "mismatch" and config.difference == 151_936 * 1024
+    assert "ties lm_head" in (config.detail or "")
+    assert item(qwen, "name_size").matches == "non-embedding"  # 0.6B is the count without the (tied) table

@@ -383,22 +383,43 @@ def check_config_parameters(snapshot: Snapshot, weights: WeightsReport, arch: Ar
             unit="parameters",
             detail="the config formula covers only part of the model: " + "; ".join(cp.missing),
         )
-    figures = [("total", cp.total, f"{cp.family} formula")]
+    comp = {k: v.parameters for k, v in weights.by_component.items()}
+    buffers = comp.get("buffers", 0)  # position_ids, causal masks ... stored but not parameters
+    targets = [("total", cp.total, f"the {cp.family} formula")]
     if cp.mtp:
-        figures.append(("checkpoint_total", cp.total + cp.mtp, "formula incl. the MTP module"))
-    for key, value, words in figures:
-        if value == actual:
-            return CheckItem(
-                name=name,
-                status="ok",
-                title=title,
-                expected=value,
-                actual=actual,
-                difference=0,
-                unit="parameters",
-                matches=key,
-                detail=f"the headers hold exactly the {words}'s parameters",
+        targets.append(
+            ("checkpoint_total", cp.total + cp.mtp, f"the {cp.family} formula with the MTP module")
+        )
+    figures = [("parameters", actual, "")]
+    if buffers:
+        figures.append(
+            (
+                "parameters without stored buffers",
+                actual - buffers,
+                f" once the {buffers:,} stored buffer elements are set aside",
             )
+        )
+    for key, value, words in targets:
+        for fkey, fvalue, fwords in figures:
+            if value == fvalue:
+                return CheckItem(
+                    name=name,
+                    status="ok",
+                    title=title,
+                    expected=value,
+                    actual=actual,
+                    difference=actual - value,
+                    unit="parameters",
+                    matches=key if fkey == "parameters" else f"{key} ({fkey})",
+                    detail=f"the headers hold exactly {words}'s parameters{fwords}",
+                )
+    reasons: list[str] = []
+    head = comp.get("lm_head", 0)
+    if head and not cp.components.get("lm_head") and actual - buffers - head in {v for _, v, _ in targets}:
+        reasons.append(
+            f"config.json ties lm_head to the embeddings but the checkpoint also stores it: "
+            f"{head:,} parameters that loaders tie to the embeddings instead of loading"
+        )
     item = CheckItem(
         name=name,
         status="mismatch",
@@ -407,11 +428,17 @@ def check_config_parameters(snapshot: Snapshot, weights: WeightsReport, arch: Ar
         actual=actual,
         difference=actual - cp.total,
         unit="parameters",
-        detail=f"{cp.family} formula: {cp.total:,}"
-        + (f" (+ MTP {cp.mtp:,})" if cp.mtp else "")
-        + f"; headers: {actual:,} logical parameters",
+        detail="; ".join(
+            [
+                f"{cp.family} formula: {cp.total:,}"
+                + (f" (+ MTP {cp.mtp:,})" if cp.mtp else "")
+                + f"; headers: {actual:,} logical parameters"
+                + (f" ({buffers:,} of them stored buffers)" if buffers else ""),
+                *reasons,
+                *cp.notes,
+            ]
+        ),
     )
-    comp = {k: v.parameters for k, v in weights.by_component.items()}
     shown = [
         f"{k}: config {cp.components[k]:,}, headers {comp[k]:,}"
         for k in sorted(set(cp.components) & set(comp))
