@@ -41,6 +41,7 @@ class LayerDims:
     o_dim: int
     ffn: int  # per-token MLP width that stores activations (k experts x I for MoE layers)
     latent: int = 0  # MLA: compressed q/kv inputs stored for the up-projections
+    routed: int = 0  # MoE: routed copies per token (top-k): gathered expert inputs + weighted outputs
 
 
 @dataclass
@@ -84,10 +85,13 @@ def _layer_dims(arch: Architecture, layer: int, tp: int) -> LayerDims:
     else:
         q_dim, k_dim, v_dim, o_dim = nh * hd, kv_per_gpu_heads * hd, kv_per_gpu_heads * hd_v, nh * hd_v
     ffn = arch.intermediate_size or 4 * h
-    if arch.num_experts and arch.moe_intermediate_size and layer >= (arch.first_dense_layers or 0):
+    routed = 0
+    if arch.num_experts and layer >= (arch.first_dense_layers or 0):
         k = arch.experts_per_token or 1
-        ffn = (k + (arch.shared_experts or 0)) * arch.moe_intermediate_size
-    return LayerDims(h, nh, q_dim, k_dim, v_dim, o_dim, ffn, latent)
+        # Mixtral / gpt-oss size their experts with intermediate_size
+        ffn = (k + (arch.shared_experts or 0)) * (arch.moe_intermediate_size or ffn)
+        routed = k
+    return LayerDims(h, nh, q_dim, k_dim, v_dim, o_dim, ffn, latent, routed)
 
 
 def _layer_bytes(d: LayerDims, s: int, b: int, tp: int, sp: bool, name: str) -> tuple[int, int]:
@@ -100,7 +104,7 @@ def _layer_bytes(d: LayerDims, s: int, b: int, tp: int, sp: bool, name: str) -> 
             return 34 * sb * h // tp, scores
         return 10 * sb * h + 24 * sb * h // tp, scores
     replicated = 8 * d.hidden  # norm-1 input, QKV input, norm-2 input, MLP input (2 bytes each)
-    sharded = 2 * (d.q_dim + d.k_dim + d.v_dim + d.o_dim) + 8 * d.ffn + 2 * d.latent
+    sharded = 2 * (d.q_dim + d.k_dim + d.v_dim + d.o_dim) + 8 * d.ffn + 2 * d.latent + 4 * d.routed * d.hidden
     if sp:
         return sb * (replicated + sharded) // tp, scores
     return sb * replicated + sb * sharded // tp, scores
@@ -182,8 +186,10 @@ def estimate_activations(
         )
     if arch.num_experts:
         assumptions.append(
-            "MoE layers: each token stores the MLP activations of its top-k routed (+ shared) experts; "
-            "routing imbalance, capacity padding and the router logits are not modelled"
+            "MoE layers (Llama-style formula): each token stores the SwiGLU tensors of its top-k routed "
+            "(+ shared) experts, plus 2*k*h for the k gathered expert inputs and 2*k*h for the expert "
+            "outputs weighted by the router [derived]; routing imbalance, capacity padding and router "
+            "logits are not modelled"
         )
     if arch.mla is not None:
         assumptions.append(

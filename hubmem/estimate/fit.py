@@ -190,8 +190,8 @@ def inference_workspace(arch: Architecture | None, tp: int, options: FitOptions)
     hd = arch.head_dim or h // nh
     nkv = max(1, (arch.num_kv_heads or nh) // tp) * tp
     inter = arch.intermediate_size or 4 * h
-    if arch.num_experts and arch.moe_intermediate_size:  # routed tokens: k experts' MLP widths
-        routed = (arch.experts_per_token or 1) * arch.moe_intermediate_size
+    if arch.num_experts:  # routed tokens: k experts' MLP widths
+        routed = (arch.experts_per_token or 1) * (arch.moe_intermediate_size or inter)
         inter = max(inter, routed) if arch.first_dense_layers else routed
     sharded = (nh + 2 * nkv) * hd + nh * hd + 3 * inter
     per_token = 2 * (2 * h + sharded // tp)
