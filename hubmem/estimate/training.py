@@ -29,8 +29,6 @@ from .lora import QUANT_STATE_CONSTANTS, is_linear_weight, match_lora, module_na
 from .optimizers import Precision, describe_optimizer, precision_bytes, state_bytes
 from .sharding import label, largest_module, largest_unit, shard_bytes, shard_degree, stage_of
 
-GiB = 2**30
-
 # quantization bookkeeping tensors, never parameters
 # (theory 3.2; huggingface.js QUANTIZATION_AUXILIARY_SUFFIXES)
 AUX_LEAVES = {
@@ -90,10 +88,6 @@ class LogicalTensor:
 
 def _fmt(n: int) -> str:
     return f"{n:,}"
-
-
-def _gib(n: int) -> str:
-    return f"{n / GiB:.2f} GiB"
 
 
 def quant_kind(weights: WeightsReport | None, arch: Architecture) -> tuple[str | None, int]:
@@ -506,6 +500,11 @@ def estimate_training(
                 "(blocksize 64); "
                 "the base is re-quantized from its logical parameters whatever the checkpoint's own format"
             )
+            if arch.num_experts:
+                assumptions.append(
+                    "QLoRA on MoE: routed experts counted in NF4 as per-expert Linear weights (checkpoint "
+                    "layout); fused 3-D expert parameters (transformers >= 5) may stay 16-bit"
+                )
         m = 0
 
     # per-GPU model states
