@@ -262,6 +262,13 @@ def check_cmd(repo: str, **kw: Any) -> None:
     help="fsync the output after every row, about once a second, or never.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Processes that build reports (0: in this process; raise it for CPU-bound scans of big MoE repos).",
+)
 @cache_options
 @guarded
 def scan_cmd(repos: Any, **kw: Any) -> None:
@@ -293,6 +300,7 @@ def scan_cmd(repos: Any, **kw: Any) -> None:
         token=kw["token"],
         max_retries=kw["max_retries"],
         max_wait=kw["max_wait"],
+        workers=kw["workers"],
     )
     files = ScanFiles(
         output=kw["output"],

@@ -18,8 +18,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import csv
+import functools
 import io
 import json
 import os
@@ -305,6 +307,12 @@ class ScanSettings:
     max_wait: float = 300.0
     backoff_base: float = 0.5
     timeout: float = 30.0
+    workers: int = 0  # processes building reports (0: a thread of this process; CPU-bound for big MoE repos)
+
+
+def _build_report_job(snapshot: Any, options: Options, seconds: float, check: bool) -> Any:
+    """Run in a worker process: the report of one snapshot (pickled both ways)."""
+    return build_report(snapshot, options, seconds=seconds, check=check)
 
 
 async def resolve_commit(client: HubClient, repo_id: str, revision: str) -> str | None:
@@ -355,6 +363,13 @@ async def scan_repos(
     requests_before = client.stats.requests
     bytes_before = client.stats.bytes_received
     queue: Iterator[Target] = iter(targets)
+    pool: concurrent.futures.ProcessPoolExecutor | None = None
+    if settings.workers > 0:
+        import multiprocessing
+
+        pool = concurrent.futures.ProcessPoolExecutor(
+            settings.workers, mp_context=multiprocessing.get_context("spawn")
+        )
 
     async def one(t: Target) -> None:
         t0 = time.perf_counter()
@@ -391,21 +406,30 @@ async def scan_repos(
                 cache=cache,
             )
             seconds = time.perf_counter() - t0
-            report = await asyncio.to_thread(
-                build_report, snapshot, settings.options, seconds=seconds, check=settings.check
-            )
+            if pool is not None:
+                loop = asyncio.get_running_loop()
+                job = functools.partial(
+                    _build_report_job, snapshot, settings.options, seconds, settings.check
+                )
+                report = await loop.run_in_executor(pool, job)
+            else:
+                report = await asyncio.to_thread(
+                    build_report, snapshot, settings.options, seconds=seconds, check=settings.check
+                )
+            stats = snapshot.stats
+            del snapshot  # big MoE headers: let them go before the row is serialised
             row = ScanRow(
                 repo_id=t.repo_id,
                 revision=t.revision,
                 ok=True,
                 commit=report.commit,
                 seconds=round(time.perf_counter() - t0, 4),
-                requests=snapshot.stats.requests,
+                requests=stats.requests,
             )
             line = ok_line(row, report.model_dump_json())
             row.report = report
             summary.ok += 1
-            summary.cache_hits += snapshot.stats.cache_hits
+            summary.cache_hits += stats.cache_hits
             if report.check is not None and not report.check.ok:
                 summary.mismatched += 1
         except asyncio.CancelledError:
@@ -438,6 +462,8 @@ async def scan_repos(
         summary.bytes_received = client.stats.bytes_received - bytes_before
         if own:
             await client.aclose()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     return summary
 
 

@@ -317,3 +317,26 @@ def test_scan_row_schema_roundtrip(
         "kind",
         "message",
     }
+
+
+async def test_reports_built_in_worker_processes_equal_in_process_ones(
+    many: tuple[Path, dict[str, Expected]], make_fake_hub: Callable[..., FakeHub]
+) -> None:
+    root, expected = many
+    hub = make_fake_hub(root)
+    targets = [Target(r, "main") for r in sorted(expected)[:4]]
+    got: dict[int, dict[str, Any]] = {}
+    for workers in (0, 2):
+        rows: dict[str, Any] = {}
+        settings = ScanSettings(endpoint=hub.endpoint, token=False, concurrency=4, workers=workers)
+
+        def keep(line: bytes, row: ScanRow, rows: dict[str, Any] = rows) -> None:
+            rows[row.repo_id] = json.loads(line)
+
+        summary = await scan_repos(targets, settings, write_row=keep)
+        assert summary.ok == len(targets)
+        got[workers] = rows
+    for repo_id, row in got[2].items():
+        assert_row_correct(row, expected[repo_id])
+        for part in ("weights", "architecture", "kv_cache", "training", "check"):
+            assert row["report"][part] == got[0][repo_id]["report"][part]
