@@ -28,10 +28,8 @@ builds the client hf-mem asked for (same limits, timeout, http2, follow_redirect
 other request (the 302 targets on the CDN origin, signed URLs) through untouched. Redirects, auth
 stripping on cross-origin redirects (httpx2's ``_redirect_headers``) and Range handling stay httpx2's own.
 hf-mem reads its token from ``hf_token=``, ``HF_TOKEN`` or ``$HF_HOME/token``; the adapter passes the
-token explicitly and clears the other two for the call. Nothing ever contacts the real Hub: a request
-to any other https origin would fail to connect rather than leave the machine only if the network is
-down, so the transport refuses (raises) any request whose origin is neither the endpoint's nor, after a
-redirect, a loopback/http origin.
+token explicitly and clears the other two for the call. Nothing can reach the real Hub: the transport
+refuses (``httpx2.ConnectError``) any request whose host is neither the endpoint's nor loopback.
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ import os
 import tempfile
 import time
 import types
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -278,13 +276,6 @@ async def arun_hf_mem(
 
 def run_hf_mem(repo_id: str, *, endpoint: str, token: str | None, experimental: bool = False) -> ToolResult:
     return asyncio.run(arun_hf_mem(repo_id, endpoint=endpoint, token=token, experimental=experimental))
-
-
-def run_async(factory: Callable[[], Awaitable[ToolResult]]) -> ToolResult:
-    async def main() -> ToolResult:
-        return await factory()
-
-    return asyncio.run(main())
 
 
 TOOLS: dict[str, Runner] = {
