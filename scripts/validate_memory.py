@@ -530,12 +530,14 @@ READING = """How to read it:
   (parameters and buffers excluded) with hubmem's per-layer formula (Llama-style for gated MLPs,
   Korthikanti for GPT-2) x layers + fp32 logits, for fp32 training on CPU, micro-batch 1. ``sdpa`` is
   PyTorch's CPU flash kernel (hubmem ``flash_attention=True``), ``eager`` materialises the scores
-  (``flash_attention=False``, the ``5*a*s^2*b`` term). The formulas are lower bounds by construction
-  (theory.md 4.4): transformers' RMSNorm saves both its input and the normalised tensor, rotary embeddings
-  save ``q``/``k`` and their rotated halves, Qwen3's q/k norms add two more per layer, GPT-2's ``gelu_new``
-  is composed of elementwise ops that each save a 4h-wide tensor, and MoE layers keep routing
-  intermediates. Measured / projected of about 1.1-1.4 for Llama-style models is the calibration to apply;
-  an allocator peak (``--device cuda``) adds the transient buffers of the backward pass on top.
+  (``flash_attention=False``: the ``5*a*s^2*b`` term, which includes Korthikanti's dropout mask and
+  output; transformers skips them at attention_dropout=0, so eager ratios sit lower). The formulas are
+  lower bounds by construction (theory.md 4.4): transformers' RMSNorm saves both its input and the
+  normalised tensor, rotary embeddings save ``q``/``k`` and their rotated halves, Qwen3's q/k norms add
+  two more per layer, GPT-2's ``gelu_new`` is composed of elementwise ops that each save a 4h-wide
+  tensor, and MoE layers keep routing intermediates. Measured / projected of about 1.1-1.4 for
+  Llama-style models is the calibration to apply; an allocator peak (``--device cuda``) adds the
+  transient buffers of the backward pass on top.
 * Reduced configs change sizes, not rules: every per-tensor and per-layer rule is exercised with the real
   hidden sizes, head counts, head dims, windows (capped so a 512-token prefill crosses them), tied
   embeddings and expert layouts of each model."""
