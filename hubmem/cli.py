@@ -11,9 +11,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 
 from . import __version__
@@ -23,7 +24,14 @@ from .render.text import print_report
 from .schema.kv import KVOptions
 from .schema.options import Options
 from .schema.report import Report
-from .schema.training import TrainingOptions
+from .schema.training import (
+    Checkpointing,
+    FSDPStrategy,
+    Optimizer,
+    Precision,
+    TrainingMethod,
+    TrainingOptions,
+)
 
 KV_DTYPES = ["auto", "bf16", "fp16", "fp32", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla"]
 DEMO_TOKEN = "hf_hubmem_fixture_reader"  # fixtures/tokens.json: a token that may read the gated fixtures
@@ -59,10 +67,12 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             err_console.print("hubmem: interrupted")
             sys.exit(130)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence for the CLI
+        except Exception as exc:
             if os.environ.get("HUBMEM_DEBUG"):
                 raise
-            err_console.print(f"[bold red]hubmem: internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
+            err_console.print(
+                f"[bold red]hubmem: internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True
+            )
             err_console.print("[dim]hint: rerun with HUBMEM_DEBUG=1 for a traceback, and please report it[/]")
             sys.exit(1)
 
@@ -72,12 +82,16 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``report`` and ``demo``."""
     decorators = [
-        click.option("--revision", default="main", show_default=True, help="Branch, tag, commit sha or refs/pr/N."),
+        click.option(
+            "--revision", default="main", show_default=True, help="Branch, tag, commit sha or refs/pr/N."
+        ),
         click.option("--subfolder", default=None, help="Read weights (and config) below this folder."),
         click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)."),
         click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
         click.option("--bytes", "show_bytes", is_flag=True, help="Show exact byte counts beside sizes."),
-        click.option("--context", type=click.IntRange(min=1), default=None, help="Tokens per sequence [8192]."),
+        click.option(
+            "--context", type=click.IntRange(min=1), default=None, help="Tokens per sequence [8192]."
+        ),
         click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences."),
         click.option(
             "--kv-dtype",
@@ -93,20 +107,68 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="KV view: tokens held (transformers) or what a paged engine reserves (vllm).",
         ),
-        click.option("--block-size", type=click.IntRange(min=1), default=None, help="vLLM block size [16; 64 for MLA]."),
         click.option(
-            "--max-num-batched-tokens", type=click.IntRange(min=1), default=8192, show_default=True, help="vLLM."
+            "--block-size", type=click.IntRange(min=1), default=None, help="vLLM block size [16; 64 for MLA]."
         ),
-        click.option("--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."),
+        click.option(
+            "--max-num-batched-tokens",
+            type=click.IntRange(min=1),
+            default=8192,
+            show_default=True,
+            help="vLLM.",
+        ),
+        click.option(
+            "--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."
+        ),
         click.option(
             "--train",
             "train_method",
-            type=click.Choice(["full", "lora", "qlora"]),
-            default="full",
-            show_default=True,
-            help="Training method to project.",
+            type=click.Choice(get_args(TrainingMethod)),
+            default=None,
+            help="Training method to project [full]; with --gpu, the verdict is for training.",
         ),
-        click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="GPUs to shard over."),
+        click.option(
+            "--optimizer",
+            type=click.Choice([*get_args(Optimizer), "adamw-fp32", "adamw-bf16"]),
+            default="adamw",
+            show_default=True,
+            help="adamw = mixed-precision AdamW (2+2+12 B/param).",
+        ),
+        click.option(
+            "--precision", type=click.Choice(get_args(Precision)), default="mixed", show_default=True
+        ),
+        click.option("--rank", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank."),
+        click.option(
+            "--lora-targets", default="all-linear", show_default=True, help="q_proj,v_proj ... or all-linear."
+        ),
+        click.option(
+            "--zero", type=click.Choice(["0", "1", "2", "3"]), default="0", show_default=True, help="ZeRO."
+        ),
+        click.option("--fsdp", type=click.Choice(get_args(FSDPStrategy)), default="none", show_default=True),
+        click.option(
+            "--tp",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Tensor parallel (training).",
+        ),
+        click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option(
+            "--seq-len", type=click.IntRange(min=1), default=4096, show_default=True, help="Training tokens."
+        ),
+        click.option(
+            "--checkpointing", type=click.Choice(get_args(Checkpointing)), default="none", show_default=True
+        ),
+        click.option(
+            "--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="GPUs (TP / sharding)."
+        ),
+        click.option("--gpu", default=None, help="GPU kind for a fit verdict: h100, a100-80, l4, mi300x ..."),
+        click.option(
+            "--utilization",
+            type=click.FloatRange(min=0, max=1, min_open=True),
+            default=None,
+            help="Usable fraction of GPU memory [0.9 inference, 1.0 training].",
+        ),
     ]
     for d in reversed(decorators):
         fn = d(fn)
@@ -140,8 +202,32 @@ def build_options(kw: dict[str, Any]) -> Options:
         max_num_batched_tokens=kw["max_num_batched_tokens"],
         encoder_length=kw["encoder_length"],
     )
-    training = TrainingOptions(method=kw["train_method"], gpus=kw["gpus"])
-    return Options(revision=kw["revision"], subfolder=kw["subfolder"], kv=kv, training=training)
+    try:
+        training = TrainingOptions(
+            method=kw["train_method"] or "full",
+            optimizer=kw["optimizer"],
+            precision=kw["precision"],
+            rank=kw["rank"],
+            lora_targets=kw["lora_targets"],
+            zero=int(kw["zero"]),
+            fsdp=kw["fsdp"],
+            tensor_parallel=kw["tp"],
+            micro_batch=kw["micro_batch"],
+            seq_len=kw["seq_len"],
+            gradient_checkpointing=kw["checkpointing"],
+            gpus=kw["gpus"],
+        )
+    except ValidationError as exc:
+        raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
+    return Options(
+        revision=kw["revision"],
+        subfolder=kw["subfolder"],
+        kv=kv,
+        training=training,
+        gpu=kw["gpu"],
+        fit="training" if kw["train_method"] else "inference",
+        gpu_utilization=kw["utilization"],
+    )
 
 
 def emit(report: Report, *, as_json: bool, show_bytes: bool) -> None:
@@ -341,7 +427,8 @@ def demo_cmd(repo: str, **kw: Any) -> None:
     fixtures = default_fixtures_dir()
     with run_in_thread(fixtures) as hub:
         err_console.print(
-            f"[dim]offline demo: fake Hub at {hub.endpoint} serving {fixtures} (real configs, headers only)[/]"
+            f"[dim]offline demo: fake Hub at {hub.endpoint} serving {fixtures}"
+            " (real configs, headers only)[/]"
         )
         report = run_sync(lambda: analyze_async(repo, options, token=token, endpoint=hub.endpoint))
     emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError
 from .estimate.crosscheck import cross_check
+from .estimate.fit import fit_inference, fit_training, kv_function
 from .estimate.kv_cache import estimate_kv_cache
 from .estimate.training import estimate_training
 from .estimate.weights import estimate_weights
@@ -19,8 +20,11 @@ from .fetch import HubClient, fetch_snapshot
 from .fetch.cache import HeaderCache
 from .parse.config import parse_config
 from .parse.header import Tensor, parse_tensors
+from .schema.architecture import Architecture
+from .schema.fit import FitOptions, FitReport
 from .schema.options import Options
 from .schema.report import FetchInfo, Report
+from .schema.weights import WeightsReport
 from .snapshot import Snapshot
 
 T = TypeVar("T")
@@ -36,6 +40,45 @@ def parse_snapshot_tensors(snapshot: Snapshot, *, check_sizes: bool = True) -> l
         data_size = None if f.size is None or not check_sizes else f.size - 8 - f.header_length
         tensors.extend(parse_tensors(f.header, file=f.path, data_size=data_size))
     return tensors
+
+
+FIT_SCENARIO_GPUS = (1, 2, 4, 8)
+
+
+def project_fit(
+    weights: WeightsReport, tensors: list[Tensor], arch: Architecture, options: Options
+) -> tuple[FitReport | None, list[FitReport]]:
+    """The fit verdict for ``options.gpu`` and the same verdict for 1, 2, 4 and 8 GPUs of that kind.
+
+    Inference uses the KV options' context, batch and engine; training uses the training options."""
+    if options.gpu is None:
+        return None, []
+    kv = options.kv
+
+    def one(gpus: int) -> FitReport:
+        fit_options = FitOptions(
+            gpu=options.gpu or "",
+            gpus=gpus,
+            context=kv.context,
+            batch=kv.batch,
+            utilization=options.gpu_utilization,
+            max_num_batched_tokens=kv.max_num_batched_tokens,
+        )
+        if options.fit == "training":
+            training = options.training.model_copy(update={"gpus": gpus})
+            return fit_training(weights, tensors, arch, training, fit_options)
+        return fit_inference(weights, arch, fit_options, kv_bytes=kv_function(arch, kv))
+
+    wanted = options.training.gpus
+    main = one(wanted)
+    if options.fit == "training" and (options.training.zero or options.training.fsdp != "none"):
+        counts = [n for n in FIT_SCENARIO_GPUS if n % options.training.tensor_parallel == 0]
+    elif options.fit == "training":
+        counts = []  # without sharding, more GPUs do not change the per-GPU figure
+    else:
+        counts = list(FIT_SCENARIO_GPUS)
+    scenarios = [main if n == wanted else one(n) for n in counts]
+    return main, scenarios
 
 
 def build_report(
@@ -54,19 +97,22 @@ def build_report(
     weights = estimate_weights(snapshot, tensors, arch)
     kv = estimate_kv_cache(arch, options.kv)
     training = estimate_training(weights, tensors, arch, options.training)
+    fit, fit_scenarios = project_fit(weights, tensors, arch, options)
     stats = snapshot.stats
     checks = cross_check(snapshot, tensors, weights, arch) if check else None
     return Report(
         repo_id=snapshot.repo_id,
         revision=snapshot.revision,
         commit=snapshot.commit,
-        source=snapshot.source,  # type: ignore[arg-type]
+        source=snapshot.source,
         endpoint=snapshot.endpoint,
         subfolder=snapshot.subfolder,
         architecture=arch,
         weights=weights,
         kv_cache=kv,
         training=training,
+        fit=fit,
+        fit_scenarios=fit_scenarios,
         fetch=FetchInfo(
             requests=stats.requests,
             bytes_received=stats.bytes_received,

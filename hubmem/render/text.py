@@ -8,6 +8,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..schema.fit import FitReport
 from ..schema.report import Report
 from .units import exact, human_bytes, human_count
 
@@ -30,7 +31,9 @@ def _header(r: Report) -> RenderableType:
     cost = f"{f.requests} requests, {human_bytes(f.bytes_received)} read"
     if f.seconds is not None:
         cost += f", {f.seconds:.2f} s"
-    return Text.from_markup(f"[bold cyan]{where}[/] -> commit [bold]{commit}[/]  [dim]({r.source}: {cost})[/]")
+    return Text.from_markup(
+        f"[bold cyan]{where}[/] -> commit [bold]{commit}[/]  [dim]({r.source}: {cost})[/]"
+    )
 
 
 def _architecture(r: Report) -> RenderableType:
@@ -104,19 +107,20 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
                 f"quantization: {q.method}"
                 + (f" {q.bits:g}-bit" if q.bits else "")
                 + (f", group {q.group_size}" if q.group_size else "")
-                + f"{bpp}; {q.aux_tensors:,} auxiliary tensors ({human_bytes(q.aux_bytes)}) not counted as parameters"
+                + f"{bpp}; {q.aux_tensors:,} auxiliary tensors ({human_bytes(q.aux_bytes)})"
+                + " not counted as parameters"
             )
         )
     m = w.moe
     if m is not None:
-        items.append(
-            Text(
-                f"MoE: {human_count(m.total_parameters)} total, {human_count(m.active_parameters)} active per token "
-                f"({m.experts_per_token} of {m.num_experts} routed experts"
-                + (f" + {m.shared_experts} shared" if m.shared_experts else "")
-                + ")"
-            )
-        )
+        active = f"{human_count(m.active_parameters)} active per token"
+        if m.active_parameters_no_embedding:
+            active += f" ({human_count(m.active_parameters_no_embedding)} without the input embedding)"
+        experts = f"{m.experts_per_token} of {m.num_experts} routed experts"
+        if m.shared_experts:
+            experts += f" + {m.shared_experts} shared"
+        items.append(Text(f"MoE: {human_count(m.total_parameters)} total, {active}; {experts}"))
+        notes += m.notes
     items += [Text(f"note: {n}", style="dim") for n in notes]
     return Group(*items)
 
@@ -129,7 +133,11 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
     if kv.missing and not kv.total_bytes:
         items.append(Text.from_markup(f"[yellow]cannot project: {'; '.join(kv.missing)}[/]"))
         return Group(*items)
-    line = f"{kv.dtype} · {_size(kv.bytes_per_token, True)} per token"
+    if kv.bytes_per_token or not kv.bytes_per_token_all_layers:
+        line = f"{kv.dtype} · {_size(kv.bytes_per_token, True)} per token"
+    else:  # every attention layer is windowed: growth stops once the windows fill
+        growth = _size(kv.bytes_per_token_all_layers, True)
+        line = f"{kv.dtype} · {growth} per token until the windows fill, then constant"
     if kv.state_bytes_per_sequence:
         line += f" · recurrent state {_size(kv.state_bytes_per_sequence, show_bytes)} per sequence"
     items.append(Text(line))
@@ -139,9 +147,15 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
     t.add_column("KV + state", justify="right")
     t.add_column("+ weights", justify="right")
     rows = [(kv.context, kv.batch, kv.total_bytes)]
-    rows += [(s.context, s.batch, s.total_bytes) for s in kv.scenarios if (s.context, s.batch) != (kv.context, kv.batch)]
+    rows += [
+        (s.context, s.batch, s.total_bytes)
+        for s in kv.scenarios
+        if (s.context, s.batch) != (kv.context, kv.batch)
+    ]
     for ctx, batch, total in rows:
-        t.add_row(exact(ctx), str(batch), _size(total, show_bytes), human_bytes(total + r.weights.total_bytes))
+        t.add_row(
+            exact(ctx), str(batch), _size(total, show_bytes), human_bytes(total + r.weights.total_bytes)
+        )
     items.append(t)
     if len(kv.by_layer_kind) > 1 or kv.state_bytes_per_sequence:
         parts = [f"{k}: {v.layers} layers, {human_bytes(v.bytes)}" for k, v in kv.by_layer_kind.items()]
@@ -159,8 +173,10 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
     items: list[RenderableType] = [
         _title(f"Training ({tr.method}, {tr.optimizer}, {per})", PROJECTED),
         Text(
-            f"{_size(tr.per_gpu_bytes, show_bytes)} per GPU · model states {_size(tr.model_states_bytes, show_bytes)}"
-            f" · {human_count(tr.trainable_parameters)} trainable / {human_count(tr.frozen_parameters)} frozen"
+            f"{_size(tr.per_gpu_bytes, show_bytes)} per GPU"
+            f" · model states {_size(tr.model_states_bytes, show_bytes)}"
+            f" · {human_count(tr.trainable_parameters)} trainable"
+            f" / {human_count(tr.frozen_parameters)} frozen"
         ),
     ]
     t = Table(box=None, pad_edge=False, show_edge=False)
@@ -174,6 +190,67 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
     return Group(*items)
 
 
+def _verdict(fit: FitReport) -> str:
+    return "[bold green]fits[/]" if fit.fits else "[bold red]does not fit[/]"
+
+
+def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
+    fit = r.fit
+    if fit is None:
+        return None
+    gpus = f"{fit.gpus} x {fit.gpu}"
+    items: list[RenderableType] = [_title(f"Fit on {gpus} ({fit.mode})", PROJECTED)]
+    need = f"needs {_size(fit.required_bytes, show_bytes)}"
+    need += f" of {_size(fit.usable_bytes, show_bytes)} usable per GPU"
+    items.append(Text.from_markup(f"{_verdict(fit)}: {need} (headroom {human_bytes(fit.headroom_bytes)})"))
+    facts = []
+    if fit.max_context is not None:
+        capped = " (the model's maximum)" if fit.max_context_capped else ""
+        facts.append(f"largest context at batch {fit.batch}: {exact(fit.max_context)}{capped}")
+    if fit.max_batch is not None and fit.context:
+        facts.append(f"largest batch at context {exact(fit.context)}: {exact(fit.max_batch)}")
+    if fit.mode == "inference" or fit.min_gpus is not None:
+        facts.append(f"fewest GPUs: {fit.min_gpus}" if fit.min_gpus else "fewest GPUs: more than tried")
+    if facts:
+        items.append(Text(" · ".join(facts)))
+    t = Table(box=None, pad_edge=False, show_edge=False)
+    t.add_column("item")
+    t.add_column("per GPU", justify="right")
+    t.add_column("how", style="dim")
+    for it in fit.breakdown:
+        t.add_row(it.name, _size(it.bytes, show_bytes), it.formula or "")
+    items.append(t)
+    if len(r.fit_scenarios) > 1:
+        scenarios = r.fit_scenarios
+        with_context = any(sc.max_context is not None for sc in scenarios)
+        with_batch = any(sc.max_batch is not None for sc in scenarios)
+        st = Table(box=None, pad_edge=False, show_edge=False)
+        st.add_column("GPUs", justify="right")
+        st.add_column("verdict")
+        st.add_column("needed / GPU", justify="right")
+        st.add_column("usable / GPU", justify="right")
+        if with_context:
+            st.add_column(f"max context (batch {fit.batch})", justify="right")
+        if with_batch:
+            st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right")
+        for sc in scenarios:
+            row: list[RenderableType] = [
+                str(sc.gpus),
+                Text.from_markup(_verdict(sc)),
+                human_bytes(sc.required_bytes),
+                human_bytes(sc.usable_bytes),
+            ]
+            if with_context:
+                row.append("-" if sc.max_context is None else exact(sc.max_context))
+            if with_batch:
+                row.append("-" if sc.max_batch is None else exact(sc.max_batch))
+            st.add_row(*row)
+        items += [Text(""), st]
+    shown = set(r.training.assumptions) if r.training is not None and fit.mode == "training" else set()
+    items += [Text(f"assumes: {a}", style="dim") for a in fit.assumptions if a not in shown]
+    return Group(*items)
+
+
 def render_report(report: Report, *, show_bytes: bool = False) -> Group:
     parts: list[RenderableType | None] = [
         _header(report),
@@ -181,6 +258,7 @@ def render_report(report: Report, *, show_bytes: bool = False) -> Group:
         _weights(report, show_bytes),
         _kv(report, show_bytes),
         _training(report, show_bytes),
+        _fit(report, show_bytes),
     ]
     parts += [Text(f"warning: {w}", style="yellow") for w in report.warnings]
     return Group(*(p for p in parts if p is not None))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from .common import Model
@@ -14,3 +16,19 @@ class Options(Model):
     subfolder: str | None = None
     kv: KVOptions = Field(default_factory=KVOptions)
     training: TrainingOptions = Field(default_factory=TrainingOptions)
+    gpu: str | None = Field(
+        default=None,
+        description="GPU kind for the fit verdict (h100, a100-80, l4, mi300x ...; HUBMEM_GPUS adds kinds); "
+        "None = no verdict",
+    )
+    fit: Literal["inference", "training"] = Field(
+        default="inference",
+        description="inference: weights + KV at the KV context x batch on training.gpus GPUs "
+        "(tensor parallel); training: the training projection's per-GPU memory",
+    )
+    gpu_utilization: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="fraction of GPU memory usable; None = 0.9 inference, 1.0 training",
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from .architecture import Architecture
 from .check import CheckReport
 from .common import Model
@@ -36,6 +38,9 @@ class Report(Model):
     kv_cache: KVCacheReport | None = None
     training: TrainingReport | None = None
     fit: FitReport | None = None
+    fit_scenarios: list[FitReport] = Field(
+        default_factory=list
+    )  # the verdict for 1, 2, 4, 8 GPUs of the kind
     check: CheckReport | None = None
     fetch: FetchInfo = FetchInfo()
-    warnings: list[str] = []
+    warnings: list[str] = Field(default_factory=list)
