@@ -346,9 +346,9 @@ class FixtureStore:
                         repos[repo.repo_id] = repo
                     elif not (d / REPO_JSON).is_file():
                         skipped.append(d.name)
-            if skipped:
-                log.warning(
-                    "fakehub: skipped %d repo dirs without repo.json (yet): %s",
+            if skipped:  # corpus configs kept for tests only (fixtures/README.md says which), not served
+                log.info(
+                    "fakehub: not serving %d config-only repo dirs (no repo.json): %s",
                     len(skipped),
                     ", ".join(skipped),
                 )
