@@ -27,35 +27,12 @@ from ..schema.weights import WeightsReport
 from .activations import estimate_activations
 from .lora import QUANT_STATE_CONSTANTS, is_linear_weight, match_lora, module_name, nf4_bytes
 from .optimizers import Precision, describe_optimizer, precision_bytes, state_bytes
+from .quant import AUX_SUFFIXES, BNB4_AUX_SUFFIXES, BNB8_AUX_SUFFIXES, GPTQ_AUX_SUFFIXES
 from .sharding import label, largest_module, largest_unit, shard_bytes, shard_degree, stage_of
 
-# quantization bookkeeping tensors, never parameters
+# quantization bookkeeping tensors, never parameters: the weights section's own lists
 # (theory 3.2; huggingface.js QUANTIZATION_AUXILIARY_SUFFIXES)
-AUX_LEAVES = {
-    "weight_scale",
-    "weight_scale_inv",
-    "weight_scale_2",
-    "weight_global_scale",
-    "weight_zero_point",
-    "input_scale",
-    "input_global_scale",
-    "input_zero_point",
-    "zero_point",
-    "weight_shape",
-    "weight_g_idx",
-    "qzeros",
-    "g_idx",
-    "SCB",
-    "weight_format",
-    "k_scale",  # KV-cache quantization scales (ModelOpt / compressed-tensors)
-    "v_scale",
-    "q_scale",
-    "kv_scale",
-    "absmax",
-    "quant_map",
-    "nested_absmax",
-    "nested_quant_map",
-}
+AUX_LEAVES = AUX_SUFFIXES | GPTQ_AUX_SUFFIXES - {"scales"} | BNB4_AUX_SUFFIXES | BNB8_AUX_SUFFIXES
 FLOAT_DTYPES = {
     "F16",
     "BF16",
