@@ -1,4 +1,4 @@
-"""The project's own checks run with the suite, so CI keeps ruff and mypy clean (configured in pyproject.toml)."""
+"""The project's own checks run with the suite, so CI keeps ruff and mypy clean."""
 
 from __future__ import annotations
 
