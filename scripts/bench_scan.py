@@ -388,6 +388,12 @@ def measure(
         f"{cpu / n * 1000:6.0f} ms CPU/repo" + (f"  errors {dict(run.errors())}" if run.ok < n else ""),
         flush=True,
     )
+    seen: set[str] = set()
+    for repo_id, r in run.results.items():
+        kind = (r.error or "?").split(":")[0]
+        if not r.ok and kind not in seen:
+            seen.add(kind)
+            print(f"      e.g. {repo_id}: {r.error}", flush=True)
     return run
 
 
