@@ -259,7 +259,8 @@ def main() -> None:
 def report_cmd(repo: str, **kw: Any) -> None:
     """Report on one Hub repo, a local checkpoint folder or a .safetensors file (the default command:
     `hubmem REPO`, `hubmem ./path/to/checkpoint`)."""
-    from .check import analyze_source, print_check
+    from .pipeline import analyze_source
+    from .render.check import print_check
 
     options = build_options(kw)
     report = analyze_source(
@@ -283,7 +284,8 @@ def check_cmd(repo: str, **kw: Any) -> None:
     """Cross-check a repo's index, Hub summary, config.json, file sizes and name against its headers.
 
     Exit status: 0 no mismatch, 1 at least one mismatch (errors keep their own codes)."""
-    from .check import analyze_source, print_check
+    from .pipeline import analyze_source
+    from .render.check import print_check
 
     options = Options(revision=kw["revision"], subfolder=kw["subfolder"])
     report = analyze_source(

@@ -86,7 +86,9 @@ class RevisionNotFoundError(HubmemError):
 class NoSafetensorsError(HubmemError, NotASafetensorsRepoError):
     kind = "no_safetensors"
     exit_code = 7
-    default_hint = "hubmem reads safetensors headers only; try --subfolder if the weights live below the root."
+    default_hint = (
+        "hubmem reads safetensors headers only; try --subfolder if the weights live below the root."
+    )
 
 
 class CorruptHeaderError(HubmemError, SafetensorsParsingError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
@@ -18,6 +19,7 @@ from .estimate.training import estimate_training
 from .estimate.weights import estimate_weights
 from .fetch import HubClient, fetch_snapshot
 from .fetch.cache import HeaderCache
+from .fetch.local import load_cached, load_local, looks_local
 from .parse.config import parse_config
 from .parse.header import Tensor, parse_tensors
 from .schema.architecture import Architecture
@@ -173,5 +175,37 @@ def analyze(
     token: str | bool | None = None,
     endpoint: str | None = None,
 ) -> Report:
-    """Synchronous :func:`analyze_async`."""
-    return run_sync(lambda: analyze_async(repo_id, options, token=token, endpoint=endpoint))
+    """Synchronous :func:`analyze_async`; ``repo_id`` may also be a local folder or ``.safetensors`` file."""
+    return analyze_source(repo_id, options or Options(), token=token, endpoint=endpoint)
+
+
+def offline_mode() -> bool:
+    """``HF_HUB_OFFLINE`` as huggingface_hub read it (at import)."""
+    from huggingface_hub import constants
+
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+
+
+def analyze_source(
+    target: str,
+    options: Options,
+    *,
+    token: str | bool | None = None,
+    endpoint: str | None = None,
+    offline: bool = False,
+    cache: HeaderCache | None = None,
+    hf_cache_dir: str | Path | None = None,
+    check: bool = False,
+) -> Report:
+    """The report of ``target``: a local folder / ``.safetensors`` file, else a Hub repo read from the
+    local Hugging Face cache (``offline`` or ``HF_HUB_OFFLINE``), else from the Hub (through ``cache``)."""
+    if looks_local(target):
+        return build_report(load_local(target, subfolder=options.subfolder), options, check=check)
+    if offline or offline_mode():
+        snapshot = load_cached(
+            target, revision=options.revision, subfolder=options.subfolder, cache_dir=hf_cache_dir
+        )
+        return build_report(snapshot, options, check=check)
+    return run_sync(
+        lambda: analyze_async(target, options, token=token, endpoint=endpoint, cache=cache, check=check)
+    )

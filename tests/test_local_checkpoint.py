@@ -26,11 +26,10 @@ from huggingface_hub import hf_hub_download, snapshot_download
 from safetensors.numpy import save_file
 from scan_samples import Dims, llama_tensors, write_llama
 
-from hubmem.check import analyze_source
 from hubmem.errors import OfflineError
 from hubmem.fakehub import FakeHub, RepoWriter, default_fixtures_dir, write_tokens
 from hubmem.fetch.local import load_cached, load_local, looks_local
-from hubmem.pipeline import analyze_async, build_report
+from hubmem.pipeline import analyze_async, analyze_source, build_report
 from hubmem.schema.options import Options
 from hubmem.schema.report import Report
 

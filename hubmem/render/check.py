@@ -1,55 +1,15 @@
-"""``hubmem check``: where a report comes from (Hub, header cache, local folder, HF cache) and how the
-cross-checks are shown. The checks themselves are pure functions in :mod:`hubmem.estimate.crosscheck`.
-"""
+"""The cross-checks as a person reads them (``hubmem check``, ``hubmem REPO --check``)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from .fetch.cache import HeaderCache
-from .fetch.local import load_cached, load_local, looks_local
-from .pipeline import analyze_async, build_report, run_sync
-from .render.units import human_bytes, human_count
-from .schema.check import CheckItem, CheckReport
-from .schema.options import Options
-from .schema.report import Report
+from ..schema.check import CheckItem, CheckReport
+from ..schema.report import Report
+from .units import human_bytes, human_count
 
 _STYLE = {"ok": "green", "mismatch": "bold red", "unavailable": "dim"}
-
-
-def offline_mode() -> bool:
-    """``HF_HUB_OFFLINE`` as huggingface_hub read it (at import)."""
-    from huggingface_hub import constants
-
-    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
-
-
-def analyze_source(
-    target: str,
-    options: Options,
-    *,
-    token: str | bool | None = None,
-    endpoint: str | None = None,
-    offline: bool = False,
-    cache: HeaderCache | None = None,
-    hf_cache_dir: str | Path | None = None,
-    check: bool = False,
-) -> Report:
-    """The report of ``target``: a local folder / ``.safetensors`` file, else a Hub repo read from the
-    local Hugging Face cache (``offline`` or ``HF_HUB_OFFLINE``), else from the Hub (through ``cache``)."""
-    if looks_local(target):
-        return build_report(load_local(target, subfolder=options.subfolder), options, check=check)
-    if offline or offline_mode():
-        snapshot = load_cached(
-            target, revision=options.revision, subfolder=options.subfolder, cache_dir=hf_cache_dir
-        )
-        return build_report(snapshot, options, check=check)
-    return run_sync(
-        lambda: analyze_async(target, options, token=token, endpoint=endpoint, cache=cache, check=check)
-    )
 
 
 def _num(item: CheckItem, value: int | str | None) -> str:
