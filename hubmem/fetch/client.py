@@ -17,10 +17,7 @@ What it does for every request:
   before any connection; requests, bytes and sequential round trips are counted into ``FetchStats``
   through a :class:`Trace`.
 
-Header reads (:meth:`HubClient.read_header`) send ``Range`` with ``Accept-Encoding: identity``,
-check for 206 + ``Content-Range``, and stream the body: the u64 length is checked after the first
-8 bytes (N > 25,000,000 is refused without reading further) and, when a server ignores ``Range``
-(200), the stream is closed as soon as ``8 + N`` bytes are in, so weights are never downloaded.
+Header reads (:meth:`HubClient.read_header`) are range reads, see :mod:`hubmem.fetch.ranges`.
 """
 
 from __future__ import annotations
@@ -28,144 +25,44 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_token
-from huggingface_hub.utils import build_hf_headers, parse_ratelimit_headers
+from huggingface_hub.utils import build_hf_headers
 
-from ..errors import CorruptHeaderError, HubmemError, NetworkError, OfflineError, UnauthorizedError
-from ..parse.header import MAX_HEADER_LENGTH, decode_header, read_header_length
+from ..errors import HubmemError, NetworkError, OfflineError, UnauthorizedError
 from ..snapshot import FetchStats
-from .errors import EntryNotFoundError, error_from_response, one_line, retry_after_seconds
+from .errors import EntryNotFoundError, error_from_response, one_line
+from .ranges import DEFAULT_FIRST_READ, HeaderRead, parse_content_range, read_header
+from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Reader, authorize, exchange, origin
+from .response import ERROR_BODY_CAP, JSON_BODY_CAP, HubResponse, Redirect
+from .retry import RETRY_STATUSES, HubState, backoff_delay, server_wait
+from .trace import Trace
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-MAX_REDIRECTS = 10
-ERROR_BODY_CAP = 1 << 20  # read at most 1 MiB of an error or redirect body
-JSON_BODY_CAP = 256 << 20  # an API answer larger than this is refused
-DEFAULT_FIRST_READ = 100_000  # bytes of the first range read when nothing better is known
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.I)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+__all__ = [
+    "DEFAULT_FIRST_READ",
+    "ERROR_BODY_CAP",
+    "JSON_BODY_CAP",
+    "MAX_REDIRECTS",
+    "REDIRECT_STATUSES",
+    "RETRY_STATUSES",
+    "HeaderRead",
+    "HubClient",
+    "HubResponse",
+    "HubState",
+    "Reader",
+    "Redirect",
+    "Sleep",
+    "Trace",
+    "parse_content_range",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
-Reader = Callable[[httpx.Response], Awaitable[bytes]]
-
-
-@dataclass
-class HubState:
-    """What a client learns about the endpoint: the shared pause and whether the
-    safetensors-metadata route exists. Pass one ``state=`` to several HubClients (e.g. one per
-    caller token over one pool) so that a 429 pauses all of them."""
-
-    paused_until: float = 0.0  # on the client's clock
-    metadata_route_unavailable: bool = False
-
-
-class Trace:
-    """One chain of sequential HTTP exchanges, feeding a :class:`FetchStats`.
-
-    ``depth`` counts exchanges made one after the other (redirect hops and retries included);
-    parallel work runs on :meth:`fork` copies and :meth:`join` keeps the longest chain.
-    """
-
-    __slots__ = ("depth", "stats")
-
-    def __init__(self, stats: FetchStats | None = None, depth: int = 0) -> None:
-        self.stats = stats if stats is not None else FetchStats()
-        self.depth = depth
-
-    def fork(self) -> Trace:
-        return Trace(self.stats, self.depth)
-
-    def join(self, *children: Trace) -> None:
-        self.depth = max([self.depth, *(c.depth for c in children)])
-
-    def finish(self) -> FetchStats:
-        self.stats.round_trips = max(self.stats.round_trips, self.depth)
-        return self.stats
-
-
-@dataclass
-class Redirect:
-    status: int
-    url: str
-    headers: httpx.Headers
-
-
-@dataclass
-class HubResponse:
-    """A final response (after redirects), its body already read (capped) and the redirect chain."""
-
-    url: str
-    status: int
-    reason: str
-    headers: httpx.Headers
-    content: bytes
-    redirects: list[Redirect] = field(default_factory=list)
-
-    def header(self, name: str) -> str | None:
-        """``name`` from the final response, else from the latest redirect that has it."""
-        value = self.headers.get(name)
-        if value:
-            return value
-        for hop in reversed(self.redirects):
-            value = hop.headers.get(name)
-            if value:
-                return value
-        return None
-
-    @property
-    def commit(self) -> str | None:
-        """``X-Repo-Commit``: the sha the revision resolved to (on the 302 for LFS files)."""
-        return self.header(hf_constants.HUGGINGFACE_HEADER_X_REPO_COMMIT)
-
-    @property
-    def linked_size(self) -> int | None:
-        """``X-Linked-Size`` of an LFS/Xet file (on the 302 to the CDN)."""
-        return _int_or_none(self.header(hf_constants.HUGGINGFACE_HEADER_X_LINKED_SIZE))
-
-
-@dataclass(frozen=True)
-class HeaderRead:
-    """A safetensors header read with range requests."""
-
-    path: str
-    header_length: int
-    header: dict[str, Any]
-    size: int | None  # real file size (X-Linked-Size, Content-Range total, or Content-Length of a 200)
-    commit: str | None  # X-Repo-Commit of the resolve request
-
-
-def _int_or_none(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
-
-
-def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
-    """``bytes a-b/total`` -> (a, b, total or None)."""
-    if not value:
-        return None
-    m = _CONTENT_RANGE.match(value)
-    if not m:
-        return None
-    total = None if m.group(3) == "*" else int(m.group(3))
-    return int(m.group(1)), int(m.group(2)), total
 
 
 def _http2_available() -> bool:
@@ -224,7 +121,7 @@ class HubClient:
         from .. import __version__
 
         self.endpoint = (endpoint or hf_constants.ENDPOINT).rstrip("/")
-        self._endpoint_origin = _origin(httpx.URL(self.endpoint))
+        self._endpoint_origin = origin(httpx.URL(self.endpoint))
         self._token = _resolve_token(token)
         self.max_retries = max(0, max_retries)
         self.backoff_base = backoff_base
@@ -296,20 +193,9 @@ class HubClient:
             raise OfflineError(f"HF_HUB_OFFLINE is set: not connecting to {self.endpoint}")
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        return delay / 2 + random.uniform(0, delay / 2)
+        return backoff_delay(attempt, self.backoff_base, self.backoff_max)
 
-    @staticmethod
-    def server_wait(status: int, headers: Mapping[str, str]) -> float | None:
-        """What the server asked for: ``Retry-After``, else ``RateLimit`` with ``r=0`` on a 429."""
-        wait = retry_after_seconds(headers)
-        if wait is not None:
-            return wait
-        if status == 429:
-            info = parse_ratelimit_headers(headers)
-            if info is not None and info.remaining == 0:
-                return float(info.reset_in_seconds) + 1.0  # the window resets within t seconds (integer)
-        return None
+    server_wait = staticmethod(server_wait)
 
     def pause(self, seconds: float) -> None:
         """Hold every request of this client for ``seconds`` (extends, never shortens, a pause)."""
@@ -330,86 +216,13 @@ class HubClient:
     # -- the one request path --------------------------------------------------------------------
 
     def _authorize(self, request: httpx.Request) -> None:
-        if self._token is not None and _origin(request.url) == self._endpoint_origin:
-            request.headers["authorization"] = f"Bearer {self._token}"
-        else:
-            request.headers.pop("authorization", None)
-            request.headers.pop("cookie", None)
+        authorize(request, self._token, self._endpoint_origin)
 
     def _count(self, trace: Trace, *, requests: int = 0, nbytes: int = 0) -> None:
         for stats in {id(s): s for s in (trace.stats, self.stats)}.values():
             stats.requests += requests
             stats.bytes_received += nbytes
         trace.depth += requests
-
-    @staticmethod
-    async def _read_capped(response: httpx.Response, cap: int, *, strict: bool) -> bytes:
-        buf = bytearray()
-        async for chunk in response.aiter_bytes():
-            buf += chunk
-            if len(buf) > cap:
-                if strict:
-                    raise NetworkError(f"{response.url}: response larger than {cap:,} bytes")
-                del buf[cap:]
-                break
-        return bytes(buf)
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Any,
-        data: Any,
-        headers: Mapping[str, str] | None,
-        trace: Trace,
-        reader: Reader | None,
-    ) -> HubResponse:
-        redirects: list[Redirect] = []
-        current = httpx.URL(url)
-        for hop in range(MAX_REDIRECTS + 1):
-            request = self._client.build_request(
-                method,
-                current,
-                params=params if hop == 0 else None,
-                data=data,
-                headers={**self._headers, **(headers or {})},
-            )
-            self._authorize(request)
-            self._count(trace, requests=1)
-            async with self._semaphore:
-                # a pause that began while this request queued for a slot holds it too (every
-                # request waits during a global pause anyway, so keeping the slot costs nothing)
-                await self._wait_paused()
-                response = await self._client.send(request, stream=True, follow_redirects=False)
-                try:
-                    location = response.headers.get("location")
-                    if response.status_code in REDIRECT_STATUSES and location:
-                        await self._read_capped(response, ERROR_BODY_CAP, strict=False)
-                        redirects.append(Redirect(response.status_code, str(response.url), response.headers))
-                        current = response.url.join(location)
-                        if response.status_code == 303 or (
-                            response.status_code in (301, 302) and method == "POST"
-                        ):
-                            method, data = "GET", None
-                        continue
-                    if response.status_code >= 400 or reader is None:
-                        cap = ERROR_BODY_CAP if response.status_code >= 400 else JSON_BODY_CAP
-                        content = await self._read_capped(response, cap, strict=response.status_code < 400)
-                    else:
-                        content = await reader(response)
-                    return HubResponse(
-                        url=str(response.url),
-                        status=response.status_code,
-                        reason=response.reason_phrase,
-                        headers=response.headers,
-                        content=content,
-                        redirects=redirects,
-                    )
-                finally:
-                    await response.aclose()
-                    self._count(trace, nbytes=response.num_bytes_downloaded)
-        raise NetworkError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
     async def request(
         self,
@@ -436,8 +249,8 @@ class HubClient:
             await self._wait_paused()
             self._check_offline()
             try:
-                response = await self._exchange(
-                    method, url, params=params, data=data, headers=headers, trace=trace, reader=reader
+                response = await exchange(
+                    self, method, url, params=params, data=data, headers=headers, trace=trace, reader=reader
                 )
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 if attempt >= self.max_retries:
@@ -562,124 +375,6 @@ class HubClient:
     ) -> HeaderRead:
         """Read one safetensors header: a range read of ``first_bytes``, a second one only if
         ``8 + N`` exceeds what arrived. N is checked as soon as 8 bytes are in."""
-        trace = trace if trace is not None else Trace()
-        first_bytes = max(8, min(int(first_bytes), 8 + MAX_HEADER_LENGTH))
-        total: list[int | None] = [None]
-
-        async def first_reader(response: httpx.Response) -> bytes:
-            limit: int | None
-            if response.status_code == 206:
-                span = parse_content_range(response.headers.get("content-range"))
-                if span is None or span[0] != 0:
-                    raise NetworkError(
-                        f"{repo_id}: {path}: 206 with an unusable Content-Range "
-                        f"{response.headers.get('content-range')!r}",
-                        repo_id=repo_id,
-                    )
-                total[0] = span[2]
-                limit = min(first_bytes, span[1] - span[0] + 1)
-            elif response.status_code == 200:  # Range ignored: stop after the header
-                if "content-encoding" not in response.headers:
-                    total[0] = _int_or_none(response.headers.get("content-length"))
-                limit = None
-            else:
-                raise NetworkError(
-                    f"{repo_id}: {path}: unexpected status {response.status_code} for a range read"
-                )
-            buf = bytearray()
-            n: int | None = None
-            async for chunk in response.aiter_bytes():
-                buf += chunk
-                if n is None and len(buf) >= 8:
-                    n = read_header_length(bytes(buf[:8]), file=path)  # refuses N > 25,000,000 here
-                    if limit is None:
-                        limit = 8 + n
-                if limit is not None and len(buf) >= limit:
-                    break
-            if limit is not None:
-                del buf[limit:]
-            return bytes(buf)
-
-        headers = {"Range": f"bytes=0-{first_bytes - 1}", "Accept-Encoding": "identity"}
-        response = await self.request(
-            "GET",
-            url,
-            headers=headers,
-            trace=trace,
-            reader=first_reader,
-            repo_id=repo_id,
-            path=path,
-            revision=revision,
+        return await read_header(
+            self, url, path=path, first_bytes=first_bytes, trace=trace, repo_id=repo_id, revision=revision
         )
-        if response.status == 416:
-            raise CorruptHeaderError(
-                f"{path}: the file is empty (416 Range Not Satisfiable)", repo_id=repo_id
-            )
-        if response.status >= 400:
-            raise self.error(response, repo_id=repo_id, path=path, revision=revision)
-        data = response.content
-        n = read_header_length(data[:8], file=path)
-        end = 8 + n
-        size = response.linked_size or total[0]
-        if size is not None and size < end:
-            raise CorruptHeaderError(
-                f"{path}: header length {n:,} needs {end:,} bytes but the file has {size:,}", repo_id=repo_id
-            )
-        if len(data) < end:
-            data += await self._read_span(
-                response, url, len(data), end, trace=trace, repo_id=repo_id, path=path
-            )
-        if len(data) < end:
-            raise CorruptHeaderError(f"{path}: file ends inside the {n:,}-byte header", repo_id=repo_id)
-        header = decode_header(data[8:end], file=path)
-        return HeaderRead(path=path, header_length=n, header=header, size=size, commit=response.commit)
-
-    async def _read_span(
-        self,
-        first: HubResponse,
-        url: str,
-        start: int,
-        end: int,
-        *,
-        trace: Trace,
-        repo_id: str | None,
-        path: str,
-    ) -> bytes:
-        """Bytes [start, end) of the file. Goes straight to the URL the first read ended at (the
-        signed CDN URL, no token) and falls back to the resolve URL if that one is refused."""
-
-        async def reader(response: httpx.Response) -> bytes:
-            skip = 0
-            if response.status_code == 206:
-                span = parse_content_range(response.headers.get("content-range"))
-                if span is None or span[0] != start:
-                    raise NetworkError(
-                        f"{repo_id}: {path}: 206 with Content-Range "
-                        f"{response.headers.get('content-range')!r}, expected start {start}",
-                        repo_id=repo_id,
-                    )
-            elif response.status_code == 200:  # Range ignored: skip what we already have
-                skip = start
-            else:
-                raise NetworkError(
-                    f"{repo_id}: {path}: unexpected status {response.status_code} for a range read"
-                )
-            want = skip + end - start
-            buf = bytearray()
-            async for chunk in response.aiter_bytes():
-                buf += chunk
-                if len(buf) >= want:
-                    break
-            return bytes(buf[skip:want])
-
-        headers = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
-        candidates = [first.url, url] if first.url != url else [url]
-        response: HubResponse | None = None
-        for candidate in candidates:
-            response = await self.request(
-                "GET", candidate, headers=headers, trace=trace, reader=reader, repo_id=repo_id, path=path
-            )
-            if response.status < 400:
-                return response.content
-        assert response is not None
-        raise self.error(response, repo_id=repo_id, path=path)

@@ -1,0 +1,104 @@
+"""The speculative first wave: files read at the *requested* revision while the revision info is
+still on its way, kept only when they turn out to have been read at the resolved sha."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from huggingface_hub import hf_hub_url
+
+from ..errors import HubmemError, RevisionNotFoundError
+from .client import HubClient
+from .errors import EntryNotFoundError
+from .ranges import HeaderRead
+from .response import HubResponse
+from .revision import SHA
+from .trace import Trace
+
+
+@dataclass
+class _Spec:
+    """A speculative read at the requested revision: its value or its error."""
+
+    value: Any = None  # HubResponse | HeaderRead | None (None: the file is missing)
+    error: BaseException | None = None
+
+
+class Speculation:
+    """Speculative reads of one fetch, path -> (task, its trace)."""
+
+    def __init__(self, client: HubClient, repo_id: str, revision: str) -> None:
+        self.client = client
+        self.repo_id = repo_id
+        self.revision = revision
+        self.reads: dict[str, tuple[asyncio.Future[_Spec], Trace]] = {}
+
+    def _url(self, path: str) -> str:
+        return hf_hub_url(self.repo_id, path, revision=self.revision, endpoint=self.client.endpoint)
+
+    def start_file(self, path: str, trace: Trace) -> None:
+        self.reads[path] = (asyncio.ensure_future(self._file(path, trace)), trace)
+
+    def start_header(self, path: str, trace: Trace) -> None:
+        self.reads[path] = (asyncio.ensure_future(self._header(path, trace)), trace)
+
+    async def _file(self, path: str, trace: Trace) -> _Spec:
+        try:
+            return _Spec(
+                await self.client.get(
+                    self._url(path),
+                    trace=trace,
+                    missing_ok=True,
+                    repo_id=self.repo_id,
+                    path=path,
+                    revision=self.revision,
+                )
+            )
+        except HubmemError as exc:
+            return _Spec(error=exc)
+
+    async def _header(self, path: str, trace: Trace) -> _Spec:
+        try:
+            return _Spec(
+                await self.client.read_header(
+                    self._url(path), trace=trace, repo_id=self.repo_id, path=path, revision=self.revision
+                )
+            )
+        except EntryNotFoundError:
+            return _Spec(None)
+        except HubmemError as exc:
+            return _Spec(error=exc)
+
+    async def take(self, path: str, trace: Trace, sha: str) -> Any:
+        """The speculative value for ``path`` when it was read at ``sha``, else None (read it
+        again at the sha). Waits for the speculative read; ``trace`` then continues after it."""
+        pending = self.reads.get(path)
+        if pending is None:
+            return None
+        task, spec_trace = pending
+        spec = await task
+        trace.join(spec_trace)
+        if spec.error is not None:
+            if isinstance(spec.error, RevisionNotFoundError | EntryNotFoundError):
+                return None  # the ref moved or the file appeared in between: read at the sha
+            raise spec.error
+        value = spec.value
+        if value is None:
+            return None
+        commit = value.commit if isinstance(value, HubResponse | HeaderRead) else None
+        if SHA.match(self.revision) or commit == sha:
+            return value
+        return None
+
+    def finished_traces(self) -> list[Trace]:
+        return [t for task, t in self.reads.values() if task.done()]
+
+    async def cancel(self) -> None:
+        """Cancel the reads nobody needed (e.g. the index of a single-file repo)."""
+        tasks = [task for task, _ in self.reads.values()]
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
