@@ -1,0 +1,174 @@
+"""Options shared by several commands, and the Options model built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, get_args
+
+import click
+from pydantic import ValidationError
+
+from ..schema.kv import KVOptions
+from ..schema.options import Options
+from ..schema.training import (
+    Checkpointing,
+    FSDPStrategy,
+    Optimizer,
+    Precision,
+    TrainingMethod,
+    TrainingOptions,
+)
+
+KV_DTYPES = ["auto", "bf16", "fp16", "fp32", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla"]
+
+
+def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by ``report`` and ``demo``."""
+    decorators = [
+        click.option(
+            "--revision", default="main", show_default=True, help="Branch, tag, commit sha or refs/pr/N."
+        ),
+        click.option("--subfolder", default=None, help="Read weights (and config) below this folder."),
+        click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
+        click.option("--bytes", "show_bytes", is_flag=True, help="Show exact byte counts beside sizes."),
+        click.option(
+            "--context", type=click.IntRange(min=1), default=None, help="Tokens per sequence [8192]."
+        ),
+        click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences."),
+        click.option(
+            "--kv-dtype",
+            type=click.Choice(KV_DTYPES),
+            default="auto",
+            show_default=True,
+            help="KV cache dtype; auto = the model's activation dtype.",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(["transformers", "vllm"]),
+            default="transformers",
+            show_default=True,
+            help="KV view: tokens held (transformers) or what a paged engine reserves (vllm).",
+        ),
+        click.option(
+            "--block-size", type=click.IntRange(min=1), default=None, help="vLLM block size [16; 64 for MLA]."
+        ),
+        click.option(
+            "--max-num-batched-tokens",
+            type=click.IntRange(min=1),
+            default=8192,
+            show_default=True,
+            help="vLLM.",
+        ),
+        click.option(
+            "--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."
+        ),
+        click.option(
+            "--train",
+            "train_method",
+            type=click.Choice(get_args(TrainingMethod)),
+            default=None,
+            help="Training method to project [full]; with --gpu, the verdict is for training.",
+        ),
+        click.option(
+            "--optimizer",
+            type=click.Choice([*get_args(Optimizer), "adamw-fp32", "adamw-bf16"]),
+            default="adamw",
+            show_default=True,
+            help="adamw = mixed-precision AdamW (2+2+12 B/param).",
+        ),
+        click.option(
+            "--precision", type=click.Choice(get_args(Precision)), default="mixed", show_default=True
+        ),
+        click.option("--rank", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank."),
+        click.option(
+            "--lora-targets", default="all-linear", show_default=True, help="q_proj,v_proj ... or all-linear."
+        ),
+        click.option(
+            "--zero", type=click.Choice(["0", "1", "2", "3"]), default="0", show_default=True, help="ZeRO."
+        ),
+        click.option("--fsdp", type=click.Choice(get_args(FSDPStrategy)), default="none", show_default=True),
+        click.option(
+            "--tp",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Tensor parallel (training).",
+        ),
+        click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option(
+            "--seq-len", type=click.IntRange(min=1), default=4096, show_default=True, help="Training tokens."
+        ),
+        click.option(
+            "--checkpointing", type=click.Choice(get_args(Checkpointing)), default="none", show_default=True
+        ),
+        click.option(
+            "--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="GPUs (TP / sharding)."
+        ),
+        click.option("--gpu", default=None, help="GPU kind for a fit verdict: h100, a100-80, l4, mi300x ..."),
+        click.option(
+            "--utilization",
+            type=click.FloatRange(min=0, max=1, min_open=True),
+            default=None,
+            help="Usable fraction of GPU memory [0.9 inference, 1.0 training].",
+        ),
+    ]
+    for d in reversed(decorators):
+        fn = d(fn)
+    return fn
+
+
+def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--no-cache / --cache-dir (the on-disk header cache, hubmem.fetch.cache)."""
+    fn = click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Header cache folder [HUBMEM_CACHE, else the user cache dir].",
+    )(fn)
+    return click.option("--no-cache", is_flag=True, help="Do not read or write the header cache.")(fn)
+
+
+def open_cache(kw: dict[str, Any]) -> Any:
+    from ..fetch.cache import HeaderCache
+
+    return HeaderCache.from_options(kw.get("cache_dir"), no_cache=bool(kw.get("no_cache")))
+
+
+def build_options(kw: dict[str, Any]) -> Options:
+    kv = KVOptions(
+        context=kw["context"],
+        batch=kw["batch"],
+        kv_dtype=kw["kv_dtype"],
+        engine=kw["engine"],
+        block_size=kw["block_size"],
+        max_num_batched_tokens=kw["max_num_batched_tokens"],
+        encoder_length=kw["encoder_length"],
+    )
+    try:
+        training = TrainingOptions(
+            method=kw["train_method"] or "full",
+            optimizer=kw["optimizer"],
+            precision=kw["precision"],
+            rank=kw["rank"],
+            lora_targets=kw["lora_targets"],
+            zero=int(kw["zero"]),
+            fsdp=kw["fsdp"],
+            tensor_parallel=kw["tp"],
+            micro_batch=kw["micro_batch"],
+            seq_len=kw["seq_len"],
+            gradient_checkpointing=kw["checkpointing"],
+            gpus=kw["gpus"],
+        )
+    except ValidationError as exc:
+        raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
+    return Options(
+        revision=kw["revision"],
+        subfolder=kw["subfolder"],
+        kv=kv,
+        training=training,
+        gpu=kw["gpu"],
+        fit="training" if kw["train_method"] else "inference",
+        gpu_utilization=kw["utilization"],
+    )

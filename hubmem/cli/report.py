@@ -1,0 +1,94 @@
+"""``hubmem report`` (the default command), ``hubmem check`` and ``hubmem demo``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..pipeline import analyze_async, run_sync
+from ..render.text import print_report
+from ..schema.options import Options
+from ..schema.report import Report
+from .app import err_console, guarded, main
+from .options import build_options, cache_options, open_cache, report_options
+
+DEMO_TOKEN = "hf_hubmem_fixture_reader"  # fixtures/tokens.json: a token that may read the gated fixtures
+
+
+def emit(report: Report, *, as_json: bool, show_bytes: bool) -> None:
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        print_report(report, show_bytes=show_bytes)
+
+
+@main.command("report")
+@click.argument("repo")
+@report_options
+@click.option("--offline", is_flag=True, help="Read the repo from the local Hugging Face cache, no network.")
+@click.option("--check", "with_check", is_flag=True, help="Add the cross-checks (see `hubmem check`).")
+@cache_options
+@guarded
+def report_cmd(repo: str, **kw: Any) -> None:
+    """Report on one Hub repo, a local checkpoint folder or a .safetensors file (the default command:
+    `hubmem REPO`, `hubmem ./path/to/checkpoint`)."""
+    from ..pipeline import analyze_source
+    from ..render.check import print_check
+
+    options = build_options(kw)
+    report = analyze_source(
+        repo, options, token=kw["token"], offline=kw["offline"], cache=open_cache(kw), check=kw["with_check"]
+    )
+    emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])
+    if report.check is not None and not kw["as_json"]:
+        print_check(report)
+
+
+@main.command("check")
+@click.argument("repo")
+@click.option("--revision", default="main", show_default=True, help="Branch, tag, commit sha or refs/pr/N.")
+@click.option("--subfolder", default=None, help="Read weights (and config) below this folder.")
+@click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login).")
+@click.option("--json", "as_json", is_flag=True, help="Print the cross-checks as JSON.")
+@click.option("--offline", is_flag=True, help="Read the repo from the local Hugging Face cache, no network.")
+@cache_options
+@guarded
+def check_cmd(repo: str, **kw: Any) -> None:
+    """Cross-check a repo's index, Hub summary, config.json, file sizes and name against its headers.
+
+    Exit status: 0 no mismatch, 1 at least one mismatch (errors keep their own codes)."""
+    from ..pipeline import analyze_source
+    from ..render.check import print_check
+
+    options = Options(revision=kw["revision"], subfolder=kw["subfolder"])
+    report = analyze_source(
+        repo, options, token=kw["token"], offline=kw["offline"], cache=open_cache(kw), check=True
+    )
+    assert report.check is not None
+    if kw["as_json"]:
+        click.echo(report.check.model_dump_json(indent=2))
+    else:
+        print_check(report)
+    sys.exit(0 if report.check.ok else 1)
+
+
+@main.command("demo")
+@click.argument("repo", default="meta-llama/Llama-3.1-8B")
+@report_options
+@guarded
+def demo_cmd(repo: str, **kw: Any) -> None:
+    """Run the report offline against the bundled fake Hub (real metadata from fixtures/)."""
+    from ..fakehub import default_fixtures_dir, run_in_thread
+
+    options = build_options(kw)
+    token = kw["token"] or DEMO_TOKEN
+    fixtures = default_fixtures_dir()
+    with run_in_thread(fixtures) as hub:
+        err_console.print(
+            f"[dim]offline demo: fake Hub at {hub.endpoint} serving {fixtures}"
+            " (real configs, headers only)[/]"
+        )
+        report = run_sync(lambda: analyze_async(repo, options, token=token, endpoint=hub.endpoint))
+    emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])
