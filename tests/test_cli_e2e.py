@@ -198,3 +198,12 @@ def test_demo_runs_offline_on_the_bundled_fixtures(tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     assert data["repo_id"] == LLAMA
     assert data["weights"]["total_bytes"] == LLAMA_BYTES
+
+
+def test_demo_names_the_bundled_repos_for_an_unknown_one(tmp_path: Path) -> None:
+    proc = run_cli(None, "demo", "nobody/no-such-model", tmp=tmp_path)
+    assert proc.returncode == RepoNotFoundError.exit_code
+    bundled = [json.loads(p.read_text())["repo_id"] for p in (ROOT / "fixtures/repos").glob("*/repo.json")]
+    assert "meta-llama/Llama-3.1-8B" in bundled
+    assert all(r in proc.stderr.replace("\n", "") for r in bundled if not r.startswith("hubmem-test/"))
+    assert "Traceback" not in proc.stderr

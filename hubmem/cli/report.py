@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..errors import RepoNotFoundError
 from ..pipeline import analyze_async, run_sync
 from ..render.text import print_report
 from ..schema.options import Options
@@ -86,6 +87,13 @@ def demo_cmd(repo: str, **kw: Any) -> None:
     token = kw["token"] or DEMO_TOKEN
     fixtures = default_fixtures_dir()
     with run_in_thread(fixtures) as hub:
+        if repo not in hub.store.repos:
+            bundled = sorted(r for r in hub.store.repos if not r.startswith("hubmem-test/"))
+            raise RepoNotFoundError(
+                f"{repo} is not among the demo's bundled repos",
+                hint="Bundled (real metadata): " + ", ".join(bundled),
+                repo_id=repo,
+            )
         err_console.print(
             f"[dim]offline demo: fake Hub at {hub.endpoint} serving {fixtures}"
             " (real configs, headers only)[/]"
