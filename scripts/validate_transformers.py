@@ -64,6 +64,7 @@ from hubmem.parse.config import parse_config  # noqa: E402
 from hubmem.schema.kv import KVOptions  # noqa: E402
 
 REPOS = ROOT / "fixtures" / "repos"
+THEORY = ROOT / "fixtures" / "theory"
 VALIDATION_MD = ROOT / "scripts" / "VALIDATION.md"
 SECTION = "## Validation against transformers"
 COMMAND = ".venv/bin/python scripts/validate_transformers.py --write"
@@ -86,89 +87,20 @@ def signed(n: int) -> str:
     return "0" if n == 0 else f"{n:+,}"
 
 
-# Inline configs (theory.md section 6; sources there) --------------------------------------------------------
+# Configs quoted in theory.md section 6 (fixtures/theory/<name>.json; each file's "_source" cites it) -------
 
-QWEN2_5_7B: dict[str, Any] = {  # theory.md 6.3
-    "architectures": ["Qwen2ForCausalLM"],
-    "model_type": "qwen2",
-    "hidden_size": 3584,
-    "intermediate_size": 18944,
-    "num_attention_heads": 28,
-    "num_hidden_layers": 28,
-    "num_key_value_heads": 4,
-    "max_position_embeddings": 131072,
-    "max_window_layers": 28,
-    "sliding_window": None,
-    "use_sliding_window": False,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-    "vocab_size": 152064,
-}
-GPT_OSS_120B: dict[str, Any] = {  # theory.md 6.6 (GptOssConfig defaults)
-    "architectures": ["GptOssForCausalLM"],
-    "model_type": "gpt_oss",
-    "num_hidden_layers": 36,
-    "num_local_experts": 128,
-    "num_experts_per_tok": 4,
-    "vocab_size": 201088,
-    "hidden_size": 2880,
-    "intermediate_size": 2880,
-    "head_dim": 64,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "sliding_window": 128,
-    "max_position_embeddings": 131072,
-    "layer_types": ["sliding_attention", "full_attention"] * 18,
-    "torch_dtype": "bfloat16",
-}
-FALCON_MAMBA_7B: dict[str, Any] = {  # theory.md 6.7 (tiiuae/falcon-mamba-7b config.json)
-    "architectures": ["FalconMambaForCausalLM"],
-    "model_type": "falcon_mamba",
-    "conv_kernel": 4,
-    "expand": 16,
-    "hidden_size": 4096,
-    "intermediate_size": 8192,
-    "num_hidden_layers": 64,
-    "state_size": 16,
-    "vocab_size": 65024,
-    "torch_dtype": "bfloat16",
-}
-T5_BASE: dict[str, Any] = {  # theory.md 6.8 (google-t5/t5-base config.json; no dtype -> float32)
-    "architectures": ["T5ForConditionalGeneration"],
-    "model_type": "t5",
-    "d_kv": 64,
-    "d_model": 768,
-    "num_heads": 12,
-    "num_layers": 12,
-    "d_ff": 3072,
-    "n_positions": 512,
-    "vocab_size": 32128,
-}
-QWEN3_NEXT_80B: dict[str, Any] = {  # theory.md 6.9 (Qwen3NextConfig defaults = Qwen3-Next-80B-A3B)
-    "architectures": ["Qwen3NextForCausalLM"],
-    "model_type": "qwen3_next",
-    "num_hidden_layers": 48,
-    "hidden_size": 2048,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 2,
-    "head_dim": 256,
-    "linear_num_key_heads": 16,
-    "linear_num_value_heads": 32,
-    "linear_key_head_dim": 128,
-    "linear_value_head_dim": 128,
-    "linear_conv_kernel_dim": 4,
-    "full_attention_interval": 4,
-    # the remaining Qwen3NextConfig defaults, written out so that hubmem reads them from the config
-    "vocab_size": 151936,
-    "intermediate_size": 5632,
-    "num_experts": 512,
-    "num_experts_per_tok": 10,
-    "moe_intermediate_size": 512,
-    "shared_expert_intermediate_size": 512,
-    "decoder_sparse_step": 1,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-}
+
+def theory(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((THEORY / f"{name}.json").read_text())
+    data.pop("_source", None)
+    return data
+
+
+QWEN2_5_7B: dict[str, Any] = theory("Qwen2.5-7B")  # theory.md 6.3
+GPT_OSS_120B: dict[str, Any] = theory("gpt-oss-120b")  # theory.md 6.6
+FALCON_MAMBA_7B: dict[str, Any] = theory("falcon-mamba-7b")  # theory.md 6.7
+T5_BASE: dict[str, Any] = theory("t5-base")  # theory.md 6.8
+QWEN3_NEXT_80B: dict[str, Any] = theory("Qwen3-Next-80B-A3B")  # theory.md 6.9
 
 
 def llama4_with_default_vision() -> dict[str, Any]:

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from theory_configs import theory_config
+
 from hubmem.estimate.config_params import ConfigParams, expected_parameters
 from hubmem.parse.config import parse_config
 
@@ -50,25 +52,7 @@ def test_mistral_7b_v0_1_exact() -> None:
     assert count(load("mistralai/Mistral-7B-v0.1")).total == 7_241_732_096
 
 
-# Qwen/Qwen2.5-7B config.json as quoted in theory.md 6.3 (mirror
-# https://huggingface.co/AmberYifan/Qwen2.5-7B-gen-dpo-10k/blob/06301e9ceb9578f3c5ce6a4244af885d85f275ad/config.json,
-# "_name_or_path": "Qwen/Qwen2.5-7B"); intermediate_size / tie_word_embeddings from the same file.
-QWEN2_5_7B = {
-    "architectures": ["Qwen2ForCausalLM"],
-    "model_type": "qwen2",
-    "hidden_size": 3584,
-    "intermediate_size": 18944,
-    "num_attention_heads": 28,
-    "num_hidden_layers": 28,
-    "num_key_value_heads": 4,
-    "max_position_embeddings": 131072,
-    "max_window_layers": 28,
-    "sliding_window": None,
-    "use_sliding_window": False,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-    "vocab_size": 152064,
-}
+QWEN2_5_7B = theory_config("Qwen2.5-7B")  # theory.md 6.3
 
 
 def test_qwen2_5_7b_exact_with_qkv_biases() -> None:
@@ -95,36 +79,7 @@ def test_devstral_text_model_equals_index_total_parameters() -> None:
     assert 2 * p.total == int(index["metadata"]["total_size"])
 
 
-# transformers GptOssConfig defaults = gpt-oss-120b, as quoted in theory.md 6.6 (layer_types alternate,
-# sliding first; quantization_config as shipped, e.g. https://huggingface.co/GohaDAYN/Affine-A10/blob/main/config.json)
-GPT_OSS_120B = {
-    "architectures": ["GptOssForCausalLM"],
-    "model_type": "gpt_oss",
-    "num_hidden_layers": 36,
-    "num_local_experts": 128,
-    "experts_per_token": 4,
-    "num_experts_per_tok": 4,
-    "vocab_size": 201088,
-    "hidden_size": 2880,
-    "intermediate_size": 2880,
-    "head_dim": 64,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "sliding_window": 128,
-    "max_position_embeddings": 131072,
-    "attention_bias": True,
-    "tie_word_embeddings": False,
-    "layer_types": ["sliding_attention", "full_attention"] * 18,
-    "quantization_config": {
-        "quant_method": "mxfp4",
-        "modules_to_not_convert": [
-            "model.layers.*.self_attn",
-            "model.layers.*.mlp.router",
-            "model.embed_tokens",
-            "lm_head",
-        ],
-    },
-}
+GPT_OSS_120B = theory_config("gpt-oss-120b")  # theory.md 6.6
 
 
 def test_gpt_oss_120b_logical_parameters() -> None:
@@ -246,19 +201,7 @@ def test_gpt2_124m() -> None:
     assert p.components["lm_head"] == 0
 
 
-# google-t5/t5-base config.json as quoted in theory.md 6.8
-# (https://huggingface.co/google-t5/t5-base/blob/666f4ee1ab305b1835b95ee83c183c4d0948bf2e/config.json)
-T5_BASE = {
-    "architectures": ["T5ForConditionalGeneration"],
-    "model_type": "t5",
-    "d_kv": 64,
-    "d_model": 768,
-    "num_heads": 12,
-    "num_layers": 12,
-    "d_ff": 3072,
-    "n_positions": 512,
-    "vocab_size": 32128,
-}
+T5_BASE = theory_config("t5-base")  # theory.md 6.8
 
 
 def test_t5_base_220m() -> None:
@@ -273,31 +216,7 @@ def test_t5_base_220m() -> None:
     assert p.components["attention"] == 3 * self_only + 2 * 32 * 12  # + two relative-position bias tables
 
 
-# Qwen3-Next-80B-A3B: transformers Qwen3NextConfig defaults, which theory.md 6.9 quotes for the checkpoint
-# Qwen/Qwen3-Next-80B-A3B-Instruct (48 layers, full_attention_interval 4, 512 experts, 10 per token)
-QWEN3_NEXT_80B = {
-    "architectures": ["Qwen3NextForCausalLM"],
-    "model_type": "qwen3_next",
-    "num_hidden_layers": 48,
-    "hidden_size": 2048,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 2,
-    "head_dim": 256,
-    "linear_num_key_heads": 16,
-    "linear_num_value_heads": 32,
-    "linear_key_head_dim": 128,
-    "linear_value_head_dim": 128,
-    "linear_conv_kernel_dim": 4,
-    "full_attention_interval": 4,
-    "vocab_size": 151936,
-    "intermediate_size": 5632,
-    "num_experts": 512,
-    "num_experts_per_tok": 10,
-    "moe_intermediate_size": 512,
-    "shared_expert_intermediate_size": 512,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-}
+QWEN3_NEXT_80B = theory_config("Qwen3-Next-80B-A3B")  # theory.md 6.9
 
 
 def test_qwen3_next_80b_hybrid() -> None:

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from theory_configs import theory_config
+
 from hubmem.estimate.kv_cache import estimate_kv_cache
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVCacheReport, KVOptions
@@ -71,22 +73,7 @@ def test_chunked_local_reservation() -> None:
 
 
 def test_qwen3_next_attention_block_enlarged_to_fit_the_gdn_page() -> None:
-    cfg = {
-        "model_type": "qwen3_next",
-        "num_hidden_layers": 48,
-        "hidden_size": 2048,
-        "num_attention_heads": 16,
-        "num_key_value_heads": 2,
-        "head_dim": 256,
-        "linear_num_key_heads": 16,
-        "linear_num_value_heads": 32,
-        "linear_key_head_dim": 128,
-        "linear_value_head_dim": 128,
-        "linear_conv_kernel_dim": 4,
-        "max_position_embeddings": 262144,
-        "vocab_size": 151936,
-        "torch_dtype": "bfloat16",
-    }
+    cfg = theory_config("Qwen3-Next-80B-A3B")  # theory.md 6.9
     gdn_page = (3 * (2 * 128 * 16 + 128 * 32) + 32 * 128 * 128) * 2  # theory.md 6.9: 1,097,728
     assert gdn_page == 1_097_728
     attn_1tok = 2 * 2 * 256 * 2

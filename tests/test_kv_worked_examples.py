@@ -1,8 +1,9 @@
 """KV cache / recurrent state against the worked integer examples of theory.md section 6.
 
 Every expected integer below is printed in theory.md section 6 (derived there from the quoted sources:
-transformers cache_utils, vLLM kv_cache_interface / kv_cache_utils / mamba_utils). Inline configs carry
-the source the theory document quotes them from.
+transformers cache_utils, vLLM kv_cache_interface / kv_cache_utils / mamba_utils). Configs not in
+fixtures/repos come from fixtures/theory/<name>.json, whose "_source" says where theory.md quotes them
+from.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from theory_configs import theory_config
 
 from hubmem.estimate.kv_cache import estimate_kv_cache
 from hubmem.parse.config import parse_config
@@ -87,20 +89,7 @@ def test_mistral_v01_vllm_reservation(mnbt: int, expected: int) -> None:
 
 # --- 6.3 Qwen2.5-7B ------------------------------------------------------------------------------------
 
-# https://huggingface.co/AmberYifan/Qwen2.5-7B-gen-dpo-10k/blob/06301e9ceb9578f3c5ce6a4244af885d85f275ad/config.json
-QWEN25_7B = {
-    "architectures": ["Qwen2ForCausalLM"],
-    "model_type": "qwen2",
-    "hidden_size": 3584,
-    "num_attention_heads": 28,
-    "num_hidden_layers": 28,
-    "num_key_value_heads": 4,
-    "max_position_embeddings": 131072,
-    "sliding_window": None,
-    "use_sliding_window": False,
-    "vocab_size": 152064,
-    "torch_dtype": "bfloat16",
-}
+QWEN25_7B = theory_config("Qwen2.5-7B")  # theory.md 6.3
 
 
 def test_qwen25_7b() -> None:
@@ -135,25 +124,7 @@ def test_deepseek_v3_mla_fp8_layouts_on_vllm() -> None:
 
 # --- 6.5 gemma-3-27b at 128k ---------------------------------------------------------------------------
 
-# text_config of google/gemma-3-27b-it as copied in NVIDIA/TensorRT-LLM
-# tests/unittest/_torch/modeling/test_modeling_gemma3.py (GEMMA3_27B_TEXT); sliding_window_pattern and
-# max_position_embeddings are Gemma3TextConfig defaults (6, 131072).
-GEMMA3_27B = {
-    "architectures": ["Gemma3ForConditionalGeneration"],
-    "model_type": "gemma3",
-    "torch_dtype": "bfloat16",
-    "text_config": {
-        "model_type": "gemma3_text",
-        "head_dim": 128,
-        "hidden_size": 5376,
-        "intermediate_size": 21504,
-        "num_attention_heads": 32,
-        "num_hidden_layers": 62,
-        "num_key_value_heads": 16,
-        "sliding_window": 1024,
-        "vocab_size": 262208,
-    },
-}
+GEMMA3_27B = theory_config("gemma-3-27b-text")  # theory.md 6.5
 
 
 def test_gemma3_27b_layer_split() -> None:
@@ -189,32 +160,7 @@ def test_gemma3_27b_vllm_without_hybrid_manager() -> None:
 
 # --- 6.6 gpt-oss-120b ----------------------------------------------------------------------------------
 
-# transformers GptOssConfig defaults (= the 120b model); shipped layer_types alternate sliding/full from
-# layer 0 (e.g. https://huggingface.co/GohaDAYN/Affine-A10/blob/main/config.json).
-GPT_OSS_120B = {
-    "architectures": ["GptOssForCausalLM"],
-    "model_type": "gpt_oss",
-    "num_hidden_layers": 36,
-    "num_local_experts": 128,
-    "vocab_size": 201088,
-    "hidden_size": 2880,
-    "intermediate_size": 2880,
-    "head_dim": 64,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "sliding_window": 128,
-    "max_position_embeddings": 131072,
-    "layer_types": ["sliding_attention", "full_attention"] * 18,
-    "quantization_config": {
-        "quant_method": "mxfp4",
-        "modules_to_not_convert": [
-            "model.layers.*.self_attn",
-            "model.layers.*.mlp.router",
-            "model.embed_tokens",
-            "lm_head",
-        ],
-    },
-}
+GPT_OSS_120B = theory_config("gpt-oss-120b")  # theory.md 6.6
 
 
 def test_gpt_oss_120b() -> None:
@@ -237,19 +183,7 @@ def test_gpt_oss_120b_vllm_groups() -> None:
 
 # --- 6.7 falcon-mamba-7b -------------------------------------------------------------------------------
 
-# https://huggingface.co/tiiuae/falcon-mamba-7b/raw/main/config.json (dims quoted in theory.md 6.7)
-FALCON_MAMBA_7B = {
-    "architectures": ["FalconMambaForCausalLM"],
-    "model_type": "falcon_mamba",
-    "conv_kernel": 4,
-    "expand": 16,
-    "hidden_size": 4096,
-    "intermediate_size": 8192,
-    "num_hidden_layers": 64,
-    "state_size": 16,
-    "torch_dtype": "bfloat16",
-    "vocab_size": 65024,
-}
+FALCON_MAMBA_7B = theory_config("falcon-mamba-7b")  # theory.md 6.7
 
 
 def test_falcon_mamba_state() -> None:
@@ -272,19 +206,7 @@ def test_falcon_mamba_state() -> None:
 
 # --- 6.8 T5-base cross-attention -----------------------------------------------------------------------
 
-# https://huggingface.co/google-t5/t5-base/blob/666f4ee1ab305b1835b95ee83c183c4d0948bf2e/config.json
-T5_BASE = {
-    "architectures": ["T5ForConditionalGeneration"],
-    "model_type": "t5",
-    "is_encoder_decoder": True,
-    "d_kv": 64,
-    "d_model": 768,
-    "num_heads": 12,
-    "num_layers": 12,
-    "d_ff": 3072,
-    "n_positions": 512,
-    "vocab_size": 32128,
-}
+T5_BASE = theory_config("t5-base")  # theory.md 6.8
 
 
 @pytest.mark.parametrize(
@@ -307,25 +229,7 @@ def test_t5_base_auto_dtype_from_float32_tensors() -> None:
 
 # --- 6.9 Qwen3-Next-80B-A3B ----------------------------------------------------------------------------
 
-# Qwen3NextConfig defaults (checkpoint Qwen/Qwen3-Next-80B-A3B-Instruct), as quoted in theory.md 6.9.
-QWEN3_NEXT = {
-    "architectures": ["Qwen3NextForCausalLM"],
-    "model_type": "qwen3_next",
-    "num_hidden_layers": 48,
-    "full_attention_interval": 4,
-    "hidden_size": 2048,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 2,
-    "head_dim": 256,
-    "linear_num_key_heads": 16,
-    "linear_num_value_heads": 32,
-    "linear_key_head_dim": 128,
-    "linear_value_head_dim": 128,
-    "linear_conv_kernel_dim": 4,
-    "max_position_embeddings": 262144,
-    "vocab_size": 151936,
-    "torch_dtype": "bfloat16",
-}
+QWEN3_NEXT = theory_config("Qwen3-Next-80B-A3B")  # theory.md 6.9
 
 
 def test_qwen3_next_gated_deltanet() -> None:
