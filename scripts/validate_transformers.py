@@ -676,7 +676,9 @@ def write_section(body: str) -> None:
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + body.strip() + "\n"
     else:
-        end = text.find("\n## ", start + len(SECTION))
+        # the section ends at the next heading, or at the marker another script keeps before its own section
+        ends = [i for i in (text.find(m, start + len(SECTION)) for m in ("\n## ", "\n<!-- ")) if i != -1]
+        end = min(ends) if ends else -1
         tail = text[end:] if end != -1 else ""
         text = text[:start] + SECTION + "\n\n" + body.strip() + "\n" + tail
     VALIDATION_MD.write_text(text)
