@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import (
+from hubmem.errors import (
     ConfigError,
     CorruptHeaderError,
     GatedRepoError,
@@ -25,9 +25,9 @@ from .errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
-from .fetch import HubClient
-from .pipeline import analyze, analyze_async, build_report
-from .schema import KVOptions, Options, Report, TrainingOptions
+from hubmem.fetch import HubClient
+from hubmem.pipeline import analyze, analyze_async, build_report
+from hubmem.schema import KVOptions, Options, Report, TrainingOptions
 
 __all__ = [
     "ConfigError",

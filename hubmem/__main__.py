@@ -1,3 +1,3 @@
-from .cli import main
+from hubmem.cli import main
 
 main()

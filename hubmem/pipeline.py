@@ -11,23 +11,23 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ConfigError
-from .estimate.crosscheck import cross_check
-from .estimate.fit import fit_inference, fit_training, kv_function
-from .estimate.kv_cache import estimate_kv_cache
-from .estimate.training import estimate_training
-from .estimate.weights import estimate_weights
-from .fetch import HubClient, fetch_snapshot
-from .fetch.cache import HeaderCache
-from .fetch.local import load_cached, load_local, looks_local
-from .parse.config import parse_config
-from .parse.header import Tensor, parse_tensors
-from .schema.architecture import Architecture
-from .schema.fit import FitOptions, FitReport
-from .schema.options import Options
-from .schema.report import FetchInfo, Report
-from .schema.weights import WeightsReport
-from .snapshot import Snapshot
+from hubmem.errors import ConfigError
+from hubmem.estimate.crosscheck import cross_check
+from hubmem.estimate.fit import fit_inference, fit_training, kv_function
+from hubmem.estimate.kv_cache import estimate_kv_cache
+from hubmem.estimate.training import estimate_training
+from hubmem.estimate.weights import estimate_weights
+from hubmem.fetch import HubClient, fetch_snapshot
+from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.local import load_cached, load_local, looks_local
+from hubmem.parse.config import parse_config
+from hubmem.parse.header import Tensor, parse_tensors
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.fit import FitOptions, FitReport
+from hubmem.schema.options import Options
+from hubmem.schema.report import FetchInfo, Report
+from hubmem.schema.weights import WeightsReport
+from hubmem.snapshot import Snapshot
 
 T = TypeVar("T")
 

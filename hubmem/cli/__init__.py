@@ -6,13 +6,13 @@ set HUBMEM_DEBUG=1 to see a traceback for an unexpected failure.
 
 from __future__ import annotations
 
-from .app import err_console, fail, guarded, main
-from .options import KV_DTYPES, build_options, cache_options, open_cache, report_options
+from hubmem.cli.app import err_console, fail, guarded, main
+from hubmem.cli.options import KV_DTYPES, build_options, cache_options, open_cache, report_options
 
 # importing the command modules registers their commands on ``main``
-from .report import DEMO_TOKEN, check_cmd, demo_cmd, emit, report_cmd
-from .scan import scan_cmd
-from .serve import serve_cmd
+from hubmem.cli.report import DEMO_TOKEN, check_cmd, demo_cmd, emit, report_cmd
+from hubmem.cli.scan import scan_cmd
+from hubmem.cli.serve import serve_cmd
 
 __all__ = [
     "DEMO_TOKEN",

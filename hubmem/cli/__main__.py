@@ -1,4 +1,4 @@
-from . import main
+from hubmem.cli import main
 
 if __name__ == "__main__":  # pragma: no cover
     main()

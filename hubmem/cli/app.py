@@ -11,8 +11,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from .. import __version__
-from ..errors import HubmemError
+from hubmem import __version__
+from hubmem.errors import HubmemError
 
 err_console = Console(stderr=True, highlight=False)
 

@@ -9,9 +9,9 @@ from typing import Any, get_args
 import click
 from pydantic import ValidationError
 
-from ..schema.kv import KVOptions
-from ..schema.options import Options
-from ..schema.training import (
+from hubmem.schema.kv import KVOptions
+from hubmem.schema.options import Options
+from hubmem.schema.training import (
     Checkpointing,
     FSDPStrategy,
     Optimizer,
@@ -131,7 +131,7 @@ def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def open_cache(kw: dict[str, Any]) -> Any:
-    from ..fetch.cache import HeaderCache
+    from hubmem.fetch.cache import HeaderCache
 
     return HeaderCache.from_options(kw.get("cache_dir"), no_cache=bool(kw.get("no_cache")))
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
-from ..errors import RepoNotFoundError
-from ..pipeline import analyze_async, run_sync
-from ..render.text import print_report
-from ..schema.options import Options
-from ..schema.report import Report
-from .app import err_console, guarded, main
-from .options import build_options, cache_options, open_cache, report_options
+from hubmem.cli.app import err_console, guarded, main
+from hubmem.cli.options import build_options, cache_options, open_cache, report_options
+from hubmem.errors import RepoNotFoundError
+from hubmem.pipeline import analyze_async, run_sync
+from hubmem.render.text import print_report
+from hubmem.schema.options import Options
+from hubmem.schema.report import Report
 
 DEMO_TOKEN = "hf_hubmem_fixture_reader"  # fixtures/tokens.json: a token that may read the gated fixtures
 
@@ -35,8 +35,8 @@ def emit(report: Report, *, as_json: bool, show_bytes: bool) -> None:
 def report_cmd(repo: str, **kw: Any) -> None:
     """Report on one Hub repo, a local checkpoint folder or a .safetensors file (the default command:
     `hubmem REPO`, `hubmem ./path/to/checkpoint`)."""
-    from ..pipeline import analyze_source
-    from ..render.check import print_check
+    from hubmem.pipeline import analyze_source
+    from hubmem.render.check import print_check
 
     options = build_options(kw)
     report = analyze_source(
@@ -60,8 +60,8 @@ def check_cmd(repo: str, **kw: Any) -> None:
     """Cross-check a repo's index, Hub summary, config.json, file sizes and name against its headers.
 
     Exit status: 0 no mismatch, 1 at least one mismatch (errors keep their own codes)."""
-    from ..pipeline import analyze_source
-    from ..render.check import print_check
+    from hubmem.pipeline import analyze_source
+    from hubmem.render.check import print_check
 
     options = Options(revision=kw["revision"], subfolder=kw["subfolder"])
     report = analyze_source(
@@ -81,7 +81,7 @@ def check_cmd(repo: str, **kw: Any) -> None:
 @guarded
 def demo_cmd(repo: str, **kw: Any) -> None:
     """Run the report offline against the bundled fake Hub (real metadata from fixtures/)."""
-    from ..fakehub import default_fixtures_dir, run_in_thread
+    from hubmem.fakehub import default_fixtures_dir, run_in_thread
 
     options = build_options(kw)
     token = kw["token"] or DEMO_TOKEN

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from ..pipeline import run_sync
-from ..schema.kv import KVOptions
-from ..schema.options import Options
-from .app import err_console, guarded, main
-from .options import KV_DTYPES, cache_options, open_cache
+from hubmem.cli.app import err_console, guarded, main
+from hubmem.cli.options import KV_DTYPES, cache_options, open_cache
+from hubmem.pipeline import run_sync
+from hubmem.schema.kv import KVOptions
+from hubmem.schema.options import Options
 
 
 @main.command("scan")
@@ -84,7 +84,7 @@ def scan_cmd(repos: Any, **kw: Any) -> None:
     hubmem scan models.txt -o out.jsonl --resume      after an interruption
 
     Exit status: 0 when every repo was analysed, 1 when some failed (their rows say why)."""
-    from ..scan import ScanFiles, ScanProgress, ScanSettings, parse_targets, print_summary, run_scan
+    from hubmem.scan import ScanFiles, ScanProgress, ScanSettings, parse_targets, print_summary, run_scan
 
     if kw["resume"] and kw["output"] is None:
         raise click.UsageError("--resume needs --output FILE")

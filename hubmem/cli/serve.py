@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .app import guarded, main
+from hubmem.cli.app import guarded, main
 
 
 @main.command("serve")
@@ -24,7 +24,7 @@ def serve_cmd(host: str, port: int, endpoint: str | None, use_server_token: bool
     """Serve the HTTP API and web page (GET /v1/models/ORG/NAME, POST /v1/scan, /openapi.json)."""
     from huggingface_hub import get_token
 
-    from ..service import Settings, run
+    from hubmem.service import Settings, run
 
     server_token = get_token() if use_server_token else None
     if use_server_token and not server_token:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..schema.architecture import Architecture
-from ..schema.training import TrainingOptions
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.training import TrainingOptions
 
 RECURRENT_KINDS = {"mamba", "mamba2", "linear"}
 

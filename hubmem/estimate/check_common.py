@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..schema.check import CheckItem
+from hubmem.schema.check import CheckItem
 
 MAX_EXAMPLES = 5
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..schema.architecture import Architecture
-from ..schema.check import CheckItem
-from ..schema.weights import WeightsReport
-from ..snapshot import Snapshot
-from .check_common import MAX_EXAMPLES
-from .config_params import expected_parameters
+from hubmem.estimate.check_common import MAX_EXAMPLES
+from hubmem.estimate.config_params import expected_parameters
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.check import CheckItem
+from hubmem.schema.weights import WeightsReport
+from hubmem.snapshot import Snapshot
 
 
 def check_config_parameters(snapshot: Snapshot, weights: WeightsReport, arch: Architecture) -> CheckItem:

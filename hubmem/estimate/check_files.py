@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..parse.header import Tensor
-from ..schema.check import CheckItem
-from ..snapshot import Snapshot
-from .check_common import MAX_EXAMPLES
+from hubmem.estimate.check_common import MAX_EXAMPLES
+from hubmem.parse.header import Tensor
+from hubmem.schema.check import CheckItem
+from hubmem.snapshot import Snapshot
 
 
 def check_file_sizes(snapshot: Snapshot, tensors: list[Tensor]) -> CheckItem:

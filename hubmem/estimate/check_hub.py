@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..schema.check import CheckItem
-from ..schema.weights import WeightsReport
-from ..snapshot import Snapshot
-from .check_common import MAX_EXAMPLES, as_count, match_counts
+from hubmem.estimate.check_common import MAX_EXAMPLES, as_count, match_counts
+from hubmem.schema.check import CheckItem
+from hubmem.schema.weights import WeightsReport
+from hubmem.snapshot import Snapshot
 
 
 def check_hub_parameters(snapshot: Snapshot, weights: WeightsReport) -> CheckItem:

@@ -7,10 +7,10 @@ import posixpath
 from collections import defaultdict
 from typing import Any
 
-from ..schema.check import CheckItem
-from ..schema.weights import WeightsReport
-from ..snapshot import Snapshot
-from .check_common import MAX_EXAMPLES, as_count, match_counts
+from hubmem.estimate.check_common import MAX_EXAMPLES, as_count, match_counts
+from hubmem.schema.check import CheckItem
+from hubmem.schema.weights import WeightsReport
+from hubmem.snapshot import Snapshot
 
 
 def _index_metadata(snapshot: Snapshot) -> dict[str, Any] | None:

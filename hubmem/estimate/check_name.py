@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..schema.check import CheckItem
-from ..schema.weights import WeightsReport
+from hubmem.schema.check import CheckItem
+from hubmem.schema.weights import WeightsReport
 
 NAME_TOLERANCE = 0.10  # relative slack of a size in a repo name (vendors round 7.6B to "7B", 32.5B to "30B")
 _UNITS = {"M": 10**6, "B": 10**9, "T": 10**12}

@@ -29,15 +29,15 @@ from typing import Any
 
 from pydantic import Field
 
-from ..schema.architecture import Architecture
-from ..schema.common import Model
-from .params_blocks import Ctx, Missing
-from .params_decoders import falcon, gpt2, gpt_oss
-from .params_deepseek import deepseek
-from .params_encoders import bert, t5
-from .params_hybrid import mamba1, nemotron_h, nemotron_nas, qwen3_next
-from .params_llama import LLAMA_STYLE, llama_style
-from .params_vision import llama4_vision, qwen3_vl_vision
+from hubmem.estimate.params_blocks import Ctx, Missing
+from hubmem.estimate.params_decoders import falcon, gpt2, gpt_oss
+from hubmem.estimate.params_deepseek import deepseek
+from hubmem.estimate.params_encoders import bert, t5
+from hubmem.estimate.params_hybrid import mamba1, nemotron_h, nemotron_nas, qwen3_next
+from hubmem.estimate.params_llama import LLAMA_STYLE, llama_style
+from hubmem.estimate.params_vision import llama4_vision, qwen3_vl_vision
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.common import Model
 
 COMPONENTS = (
     "embeddings",  # token (+ position / token-type) embeddings

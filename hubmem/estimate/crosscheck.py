@@ -24,17 +24,21 @@ Checks (names are stable; see :data:`hubmem.schema.check.CHECK_NAMES`):
 
 from __future__ import annotations
 
-from ..parse.header import Tensor
-from ..schema.architecture import Architecture
-from ..schema.check import CheckReport
-from ..schema.weights import WeightsReport
-from ..snapshot import Snapshot
-from .check_common import MAX_EXAMPLES
-from .check_config import check_config_parameters
-from .check_files import check_file_sizes
-from .check_hub import check_hub_parameters
-from .check_index import check_index_total_parameters, check_index_total_size, check_index_weight_map
-from .check_name import NAME_TOLERANCE, SizeClaim, check_name_size, human, parse_size_claims
+from hubmem.estimate.check_common import MAX_EXAMPLES
+from hubmem.estimate.check_config import check_config_parameters
+from hubmem.estimate.check_files import check_file_sizes
+from hubmem.estimate.check_hub import check_hub_parameters
+from hubmem.estimate.check_index import (
+    check_index_total_parameters,
+    check_index_total_size,
+    check_index_weight_map,
+)
+from hubmem.estimate.check_name import NAME_TOLERANCE, SizeClaim, check_name_size, human, parse_size_claims
+from hubmem.parse.header import Tensor
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.check import CheckReport
+from hubmem.schema.weights import WeightsReport
+from hubmem.snapshot import Snapshot
 
 __all__ = [
     "MAX_EXAMPLES",

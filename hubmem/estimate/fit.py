@@ -28,15 +28,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..parse.header import Tensor
-from ..schema.architecture import Architecture
-from ..schema.common import MemoryItem
-from ..schema.fit import FitOptions, FitReport, GPUSpec
-from ..schema.kv import KVOptions
-from ..schema.training import TrainingOptions
-from ..schema.weights import WeightsReport
-from .gpus import find_gpu, load_catalog
-from .optimizers import cdiv
+from hubmem.estimate.gpus import find_gpu, load_catalog
+from hubmem.estimate.optimizers import cdiv
+from hubmem.parse.header import Tensor
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.common import MemoryItem
+from hubmem.schema.fit import FitOptions, FitReport, GPUSpec
+from hubmem.schema.kv import KVOptions
+from hubmem.schema.training import TrainingOptions
+from hubmem.schema.weights import WeightsReport
 
 KVBytes = Callable[[int, int, int], int]  # (context, batch, tp) -> KV + state bytes per GPU
 
@@ -150,7 +150,7 @@ def arch_for_tp(arch: Architecture, tp: int) -> Architecture:
 
 def kv_function(arch: Architecture, kv_options: KVOptions | None = None) -> KVBytes:
     """``kv_bytes(context, batch, tp)`` from ``hubmem.estimate.kv_cache.estimate_kv_cache`` (per GPU)."""
-    from .kv_cache import estimate_kv_cache  # the KV helper's module; imported lazily
+    from hubmem.estimate.kv_cache import estimate_kv_cache  # the KV helper's module; imported lazily
 
     base = kv_options or KVOptions()
     per_tp: dict[int, Architecture] = {}
@@ -167,7 +167,7 @@ def kv_function(arch: Architecture, kv_options: KVOptions | None = None) -> KVBy
 
 def kv_incomplete(arch: Architecture, options: FitOptions) -> list[str]:
     """Why ``estimate_kv_cache`` cannot project this architecture (empty when it can)."""
-    from .kv_cache import estimate_kv_cache
+    from hubmem.estimate.kv_cache import estimate_kv_cache
 
     report = estimate_kv_cache(arch, KVOptions(context=options.context, batch=options.batch))
     return [] if report.complete else list(report.missing) or ["incomplete"]
@@ -334,7 +334,7 @@ def fit_training(
     """Does the training configuration fit on ``training.gpus`` GPUs of ``options.gpu``?
     ``min_gpus`` re-projects the same configuration for each candidate GPU count (a multiple of the
     tensor-parallel degree), so ZeRO/FSDP sharding shrinks the per-GPU states as N grows."""
-    from .training import estimate_training
+    from hubmem.estimate.training import estimate_training
 
     options = options or FitOptions()
     spec = _resolve_gpu(options, gpu)

@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
-from ..schema.fit import GPUSpec
+from hubmem.errors import ConfigError
+from hubmem.schema.fit import GPUSpec
 
 ENV_VAR = "HUBMEM_GPUS"
 _CATALOG_HINT = (

@@ -26,11 +26,11 @@ Parts: ``kv_dtype.py`` (cache / state dtypes), ``kv_layers.py`` (bytes per token
 
 from __future__ import annotations
 
-from ..schema.architecture import Architecture
-from ..schema.kv import KVCacheReport, KVOptions, KVScenario
-from .kv_dtype import FP8_DS_MLA_BYTES, KV_DTYPES, KVOptionError, resolve_kv_dtype
-from .kv_held import evaluate
-from .kv_layers import CacheLayer, CachePlan, build_plan, fmt
+from hubmem.estimate.kv_dtype import FP8_DS_MLA_BYTES, KV_DTYPES, KVOptionError, resolve_kv_dtype
+from hubmem.estimate.kv_held import evaluate
+from hubmem.estimate.kv_layers import CacheLayer, CachePlan, build_plan, fmt
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.kv import KVCacheReport, KVOptions, KVScenario
 
 __all__ = [
     "DEFAULT_CONTEXT",
@@ -106,7 +106,7 @@ def estimate_kv_cache(arch: Architecture, options: KVOptions) -> KVCacheReport:
 
     ev, view = evaluate(plan, arch, options, context)
     if view is not None:
-        from .paged import VllmView
+        from hubmem.estimate.paged import VllmView
 
         assert isinstance(view, VllmView)
         if view.missing:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import HubmemError
-from ..schema.architecture import Architecture
-from ..schema.kv import KVOptions
-from .state import DTYPE_BYTES
+from hubmem.errors import HubmemError
+from hubmem.estimate.state import DTYPE_BYTES
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.kv import KVOptions
 
 # --kv-dtype value -> (canonical name, bytes per element); "auto" is resolved from the architecture.
 KV_DTYPES: dict[str, tuple[str, int]] = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..schema.architecture import Architecture
-from ..schema.kv import KVOptions, LayerKindKV
-from .kv_layers import CacheLayer, CachePlan
+from hubmem.estimate.kv_layers import CacheLayer, CachePlan
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.kv import KVOptions, LayerKindKV
 
 
 def _tokens_held_transformers(layer: CacheLayer, context: int, cache: str) -> int:
@@ -78,7 +78,7 @@ def evaluate(
     plan: CachePlan, arch: Architecture, options: KVOptions, context: int
 ) -> tuple[Evaluation, object]:
     if options.engine == "vllm":
-        from .paged import vllm_view
+        from hubmem.estimate.paged import vllm_view
 
         view = vllm_view(plan, arch, options, context)
         ev = Evaluation(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..schema.architecture import Architecture
-from ..schema.kv import KVOptions
-from .kv_dtype import FP8_DS_MLA_BYTES, resolve_kv_dtype, ssm_auto_note
-from .state import DTYPE_BYTES, StateSize, state_size
+from hubmem.estimate.kv_dtype import FP8_DS_MLA_BYTES, resolve_kv_dtype, ssm_auto_note
+from hubmem.estimate.state import DTYPE_BYTES, StateSize, state_size
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.kv import KVOptions
 
 
 @dataclass

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..parse.dtypes import DTYPE_BITS
-from ..parse.header import Tensor
-from ..schema.architecture import Architecture
-from ..schema.weights import WeightsReport
-from .lora import module_name
-from .quant import AUX_SUFFIXES, BNB4_AUX_SUFFIXES, BNB8_AUX_SUFFIXES, GPTQ_AUX_SUFFIXES
+from hubmem.estimate.lora import module_name
+from hubmem.estimate.quant import AUX_SUFFIXES, BNB4_AUX_SUFFIXES, BNB8_AUX_SUFFIXES, GPTQ_AUX_SUFFIXES
+from hubmem.parse.dtypes import DTYPE_BITS
+from hubmem.parse.header import Tensor
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.weights import WeightsReport
 
 # quantization bookkeeping tensors, never parameters: the weights section's own lists
 # (theory 3.2; huggingface.js QUANTIZATION_AUXILIARY_SUFFIXES)

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .optimizers import cdiv
+from hubmem.estimate.optimizers import cdiv
 
 if TYPE_CHECKING:
-    from .training import LogicalTensor
+    from hubmem.estimate.training import LogicalTensor
 
 HEAD_LEAVES = {"lm_head", "embed_out", "score", "classifier"}
 EMBED_LEAVES = {"wte", "wpe", "shared", "embed_tokens", "embed_positions", "word_embeddings"}

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..schema.architecture import Architecture
-from ..schema.common import MemoryItem
-from ..schema.training import LoRAInfo, TrainingOptions
-from .logical_tensors import LogicalTensor
-from .lora import QUANT_STATE_CONSTANTS, is_linear_weight, match_lora, nf4_bytes
-from .optimizers import Precision, describe_optimizer, state_bytes
-from .sharding import label, shard_bytes, shard_degree, stage_of
+from hubmem.estimate.logical_tensors import LogicalTensor
+from hubmem.estimate.lora import QUANT_STATE_CONSTANTS, is_linear_weight, match_lora, nf4_bytes
+from hubmem.estimate.optimizers import Precision, describe_optimizer, state_bytes
+from hubmem.estimate.sharding import label, shard_bytes, shard_degree, stage_of
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.common import MemoryItem
+from hubmem.schema.training import LoRAInfo, TrainingOptions
 
 
 def fmt(n: int) -> str:

@@ -24,9 +24,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from ..schema.architecture import Architecture
-from ..schema.weights import MoEInfo
-from .components import (
+from hubmem.estimate.components import (
     AUDIO,
     EXPERTS,
     MLP,
@@ -38,6 +36,8 @@ from .components import (
     Record,
     is_token_embedding,
 )
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.weights import MoEInfo
 
 _PER_INPUT = (VISION, AUDIO, PROJECTOR)  # run per image / audio clip, not per token
 _EXPERT_INDEX_RE = re.compile(r"\.experts\.(?:expert_)?(\d+)\.")

@@ -27,11 +27,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..schema.architecture import Architecture
-from ..schema.kv import KVGroup, KVOptions, PagedKV
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.kv import KVGroup, KVOptions, PagedKV
 
 if TYPE_CHECKING:
-    from .kv_cache import CacheLayer, CachePlan
+    from hubmem.estimate.kv_cache import CacheLayer, CachePlan
 
 ALIGN = 16  # attention block sizes are kept multiples of 16 (FlashAttention kernels)
 MLA_BLOCK = 64  # FlashMLA kernels require 64-token blocks

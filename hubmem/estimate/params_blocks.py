@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..schema.architecture import Architecture
+from hubmem.schema.architecture import Architecture
 
 
 class Missing(Exception):

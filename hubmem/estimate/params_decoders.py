@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .params_blocks import Ctx, attention, embeddings, linear, routed
+from hubmem.estimate.params_blocks import Ctx, attention, embeddings, linear, routed
 
 
 def gpt_oss(ctx: Ctx) -> None:

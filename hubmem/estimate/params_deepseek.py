@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .params_blocks import Ctx, Missing, embeddings, gated_mlp, linear
+from hubmem.estimate.params_blocks import Ctx, Missing, embeddings, gated_mlp, linear
 
 
 def _deepseek_layer_attention(ctx: Ctx) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .params_blocks import Ctx, linear
+from hubmem.estimate.params_blocks import Ctx, linear
 
 
 def bert(ctx: Ctx) -> None:

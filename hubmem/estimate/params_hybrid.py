@@ -5,7 +5,7 @@ Nemotron-H (Mamba-2 / attention / MLP / MoE), Nemotron-NAS (DeciLM), Mamba-1, Qw
 
 from __future__ import annotations
 
-from .params_blocks import Ctx, Missing, attention, embeddings, gated_mlp, linear, routed
+from hubmem.estimate.params_blocks import Ctx, Missing, attention, embeddings, gated_mlp, linear, routed
 
 
 def _nemotron_h_pattern(ctx: Ctx) -> str:

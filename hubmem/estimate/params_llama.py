@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .params_blocks import Ctx, attention, embeddings, gated_mlp, linear, routed
+from hubmem.estimate.params_blocks import Ctx, attention, embeddings, gated_mlp, linear, routed
 
 LLAMA_STYLE = {
     "llama",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .params_blocks import Ctx, linear
+from hubmem.estimate.params_blocks import Ctx, linear
 
 
 def qwen3_vl_vision(ctx: Ctx) -> None:

@@ -18,9 +18,9 @@ Where the config says nothing (older repos) the format is inferred from tensor n
 
 from __future__ import annotations
 
-from .quant_config import detect_scheme
-from .quant_roles import QuantCounter, Role, matches_target, module_of, not_converted, suffix
-from .quant_scheme import (
+from hubmem.estimate.quant_config import detect_scheme
+from hubmem.estimate.quant_roles import QuantCounter, Role, matches_target, module_of, not_converted, suffix
+from hubmem.estimate.quant_scheme import (
     AUX_SUFFIXES,
     BNB4_AUX_SUFFIXES,
     BNB8_AUX_SUFFIXES,

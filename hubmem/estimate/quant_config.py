@@ -7,8 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..parse.header import Tensor
-from .quant_scheme import FP8_DTYPES, INT_CONTAINER_BITS, QuantScheme, as_dict, as_int, bits_from_format
+from hubmem.estimate.quant_scheme import (
+    FP8_DTYPES,
+    INT_CONTAINER_BITS,
+    QuantScheme,
+    as_dict,
+    as_int,
+    bits_from_format,
+)
+from hubmem.parse.header import Tensor
 
 
 def _nested(config: Mapping[str, Any] | None, key: str) -> Any:

@@ -7,8 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from ..parse.header import Tensor
-from .quant_scheme import (
+from hubmem.estimate.quant_scheme import (
     AUX_SUFFIXES,
     BNB4_AUX_SUFFIXES,
     BNB8_AUX_SUFFIXES,
@@ -21,6 +20,7 @@ from .quant_scheme import (
     bits_from_format,
     packed_parameters,
 )
+from hubmem.parse.header import Tensor
 
 Role = Literal["plain", "quantized", "aux"]
 

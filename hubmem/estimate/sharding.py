@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .optimizers import cdiv
+from hubmem.estimate.optimizers import cdiv
 
 _UNIT = re.compile(r"^(.*?\.\d+)\.")
 

@@ -16,16 +16,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..parse.header import Tensor
-from ..schema.architecture import Architecture
-from ..schema.common import MemoryItem
-from ..schema.training import TrainingOptions, TrainingReport
-from ..schema.weights import WeightsReport
-from .activations import estimate_activations
-from .logical_tensors import LogicalTensor, logical_tensors, quant_kind
-from .model_states import Sharder, fmt, full_model_states, full_state_bytes, item, lora_model_states
-from .optimizers import precision_bytes
-from .sharding import largest_module, largest_unit
+from hubmem.estimate.activations import estimate_activations
+from hubmem.estimate.logical_tensors import LogicalTensor, logical_tensors, quant_kind
+from hubmem.estimate.model_states import (
+    Sharder,
+    fmt,
+    full_model_states,
+    full_state_bytes,
+    item,
+    lora_model_states,
+)
+from hubmem.estimate.optimizers import precision_bytes
+from hubmem.estimate.sharding import largest_module, largest_unit
+from hubmem.parse.header import Tensor
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.common import MemoryItem
+from hubmem.schema.training import TrainingOptions, TrainingReport
+from hubmem.schema.weights import WeightsReport
 
 __all__ = [
     "LogicalTensor",

@@ -15,13 +15,21 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from ..parse.header import Tensor
-from ..schema.architecture import Architecture
-from ..schema.weights import ComponentWeights, DtypeWeights, FileWeights, QuantizationInfo, WeightsReport
-from ..snapshot import Snapshot
-from .components import COMPONENTS, LM_HEAD, MTP, Classifier, Record, is_token_embedding, layer_index
-from .moe import config_value, estimate_moe
-from .quant import QuantCounter, QuantScheme, detect_scheme
+from hubmem.estimate.components import (
+    COMPONENTS,
+    LM_HEAD,
+    MTP,
+    Classifier,
+    Record,
+    is_token_embedding,
+    layer_index,
+)
+from hubmem.estimate.moe import config_value, estimate_moe
+from hubmem.estimate.quant import QuantCounter, QuantScheme, detect_scheme
+from hubmem.parse.header import Tensor
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.weights import ComponentWeights, DtypeWeights, FileWeights, QuantizationInfo, WeightsReport
+from hubmem.snapshot import Snapshot
 
 _HEAD_ARCH_SUFFIXES = (
     "ForCausalLM",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .client import DEFAULT_FIRST_READ, HeaderRead, HubClient, HubResponse, HubState, Trace
-from .errors import DisabledRepoError, EntryNotFoundError
-from .layout import Layout, first_read_size, plan_layout
-from .repo import fetch_snapshot
+from hubmem.fetch.client import DEFAULT_FIRST_READ, HeaderRead, HubClient, HubResponse, HubState, Trace
+from hubmem.fetch.errors import DisabledRepoError, EntryNotFoundError
+from hubmem.fetch.layout import Layout, first_read_size, plan_layout
+from hubmem.fetch.repo import fetch_snapshot
 
 __all__ = [
     "DEFAULT_FIRST_READ",

@@ -35,14 +35,14 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_token
 from huggingface_hub.utils import build_hf_headers
 
-from ..errors import HubmemError, NetworkError, OfflineError, UnauthorizedError
-from ..snapshot import FetchStats
-from .errors import EntryNotFoundError, error_from_response, one_line
-from .ranges import DEFAULT_FIRST_READ, HeaderRead, parse_content_range, read_header
-from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Reader, authorize, exchange, origin
-from .response import ERROR_BODY_CAP, JSON_BODY_CAP, HubResponse, Redirect
-from .retry import RETRY_STATUSES, HubState, backoff_delay, server_wait
-from .trace import Trace
+from hubmem.errors import HubmemError, NetworkError, OfflineError, UnauthorizedError
+from hubmem.fetch.errors import EntryNotFoundError, error_from_response, one_line
+from hubmem.fetch.ranges import DEFAULT_FIRST_READ, HeaderRead, parse_content_range, read_header
+from hubmem.fetch.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Reader, authorize, exchange, origin
+from hubmem.fetch.response import ERROR_BODY_CAP, JSON_BODY_CAP, HubResponse, Redirect
+from hubmem.fetch.retry import RETRY_STATUSES, HubState, backoff_delay, server_wait
+from hubmem.fetch.trace import Trace
+from hubmem.snapshot import FetchStats
 
 __all__ = [
     "DEFAULT_FIRST_READ",
@@ -118,7 +118,7 @@ class HubClient:
         user_agent: str | None = None,
         state: HubState | None = None,
     ) -> None:
-        from .. import __version__
+        from hubmem import __version__
 
         self.endpoint = (endpoint or hf_constants.ENDPOINT).rstrip("/")
         self._endpoint_origin = origin(httpx.URL(self.endpoint))

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from ..errors import (
+from hubmem.errors import (
     GatedRepoError,
     HubmemError,
     NetworkError,

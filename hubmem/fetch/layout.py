@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CorruptHeaderError, NoSafetensorsError
-from ..parse.header import MAX_HEADER_LENGTH
+from hubmem.errors import CorruptHeaderError, NoSafetensorsError
+from hubmem.parse.header import MAX_HEADER_LENGTH
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"

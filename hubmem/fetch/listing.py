@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
-from ..errors import HubmemError
-from .client import HubClient
-from .response import HubResponse
-from .trace import Trace
+from hubmem.errors import HubmemError
+from hubmem.fetch.client import HubClient
+from hubmem.fetch.response import HubResponse
+from hubmem.fetch.trace import Trace
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _MAX_TREE_PAGES = 1000

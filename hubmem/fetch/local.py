@@ -18,10 +18,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
-from ..parse.header import decode_header, read_header_length
-from ..snapshot import Snapshot, WeightFile
-from .layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, join, plan_layout, shards_of
+from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
+from hubmem.fetch.layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, join, plan_layout, shards_of
+from hubmem.parse.header import decode_header, read_header_length
+from hubmem.snapshot import Snapshot, WeightFile
 
 MAX_LISTED_FILES = 100_000  # a folder with more files than this is not a checkpoint
 LOCAL_REVISION = "local"
@@ -222,7 +222,7 @@ def load_cached(
     """A snapshot of ``repo_id`` at ``revision`` from the local Hugging Face cache, no network."""
     from huggingface_hub.utils import validate_repo_id
 
-    from ..errors import InvalidRepoIdError
+    from hubmem.errors import InvalidRepoIdError
 
     try:
         validate_repo_id(repo_id)

@@ -19,12 +19,12 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from ..parse.header import MAX_HEADER_LENGTH
-from ..snapshot import WeightFile
-from .client import HubClient
-from .listing import paths_sizes
-from .response import HubResponse, decode_json
-from .trace import Trace
+from hubmem.fetch.client import HubClient
+from hubmem.fetch.listing import paths_sizes
+from hubmem.fetch.response import HubResponse, decode_json
+from hubmem.fetch.trace import Trace
+from hubmem.parse.header import MAX_HEADER_LENGTH
+from hubmem.snapshot import WeightFile
 
 
 async def headers_via_route(

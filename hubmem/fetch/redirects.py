@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..errors import NetworkError
-from .response import ERROR_BODY_CAP, JSON_BODY_CAP, HubResponse, Redirect, read_capped
-from .trace import Trace
+from hubmem.errors import NetworkError
+from hubmem.fetch.response import ERROR_BODY_CAP, JSON_BODY_CAP, HubResponse, Redirect, read_capped
+from hubmem.fetch.trace import Trace
 
 if TYPE_CHECKING:
-    from .client import HubClient
+    from hubmem.fetch.client import HubClient
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10

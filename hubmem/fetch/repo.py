@@ -46,13 +46,12 @@ import httpx
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import hf_hub_url
 
-from ..errors import CorruptHeaderError, OfflineError
-from ..snapshot import FetchStats, Snapshot, WeightFile
-from . import listing
-from .cache import CommitCache, HeaderCache
-from .client import DEFAULT_FIRST_READ, HeaderRead, HubClient, HubResponse, Trace
-from .errors import EntryNotFoundError
-from .layout import (
+from hubmem.errors import CorruptHeaderError, OfflineError
+from hubmem.fetch import listing
+from hubmem.fetch.cache import CommitCache, HeaderCache
+from hubmem.fetch.client import DEFAULT_FIRST_READ, HeaderRead, HubClient, HubResponse, Trace
+from hubmem.fetch.errors import EntryNotFoundError
+from hubmem.fetch.layout import (
     CONFIG_FILE,
     INDEX_FILE,
     SINGLE_FILE,
@@ -62,11 +61,12 @@ from .layout import (
     plan_layout,
     shards_of,
 )
-from .metadata_route import headers_via_route
-from .response import decode_json
-from .revision import norm_subfolder, resolved_sha, revision_info, validate
-from .speculative import Speculation
-from .tasks import run_all
+from hubmem.fetch.metadata_route import headers_via_route
+from hubmem.fetch.response import decode_json
+from hubmem.fetch.revision import norm_subfolder, resolved_sha, revision_info, validate
+from hubmem.fetch.speculative import Speculation
+from hubmem.fetch.tasks import run_all
+from hubmem.snapshot import FetchStats, Snapshot, WeightFile
 
 
 class _Fetch:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from huggingface_hub import constants as hf_constants
 
-from ..errors import NetworkError
+from hubmem.errors import NetworkError
 
 ERROR_BODY_CAP = 1 << 20  # read at most 1 MiB of an error or redirect body
 JSON_BODY_CAP = 256 << 20  # an API answer larger than this is refused

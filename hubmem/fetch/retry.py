@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from huggingface_hub.utils import parse_ratelimit_headers
 
-from .errors import retry_after_seconds
+from hubmem.fetch.errors import retry_after_seconds
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 

@@ -9,9 +9,9 @@ from urllib.parse import quote
 
 from huggingface_hub.utils import validate_repo_id
 
-from ..errors import InvalidRepoIdError, NetworkError
-from .client import HubClient
-from .trace import Trace
+from hubmem.errors import InvalidRepoIdError, NetworkError
+from hubmem.fetch.client import HubClient
+from hubmem.fetch.trace import Trace
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 

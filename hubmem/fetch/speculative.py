@@ -9,13 +9,13 @@ from typing import Any
 
 from huggingface_hub import hf_hub_url
 
-from ..errors import HubmemError, RevisionNotFoundError
-from .client import HubClient
-from .errors import EntryNotFoundError
-from .ranges import HeaderRead
-from .response import HubResponse
-from .revision import SHA
-from .trace import Trace
+from hubmem.errors import HubmemError, RevisionNotFoundError
+from hubmem.fetch.client import HubClient
+from hubmem.fetch.errors import EntryNotFoundError
+from hubmem.fetch.ranges import HeaderRead
+from hubmem.fetch.response import HubResponse
+from hubmem.fetch.revision import SHA
+from hubmem.fetch.trace import Trace
 
 
 @dataclass

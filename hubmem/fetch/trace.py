@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..snapshot import FetchStats
+from hubmem.snapshot import FetchStats
 
 
 class Trace:

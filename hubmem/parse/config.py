@@ -11,21 +11,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ConfigError
-from ..schema.architecture import Architecture, EncoderConfig, ShortConvConfig
-from ._reader import Reader
-from .config_dtype import resolve_dtype
-from .config_fields import (
+from hubmem.errors import ConfigError
+from hubmem.parse._reader import Reader
+from hubmem.parse.config_dtype import resolve_dtype
+from hubmem.parse.config_fields import (
     find_text_config,
     read_ffn_sizes,
     read_kv_heads,
     read_max_context,
     read_quantization,
 )
-from .header import Tensor
-from .layers import LayerFacts, resolve_layer_plan
-from .mixers import read_linear_attention, read_mamba, read_mla
-from .model_types import ENCODER_DECODER_TYPES, ENCODER_ONLY_TYPES, SHORT_CONV_TYPES, T5_LIKE
+from hubmem.parse.header import Tensor
+from hubmem.parse.layers import LayerFacts, resolve_layer_plan
+from hubmem.parse.mixers import read_linear_attention, read_mamba, read_mla
+from hubmem.parse.model_types import ENCODER_DECODER_TYPES, ENCODER_ONLY_TYPES, SHORT_CONV_TYPES, T5_LIKE
+from hubmem.schema.architecture import Architecture, EncoderConfig, ShortConvConfig
 
 MAX_LAYERS = 10_000  # a layer count beyond this is a broken config, not a model
 

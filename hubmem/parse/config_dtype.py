@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ._reader import Reader
-from .header import Tensor
+from hubmem.parse._reader import Reader
+from hubmem.parse.header import Tensor
 
 # Config dtype names -> canonical activation dtype. Anything else (float8_*, int8, uint8, "auto") is not an
 # activation dtype: for FP8/GPTQ/MXFP4 checkpoints the activations run in bf16/fp16.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._reader import Reader
-from .model_types import GPT2_LIKE, TEXT_CONFIG_KEYS
+from hubmem.parse._reader import Reader
+from hubmem.parse.model_types import GPT2_LIKE, TEXT_CONFIG_KEYS
 
 
 def find_text_config(config: dict[str, Any], problems: list[str]) -> tuple[dict[str, Any], str | None]:

@@ -13,8 +13,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CorruptHeaderError
-from .dtypes import DTYPE_BITS, canonical_dtype
+from hubmem.errors import CorruptHeaderError
+from hubmem.parse.dtypes import DTYPE_BITS, canonical_dtype
 
 MAX_HEADER_LENGTH = 25_000_000  # huggingface_hub / huggingface.js SAFETENSORS_MAX_HEADER_LENGTH
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from ..schema.architecture import LinearAttentionConfig, MambaConfig, MLAConfig
-from ._reader import Reader
-from .config_dtype import normalize_dtype
-from .model_types import GDN_PREFIXES, LIGHTNING_TYPES, MAMBA1_TYPES, MAMBA2_TYPES, MLA_MODEL_TYPES
+from hubmem.parse._reader import Reader
+from hubmem.parse.config_dtype import normalize_dtype
+from hubmem.parse.model_types import (
+    GDN_PREFIXES,
+    LIGHTNING_TYPES,
+    MAMBA1_TYPES,
+    MAMBA2_TYPES,
+    MLA_MODEL_TYPES,
+)
+from hubmem.schema.architecture import LinearAttentionConfig, MambaConfig, MLAConfig
 
 
 def read_mla(r: Reader, text_type: str, nh: int | None, notes: list[str]) -> MLAConfig | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from ..schema.check import CheckItem, CheckReport
-from ..schema.report import Report
-from .units import human_bytes, human_count
+from hubmem.render.units import human_bytes, human_count
+from hubmem.schema.check import CheckItem, CheckReport
+from hubmem.schema.report import Report
 
 _STYLE = {"ok": "green", "mismatch": "bold red", "unavailable": "dim"}
 

@@ -8,9 +8,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..schema.fit import FitReport
-from ..schema.report import Report
-from .units import exact, human_bytes, human_count
+from hubmem.render.units import exact, human_bytes, human_count
+from hubmem.schema.fit import FitReport
+from hubmem.schema.report import Report
 
 EXACT = "[bold green]exact[/]"
 PROJECTED = "[bold yellow]projected[/]"

@@ -15,12 +15,20 @@
   temporary file and an atomic rename), so the final file has one row per repo and revision.
 """
 
-from .files import OutputExistsError, ScanFiles, run_scan
-from .input import Target, parse_targets
-from .output import Existing, FsyncPolicy, LineWriter, compact_output, csv_line, error_line, ok_line
-from .progress import Progress, ScanProgress
-from .runner import ScanSettings, resolve_commit, scan_repos
-from .summary import ScanSummary, print_summary
+from hubmem.scan.files import OutputExistsError, ScanFiles, run_scan
+from hubmem.scan.input import Target, parse_targets
+from hubmem.scan.output import (
+    Existing,
+    FsyncPolicy,
+    LineWriter,
+    compact_output,
+    csv_line,
+    error_line,
+    ok_line,
+)
+from hubmem.scan.progress import Progress, ScanProgress
+from hubmem.scan.runner import ScanSettings, resolve_commit, scan_repos
+from hubmem.scan.summary import ScanSummary, print_summary
 
 __all__ = [
     "Existing",

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import filelock
 
-from ..errors import HubmemError
-from ..fetch.cache import HeaderCache
-from ..schema.scan import SUMMARY_COLUMNS, ScanRow, summary_row
-from .input import Target
-from .output import Existing, FsyncPolicy, LineWriter, compact_output, csv_line
-from .progress import Progress
-from .runner import ScanSettings, scan_repos
-from .summary import ScanSummary
+from hubmem.errors import HubmemError
+from hubmem.fetch.cache import HeaderCache
+from hubmem.scan.input import Target
+from hubmem.scan.output import Existing, FsyncPolicy, LineWriter, compact_output, csv_line
+from hubmem.scan.progress import Progress
+from hubmem.scan.runner import ScanSettings, scan_repos
+from hubmem.scan.summary import ScanSummary
+from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, summary_row
 
 
 @dataclass

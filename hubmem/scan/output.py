@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..schema.scan import SUMMARY_COLUMNS, ScanRow, summary_row
+from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, summary_row
 
 FsyncPolicy = Literal["row", "interval", "none"]
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from .input import Target
+from hubmem.scan.input import Target
 
 Progress = Callable[[Target, str], None]  # called once per target: "ok" | "failed" | "skipped"
 

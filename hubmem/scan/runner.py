@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import HubmemError, InvalidRepoIdError
-from ..fetch import HubClient, fetch_snapshot
-from ..fetch.cache import HeaderCache
-from ..pipeline import build_report
-from ..schema.options import Options
-from ..schema.scan import ScanError, ScanRow
-from .input import Target
-from .output import error_line, ok_line
-from .progress import Progress
-from .summary import ScanSummary
+from hubmem.errors import HubmemError, InvalidRepoIdError
+from hubmem.fetch import HubClient, fetch_snapshot
+from hubmem.fetch.cache import HeaderCache
+from hubmem.pipeline import build_report
+from hubmem.scan.input import Target
+from hubmem.scan.output import error_line, ok_line
+from hubmem.scan.progress import Progress
+from hubmem.scan.summary import ScanSummary
+from hubmem.schema.options import Options
+from hubmem.schema.scan import ScanError, ScanRow
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 

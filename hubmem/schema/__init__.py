@@ -1,14 +1,14 @@
 """Pydantic models of every report and option (one schema for CLI, API and service)."""
 
-from .architecture import Architecture
-from .check import CheckItem, CheckReport
-from .common import Basis, MemoryItem
-from .fit import FitReport
-from .kv import KVCacheReport, KVOptions
-from .options import Options
-from .report import Report
-from .training import TrainingOptions, TrainingReport
-from .weights import WeightsReport
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.check import CheckItem, CheckReport
+from hubmem.schema.common import Basis, MemoryItem
+from hubmem.schema.fit import FitReport
+from hubmem.schema.kv import KVCacheReport, KVOptions
+from hubmem.schema.options import Options
+from hubmem.schema.report import Report
+from hubmem.schema.training import TrainingOptions, TrainingReport
+from hubmem.schema.weights import WeightsReport
 
 __all__ = [
     "Architecture",

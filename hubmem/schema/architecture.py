@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model
+from hubmem.schema.common import Model
 
 # Per-layer kinds (theory.md 1.3). "unknown" is reported as such, never guessed.
 LAYER_KINDS = (

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model
+from hubmem.schema.common import Model
 
 CheckStatus = Literal["ok", "mismatch", "unavailable"]
 

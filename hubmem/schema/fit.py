@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from .common import MemoryItem, Model
+from hubmem.schema.common import MemoryItem, Model
 
 
 class GPUSpec(Model):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model
+from hubmem.schema.common import Model
 
 KVEngine = Literal["transformers", "vllm"]
 

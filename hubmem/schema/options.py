@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model
-from .kv import KVOptions
-from .training import TrainingOptions
+from hubmem.schema.common import Model
+from hubmem.schema.kv import KVOptions
+from hubmem.schema.training import TrainingOptions
 
 
 class Options(Model):

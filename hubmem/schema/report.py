@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from .architecture import Architecture
-from .check import CheckReport
-from .common import Model
-from .fit import FitReport
-from .kv import KVCacheReport
-from .training import TrainingReport
-from .weights import WeightsReport
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.check import CheckReport
+from hubmem.schema.common import Model
+from hubmem.schema.fit import FitReport
+from hubmem.schema.kv import KVCacheReport
+from hubmem.schema.training import TrainingReport
+from hubmem.schema.weights import WeightsReport
 
 SCHEMA_VERSION = 1
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .check import CHECK_NAMES
-from .common import Model
-from .report import Report
+from hubmem.schema.check import CHECK_NAMES
+from hubmem.schema.common import Model
+from hubmem.schema.report import Report
 
 
 class ScanError(Model):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .common import MemoryItem, Model
+from hubmem.schema.common import MemoryItem, Model
 
 TrainingMethod = Literal["full", "lora", "qlora"]
 Optimizer = Literal["adamw", "adamw-8bit", "sgd", "sgd-no-momentum", "adafactor"]

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .auth import TokenHasher
-from .backend import Backend, HubBackend
-from .core import Core
-from .metrics import Registry
-from .routes import CORE, HASHER, HTTP_METRICS, REGISTRY, SETTINGS, HttpMetrics, add_routes, middleware
-from .settings import Settings
+from hubmem.service.auth import TokenHasher
+from hubmem.service.backend import Backend, HubBackend
+from hubmem.service.core import Core
+from hubmem.service.metrics import Registry
+from hubmem.service.routes import (
+    CORE,
+    HASHER,
+    HTTP_METRICS,
+    REGISTRY,
+    SETTINGS,
+    HttpMetrics,
+    add_routes,
+    middleware,
+)
+from hubmem.service.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> web.Application:

@@ -18,7 +18,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from ..errors import UnauthorizedError
+from hubmem.errors import UnauthorizedError
 
 ANONYMOUS = "anon"
 PUBLIC = "public"

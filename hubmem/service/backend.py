@@ -19,11 +19,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from ..schema.options import Options
-from .errors import NotImplementedYetError
+from hubmem.schema.options import Options
+from hubmem.service.errors import NotImplementedYetError
 
 if TYPE_CHECKING:
-    from ..fetch import HubClient
+    from hubmem.fetch import HubClient
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 # parsed JSON headers weigh several times their text in Python objects (dicts, lists, ints, strs)
@@ -108,7 +108,7 @@ class HubBackend:
 
     def _pool(self) -> httpx.AsyncClient:
         if self._http is None:
-            from ..fetch.client import _http2_available
+            from hubmem.fetch.client import _http2_available
 
             self._http = httpx.AsyncClient(
                 http2=_http2_available(),
@@ -123,7 +123,7 @@ class HubBackend:
         return self._http
 
     def _client(self, token: str | None) -> HubClient:
-        from ..fetch import HubClient
+        from hubmem.fetch import HubClient
 
         # token=False: never fall back to the server's own token (get_token()) for an anonymous caller
         return HubClient(
@@ -141,7 +141,7 @@ class HubBackend:
     ) -> Fetched:
         """``fetch_snapshot``, exactly as ``hubmem.pipeline.analyze_async`` calls it (``check=True`` there
         is ``with_hub_info=True`` here)."""
-        from ..fetch import fetch_snapshot
+        from hubmem.fetch import fetch_snapshot
 
         started = time.perf_counter()
         async with self._client(token) as client:
@@ -155,7 +155,7 @@ class HubBackend:
     async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
         """``build_report`` (parse + estimate [+ cross-check]) in a worker thread: a large repo takes CPU
         seconds. "check" answers the report's ``check`` section, as ``hubmem check --json`` prints it."""
-        from ..pipeline import build_report
+        from hubmem.pipeline import build_report
 
         check = kind == "check"
         report = await asyncio.to_thread(

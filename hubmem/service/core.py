@@ -33,14 +33,14 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from ..schema.options import Options
-from .auth import PUBLIC, Caller
-from .backend import Backend, Fetched, Resolution
-from .cache import LRUCache, SingleFlight, TTLCache
-from .errors import UpstreamTimeoutError
-from .metrics import Registry
-from .params import options_key
-from .settings import Settings
+from hubmem.schema.options import Options
+from hubmem.service.auth import PUBLIC, Caller
+from hubmem.service.backend import Backend, Fetched, Resolution
+from hubmem.service.cache import LRUCache, SingleFlight, TTLCache
+from hubmem.service.errors import UpstreamTimeoutError
+from hubmem.service.metrics import Registry
+from hubmem.service.params import options_key
+from hubmem.service.settings import Settings
 
 log = logging.getLogger("hubmem.service")
 

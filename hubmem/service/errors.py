@@ -10,8 +10,8 @@ import math
 import re
 from typing import Any
 
-from ..errors import HubmemError
-from .settings import Settings
+from hubmem.errors import HubmemError
+from hubmem.service.settings import Settings
 
 
 class ServiceError(HubmemError):

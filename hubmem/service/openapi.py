@@ -8,12 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from .. import __version__
-from ..schema.check import CheckReport
-from ..schema.report import Report
-from .errors import STATUS_BY_KIND
-from .params import QUERY_PARAMS
-from .settings import Settings
+from hubmem import __version__
+from hubmem.schema.check import CheckReport
+from hubmem.schema.report import Report
+from hubmem.service.errors import STATUS_BY_KIND
+from hubmem.service.params import QUERY_PARAMS
+from hubmem.service.settings import Settings
 
 REF = "#/components/schemas/{model}"
 

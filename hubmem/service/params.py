@@ -15,11 +15,11 @@ from typing import Any
 from huggingface_hub.utils import validate_repo_id
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InvalidRepoIdError
-from ..schema.kv import KVOptions
-from ..schema.options import Options
-from ..schema.training import TrainingOptions
-from .errors import InvalidOptionsError, InvalidRequestError
+from hubmem.errors import InvalidRepoIdError
+from hubmem.schema.kv import KVOptions
+from hubmem.schema.options import Options
+from hubmem.schema.training import TrainingOptions
+from hubmem.service.errors import InvalidOptionsError, InvalidRequestError
 
 RENAMES = {("training", "method"): "train"}
 MAX_REVISION_LENGTH = 256

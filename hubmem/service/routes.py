@@ -12,12 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import __version__
-from ..errors import HubmemError
-from ..schema.options import Options
-from .auth import Caller, TokenHasher, caller_from_header
-from .core import Core, Kind
-from .errors import (
+from hubmem import __version__
+from hubmem.errors import HubmemError
+from hubmem.schema.options import Options
+from hubmem.service.auth import Caller, TokenHasher, caller_from_header
+from hubmem.service.core import Core, Kind
+from hubmem.service.errors import (
     InternalError,
     InvalidOptionsError,
     InvalidRequestError,
@@ -26,10 +26,10 @@ from .errors import (
     retry_after_seconds,
     status_for,
 )
-from .metrics import CONTENT_TYPE, Counter, Histogram, Registry
-from .openapi import openapi_document
-from .params import parse_options, validate_repo
-from .settings import Settings
+from hubmem.service.metrics import CONTENT_TYPE, Counter, Histogram, Registry
+from hubmem.service.openapi import openapi_document
+from hubmem.service.params import parse_options, validate_repo
+from hubmem.service.settings import Settings
 
 log = logging.getLogger("hubmem.service")
 

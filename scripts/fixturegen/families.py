@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .stheader import TensorSpec
+from fixturegen.stheader import TensorSpec
 
 
 def deepseek_v3_mtp(main: list[TensorSpec], config: dict) -> list[TensorSpec]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 
-from .stheader import TensorSpec
+from fixturegen.stheader import TensorSpec
 
 
 def cdiv(a: int, b: int) -> int:

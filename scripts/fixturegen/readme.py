@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .repo import RepoBuild
+from fixturegen.repo import RepoBuild
 
 HEAD = """# hubmem fixtures
 

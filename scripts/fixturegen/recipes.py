@@ -9,12 +9,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import families, quant
-from .repo import RepoBuild
-from .sharding import Shard, assign_by_index, index_json, shard_names, split_like_hub
-from .sources import CORPUS, corpus_file, source_lines
-from .stheader import TensorSpec, parse_header
-from .tmeta import group_experts, meta_tensors, move_before, rename
+from fixturegen import families, quant
+from fixturegen.repo import RepoBuild
+from fixturegen.sharding import Shard, assign_by_index, index_json, shard_names, split_like_hub
+from fixturegen.sources import CORPUS, corpus_file, source_lines
+from fixturegen.stheader import TensorSpec, parse_header
+from fixturegen.tmeta import group_experts, meta_tensors, move_before, rename
 
 GB = 1e9
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sharding import Shard
+from fixturegen.sharding import Shard
 
 GZIP_OVER = 32 * 1024  # headers bigger than this are stored gzipped
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .stheader import TensorSpec, serialize_header
+from fixturegen.stheader import TensorSpec, serialize_header
 
 
 @dataclass

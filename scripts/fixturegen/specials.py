@@ -7,10 +7,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .repo import RepoBuild
-from .sharding import Shard, index_json
-from .sources import corpus_file
-from .stheader import TensorSpec, parse_header, serialize_header
+from fixturegen.repo import RepoBuild
+from fixturegen.sharding import Shard, index_json
+from fixturegen.sources import corpus_file
+from fixturegen.stheader import TensorSpec, parse_header, serialize_header
 
 MINILM = "sentence-transformers__all-MiniLM-L6-v2"
 MINILM_SIZE = 90_868_376

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .stheader import TORCH_TO_ST, TensorSpec
+from fixturegen.stheader import TORCH_TO_ST, TensorSpec
 
 STR_TO_TORCH = {"bfloat16": "bfloat16", "float16": "float16", "float32": "float32", "half": "float16"}
 
