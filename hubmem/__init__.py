@@ -25,9 +25,12 @@ from hubmem.errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
-from hubmem.fetch import HubClient
+from hubmem.fetch.http.client import HubClient
 from hubmem.pipeline import analyze, analyze_async, build_report
-from hubmem.schema import KVOptions, Options, Report, TrainingOptions
+from hubmem.schema.kv import KVOptions
+from hubmem.schema.options import Options
+from hubmem.schema.report import Report
+from hubmem.schema.training import TrainingOptions
 
 __all__ = [
     "ConfigError",

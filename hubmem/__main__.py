@@ -1,3 +1,3 @@
-from hubmem.cli import main
+from hubmem.cli.app import main
 
 main()

@@ -11,17 +11,18 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hubmem.check.crosscheck import cross_check
 from hubmem.errors import ConfigError
-from hubmem.estimate.crosscheck import cross_check
-from hubmem.estimate.fit import fit_inference, fit_training, kv_function
-from hubmem.estimate.kv_cache import estimate_kv_cache
-from hubmem.estimate.training import estimate_training
-from hubmem.estimate.weights import estimate_weights
-from hubmem.fetch import HubClient, fetch_snapshot
+from hubmem.estimate.fit.verdict import fit_inference, fit_training, kv_function
+from hubmem.estimate.kv.report import estimate_kv_cache
+from hubmem.estimate.training.report import estimate_training
+from hubmem.estimate.weights.report import estimate_weights
 from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.local import load_cached, load_local, looks_local
+from hubmem.formats.safetensors import Tensor, parse_tensors
 from hubmem.parse.config import parse_config
-from hubmem.parse.header import Tensor, parse_tensors
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitOptions, FitReport
 from hubmem.schema.options import Options
@@ -88,7 +89,7 @@ def build_report(
 ) -> Report:
     """Parse and estimate: a pure function of the snapshot and the options (no I/O).
 
-    ``check=True`` adds the cross-checks (``Report.check``, hubmem.estimate.crosscheck)."""
+    ``check=True`` adds the cross-checks (``Report.check``, hubmem.check.crosscheck)."""
     options = options or Options()
     tensors = parse_snapshot_tensors(snapshot, check_sizes=not check)
     warnings = list(snapshot.warnings)

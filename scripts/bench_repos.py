@@ -230,7 +230,9 @@ class Bench:
 
 
 def run_bench(args: argparse.Namespace, repos: list[Repo]) -> Bench:
-    from hubmem.fakehub import READER_TOKEN, FaultConfig, run_in_thread
+    from hubmem.fakehub.faults import FaultConfig
+    from hubmem.fakehub.fixtures.layout import READER_TOKEN
+    from hubmem.fakehub.thread import run_in_thread
 
     faults = FaultConfig(latency=args.latency, cdn_latency=args.cdn_latency)
     cells: dict[str, dict[str, Cell]] = {r.repo_id: {} for r in repos}

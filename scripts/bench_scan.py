@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hubmem.fakehub import READER_TOKEN, default_fixtures_dir  # noqa: E402
+from hubmem.fakehub.fixtures.layout import READER_TOKEN, default_fixtures_dir  # noqa: E402
 
 HF_ORIGIN = ("https", "huggingface.co", 443)
 
@@ -128,7 +128,7 @@ def build_alias_fixtures(src: Path, dst: Path, target: int, max_tensors: int | N
 def _serve(conn: Connection, fixtures: str, latency: float) -> None:
     import logging
 
-    from hubmem.fakehub import HubThread
+    from hubmem.fakehub.thread import HubThread
 
     logging.getLogger("aiohttp").setLevel(logging.CRITICAL)  # tracebacks of the injected dropped connections
     logging.getLogger("hubmem.fakehub").setLevel(logging.ERROR)
@@ -216,7 +216,8 @@ async def run_hubmem(
     ids: list[str], endpoint: str, concurrency: int, *, check: bool, cache_dir: Path | None
 ) -> dict[str, RepoResult]:
     from hubmem.fetch.cache import HeaderCache
-    from hubmem.scan import ScanSettings, Target, scan_repos
+    from hubmem.scan.input import Target
+    from hubmem.scan.runner import ScanSettings, scan_repos
     from hubmem.schema.scan import ScanRow
 
     out: dict[str, RepoResult] = {}
@@ -239,7 +240,8 @@ async def run_hubmem_fetch(
 ) -> dict[str, RepoResult]:
     """The fetch stage alone (config + every header at one commit, no report): one shared HubClient;
     ``route=False``: range reads of every shard header (no safetensors-metadata route)."""
-    from hubmem.fetch import HubClient, fetch_snapshot
+    from hubmem.fetch.http.client import HubClient
+    from hubmem.fetch.hub import fetch_snapshot
 
     sem = asyncio.Semaphore(concurrency)
     out: dict[str, RepoResult] = {}

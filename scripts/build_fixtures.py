@@ -51,8 +51,8 @@ def tidy(root: Path) -> None:
     tokens = root / "tokens.json"
     if (
         not tokens.exists()
-    ):  # the fake Hub's default tokens (hubmem/fakehub/layout.py), unless someone wrote one
-        from hubmem.fakehub.layout import write_tokens
+    ):  # the fake Hub's default tokens (hubmem/fakehub/fixtures/layout.py), unless someone wrote one
+        from hubmem.fakehub.fixtures.layout import write_tokens
 
         write_tokens(root)
 

@@ -40,8 +40,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hubmem.fakehub import READER_TOKEN, FakeHub, RepoWriter, default_fixtures_dir, run_in_thread  # noqa: E402
-from hubmem.fakehub import write_tokens as write_fixture_tokens  # noqa: E402
+from hubmem.fakehub.fixtures.layout import READER_TOKEN, RepoWriter, default_fixtures_dir  # noqa: E402
+from hubmem.fakehub.fixtures.layout import write_tokens as write_fixture_tokens  # noqa: E402
+from hubmem.fakehub.server import FakeHub  # noqa: E402
+from hubmem.fakehub.thread import run_in_thread  # noqa: E402
 
 
 def free_port() -> int:

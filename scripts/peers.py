@@ -115,7 +115,8 @@ async def arun_hubmem(
 ) -> ToolResult:
     """What ``hubmem.pipeline.analyze_async`` does (fresh HubClient, no cache, fetch then build_report),
     timed in two parts. ``use_metadata_route=False`` forces range reads of every shard header."""
-    from hubmem.fetch import HubClient, fetch_snapshot
+    from hubmem.fetch.http.client import HubClient
+    from hubmem.fetch.hub import fetch_snapshot
     from hubmem.pipeline import build_report
 
     tool = "hubmem" if use_metadata_route else "hubmem-ranges"

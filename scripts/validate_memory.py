@@ -53,11 +53,11 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from hubmem.estimate.kv_cache import estimate_kv_cache  # noqa: E402
-from hubmem.estimate.training import estimate_training  # noqa: E402
-from hubmem.estimate.weights import estimate_weights  # noqa: E402
+from hubmem.estimate.kv.report import estimate_kv_cache  # noqa: E402
+from hubmem.estimate.training.report import estimate_training  # noqa: E402
+from hubmem.estimate.weights.report import estimate_weights  # noqa: E402
+from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length  # noqa: E402
 from hubmem.parse.config import parse_config  # noqa: E402
-from hubmem.parse.header import decode_header, parse_tensors, read_header_length  # noqa: E402
 from hubmem.schema.kv import KVOptions  # noqa: E402
 from hubmem.schema.training import TrainingOptions  # noqa: E402
 from hubmem.snapshot import Snapshot, WeightFile  # noqa: E402

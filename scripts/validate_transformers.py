@@ -58,8 +58,8 @@ from transformers import (  # noqa: E402
 from transformers.cache_utils import DYNAMIC_LAYER_TYPE_MAPPING, get_layer_types_and_kwargs  # noqa: E402
 from transformers.modeling_utils import remove_tied_weights_from_state_dict  # noqa: E402
 
-from hubmem.estimate.config_params import ConfigParams, expected_parameters  # noqa: E402
-from hubmem.estimate.kv_cache import estimate_kv_cache  # noqa: E402
+from hubmem.estimate.kv.report import estimate_kv_cache  # noqa: E402
+from hubmem.estimate.params.formula import ConfigParams, expected_parameters  # noqa: E402
 from hubmem.parse.config import parse_config  # noqa: E402
 from hubmem.schema.kv import KVOptions  # noqa: E402
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from hubmem.fakehub import FakeHub, HubThread
+from hubmem.fakehub.server import FakeHub
+from hubmem.fakehub.thread import HubThread
 
 
 @pytest.fixture

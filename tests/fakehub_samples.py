@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import save
 
-from hubmem.fakehub import RepoWriter, write_tokens
+from hubmem.fakehub.fixtures.layout import RepoWriter, write_tokens
 
 SHA_MAIN = "1" * 40
 SHA_PR = "2" * 40

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import save
 
-from hubmem.fakehub import RepoWriter, write_tokens
+from hubmem.fakehub.fixtures.layout import RepoWriter, write_tokens
 
 
 @dataclass(frozen=True)

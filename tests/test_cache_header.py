@@ -16,9 +16,11 @@ import pytest
 from scan_samples import Dims, write_llama
 
 from hubmem.errors import GatedRepoError
-from hubmem.fakehub import READER_TOKEN, FakeHub, write_tokens
-from hubmem.fetch import HubClient, fetch_snapshot
+from hubmem.fakehub.fixtures.layout import READER_TOKEN, write_tokens
+from hubmem.fakehub.server import FakeHub
 from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.hub import fetch_snapshot
 from hubmem.snapshot import Snapshot
 
 SHA1, SHA2 = "1" * 40, "2" * 40

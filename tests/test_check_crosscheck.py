@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from scan_samples import Dims, Expected, llama_tensors, write_llama
 
+from hubmem.check.name import check_name_size, parse_size_claims
 from hubmem.errors import CorruptHeaderError
-from hubmem.estimate.crosscheck import check_name_size, parse_size_claims
-from hubmem.fakehub import READER_TOKEN, FakeHub, write_tokens
+from hubmem.fakehub.fixtures.layout import READER_TOKEN, write_tokens
+from hubmem.fakehub.server import FakeHub
 from hubmem.pipeline import analyze_async
 from hubmem.schema.check import CHECK_NAMES, CheckItem
 from hubmem.schema.report import Report
@@ -336,7 +337,7 @@ def test_size_claims_parse_and_tolerance() -> None:
 
 
 def fixture_hub(make_fake_hub: Callable[..., FakeHub], *repo_dirs: str) -> FakeHub:
-    from hubmem.fakehub import default_fixtures_dir
+    from hubmem.fakehub.fixtures.layout import default_fixtures_dir
 
     root = default_fixtures_dir()
     missing = [d for d in repo_dirs if not (root / "repos" / d / "repo.json").is_file()]

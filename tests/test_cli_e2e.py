@@ -26,7 +26,8 @@ from hubmem.errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
-from hubmem.fakehub import NOGATE_TOKEN, READER_TOKEN, FakeHub
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
+from hubmem.fakehub.server import FakeHub
 
 ROOT = Path(__file__).resolve().parents[1]
 LLAMA = "meta-llama/Llama-3.1-8B"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hubmem.estimate.kv_cache import estimate_kv_cache
+from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVOptions
 

@@ -11,9 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hubmem.estimate.kv_cache import estimate_kv_cache
+from hubmem.estimate.kv.report import estimate_kv_cache
+from hubmem.formats.safetensors import Tensor
 from hubmem.parse.config import parse_config
-from hubmem.parse.header import Tensor
 from hubmem.schema.kv import KVOptions
 
 REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"

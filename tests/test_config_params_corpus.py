@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hubmem.estimate.config_params import COMPONENTS, ConfigParams, expected_parameters
+from hubmem.estimate.params.formula import COMPONENTS, ConfigParams, expected_parameters
 from hubmem.parse.config import parse_config
 
 REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"

@@ -14,7 +14,7 @@ from typing import Any
 
 from theory_configs import theory_config
 
-from hubmem.estimate.config_params import ConfigParams, expected_parameters
+from hubmem.estimate.params.formula import ConfigParams, expected_parameters
 from hubmem.parse.config import parse_config
 
 REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"

@@ -14,9 +14,10 @@ from huggingface_hub import HfApi
 from huggingface_hub.utils import parse_ratelimit_headers
 from safetensors.numpy import save
 
-from hubmem.fakehub import FakeHub, FaultConfig, run_in_thread
 from hubmem.fakehub.__main__ import FAULT_ARGS, build_parser
-from hubmem.fakehub.faults import FaultInjector
+from hubmem.fakehub.faults import FaultConfig, FaultInjector
+from hubmem.fakehub.server import FakeHub
+from hubmem.fakehub.thread import run_in_thread
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,9 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import RepoFile, RepoFolder
 from safetensors.numpy import save
 
-from hubmem.fakehub import NOGATE_TOKEN, READER_TOKEN, FakeHub, run_in_thread
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
+from hubmem.fakehub.server import FakeHub
+from hubmem.fakehub.thread import run_in_thread
 
 DTYPES = {"float32": "F32", "float16": "F16", "int64": "I64", "int8": "I8"}
 

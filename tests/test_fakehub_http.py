@@ -26,7 +26,9 @@ from fakehub_samples import (
 from huggingface_hub.utils import parse_ratelimit_headers
 from safetensors.numpy import save
 
-from hubmem.fakehub import NOGATE_TOKEN, READER_TOKEN, FakeHub, run_in_thread
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
+from hubmem.fakehub.server import FakeHub
+from hubmem.fakehub.thread import run_in_thread
 
 READER = {"Authorization": f"Bearer {READER_TOKEN}"}
 NOGATE = {"Authorization": f"Bearer {NOGATE_TOKEN}"}

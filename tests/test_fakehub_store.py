@@ -25,10 +25,10 @@ from fakehub_samples import (
 )
 from safetensors.numpy import save
 
-from hubmem.fakehub import NOGATE_TOKEN, READER_TOKEN, RepoWriter, default_fixtures_dir
-from hubmem.fakehub.common import HubError, Unsatisfiable, parse_range
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, RepoWriter, default_fixtures_dir
+from hubmem.fakehub.fixtures.store import FixtureStore
+from hubmem.fakehub.handlers.http import HubError, Unsatisfiable, parse_range
 from hubmem.fakehub.routing import parse_route
-from hubmem.fakehub.store import FixtureStore
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,8 @@ from test_fetch_support import (
 )
 
 from hubmem.errors import CorruptHeaderError, NetworkError, OfflineError, RateLimitedError
-from hubmem.fetch import HubClient
-from hubmem.parse.header import parse_tensors
+from hubmem.fetch.http.client import HubClient
+from hubmem.formats.safetensors import parse_tensors
 
 URL = f"{ENDPOINT}/api/models/org/x/revision/main"
 
@@ -57,7 +57,7 @@ async def test_defaults_come_from_huggingface_hub(
 ) -> None:
     monkeypatch.setattr(hf_constants, "ENDPOINT", "https://mirror.test")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", False)
-    import hubmem.fetch.client as mod
+    import hubmem.fetch.http.client as mod
 
     monkeypatch.setattr(mod, "get_token", lambda: "hf_from_get_token")
     route = router.get("https://mirror.test/api/x").respond(200, json={})
@@ -461,7 +461,7 @@ async def test_stream_error_mid_body_is_retried(router: respx.MockRouter, ft: Fa
 
 
 async def test_stats_count_requests_bytes_and_sequential_hops(router: respx.MockRouter, ft: FakeTime) -> None:
-    from hubmem.fetch import Trace
+    from hubmem.fetch.http.trace import Trace
 
     raw = st_bytes(tensors(2))
     serve_file(router, raw)
@@ -476,7 +476,7 @@ async def test_stats_count_requests_bytes_and_sequential_hops(router: respx.Mock
 async def test_shared_state_pauses_every_client_that_shares_it(
     router: respx.MockRouter, ft: FakeTime
 ) -> None:
-    from hubmem.fetch import HubState
+    from hubmem.fetch.http.retry import HubState
 
     state = HubState()
     first = client(ft, state=state)

@@ -12,9 +12,11 @@ import pytest
 from test_fetch_support import expected_layout, header_length_of, sharded_files, st_bytes, tensors
 
 from hubmem.errors import GatedRepoError, RepoNotFoundError
-from hubmem.fakehub import NOGATE_TOKEN, READER_TOKEN, FakeHub, RepoWriter, write_tokens
-from hubmem.fetch import HubClient, fetch_snapshot
-from hubmem.parse.header import parse_tensors
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, RepoWriter, write_tokens
+from hubmem.fakehub.server import FakeHub
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.hub import fetch_snapshot
+from hubmem.formats.safetensors import parse_tensors
 from hubmem.snapshot import Snapshot
 
 pytestmark = pytest.mark.e2e

@@ -32,8 +32,9 @@ from hubmem.errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
-from hubmem.fetch import DisabledRepoError, HubClient, fetch_snapshot
-from hubmem.fetch.errors import error_from_response, hub_message
+from hubmem.fetch.http.answers import DisabledRepoError, error_from_response, hub_message
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.hub import fetch_snapshot
 from hubmem.snapshot import Snapshot
 
 SHA = "a" * 40

@@ -24,8 +24,9 @@ from test_fetch_support import (
     tensors,
 )
 
-from hubmem.fetch import HubClient, fetch_snapshot
-from hubmem.parse.header import parse_tensors
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.hub import fetch_snapshot
+from hubmem.formats.safetensors import parse_tensors
 from hubmem.snapshot import Snapshot
 
 SHA = "a" * 40
@@ -246,7 +247,7 @@ async def test_metadata_route_not_used_off_main(hub: MiniHub, ft: FakeTime) -> N
 
 async def test_index_listing_a_missing_shard_is_an_error(hub: MiniHub, ft: FakeTime) -> None:
     from hubmem.errors import RepoNotFoundError
-    from hubmem.fetch import EntryNotFoundError
+    from hubmem.fetch.http.answers import EntryNotFoundError
 
     files = {"config.json": config_bytes(), **sharded_files(shard_groups())}
     del files["model-00002-of-00003.safetensors"]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from hubmem.errors import ConfigError
-from hubmem.estimate.fit import arch_for_tp, fit_inference, largest_true
-from hubmem.estimate.gpus import find_gpu, load_catalog
+from hubmem.estimate.fit.gpus import find_gpu, load_catalog
+from hubmem.estimate.fit.verdict import arch_for_tp, fit_inference, largest_true
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitOptions
 
@@ -200,7 +200,7 @@ def test_user_catalog_from_env_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_kv_adapter_over_estimate_kv_cache() -> None:
-    from hubmem.estimate.fit import kv_function
+    from hubmem.estimate.fit.verdict import kv_function
     from hubmem.parse.config import parse_config
 
     cfg = json.loads((FIXTURES / "meta-llama__Llama-3.1-8B" / "files" / "config.json").read_text())

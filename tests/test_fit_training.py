@@ -6,9 +6,9 @@ import json
 import math
 from pathlib import Path
 
-from hubmem.estimate.fit import fit_training
-from hubmem.estimate.training import estimate_training
-from hubmem.parse.header import Tensor
+from hubmem.estimate.fit.verdict import fit_training
+from hubmem.estimate.training.report import estimate_training
+from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitOptions
 from hubmem.schema.training import TrainingOptions

@@ -1,4 +1,4 @@
-"""hubmem.parse.header against the safetensors format and the safetensors library itself.
+"""hubmem.formats.safetensors against the safetensors format and the safetensors library itself.
 
 Files are written either by the library (``safetensors.numpy.save``) or, for dtypes numpy has no
 type for (F8 / F6 / F4 / E8M0), byte by byte following the format; the library's own reader
@@ -20,10 +20,10 @@ from safetensors import safe_open
 from safetensors.numpy import save, save_file
 
 from hubmem.errors import CorruptHeaderError
-from hubmem.parse.dtypes import DTYPE_ALIASES, DTYPE_BITS, canonical_dtype
-from hubmem.parse.header import MAX_HEADER_LENGTH, decode_header, parse_tensors, read_header_length
+from hubmem.formats.dtypes import DTYPE_ALIASES, DTYPE_BITS, canonical_dtype
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH, decode_header, parse_tensors, read_header_length
 
-# safetensors/src/tensor.rs Dtype::bitsize, written out independently of hubmem.parse.dtypes
+# safetensors/src/tensor.rs Dtype::bitsize, written out independently of hubmem.formats.dtypes
 SPEC_BITS = {
     "BOOL": 8,
     "U8": 8,

@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from hubmem.errors import HubmemError
-from hubmem.estimate.kv_cache import KVOptionError, estimate_kv_cache
-from hubmem.estimate.state import state_size
+from hubmem.estimate.kv.dtype import KVOptionError
+from hubmem.estimate.kv.report import estimate_kv_cache
+from hubmem.estimate.kv.state import state_size
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVCacheReport, KVOptions
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from theory_configs import theory_config
 
-from hubmem.estimate.kv_cache import estimate_kv_cache
+from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVCacheReport, KVOptions
 

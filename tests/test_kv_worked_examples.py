@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from theory_configs import theory_config
 
-from hubmem.estimate.kv_cache import estimate_kv_cache
+from hubmem.estimate.kv.report import estimate_kv_cache
+from hubmem.formats.safetensors import Tensor
 from hubmem.parse.config import parse_config
-from hubmem.parse.header import Tensor
 from hubmem.schema.kv import KVCacheReport, KVOptions
 
 REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"

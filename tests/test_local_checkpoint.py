@@ -27,7 +27,8 @@ from safetensors.numpy import save_file
 from scan_samples import Dims, llama_tensors, write_llama
 
 from hubmem.errors import OfflineError
-from hubmem.fakehub import FakeHub, RepoWriter, default_fixtures_dir, write_tokens
+from hubmem.fakehub.fixtures.layout import RepoWriter, default_fixtures_dir, write_tokens
+from hubmem.fakehub.server import FakeHub
 from hubmem.fetch.local import load_cached, load_local, looks_local
 from hubmem.pipeline import analyze_async, analyze_source, build_report
 from hubmem.schema.options import Options

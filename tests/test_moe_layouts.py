@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hubmem.estimate.weights import estimate_weights
-from hubmem.parse.dtypes import DTYPE_BITS
-from hubmem.parse.header import Tensor
+from hubmem.estimate.weights.report import estimate_weights
+from hubmem.formats.dtypes import DTYPE_BITS
+from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 

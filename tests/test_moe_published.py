@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from hubmem.estimate.weights import estimate_weights
-from hubmem.parse.dtypes import DTYPE_BITS
-from hubmem.parse.header import Tensor
+from hubmem.estimate.weights.report import estimate_weights
+from hubmem.formats.dtypes import DTYPE_BITS
+from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 

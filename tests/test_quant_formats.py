@@ -20,9 +20,9 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import save
 
-from hubmem.estimate.weights import estimate_weights
-from hubmem.parse.dtypes import DTYPE_BITS
-from hubmem.parse.header import decode_header, parse_tensors, read_header_length
+from hubmem.estimate.weights.report import estimate_weights
+from hubmem.formats.dtypes import DTYPE_BITS
+from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot, WeightFile

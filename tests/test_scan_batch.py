@@ -18,17 +18,12 @@ from typing import Any
 import pytest
 from scan_samples import Expected, jsonl, write_many
 
-from hubmem.fakehub import FakeHub
-from hubmem.fetch import HubClient
-from hubmem.scan import (
-    ScanFiles,
-    ScanSettings,
-    Target,
-    compact_output,
-    parse_targets,
-    run_scan,
-    scan_repos,
-)
+from hubmem.fakehub.server import FakeHub
+from hubmem.fetch.http.client import HubClient
+from hubmem.scan.files import ScanFiles, run_scan
+from hubmem.scan.input import Target, parse_targets
+from hubmem.scan.output import compact_output
+from hubmem.scan.runner import ScanSettings, scan_repos
 from hubmem.schema.check import CHECK_NAMES
 from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow
 
@@ -210,7 +205,7 @@ async def test_resume_skips_same_commit_and_redoes_a_moved_branch(
 ) -> None:
     from scan_samples import write_llama
 
-    from hubmem.fakehub import write_tokens
+    from hubmem.fakehub.fixtures.layout import write_tokens
 
     write_tokens(tmp_path)
     a = write_llama(tmp_path, "org/a", sha="a" * 40)
@@ -266,7 +261,7 @@ def test_compaction_drops_torn_failed_and_superseded_rows(tmp_path: Path) -> Non
 
 
 async def test_existing_output_needs_resume_or_overwrite(tmp_path: Path) -> None:
-    from hubmem.scan import OutputExistsError
+    from hubmem.scan.files import OutputExistsError
 
     out = tmp_path / "o.jsonl"
     out.write_text('{"repo_id":"x/a","revision":"main","ok":true,"commit":null}\n')

@@ -39,9 +39,11 @@ from hubmem.schema.options import Options
 from hubmem.schema.report import Report
 from hubmem.schema.training import TrainingOptions
 from hubmem.schema.weights import DtypeWeights, WeightsReport
-from hubmem.service import Fetched, Resolution, Settings, create_app
+from hubmem.service.app import create_app
+from hubmem.service.backend import Fetched, Resolution
 from hubmem.service.params import QUERY_PARAMS
 from hubmem.service.routes import CORE
+from hubmem.service.settings import Settings
 
 READER = "hf_reader_token"  # may read the gated repo
 OUTSIDER = "hf_outsider_token"  # valid, but not on the gated repo's list

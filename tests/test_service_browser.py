@@ -21,8 +21,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from hubmem.fakehub import NOGATE_TOKEN, READER_TOKEN, FakeHub, default_fixtures_dir
-from hubmem.service import HubBackend, Settings, create_app
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, default_fixtures_dir
+from hubmem.fakehub.server import FakeHub
+from hubmem.service.app import create_app
+from hubmem.service.backend import HubBackend
+from hubmem.service.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

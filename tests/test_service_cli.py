@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hubmem.fakehub import FakeHub
+from hubmem.fakehub.server import FakeHub
 
 pytestmark = pytest.mark.e2e
 

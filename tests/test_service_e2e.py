@@ -21,11 +21,14 @@ from aiohttp import ClientSession, ClientTimeout, web
 from aiohttp.test_utils import TestServer
 from safetensors.numpy import save
 
-from hubmem.fakehub import NOGATE_TOKEN, READER_TOKEN, FakeHub, RepoWriter, write_tokens
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, RepoWriter, write_tokens
+from hubmem.fakehub.server import FakeHub
 from hubmem.schema.check import CheckReport
 from hubmem.schema.report import Report
-from hubmem.service import HubBackend, Settings, create_app
+from hubmem.service.app import create_app
+from hubmem.service.backend import HubBackend
 from hubmem.service.routes import CORE
+from hubmem.service.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

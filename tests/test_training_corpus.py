@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from hubmem.estimate.training import estimate_training
-from hubmem.estimate.weights import estimate_weights
+from hubmem.estimate.training.report import estimate_training
+from hubmem.estimate.weights.report import estimate_weights
+from hubmem.formats.safetensors import Tensor, parse_tensors
 from hubmem.parse.config import parse_config
-from hubmem.parse.header import Tensor, parse_tensors
 from hubmem.schema.training import TrainingOptions
 from hubmem.snapshot import Snapshot, WeightFile
 

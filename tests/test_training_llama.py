@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hubmem.estimate.training import estimate_training
-from hubmem.parse.header import Tensor
+from hubmem.estimate.training.report import estimate_training
+from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.training import TrainingOptions, TrainingReport
 from hubmem.schema.weights import WeightsReport

@@ -12,8 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hubmem.estimate.training import estimate_training, logical_tensors
-from hubmem.parse.header import Tensor
+from hubmem.estimate.training.logical import logical_tensors
+from hubmem.estimate.training.report import estimate_training
+from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.training import TrainingOptions
 from hubmem.schema.weights import QuantizationInfo, WeightsReport
@@ -205,7 +206,7 @@ def test_buffers_are_not_trained() -> None:
             FIXTURES / "sentence-transformers__all-MiniLM-L6-v2" / "headers" / "model.safetensors.json"
         ).read_text()
     )
-    from hubmem.parse.header import parse_tensors
+    from hubmem.formats.safetensors import parse_tensors
 
     tensors = parse_tensors(header)
     ints = [t for t in tensors if t.dtype.startswith("I")]

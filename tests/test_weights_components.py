@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from hubmem.estimate.components import classify, classify_tensor, is_token_embedding
-from hubmem.estimate.weights import estimate_weights
-from hubmem.parse.dtypes import DTYPE_BITS
-from hubmem.parse.header import Tensor, decode_header, parse_tensors
+from hubmem.estimate.weights.names import classify, classify_tensor, is_token_embedding
+from hubmem.estimate.weights.report import estimate_weights
+from hubmem.formats.dtypes import DTYPE_BITS
+from hubmem.formats.safetensors import Tensor, decode_header, parse_tensors
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from hubmem.estimate.weights import estimate_weights
-from hubmem.fakehub.layout import default_fixtures_dir
+from hubmem.estimate.weights.report import estimate_weights
+from hubmem.fakehub.fixtures.layout import default_fixtures_dir
+from hubmem.formats.safetensors import Tensor, decode_header, parse_tensors
 from hubmem.parse.config import parse_config
-from hubmem.parse.header import Tensor, decode_header, parse_tensors
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot, WeightFile
 
@@ -183,7 +183,7 @@ def test_every_fixture_repo_is_classified(repo: str) -> None:
         assert type(exc).__name__ == "CorruptHeaderError", exc
         return
     if "other" in w.by_component:
-        from hubmem.estimate.components import classify_tensor
+        from hubmem.estimate.weights.names import classify_tensor
 
         other = {x.name for x in tensors if classify_tensor(x.name, x.shape).component == "other"}
         assert all("pooler" in n or "seq_relationship" in n for n in other), sorted(other)[:5]

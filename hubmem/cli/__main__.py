@@ -1,4 +1,4 @@
-from hubmem.cli import main
+from hubmem.cli.app import main
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,20 +1,13 @@
-"""The ``hubmem`` click group (``hubmem REPO`` runs ``report``) and its error handling."""
+"""The ``hubmem`` click group (``hubmem REPO`` runs ``report``) with its commands."""
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-from collections.abc import Callable
-from typing import Any
-
 import click
-from rich.console import Console
 
 from hubmem import __version__
-from hubmem.errors import HubmemError
-
-err_console = Console(stderr=True, highlight=False)
+from hubmem.cli.report import check_cmd, demo_cmd, report_cmd
+from hubmem.cli.scan import scan_cmd
+from hubmem.cli.serve import serve_cmd
 
 
 class _DefaultGroup(click.Group):
@@ -24,37 +17,6 @@ class _DefaultGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["report", *args]
         return super().parse_args(ctx, args)
-
-
-def fail(exc: HubmemError) -> None:
-    err_console.print(f"[bold red]hubmem: {exc.kind}:[/] {exc.message}", markup=True, soft_wrap=True)
-    if exc.hint:
-        err_console.print(f"[dim]hint: {exc.hint}[/]", markup=True, soft_wrap=True)
-    sys.exit(exc.exit_code)
-
-
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn hubmem errors into one clean line and an exit code; keep tracebacks for HUBMEM_DEBUG."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HubmemError as exc:
-            fail(exc)
-        except KeyboardInterrupt:
-            err_console.print("hubmem: interrupted")
-            sys.exit(130)
-        except Exception as exc:
-            if os.environ.get("HUBMEM_DEBUG"):
-                raise
-            err_console.print(
-                f"[bold red]hubmem: internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True
-            )
-            err_console.print("[dim]hint: rerun with HUBMEM_DEBUG=1 for a traceback, and please report it[/]")
-            sys.exit(1)
-
-    return wrapper
 
 
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,3 +29,7 @@ def main() -> None:
     hubmem Qwen/Qwen3-8B --context 32768 --batch 4 --kv-dtype fp8
     hubmem demo                                  the same, offline, against the bundled fake Hub
     """
+
+
+for _command in (report_cmd, check_cmd, demo_cmd, scan_cmd, serve_cmd):
+    main.add_command(_command)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from hubmem.cli.app import err_console, guarded, main
+from hubmem.cli.console import err_console, guarded
 from hubmem.cli.options import build_options, cache_options, open_cache, report_options
 from hubmem.errors import RepoNotFoundError
 from hubmem.pipeline import analyze_async, run_sync
@@ -25,7 +25,7 @@ def emit(report: Report, *, as_json: bool, show_bytes: bool) -> None:
         print_report(report, show_bytes=show_bytes)
 
 
-@main.command("report")
+@click.command("report")
 @click.argument("repo")
 @report_options
 @click.option("--offline", is_flag=True, help="Read the repo from the local Hugging Face cache, no network.")
@@ -47,7 +47,7 @@ def report_cmd(repo: str, **kw: Any) -> None:
         print_check(report)
 
 
-@main.command("check")
+@click.command("check")
 @click.argument("repo")
 @click.option("--revision", default="main", show_default=True, help="Branch, tag, commit sha or refs/pr/N.")
 @click.option("--subfolder", default=None, help="Read weights (and config) below this folder.")
@@ -75,13 +75,14 @@ def check_cmd(repo: str, **kw: Any) -> None:
     sys.exit(0 if report.check.ok else 1)
 
 
-@main.command("demo")
+@click.command("demo")
 @click.argument("repo", default="meta-llama/Llama-3.1-8B")
 @report_options
 @guarded
 def demo_cmd(repo: str, **kw: Any) -> None:
     """Run the report offline against the bundled fake Hub (real metadata from fixtures/)."""
-    from hubmem.fakehub import default_fixtures_dir, run_in_thread
+    from hubmem.fakehub.fixtures.layout import default_fixtures_dir
+    from hubmem.fakehub.thread import run_in_thread
 
     options = build_options(kw)
     token = kw["token"] or DEMO_TOKEN

@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from hubmem.cli.app import err_console, guarded, main
+from hubmem.cli.console import err_console, guarded
 from hubmem.cli.options import KV_DTYPES, cache_options, open_cache
 from hubmem.pipeline import run_sync
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.options import Options
 
 
-@main.command("scan")
+@click.command("scan")
 @click.argument("repos", type=click.File("r", encoding="utf-8"))
 @click.option(
     "-o",
@@ -84,7 +84,11 @@ def scan_cmd(repos: Any, **kw: Any) -> None:
     hubmem scan models.txt -o out.jsonl --resume      after an interruption
 
     Exit status: 0 when every repo was analysed, 1 when some failed (their rows say why)."""
-    from hubmem.scan import ScanFiles, ScanProgress, ScanSettings, parse_targets, print_summary, run_scan
+    from hubmem.scan.files import ScanFiles, run_scan
+    from hubmem.scan.input import parse_targets
+    from hubmem.scan.progress import ScanProgress
+    from hubmem.scan.runner import ScanSettings
+    from hubmem.scan.summary import print_summary
 
     if kw["resume"] and kw["output"] is None:
         raise click.UsageError("--resume needs --output FILE")

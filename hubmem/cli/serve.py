@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from hubmem.cli.app import guarded, main
+from hubmem.cli.console import guarded
 
 
-@main.command("serve")
+@click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port.")
 @click.option("--endpoint", default=None, help="Hub to read from [default: HF_ENDPOINT or huggingface.co].")
@@ -24,7 +24,8 @@ def serve_cmd(host: str, port: int, endpoint: str | None, use_server_token: bool
     """Serve the HTTP API and web page (GET /v1/models/ORG/NAME, POST /v1/scan, /openapi.json)."""
     from huggingface_hub import get_token
 
-    from hubmem.service import Settings, run
+    from hubmem.service.app import run
+    from hubmem.service.settings import Settings
 
     server_token = get_token() if use_server_token else None
     if use_server_token and not server_token:

@@ -11,23 +11,3 @@ Public API:
     FaultConfig, RequestLog, LogEntry, RepoWriter (writes the fixture layout), default_fixtures_dir()
     READER_TOKEN / NOGATE_TOKEN: the default fixture tokens.
 """
-
-from hubmem.fakehub.faults import FaultConfig
-from hubmem.fakehub.layout import NOGATE_TOKEN, READER_TOKEN, RepoWriter, default_fixtures_dir, write_tokens
-from hubmem.fakehub.log import LogEntry, RequestLog
-from hubmem.fakehub.server import FakeHub
-from hubmem.fakehub.thread import HubThread, run_in_thread
-
-__all__ = [
-    "NOGATE_TOKEN",
-    "READER_TOKEN",
-    "FakeHub",
-    "FaultConfig",
-    "HubThread",
-    "LogEntry",
-    "RepoWriter",
-    "RequestLog",
-    "default_fixtures_dir",
-    "run_in_thread",
-    "write_tokens",
-]

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from hubmem.fakehub.faults import FaultConfig
-from hubmem.fakehub.layout import READER_TOKEN, default_fixtures_dir
+from hubmem.fakehub.fixtures.layout import READER_TOKEN, default_fixtures_dir
 from hubmem.fakehub.server import FakeHub
 
 

@@ -11,8 +11,8 @@ from typing import Literal
 from aiohttp import web
 
 from hubmem.fakehub.faults import FaultInjector
+from hubmem.fakehub.fixtures.store import FixtureStore
 from hubmem.fakehub.log import RequestLog
-from hubmem.fakehub.store import FixtureStore
 
 RegularRedirect = Literal["never", "always", "mix"]
 

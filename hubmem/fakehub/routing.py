@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from hubmem.fakehub.common import HubError
+from hubmem.fakehub.handlers.http import HubError
 
 API_MARKERS = ("revision", "tree", "paths-info", "refs", "safetensors-metadata")
 FILE_MARKERS = ("resolve", "raw")

@@ -14,15 +14,15 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from hubmem.fakehub import api, cdn, resolve
-from hubmem.fakehub.auth import authenticate, repo_not_found
-from hubmem.fakehub.common import HubError, json_response, request_id, state, text_response
 from hubmem.fakehub.context import CTX, Context, HubOptions, RegularRedirect
 from hubmem.fakehub.faults import Decision, FaultConfig, FaultInjector
-from hubmem.fakehub.layout import default_fixtures_dir
+from hubmem.fakehub.fixtures.layout import default_fixtures_dir
+from hubmem.fakehub.fixtures.store import FixtureStore
+from hubmem.fakehub.handlers import api, cdn, resolve
+from hubmem.fakehub.handlers.auth import authenticate, repo_not_found
+from hubmem.fakehub.handlers.http import HubError, json_response, request_id, state, text_response
 from hubmem.fakehub.log import LogEntry, RequestLog
 from hubmem.fakehub.routing import Route, parse_route
-from hubmem.fakehub.store import FixtureStore
 
 log = logging.getLogger("hubmem.fakehub")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubmem.errors import CorruptHeaderError, NoSafetensorsError
-from hubmem.parse.header import MAX_HEADER_LENGTH
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"

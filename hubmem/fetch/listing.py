@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from hubmem.errors import HubmemError
-from hubmem.fetch.client import HubClient
-from hubmem.fetch.response import HubResponse
-from hubmem.fetch.trace import Trace
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.response import HubResponse
+from hubmem.fetch.http.trace import Trace
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _MAX_TREE_PAGES = 1000

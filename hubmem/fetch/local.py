@@ -20,7 +20,7 @@ from typing import Any
 
 from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
 from hubmem.fetch.layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, join, plan_layout, shards_of
-from hubmem.parse.header import decode_header, read_header_length
+from hubmem.formats.safetensors import decode_header, read_header_length
 from hubmem.snapshot import Snapshot, WeightFile
 
 MAX_LISTED_FILES = 100_000  # a folder with more files than this is not a checkpoint

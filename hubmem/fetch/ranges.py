@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from hubmem.errors import CorruptHeaderError, NetworkError
-from hubmem.fetch.response import HubResponse, int_or_none
-from hubmem.fetch.trace import Trace
-from hubmem.parse.header import MAX_HEADER_LENGTH, decode_header, read_header_length
+from hubmem.fetch.http.response import HubResponse, int_or_none
+from hubmem.fetch.http.trace import Trace
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH, decode_header, read_header_length
 
 if TYPE_CHECKING:
-    from hubmem.fetch.client import HubClient
+    from hubmem.fetch.http.client import HubClient
 
 DEFAULT_FIRST_READ = 100_000  # bytes of the first range read when nothing better is known
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.I)

@@ -10,8 +10,8 @@ from urllib.parse import quote
 from huggingface_hub.utils import validate_repo_id
 
 from hubmem.errors import InvalidRepoIdError, NetworkError
-from hubmem.fetch.client import HubClient
-from hubmem.fetch.trace import Trace
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.trace import Trace
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 

@@ -10,12 +10,12 @@ from typing import Any
 from huggingface_hub import hf_hub_url
 
 from hubmem.errors import HubmemError, RevisionNotFoundError
-from hubmem.fetch.client import HubClient
-from hubmem.fetch.errors import EntryNotFoundError
+from hubmem.fetch.http.answers import EntryNotFoundError
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.response import HubResponse
+from hubmem.fetch.http.trace import Trace
 from hubmem.fetch.ranges import HeaderRead
-from hubmem.fetch.response import HubResponse
 from hubmem.fetch.revision import SHA
-from hubmem.fetch.trace import Trace
 
 
 @dataclass

@@ -12,19 +12,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from hubmem.errors import ConfigError
-from hubmem.parse._reader import Reader
-from hubmem.parse.config_dtype import resolve_dtype
-from hubmem.parse.config_fields import (
+from hubmem.formats.safetensors import Tensor
+from hubmem.parse.dtype import resolve_dtype
+from hubmem.parse.fields import (
     find_text_config,
     read_ffn_sizes,
     read_kv_heads,
     read_max_context,
     read_quantization,
 )
-from hubmem.parse.header import Tensor
 from hubmem.parse.layers import LayerFacts, resolve_layer_plan
 from hubmem.parse.mixers import read_linear_attention, read_mamba, read_mla
 from hubmem.parse.model_types import ENCODER_DECODER_TYPES, ENCODER_ONLY_TYPES, SHORT_CONV_TYPES, T5_LIKE
+from hubmem.parse.reader import Reader
 from hubmem.schema.architecture import Architecture, EncoderConfig, ShortConvConfig
 
 MAX_LAYERS = 10_000  # a layer count beyond this is a broken config, not a model

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubmem.parse._reader import Reader
+from hubmem.parse.reader import Reader
 
 # transformers layer_types vocabulary (cache_utils LAYER_TYPE_MAPPINGs, legacy remaps, Nemotron-H lists).
 _FULL = {"full_attention", "attention", "global", "global_attention", "full", "*"}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hubmem.parse._reader import Reader
-from hubmem.parse.config_dtype import normalize_dtype
+from hubmem.parse.dtype import normalize_dtype
 from hubmem.parse.model_types import (
     GDN_PREFIXES,
     LIGHTNING_TYPES,
@@ -11,6 +10,7 @@ from hubmem.parse.model_types import (
     MAMBA2_TYPES,
     MLA_MODEL_TYPES,
 )
+from hubmem.parse.reader import Reader
 from hubmem.schema.architecture import LinearAttentionConfig, MambaConfig, MLAConfig
 
 

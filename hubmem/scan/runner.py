@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 from hubmem.errors import HubmemError, InvalidRepoIdError
-from hubmem.fetch import HubClient, fetch_snapshot
 from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.hub import fetch_snapshot
 from hubmem.pipeline import build_report
 from hubmem.scan.input import Target
 from hubmem.scan.output import error_line, ok_line

@@ -23,7 +23,7 @@ from hubmem.schema.options import Options
 from hubmem.service.errors import NotImplementedYetError
 
 if TYPE_CHECKING:
-    from hubmem.fetch import HubClient
+    from hubmem.fetch.http.client import HubClient
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 # parsed JSON headers weigh several times their text in Python objects (dicts, lists, ints, strs)
@@ -108,7 +108,7 @@ class HubBackend:
 
     def _pool(self) -> httpx.AsyncClient:
         if self._http is None:
-            from hubmem.fetch.client import _http2_available
+            from hubmem.fetch.http.client import _http2_available
 
             self._http = httpx.AsyncClient(
                 http2=_http2_available(),
@@ -123,7 +123,7 @@ class HubBackend:
         return self._http
 
     def _client(self, token: str | None) -> HubClient:
-        from hubmem.fetch import HubClient
+        from hubmem.fetch.http.client import HubClient
 
         # token=False: never fall back to the server's own token (get_token()) for an anonymous caller
         return HubClient(
@@ -141,7 +141,7 @@ class HubBackend:
     ) -> Fetched:
         """``fetch_snapshot``, exactly as ``hubmem.pipeline.analyze_async`` calls it (``check=True`` there
         is ``with_hub_info=True`` here)."""
-        from hubmem.fetch import fetch_snapshot
+        from hubmem.fetch.hub import fetch_snapshot
 
         started = time.perf_counter()
         async with self._client(token) as client:

@@ -313,15 +313,3 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v1/models/{org}/{name}", get_model, name="model_ns")
     r.add_get("/v1/models/{name}", get_model, name="model")
     r.add_post("/v1/scan", scan, name="scan")
-
-
-__all__ = [
-    "CORE",
-    "HASHER",
-    "HTTP_METRICS",
-    "REGISTRY",
-    "SETTINGS",
-    "HttpMetrics",
-    "add_routes",
-    "middleware",
-]

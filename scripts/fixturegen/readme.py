@@ -20,7 +20,7 @@ which needs torch + transformers (scripts only) and fails loudly when a check do
 ## Layout (the contract with `hubmem/fakehub/`)
 
 ```
-fixtures/tokens.json                    fake-Hub tokens (hubmem/fakehub/layout.py DEFAULT_TOKENS)
+fixtures/tokens.json                    fake-Hub tokens (hubmem/fakehub/fixtures/layout.py DEFAULT_TOKENS)
 fixtures/repos/<org>__<name>/
   repo.json     repo_id, sha (deterministic: sha1 of repo id + file sizes + content hashes), gated
                 (false|"auto"|"manual"), private, disabled, refs {"main": sha, ...}, files {path: {size, lfs,

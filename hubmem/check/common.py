@@ -1,0 +1,51 @@
+"""Shared pieces of the cross-checks (:mod:`hubmem.check.crosscheck`): reading a count from JSON and
+comparing one claimed count with the figures counted from the headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubmem.schema.check import CheckItem
+
+MAX_EXAMPLES = 5
+
+
+def as_count(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int) and v >= 0:
+        return v
+    if isinstance(v, float) and v.is_integer() and v >= 0:
+        return int(v)
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v.strip())
+    return None
+
+
+def match_counts(name: str, title: str, claimed: int, figures: list[tuple[str, int, str]]) -> CheckItem:
+    """ok when ``claimed`` equals one of the figures (the first one listed is the reference)."""
+    ref = figures[0][1]
+    for key, value, words in figures:
+        if value == claimed:
+            return CheckItem(
+                name=name,
+                status="ok",
+                title=title,
+                expected=claimed,
+                actual=value,
+                difference=0,
+                unit="parameters",
+                matches=key,
+                detail=f"matches the {words}",
+            )
+    shown = ", ".join(f"{words} {value:,}" for _, value, words in figures)
+    return CheckItem(
+        name=name,
+        status="mismatch",
+        title=title,
+        expected=claimed,
+        actual=ref,
+        difference=ref - claimed,
+        unit="parameters",
+        detail=f"claims {claimed:,}; the headers give {shown}",
+    )

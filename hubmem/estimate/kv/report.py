@@ -1,0 +1,138 @@
+"""KV cache and recurrent-state projection (theory.md section 2).
+
+Per layer and token (``b`` = bytes per element of the KV dtype):
+
+* full / sliding / chunked attention: ``nkv x (head_dim + v_head_dim) x b`` (K and V);
+* MLA: ``(kv_lora_rank + qk_rope_head_dim) x b`` - one latent, no factor 2; ``fp8_ds_mla`` = 656 B;
+  DeepSeek-V3.2 adds its indexer key cache;
+* cross-attention: the same per token, for a fixed number of encoder tokens;
+* Mamba / gated DeltaNet / lightning / short conv: a fixed state per sequence (``state.py``).
+
+Two engine views, both labelled in the report:
+
+* ``engine="transformers"`` - tokens actually held by transformers' caches: DynamicCache by default
+  (a sliding/chunked layer keeps its last ``window - 1`` tokens, ``DynamicSlidingWindowLayer``), or
+  StaticCache with ``transformers_cache="static"`` (``min(window, context)`` slots).
+* ``engine="vllm"`` - what vLLM's paged allocator reserves to admit a request of ``context`` tokens:
+  block rounding, sliding/chunked reservation with ``max_num_batched_tokens``, hybrid groups with
+  padding layers, Mamba page padding (``paged.py``).
+
+When something needed is missing the report is still returned, with ``complete=False``, every total
+0 and ``missing`` naming what is absent: a partial total would silently understate, so none is given.
+
+Parts: ``kv_dtype.py`` (cache / state dtypes), ``kv_layers.py`` (bytes per token or state per layer),
+``kv_held.py`` (tokens held per engine view); this module adds context, batch and scenarios.
+"""
+
+from __future__ import annotations
+
+from hubmem.estimate.kv.held import evaluate
+from hubmem.estimate.kv.plan import build_plan, fmt
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.kv import KVCacheReport, KVOptions, KVScenario
+
+DEFAULT_CONTEXT = 8192
+
+
+def _context(arch: Architecture, options: KVOptions) -> tuple[int, str | None]:
+    if options.context is not None:
+        note = None
+        if arch.max_context is not None and options.context > arch.max_context:
+            note = f"context {fmt(options.context)} exceeds the model's max_context {fmt(arch.max_context)}"
+        return options.context, note
+    if arch.max_context is not None and arch.max_context < DEFAULT_CONTEXT:
+        return (
+            arch.max_context,
+            f"context defaults to the model's max_context {fmt(arch.max_context)} (< 8,192)",
+        )
+    return DEFAULT_CONTEXT, "context defaults to 8,192 tokens"
+
+
+def estimate_kv_cache(arch: Architecture, options: KVOptions) -> KVCacheReport:
+    """Project KV cache + recurrent state for ``options.batch`` sequences of ``options.context`` tokens."""
+    plan = build_plan(arch, options)
+    context, context_note = _context(arch, options)
+    batch = options.batch
+    assumptions = list(plan.assumptions)
+    if context_note:
+        assumptions.insert(0, context_note)
+    if options.engine == "transformers":
+        if options.transformers_cache == "dynamic":
+            assumptions.insert(
+                0,
+                "engine=transformers, DynamicCache (generate() default): full layers hold every token; "
+                "sliding/chunked layers keep their last window-1 tokens (DynamicSlidingWindowLayer)",
+            )
+        else:
+            assumptions.insert(
+                0,
+                "engine=transformers, StaticCache(max_cache_len=context): full layers allocate context "
+                "slots; sliding/chunked layers min(window, context) (StaticSlidingWindowLayer)",
+            )
+    missing = list(plan.missing)
+    per_token = sum(layer.per_token for layer in plan.layers if layer.unbounded)
+    all_layers = sum(layer.per_token for layer in plan.layers if layer.fixed_tokens is None)
+
+    report = KVCacheReport(
+        engine=options.engine,
+        dtype=plan.kv_dtype,
+        state_dtype=plan.state_dtype,
+        bytes_per_token=per_token,
+        bytes_per_token_all_layers=all_layers,
+        context=context,
+        batch=batch,
+        total_bytes=0,
+        assumptions=assumptions,
+        missing=missing,
+    )
+    if missing:
+        report.complete = False
+        report.bytes_per_token = report.bytes_per_token_all_layers = 0
+        report.assumptions.append("incomplete: totals are 0 rather than a partial figure; see missing")
+        return report
+
+    ev, view = evaluate(plan, arch, options, context)
+    if view is not None:
+        from hubmem.estimate.kv.vllm import VllmView
+
+        assert isinstance(view, VllmView)
+        if view.missing:
+            report.missing.extend(view.missing)
+            report.complete = False
+            report.bytes_per_token = report.bytes_per_token_all_layers = 0
+            report.assumptions.extend(view.assumptions)
+            report.assumptions.append("incomplete: totals are 0 rather than a partial figure; see missing")
+            return report
+        report.paged = view.paged
+        report.assumptions.extend(view.assumptions)
+    for entry in ev.by_kind.values():
+        entry.bytes *= batch
+    report.by_layer_kind = ev.by_kind
+    report.kv_bytes = ev.kv_bytes * batch
+    report.state_bytes = ev.state_bytes * batch
+    report.state_bytes_per_sequence = ev.state_bytes
+    report.total_bytes = report.kv_bytes + report.state_bytes
+    report.scenarios.append(
+        KVScenario(
+            label="requested",
+            context=context,
+            batch=batch,
+            total_bytes=report.total_bytes,
+            kv_bytes=report.kv_bytes,
+            state_bytes=report.state_bytes,
+        )
+    )
+    if arch.max_context is not None and arch.max_context != context:
+        ev_max, view_max = evaluate(plan, arch, options, arch.max_context)
+        if not (view_max is not None and getattr(view_max, "missing", None)):
+            report.scenarios.append(
+                KVScenario(
+                    label="max_context",
+                    context=arch.max_context,
+                    batch=batch,
+                    total_bytes=(ev_max.kv_bytes + ev_max.state_bytes) * batch,
+                    kv_bytes=ev_max.kv_bytes * batch,
+                    state_bytes=ev_max.state_bytes * batch,
+                )
+            )
+    return report

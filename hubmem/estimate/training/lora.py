@@ -1,0 +1,151 @@
+"""LoRA / QLoRA: which real tensors get an adapter, and the NF4 bytes of a QLoRA base (theory.md 4.2, 3.2).
+
+Adapters follow PEFT (``peft/tuners/lora/layer.py``): ``lora_A = Linear(in, r)``, ``lora_B = Linear(r, out)``
+so an adapted ``Linear(in, out)`` (weight shape ``[out, in]``) trains ``r * (in + out)`` parameters
+(+ ``out`` with ``lora_bias``). Target names match like PEFT's ``target_modules`` list: a module whose
+name equals the target or ends with ``"." + target``; ``re:<pattern>`` is a full-match regex;
+``all-linear`` selects every 2-D linear weight except the embeddings and the output head.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hubmem.estimate.training.optimizers import cdiv
+
+if TYPE_CHECKING:
+    from hubmem.estimate.training.logical import LogicalTensor
+
+HEAD_LEAVES = {"lm_head", "embed_out", "score", "classifier"}
+EMBED_LEAVES = {"wte", "wpe", "shared", "embed_tokens", "embed_positions", "word_embeddings"}
+
+NF4_BLOCKSIZE = 64  # bitsandbytes quantize_4bit default blocksize
+NESTED_BLOCKSIZE = 256  # double quantization of the absmax values
+QUANT_STATE_CONSTANTS = 16 * 4 + 256 * 4 + 4  # NF4 code (16 fp32) + nested code (256 fp32) + offset (fp32)
+
+
+def module_name(tensor_name: str) -> str:
+    """``model.layers.0.self_attn.q_proj.weight`` -> ``model.layers.0.self_attn.q_proj``."""
+    return tensor_name.rsplit(".", 1)[0] if "." in tensor_name else tensor_name
+
+
+def is_embedding(name: str) -> bool:
+    parts = module_name(name).split(".")
+    return any("embed" in p or p in EMBED_LEAVES for p in parts)
+
+
+def is_head(name: str) -> bool:
+    mod = module_name(name)
+    leaf = mod.rsplit(".", 1)[-1]
+    return leaf in HEAD_LEAVES or mod == "output" or mod.endswith("predictions.decoder")
+
+
+def is_linear_weight(t: LogicalTensor) -> bool:
+    """A 2-D weight of a Linear layer (embeddings, the output head and non-``weight`` tensors excluded)."""
+    if t.buffer or t.shape is None or len(t.shape) != 2:
+        return False
+    if not t.name.endswith(".weight"):
+        return False
+    return not (is_embedding(t.name) or is_head(t.name))
+
+
+def target_matches(module: str, target: str) -> bool:
+    if target.startswith("re:"):
+        return re.fullmatch(target[3:], module) is not None
+    return module == target or module.endswith("." + target)
+
+
+@dataclass
+class LoRAMatch:
+    rank: int
+    targets: list[str]
+    modules: list[tuple[str, int, int]] = field(default_factory=list)  # (module, in, out)
+    matched_leaves: list[str] = field(default_factory=list)
+    unmatched_targets: list[str] = field(default_factory=list)
+    skipped_non_linear: list[str] = field(default_factory=list)  # matched a name but not a 2-D Linear
+    skipped_experts: int = 0  # routed-expert weights a target matched but that got no adapter
+    trainable_parameters: int = 0
+    adapter_shapes: list[tuple[int, ...]] = field(default_factory=list)
+
+
+def is_routed_expert(name: str) -> bool:
+    """A routed-expert tensor (``...mlp.experts.7.gate_proj.weight``, fused ``...experts.gate_up_proj``);
+    shared experts (``shared_experts``, ``shared_expert``) are ordinary MLPs."""
+    return ".experts." in name or name.startswith("experts.")
+
+
+def is_router(t: LogicalTensor, num_experts: int | None) -> bool:
+    """An MoE router weight ``[num_experts, hidden]`` (``mlp.gate`` / ``router``)."""
+    if not num_experts or t.shape is None or len(t.shape) != 2 or t.shape[0] != num_experts:
+        return False
+    leaf = module_name(t.name).rsplit(".", 1)[-1]
+    return leaf in ("gate", "router") or "router" in t.name
+
+
+def match_lora(
+    tensors: Sequence[LogicalTensor],
+    targets: Iterable[str],
+    rank: int,
+    *,
+    bias: bool = False,
+    experts: bool = False,
+    num_experts: int | None = None,
+) -> LoRAMatch:
+    """Adapters for every Linear whose module name matches ``targets``, with their real shapes.
+
+    Routed experts are adapted only with ``experts=True``: transformers >= 5 holds them as fused 3-D
+    parameters, which PEFT's ``target_modules`` / ``all-linear`` do not reach (per-expert ``nn.Linear``
+    in transformers 4). ``all-linear`` also skips MoE routers (custom modules in transformers 5)."""
+    targets = list(targets)
+    result = LoRAMatch(rank=rank, targets=targets)
+    all_linear = any(t.lower() in ("all-linear", "all_linear") for t in targets)
+    named = [t for t in targets if t.lower() not in ("all-linear", "all_linear")]
+    hit: set[str] = set()
+    leaves: dict[str, None] = {}
+    for t in tensors:
+        if t.buffer:
+            continue
+        mod = module_name(t.name)
+        linear = is_linear_weight(t)
+        chosen = [x for x in named if target_matches(mod, x)]
+        if not experts and is_routed_expert(t.name):
+            if chosen or (all_linear and linear):
+                result.skipped_experts += 1
+            continue
+        if chosen and not linear:
+            if t.name.endswith(".weight") or t.shape is None or len(t.shape) != 1:
+                result.skipped_non_linear.append(t.name)
+            continue
+        in_all = all_linear and linear and not is_router(t, num_experts)
+        if not (chosen or in_all):
+            continue
+        hit.update(chosen)
+        if in_all:
+            hit.add(next(x for x in targets if x.lower() in ("all-linear", "all_linear")))
+        assert t.shape is not None
+        out_f, in_f = t.shape
+        result.modules.append((mod, in_f, out_f))
+        leaves[mod.rsplit(".", 1)[-1]] = None
+        result.trainable_parameters += rank * (in_f + out_f) + (out_f if bias else 0)
+        result.adapter_shapes.extend([(rank, in_f), (out_f, rank)])
+        if bias:
+            result.adapter_shapes.append((out_f,))
+    result.matched_leaves = list(leaves)
+    result.unmatched_targets = [x for x in targets if x not in hit]
+    return result
+
+
+def nf4_bytes(n: int, *, double_quant: bool = True) -> tuple[int, int]:
+    """(packed data bytes, absmax bytes) of one tensor of ``n`` elements in bitsandbytes NF4.
+
+    Data: ``(n + 1) // 2`` bytes. absmax per 64-block: fp32 (``4 * cdiv(n, 64)``) or, with double
+    quantization, uint8 per block + fp32 per 256 blocks (``cdiv(n, 64) + 4 * cdiv(cdiv(n, 64), 256)``).
+    The per-tensor constants (codes, offset) are ``QUANT_STATE_CONSTANTS`` and counted separately.
+    """
+    blocks = cdiv(n, NF4_BLOCKSIZE)
+    if double_quant:
+        return (n + 1) // 2, blocks + 4 * cdiv(blocks, NESTED_BLOCKSIZE)
+    return (n + 1) // 2, 4 * blocks

@@ -1,0 +1,212 @@
+"""Mixture-of-experts: total vs active parameters per token, from the tensors themselves.
+
+Active parameters per token = every parameter of the main model minus the routed experts that are
+not selected: ``active = non_routed + sum over MoE layers (routed_l x k / E)``. Shared experts,
+routers, attention, embeddings, norms and dense layers (DeepSeek ``first_k_dense_replace``) are
+always active. Multi-token-prediction modules (DeepSeek ``model.layers.{num_hidden_layers}``,
+Qwen3-Next ``mtp.*``) are not used for normal decoding and are excluded from the active figure;
+they are reported as ``mtp_parameters``. Packed experts (MXFP4, GPTQ, NVFP4 ...) count their
+logical parameters. Works for one tensor per expert (``experts.N.w1``) and for stacked ``[E, ...]``
+expert tensors (gpt-oss ``experts.gate_up_proj_blocks``, transformers-5 / Llama 4 ``experts.gate_up_proj``).
+
+Vision / audio encoders and their projectors run once per image or clip, not per token, and are
+left out of the active figure too (Llama 4 Scout's "17B active" is the text model's).
+
+Publishers differ on whether the input-embedding table counts as active (one row is read per
+token): Mixtral and Qwen count it, OpenAI's gpt-oss card does not; both figures are reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+from hubmem.estimate.weights.names import (
+    AUDIO,
+    EXPERTS,
+    MLP,
+    MTP,
+    PROJECTOR,
+    ROUTER,
+    SHARED_EXPERTS,
+    VISION,
+    Record,
+    is_token_embedding,
+)
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.weights import MoEInfo
+
+_PER_INPUT = (VISION, AUDIO, PROJECTOR)  # run per image / audio clip, not per token
+_EXPERT_INDEX_RE = re.compile(r"\.experts\.(?:expert_)?(\d+)\.")
+
+NUM_EXPERTS_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+EXPERTS_PER_TOKEN_KEYS = (
+    "num_experts_per_tok",
+    "num_experts_per_token",
+    "experts_per_token",
+    "moe_k",
+    "top_k_experts",
+    "moe_topk",
+    "moe_top_k",
+)
+SHARED_EXPERTS_KEYS = (
+    "n_shared_experts",
+    "num_shared_experts",
+    "moe_num_shared_experts",
+    "num_shared_expert",
+)
+
+
+def config_value(config: Mapping[str, Any] | None, *keys: str) -> Any:
+    """First non-null of ``keys`` in the text config (theory.md 1.1), then the root config."""
+    if not config:
+        return None
+    scopes: list[Mapping[str, Any]] = []
+    for sub in ("text_config", "language_config", "llm_config", "decoder", "generator"):
+        d = config.get(sub)
+        if isinstance(d, dict):
+            scopes.append(d)
+    thinker = config.get("thinker_config")
+    if isinstance(thinker, dict) and isinstance(thinker.get("text_config"), dict):
+        scopes.append(thinker["text_config"])
+    scopes.append(config)
+    for scope in scopes:
+        for k in keys:
+            v = scope.get(k)
+            if v is not None and not isinstance(v, bool):
+                return v
+    return None
+
+
+def _positive_int(v: Any) -> int | None:
+    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        return v
+    if isinstance(v, list) and v and all(isinstance(x, int) for x in v):  # per-layer lists
+        return max(v) if max(v) > 0 else None
+    return None
+
+
+def estimate_moe(
+    records: Sequence[Record],
+    arch: Architecture,
+    config: Mapping[str, Any] | None,
+    *,
+    tied_embeddings: bool | None,
+) -> tuple[MoEInfo | None, list[str]]:
+    """``(MoEInfo or None, notes)``. None for dense models or when the routing is not derivable."""
+    notes: list[str] = []
+    routed = [r for r in records if r.component == EXPERTS]
+    if not routed:
+        if arch.num_experts or _positive_int(config_value(config, *NUM_EXPERTS_KEYS)):
+            notes.append("config declares experts but no routed-expert tensors were recognised by name")
+        return None, notes
+    num_experts = arch.num_experts or _positive_int(config_value(config, *NUM_EXPERTS_KEYS))
+    k = arch.experts_per_token or _positive_int(config_value(config, *EXPERTS_PER_TOKEN_KEYS))
+    seen = _experts_seen(routed)
+    if num_experts is None and seen:
+        num_experts = seen
+        notes.append(f"number of experts ({seen}) taken from the tensor names; not in config.json")
+    if num_experts is not None and seen and seen != num_experts:
+        notes.append(f"tensors hold {seen} experts per layer but config.json says {num_experts}")
+    if not num_experts or not k:
+        notes.append(
+            "routed experts found but experts-per-token is not in config.json; active parameters not derived"
+        )
+        return None, notes
+    if k > num_experts:
+        notes.append(
+            f"experts per token ({k}) exceeds the number of experts ({num_experts}); active not derived"
+        )
+        return None, notes
+
+    main = [r for r in records if r.component != MTP]
+    mtp = [r for r in records if r.component == MTP]
+    towers = [r for r in main if r.component in _PER_INPUT]
+    per_layer_params: dict[int | None, int] = defaultdict(int)
+    per_layer_bytes: dict[int | None, int] = defaultdict(int)
+    for r in routed:
+        per_layer_params[r.layer] += r.parameters
+        per_layer_bytes[r.layer] += r.bytes
+    frac = Fraction(k, num_experts)
+    active_routed = sum(Fraction(p) * frac for p in per_layer_params.values())
+    active_routed_bytes = sum(Fraction(b) * frac for b in per_layer_bytes.values())
+    if active_routed.denominator != 1:
+        notes.append(
+            "routed parameters per layer are not a multiple of the expert count; active figure rounded"
+        )
+    main_params = sum(r.parameters for r in main)
+    main_bytes = sum(r.bytes for r in main)
+    expert_params = sum(per_layer_params.values())
+    expert_bytes = sum(per_layer_bytes.values())
+    tower_params = sum(r.parameters for r in towers)
+    active = main_params - tower_params - expert_params + round(active_routed)
+    active_bytes = main_bytes - sum(r.bytes for r in towers) - expert_bytes + round(active_routed_bytes)
+    embed = 0
+    if not tied_embeddings:
+        embed = sum(r.parameters for r in main if r.layer is None and is_token_embedding(r.name))
+
+    moe_layers = {r.layer for r in routed if r.layer is not None}
+    mlp_layers = {r.layer for r in main if r.component == MLP and r.layer is not None}
+    dense_layers = mlp_layers - moe_layers
+    first_dense = arch.first_dense_layers
+    if first_dense is None:
+        first_dense = _positive_int(config_value(config, "first_k_dense_replace"))
+    if first_dense and len(dense_layers) < first_dense:
+        notes.append(
+            f"config.json says {first_dense} dense layers first; {len(dense_layers)} found in the tensors"
+        )
+    shared_params = sum(r.parameters for r in main if r.component == SHARED_EXPERTS)
+    shared = arch.shared_experts
+    if shared is None:
+        shared = _positive_int(config_value(config, *SHARED_EXPERTS_KEYS))
+    if shared is None:
+        shared = 1 if shared_params else 0
+    fused = any(_EXPERT_INDEX_RE.search(r.name) is None for r in routed)
+    if towers:
+        notes.append(
+            f"vision / audio encoders and projectors ({tower_params:,} parameters) run once per image "
+            "or audio input, not per token: excluded from the active count"
+        )
+    if mtp:
+        notes.append(
+            f"{len(mtp):,} multi-token-prediction tensors ({sum(r.parameters for r in mtp):,} parameters) "
+            "are excluded from the active count (used only for speculative decoding)"
+        )
+    info = MoEInfo(
+        num_experts=num_experts,
+        experts_per_token=k,
+        shared_experts=shared,
+        moe_layers=len(moe_layers),
+        dense_layers=len(dense_layers),
+        fused_experts=fused,
+        expert_parameters=expert_params,
+        expert_bytes=expert_bytes,
+        parameters_per_expert=expert_params // (num_experts * max(1, len(moe_layers))),
+        shared_expert_parameters=shared_params,
+        router_parameters=sum(r.parameters for r in main if r.component == ROUTER),
+        total_parameters=sum(r.parameters for r in records),
+        mtp_parameters=sum(r.parameters for r in mtp),
+        active_parameters=active,
+        active_parameters_no_embedding=active - embed,
+        active_bytes=active_bytes,
+        notes=notes,
+    )
+    return info, []
+
+
+def _experts_seen(routed: Sequence[Record]) -> int | None:
+    """Experts per layer as the tensors show them: max index + 1, or the leading dim of stacked tensors."""
+    best: int | None = None
+    for r in routed:
+        m = _EXPERT_INDEX_RE.search(r.name)
+        if m:
+            n = int(m.group(1)) + 1
+        elif len(r.shape) >= 3 or (len(r.shape) == 2 and r.name.endswith("bias")):
+            n = r.shape[0]  # stacked [E, ...] (gpt-oss *_blocks / *_bias, transformers-5 gate_up_proj)
+        else:
+            continue
+        best = n if best is None else max(best, n)
+    return best

@@ -1,0 +1,322 @@
+"""Exact weight bytes and logical parameters, per dtype, per component and per file (theory.md 3).
+
+* bytes: ``sum(end - begin)`` over the tensors of the headers, exact;
+* elements: ``prod(shape)`` per tensor, scalars 1 (huggingface_hub ``get_safetensors_metadata``);
+* parameters: logical parameters (huggingface.js semantics, see :mod:`hubmem.estimate.weights.quant_roles`):
+  packed formats unpacked, quantization bookkeeping (scales, zero points, g_idx ...) excluded;
+* components by tensor name (:mod:`hubmem.estimate.weights.names`); MoE total vs active
+  (:mod:`hubmem.estimate.weights.moe`); tied embeddings; ``metadata.total_parameters`` /
+  ``metadata.total_size`` from the index or header, compared with what the headers say.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from hubmem.estimate.weights.moe import config_value, estimate_moe
+from hubmem.estimate.weights.names import (
+    COMPONENTS,
+    LM_HEAD,
+    MTP,
+    Classifier,
+    Record,
+    is_token_embedding,
+    layer_index,
+)
+from hubmem.estimate.weights.quant_detect import detect_scheme
+from hubmem.estimate.weights.quant_roles import QuantCounter
+from hubmem.estimate.weights.quant_scheme import QuantScheme
+from hubmem.formats.safetensors import Tensor
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.weights import ComponentWeights, DtypeWeights, FileWeights, QuantizationInfo, WeightsReport
+from hubmem.snapshot import Snapshot
+
+_HEAD_ARCH_SUFFIXES = (
+    "ForCausalLM",
+    "LMHeadModel",
+    "ForConditionalGeneration",
+    "ForMaskedLM",
+    "ForPreTraining",
+    "ForSeq2SeqLM",
+    "ForImageTextToText",
+)
+_MTP_MARKERS = ("eh_proj", "enorm", "hnorm", "shared_head")
+
+
+def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architecture) -> WeightsReport:
+    """The weights section of the report, from the parsed headers (``tensors``) and the config."""
+    config: Mapping[str, Any] = snapshot.config if isinstance(snapshot.config, dict) else {}
+    notes: list[str] = []
+    scheme = detect_scheme(
+        quantization_config=arch.quantization_config,
+        config=config,
+        extra=snapshot.extra,
+        tensors=tensors,
+    )
+    counter = QuantCounter(scheme, tensors)
+    num_layers = arch.num_layers or _int(config_value(config, "num_hidden_layers", "n_layer", "num_layers"))
+    mtp = _has_mtp(tensors, arch, config, num_layers)
+
+    classify = Classifier(num_layers=num_layers, mtp=mtp)
+    records: list[Record] = []
+    for t in tensors:
+        role, params = counter.count(t)
+        info = classify(t.name, t.shape)
+        records.append(
+            Record(
+                t.name, t.dtype, t.shape, t.file, t.nbytes, t.numel, params, role, info.component, info.layer
+            )
+        )
+    if num_layers is not None and not mtp:
+        beyond = sum(
+            1 for r in records if r.layer is not None and r.layer >= num_layers and r.component != MTP
+        )
+        if beyond:
+            notes.append(f"{beyond:,} tensors sit in layers at or beyond num_hidden_layers={num_layers}")
+
+    dt: dict[str, list[int]] = {}
+    comp: dict[str, list[int]] = {}
+    for r in records:
+        d = dt.setdefault(r.dtype, [0, 0, 0, 0])
+        c = comp.setdefault(r.component, [0, 0, 0, 0])
+        for acc in (d, c):
+            acc[0] += r.bytes
+            acc[1] += r.parameters
+            acc[2] += r.elements
+            acc[3] += 1
+    by_dtype = {
+        k: DtypeWeights(bytes=v[0], parameters=v[1], elements=v[2], tensors=v[3])
+        for k, v in sorted(dt.items())
+    }
+    by_component = {
+        k: ComponentWeights(bytes=v[0], parameters=v[1], elements=v[2], tensors=v[3])
+        for k in COMPONENTS
+        if (v := comp.get(k)) is not None
+    }
+
+    files = _files(snapshot, records, notes)
+    dupes = [n for n, c in Counter(t.name for t in tensors).items() if c > 1]
+    if dupes:
+        notes.append(
+            f"{len(dupes)} tensor names appear in more than one file (e.g. {dupes[0]!r}); counted each time"
+        )
+
+    tied, duplicate = _tied(records, arch, config, notes)
+    total_bytes = sum(r.bytes for r in records)
+    parameters = sum(r.parameters for r in records)
+    elements = sum(r.elements for r in records)
+    quant = _quant_info(scheme, counter, records)
+    if quant is None and any(r.role == "aux" for r in records):
+        aux = [r for r in records if r.role == "aux"]
+        notes.append(
+            f"{len(aux)} scale-only tensors (F8_E8M0, {sum(r.bytes for r in aux):,} bytes) "
+            "are not counted as parameters"
+        )
+    meta_params = _metadata_total_parameters(snapshot)
+    if meta_params is not None and meta_params != parameters:
+        what = " (= the raw element count)" if meta_params == elements else ""
+        notes.append(
+            f"metadata.total_parameters {meta_params:,}{what} differs from the {parameters:,} "
+            "logical parameters counted from the headers"
+        )
+    index_size = _index_total_size(snapshot)
+    if index_size is not None and tensors and index_size != total_bytes:
+        notes.append(
+            f"index metadata.total_size {index_size:,} differs from the headers' {total_bytes:,} bytes"
+        )
+    moe, moe_notes = estimate_moe(records, arch, config, tied_embeddings=tied)
+    notes.extend(moe_notes)
+    if MTP in by_component and moe is None:
+        notes.append(
+            f"multi-token-prediction module: {by_component[MTP].parameters:,} parameters "
+            "(used only for speculative decoding)"
+        )
+    return WeightsReport(
+        total_bytes=total_bytes,
+        parameters=parameters,
+        elements=elements,
+        tensors=len(records),
+        by_dtype=by_dtype,
+        by_component=by_component,
+        files=files,
+        tied_embeddings=tied,
+        tied_duplicate_bytes=sum(r.bytes for r in duplicate),
+        tied_duplicate_parameters=sum(r.parameters for r in duplicate),
+        total_parameters_metadata=meta_params,
+        index_total_size=index_size,
+        quantization=quant,
+        moe=moe,
+        notes=notes,
+    )
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _bool_key(config: Mapping[str, Any], key: str) -> bool | None:
+    """A boolean from the root config, else from the text sub-config."""
+    for scope in (config, config.get("text_config"), config.get("language_config"), config.get("llm_config")):
+        if isinstance(scope, dict) and isinstance(scope.get(key), bool):
+            return bool(scope[key])
+    return None
+
+
+def _has_mtp(
+    tensors: list[Tensor], arch: Architecture, config: Mapping[str, Any], num_layers: int | None
+) -> bool:
+    """Are layers at index >= num_hidden_layers multi-token-prediction modules?"""
+    if arch.mtp_layers > 0:
+        return True
+    n = _int(config_value(config, "num_nextn_predict_layers", "num_mtp_layers", "mtp_num_layers"))
+    if n and n > 0:
+        return True
+    if num_layers is None:
+        return False
+    for t in tensors:
+        li = layer_index(t.name)
+        if li is not None and li[0] >= num_layers and any(m in t.name for m in _MTP_MARKERS):
+            return True
+    return False
+
+
+def _files(snapshot: Snapshot, records: list[Record], notes: list[str]) -> list[FileWeights]:
+    per_file: dict[str, list[Record]] = {}
+    for r in records:
+        per_file.setdefault(r.file, []).append(r)
+    out: list[FileWeights] = []
+    for f in snapshot.files:
+        rs = per_file.pop(f.path, [])
+        data = sum(r.bytes for r in rs)
+        out.append(
+            FileWeights(path=f.path, size=f.size, header_length=f.header_length, tensors=len(rs), bytes=data)
+        )
+        if f.size is not None and f.size != 8 + f.header_length + data:
+            notes.append(f"{f.path}: file size {f.size:,} != 8 + header {f.header_length:,} + data {data:,}")
+    for path, rs in per_file.items():  # tensors whose file the snapshot does not list
+        out.append(
+            FileWeights(
+                path=path, size=None, header_length=0, tensors=len(rs), bytes=sum(r.bytes for r in rs)
+            )
+        )
+    return out
+
+
+def _expects_lm_head(arch: Architecture, config: Mapping[str, Any]) -> bool:
+    names = list(arch.architectures) or [str(a) for a in (config.get("architectures") or [])]
+    return any(a.endswith(_HEAD_ARCH_SUFFIXES) for a in names)
+
+
+def _tied(
+    records: list[Record], arch: Architecture, config: Mapping[str, Any], notes: list[str]
+) -> tuple[bool | None, list[Record]]:
+    """Is lm_head tied to the input embeddings? Returns ``(tied, stored duplicate)``.
+
+    Usually a tied head is not stored (safetensors drops the duplicate). Some repos store it anyway
+    (Qwen3-0.6B: ``tie_word_embeddings: true`` and a materialised ``lm_head.weight``); transformers
+    and vLLM then tie it to the embeddings and never load the copy.
+    """
+    embeds = [r for r in records if r.layer is None and is_token_embedding(r.name)]
+    vocab = {r.shape[0] for r in embeds if r.shape}
+    # the output matrix itself: BERT keeps cls.predictions.transform / bias but not the tied decoder
+    heads = [
+        r
+        for r in records
+        if r.component == LM_HEAD and len(r.shape) == 2 and (not vocab or vocab & set(r.shape))
+    ]
+    flag = arch.tie_word_embeddings
+    if flag is None:
+        flag = _bool_key(config, "tie_word_embeddings")
+    if heads:
+        if flag is True and embeds:
+            size = sum(r.bytes for r in heads)
+            notes.append(
+                f"tie_word_embeddings is true and lm_head is stored anyway ({size:,} bytes, "
+                f"{sum(r.parameters for r in heads):,} parameters): loaders tie it to the embeddings "
+                "and do not load the copy"
+            )
+            return True, heads
+        return False, []
+    if not embeds:
+        return None, []
+    if flag is True or (flag is None and _expects_lm_head(arch, config)):
+        notes.append("lm_head is tied to the input embeddings: stored once, counted once")
+        return True, []
+    if flag is False and _expects_lm_head(arch, config):
+        notes.append("tie_word_embeddings is false but no lm_head tensor is stored")
+        return False, []
+    return None, []
+
+
+def _quant_info(
+    scheme: QuantScheme | None, counter: QuantCounter, records: list[Record]
+) -> QuantizationInfo | None:
+    if scheme is None:
+        return None
+    q = [r for r in records if r.role == "quantized"]
+    aux = [r for r in records if r.role == "aux"]
+    qp = sum(r.parameters for r in q)
+    qb = sum(r.bytes for r in q)
+    ab = sum(r.bytes for r in aux)
+    notes = list(scheme.notes)
+    if counter.inexact:
+        notes.append(
+            f"{counter.inexact} packed tensors do not hold a whole number of values per container; "
+            "their parameter counts are upper bounds"
+        )
+    if not q:
+        notes.append("no quantized weight tensors were recognised under this format")
+    kinds: dict[str, int] = {}
+    for r in aux:
+        kind = r.name.rsplit(".", 1)[-1]
+        if kind.startswith("bitsandbytes__"):
+            kind = "quant_state"
+        elif kind.endswith("_scales") and r.dtype == "U8":
+            kind = "mxfp4 _scales"
+        elif r.dtype == "F8_E8M0":
+            kind = f"{kind} (F8_E8M0)"
+        kinds[kind] = kinds.get(kind, 0) + r.bytes
+    return QuantizationInfo(
+        method=scheme.method,
+        bits=scheme.bits,
+        group_size=scheme.group_size,
+        quantized_parameters=qp,
+        quantized_bytes=qb,
+        aux_tensors=len(aux),
+        aux_bytes=ab,
+        aux_by_kind=dict(sorted(kinds.items())),
+        bits_per_parameter=round((qb + ab) * 8 / qp, 4) if qp else None,
+        source=scheme.source,
+        format=scheme.format,
+        unquantized_parameters=sum(r.parameters for r in records if r.role == "plain"),
+        notes=notes,
+    )
+
+
+def _parse_count(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v if v >= 0 else None
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v.strip())
+    return None
+
+
+def _metadata_total_parameters(snapshot: Snapshot) -> int | None:
+    """``metadata.total_parameters`` from the index, else from a single file's ``__metadata__``."""
+    meta = (snapshot.index or {}).get("metadata") if isinstance(snapshot.index, dict) else None
+    if isinstance(meta, dict) and _parse_count(meta.get("total_parameters")) is not None:
+        return _parse_count(meta.get("total_parameters"))
+    if len(snapshot.files) == 1:
+        hm = snapshot.files[0].header.get("__metadata__")
+        if isinstance(hm, dict):
+            return _parse_count(hm.get("total_parameters"))
+    return None
+
+
+def _index_total_size(snapshot: Snapshot) -> int | None:
+    meta = (snapshot.index or {}).get("metadata") if isinstance(snapshot.index, dict) else None
+    return _parse_count(meta.get("total_size")) if isinstance(meta, dict) else None

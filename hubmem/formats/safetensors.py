@@ -1,0 +1,122 @@
+"""safetensors header parsing and validation.
+
+Format (huggingface/safetensors README): 8-byte little-endian u64 ``N``, then ``N`` bytes of UTF-8
+JSON ``{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}``, then the
+byte buffer. Exact bytes of a tensor are ``end - begin``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from hubmem.errors import CorruptHeaderError
+from hubmem.formats.dtypes import DTYPE_BITS, canonical_dtype
+
+MAX_HEADER_LENGTH = 25_000_000  # huggingface_hub / huggingface.js SAFETENSORS_MAX_HEADER_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    name: str
+    dtype: str  # canonical safetensors dtype
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+    file: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        return self.end - self.begin
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)  # a scalar (shape []) has one element
+
+
+def read_header_length(first8: bytes, *, file: str = "") -> int:
+    """Decode the u64 header length and refuse absurd values before reading any further."""
+    if len(first8) < 8:
+        raise CorruptHeaderError(f"{file or 'file'}: shorter than 8 bytes, not a safetensors file")
+    (n,) = struct.unpack("<Q", first8[:8])
+    if n > MAX_HEADER_LENGTH:
+        raise CorruptHeaderError(
+            f"{file or 'file'}: header length {n:,} bytes exceeds the {MAX_HEADER_LENGTH:,}-byte limit"
+        )
+    if n < 2:
+        raise CorruptHeaderError(f"{file or 'file'}: header length {n} is too small for a JSON object")
+    return n
+
+
+def decode_header(raw: bytes, *, file: str = "") -> dict[str, Any]:
+    """Decode the JSON header bytes (exactly ``N`` bytes, trailing spaces allowed)."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptHeaderError(f"{file or 'file'}: header is not valid UTF-8 JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise CorruptHeaderError(f"{file or 'file'}: header is not a JSON object")
+    return obj
+
+
+def parse_tensors(header: dict[str, Any], *, file: str = "", data_size: int | None = None) -> list[Tensor]:
+    """Validate a decoded header and return its tensors, ordered by offset.
+
+    Checks (safetensors ``Metadata::validate``): known dtype, integer shape and offsets,
+    ``end - begin == numel * bits / 8`` (bits a multiple of 8), offsets contiguous from 0 with no
+    overlap, and, when ``data_size`` (file size - 8 - N) is known, that the buffer is covered exactly.
+    """
+    where = file or "header"
+    tensors: list[Tensor] = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            if info is not None and not isinstance(info, dict):
+                raise CorruptHeaderError(f"{where}: __metadata__ is not an object")
+            continue
+        if not isinstance(info, dict):
+            raise CorruptHeaderError(f"{where}: entry {name!r} is not an object")
+        raw_dtype = info.get("dtype")
+        dtype = canonical_dtype(raw_dtype) if isinstance(raw_dtype, str) else None
+        if dtype is None:
+            raise CorruptHeaderError(
+                f"{where}: tensor {name!r} has unknown dtype {raw_dtype!r}",
+                hint="Known dtypes: " + " ".join(DTYPE_BITS),
+            )
+        shape = info.get("shape")
+        offsets = info.get("data_offsets")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise CorruptHeaderError(f"{where}: tensor {name!r} has an invalid shape {shape!r}")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+            or offsets[0] > offsets[1]
+        ):
+            raise CorruptHeaderError(f"{where}: tensor {name!r} has invalid data_offsets {offsets!r}")
+        t = Tensor(name, dtype, tuple(shape), offsets[0], offsets[1], file)
+        nbits = t.numel * DTYPE_BITS[dtype]
+        if nbits % 8:
+            raise CorruptHeaderError(f"{where}: tensor {name!r} is not byte aligned ({nbits} bits)")
+        if t.nbytes != nbits // 8:
+            raise CorruptHeaderError(
+                f"{where}: tensor {name!r} spans {t.nbytes:,} bytes "
+                f"but {dtype} x {list(shape)} needs {nbits // 8:,}"
+            )
+        tensors.append(t)
+    tensors.sort(key=lambda t: (t.begin, t.end))
+    cursor = 0
+    for t in tensors:
+        if t.begin != cursor:
+            problem = "overlaps the previous tensor" if t.begin < cursor else "leaves a hole before it"
+            raise CorruptHeaderError(f"{where}: tensor {t.name!r} at offset {t.begin:,} {problem}")
+        cursor = t.end
+    if data_size is not None and cursor != data_size:
+        raise CorruptHeaderError(
+            f"{where}: tensors cover {cursor:,} bytes but the file holds {data_size:,} bytes of data"
+        )
+    return tensors
