@@ -15,7 +15,8 @@ from hubmem.check.crosscheck import cross_check
 from hubmem.errors import ConfigError
 from hubmem.estimate.fit.verdict import fit_inference, fit_training, kv_function
 from hubmem.estimate.kv.report import estimate_kv_cache
-from hubmem.estimate.training.report import estimate_training
+from hubmem.estimate.training.prepare import prepare_training
+from hubmem.estimate.training.report import TrainingPlan, plan_training, project_training, replace_gpus
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
@@ -49,11 +50,12 @@ FIT_SCENARIO_GPUS = (1, 2, 4, 8)
 
 
 def project_fit(
-    weights: WeightsReport, tensors: list[Tensor], arch: Architecture, options: Options
+    weights: WeightsReport, arch: Architecture, options: Options, training: TrainingPlan
 ) -> tuple[FitReport | None, list[FitReport]]:
     """The fit verdict for ``options.gpu`` and the same verdict for 1, 2, 4 and 8 GPUs of that kind.
 
-    Inference uses the KV options' context, batch and engine; training uses the training options."""
+    Inference uses the KV options' context, batch and engine; training projects ``training`` (the plan of
+    the training options, computed once) on each GPU count."""
     if options.gpu is None:
         return None, []
     kv = options.kv
@@ -68,8 +70,8 @@ def project_fit(
             max_num_batched_tokens=kv.max_num_batched_tokens,
         )
         if options.fit == "training":
-            training = options.training.model_copy(update={"gpus": gpus})
-            return fit_training(weights, tensors, arch, training, fit_options)
+            plan = training if gpus == training.options.gpus else replace_gpus(training, gpus)
+            return fit_training(plan, fit_options)
         return fit_inference(weights, arch, fit_options, kv_bytes=kv_function(arch, kv))
 
     wanted = options.training.gpus
@@ -99,8 +101,9 @@ def build_report(
     arch = parse_config(config, tensors=tensors)
     weights = estimate_weights(snapshot, tensors, arch)
     kv = estimate_kv_cache(arch, options.kv)
-    training = estimate_training(weights, tensors, arch, options.training)
-    fit, fit_scenarios = project_fit(weights, tensors, arch, options)
+    plan = plan_training(prepare_training(weights, tensors, arch), options.training)
+    training = project_training(plan)
+    fit, fit_scenarios = project_fit(weights, arch, options, plan)
     stats = snapshot.stats
     checks = cross_check(snapshot, tensors, weights, arch) if check else None
     return Report(

@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 
 from hubmem.estimate.fit.verdict import fit_training
-from hubmem.estimate.training.report import estimate_training
+from hubmem.estimate.training.prepare import prepare_training
+from hubmem.estimate.training.report import TrainingPlan, estimate_training, plan_training
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitOptions
@@ -66,8 +67,12 @@ ARCH = Architecture(
 )
 
 
+def plan(training: TrainingOptions) -> TrainingPlan:
+    return plan_training(prepare_training(WEIGHTS, TENSORS, ARCH), training)
+
+
 def test_full_finetune_does_not_fit_one_h100() -> None:
-    r = fit_training(WEIGHTS, TENSORS, ARCH, TrainingOptions(), FitOptions(gpu="H100-SXM"))
+    r = fit_training(plan(TrainingOptions()), FitOptions(gpu="H100-SXM"))
     assert not r.fits and r.mode == "training"
     assert r.required_bytes >= 16 * P > r.usable_bytes  # 128.5 GB of model states alone
     assert r.usable_bytes == 80 * 10**9 - 3 * 2**29  # utilization 1.0 for training, 1.5 GiB reserve
@@ -75,7 +80,7 @@ def test_full_finetune_does_not_fit_one_h100() -> None:
 
 def test_min_gpus_with_zero3_is_a_boundary() -> None:
     training = TrainingOptions(zero=3, gpus=8)
-    r = fit_training(WEIGHTS, TENSORS, ARCH, training, FitOptions(gpu="H100-SXM"))
+    r = fit_training(plan(training), FitOptions(gpu="H100-SXM"))
     assert r.fits and r.min_gpus is not None and r.min_gpus > 1
     k = r.candidates.index(r.min_gpus)
 
@@ -91,10 +96,8 @@ def test_min_gpus_with_zero3_is_a_boundary() -> None:
 
 def test_qlora_on_a_24gb_card_needs_checkpointing() -> None:
     opts = FitOptions(gpu="L4")
-    plain = fit_training(WEIGHTS, TENSORS, ARCH, TrainingOptions(method="qlora"), opts)
-    ckpt = fit_training(
-        WEIGHTS, TENSORS, ARCH, TrainingOptions(method="qlora", gradient_checkpointing="full"), opts
-    )
+    plain = fit_training(plan(TrainingOptions(method="qlora")), opts)
+    ckpt = fit_training(plan(TrainingOptions(method="qlora", gradient_checkpointing="full")), opts)
     # 32 layers x (41sbh + LSE 4as) of activations (22 GB) do not fit in 24 GB; 2sbh/layer + one layer do
     assert not plain.fits and ckpt.fits
     lse = 4 * NH * 4096

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from hubmem.estimate.weights.names import classify, classify_tensor, is_token_embedding
+from hubmem.estimate.weights.components import classify, classify_tensor
+from hubmem.estimate.weights.names import is_token_embedding
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.dtypes import DTYPE_BITS
 from hubmem.formats.safetensors import Tensor, decode_header, parse_tensors

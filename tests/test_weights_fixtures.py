@@ -183,7 +183,7 @@ def test_every_fixture_repo_is_classified(repo: str) -> None:
         assert type(exc).__name__ == "CorruptHeaderError", exc
         return
     if "other" in w.by_component:
-        from hubmem.estimate.weights.names import classify_tensor
+        from hubmem.estimate.weights.components import classify_tensor
 
         other = {x.name for x in tensors if classify_tensor(x.name, x.shape).component == "other"}
         assert all("pooler" in n or "seq_relationship" in n for n in other), sorted(other)[:5]

@@ -29,13 +29,13 @@ from collections.abc import Callable
 from typing import Any
 
 from hubmem.estimate.fit.gpus import find_gpu, load_catalog
+from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.optimizers import cdiv
-from hubmem.formats.safetensors import Tensor
+from hubmem.estimate.training.report import TrainingPlan, per_gpu_bytes, project_training
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.common import MemoryItem
 from hubmem.schema.fit import FitOptions, FitReport, GPUSpec
 from hubmem.schema.kv import KVOptions
-from hubmem.schema.training import TrainingOptions
 from hubmem.schema.weights import WeightsReport
 
 KVBytes = Callable[[int, int, int], int]  # (context, batch, tp) -> KV + state bytes per GPU
@@ -150,8 +150,6 @@ def arch_for_tp(arch: Architecture, tp: int) -> Architecture:
 
 def kv_function(arch: Architecture, kv_options: KVOptions | None = None) -> KVBytes:
     """``kv_bytes(context, batch, tp)`` from ``hubmem.estimate.kv.report.estimate_kv_cache`` (per GPU)."""
-    from hubmem.estimate.kv.report import estimate_kv_cache  # the KV helper's module; imported lazily
-
     base = kv_options or KVOptions()
     per_tp: dict[int, Architecture] = {}
 
@@ -167,8 +165,6 @@ def kv_function(arch: Architecture, kv_options: KVOptions | None = None) -> KVBy
 
 def kv_incomplete(arch: Architecture, options: FitOptions) -> list[str]:
     """Why ``estimate_kv_cache`` cannot project this architecture (empty when it can)."""
-    from hubmem.estimate.kv.report import estimate_kv_cache
-
     report = estimate_kv_cache(arch, KVOptions(context=options.context, batch=options.batch))
     return [] if report.complete else list(report.missing) or ["incomplete"]
 
@@ -323,19 +319,15 @@ def fit_inference(
 
 
 def fit_training(
-    weights: WeightsReport,
-    tensors: list[Tensor],
-    arch: Architecture,
-    training: TrainingOptions,
+    plan: TrainingPlan,
     options: FitOptions | None = None,
     *,
     gpu: GPUSpec | None = None,
 ) -> FitReport:
-    """Does the training configuration fit on ``training.gpus`` GPUs of ``options.gpu``?
-    ``min_gpus`` re-projects the same configuration for each candidate GPU count (a multiple of the
-    tensor-parallel degree), so ZeRO/FSDP sharding shrinks the per-GPU states as N grows."""
-    from hubmem.estimate.training.report import estimate_training
-
+    """Does the training plan fit on ``plan.options.gpus`` GPUs of ``options.gpu``?
+    ``min_gpus`` projects the same plan for each candidate GPU count (a multiple of the tensor-parallel
+    degree), so ZeRO/FSDP sharding shrinks the per-GPU states as N grows; the plan itself (model states,
+    activations) is computed once."""
     options = options or FitOptions()
     spec = _resolve_gpu(options, gpu)
     memory, memory_text = memory_of(spec, options.memory_basis)
@@ -343,15 +335,11 @@ def fit_training(
     reserve = options.reserve_bytes if options.reserve_bytes is not None else DEFAULT_RESERVE
     usable = int(memory * util) - reserve
 
-    def project(n: int) -> int:
-        return estimate_training(
-            weights, tensors, arch, training.model_copy(update={"gpus": n})
-        ).per_gpu_bytes
-
-    report = estimate_training(weights, tensors, arch, training)
+    training, arch = plan.options, plan.model.arch
+    report = project_training(plan)
     required = report.per_gpu_bytes
     candidates = gpu_candidates(options, arch, multiple_of=training.tensor_parallel)
-    min_gpus = next((n for n in candidates if project(n) <= usable), None)
+    min_gpus = next((n for n in candidates if per_gpu_bytes(plan, n) <= usable), None)
     other = report.gradients_bytes + report.optimizer_bytes + report.gathered_bytes
     workspace = report.activations_bytes + report.logits_bytes
     breakdown = [

@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from hubmem.estimate.training.lora import module_name
+from hubmem.estimate.weights.names import module_name
 from hubmem.estimate.weights.quant_scheme import (
     AUX_SUFFIXES,
     BNB4_AUX_SUFFIXES,
@@ -56,45 +55,29 @@ class LogicalTensor:
     shape_inferred: bool = False  # shape taken from the config (bnb 4-bit flattens it)
 
 
-def quant_kind(weights: WeightsReport | None, arch: Architecture) -> tuple[str | None, int]:
-    """Normalised quantization format of the checkpoint and its nominal weight bits."""
-    qc: dict[str, Any] = dict(arch.quantization_config or {})
-    method = weights.quantization.method if weights is not None and weights.quantization else None
-    raw = str(method or qc.get("quant_method") or qc.get("quant_algo") or "").lower()
-    bits: Any = weights.quantization.bits if weights is not None and weights.quantization else None
-    if bits is None:
-        bits = qc.get("bits") or qc.get("w_bit")
-    if bits is None and isinstance(qc.get("config_groups"), dict):
-        for group in qc["config_groups"].values():
-            if isinstance(group, dict) and isinstance(group.get("weights"), dict):
-                bits = group["weights"].get("num_bits")
-                break
-    if not raw and "group_size" in qc and "bits" in qc:
-        raw = "mlx"
-    kind: str | None
-    if not raw:
-        kind = None
-    elif "gptq" in raw:
-        kind = "gptq"
-    elif "awq" in raw:
-        kind = "awq"
-    elif "bitsandbytes" in raw or "bnb" in raw:
-        kind = "bnb8" if ("8" in raw or qc.get("load_in_8bit")) else "bnb4"
-    elif "compressed" in raw:
-        kind = "compressed-tensors"
-    elif "mxfp4" in raw:
-        kind = "mxfp4"
-    elif "nvfp4" in raw or "modelopt" in raw:
-        kind = "nvfp4"
-    elif "mlx" in raw:
-        kind = "mlx"
-    else:
-        kind = raw  # fp8, fbgemm_fp8 ...: weights keep their logical shape
-    try:
-        nbits = int(bits) if bits is not None else 4
-    except (TypeError, ValueError):
-        nbits = 4
-    return kind, max(1, nbits)
+# weights-section quantization method (substring) -> the packing family the unpacking rules know
+_QUANT_KINDS = (
+    ("gptq", "gptq"),
+    ("awq", "awq"),
+    ("bitsandbytes-8bit", "bnb8"),
+    ("bitsandbytes", "bnb4"),
+    ("compressed", "compressed-tensors"),
+    ("mxfp4", "mxfp4"),
+    ("nvfp4", "nvfp4"),
+    ("modelopt", "nvfp4"),
+    ("mlx", "mlx"),
+)
+
+
+def quant_kind(weights: WeightsReport | None) -> tuple[str | None, int]:
+    """Normalised quantization format of the checkpoint and its nominal weight bits (4 when unknown),
+    from the weights section's detected scheme."""
+    q = weights.quantization if weights is not None else None
+    if q is None:
+        return None, 4
+    raw = q.method.lower()
+    kind = next((k for pattern, k in _QUANT_KINDS if pattern in raw), raw)  # fp8 ...: logical shapes kept
+    return kind, max(1, int(q.bits)) if q.bits else 4
 
 
 def _linear_shape_from_config(module: str, arch: Architecture) -> tuple[int, int] | None:

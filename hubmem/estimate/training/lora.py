@@ -12,35 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from hubmem.estimate.training.logical import LogicalTensor
 from hubmem.estimate.training.optimizers import cdiv
-
-if TYPE_CHECKING:
-    from hubmem.estimate.training.logical import LogicalTensor
-
-HEAD_LEAVES = {"lm_head", "embed_out", "score", "classifier"}
-EMBED_LEAVES = {"wte", "wpe", "shared", "embed_tokens", "embed_positions", "word_embeddings"}
+from hubmem.estimate.weights.names import is_embedding, is_head, is_routed_expert, module_name
 
 NF4_BLOCKSIZE = 64  # bitsandbytes quantize_4bit default blocksize
 NESTED_BLOCKSIZE = 256  # double quantization of the absmax values
 QUANT_STATE_CONSTANTS = 16 * 4 + 256 * 4 + 4  # NF4 code (16 fp32) + nested code (256 fp32) + offset (fp32)
-
-
-def module_name(tensor_name: str) -> str:
-    """``model.layers.0.self_attn.q_proj.weight`` -> ``model.layers.0.self_attn.q_proj``."""
-    return tensor_name.rsplit(".", 1)[0] if "." in tensor_name else tensor_name
-
-
-def is_embedding(name: str) -> bool:
-    parts = module_name(name).split(".")
-    return any("embed" in p or p in EMBED_LEAVES for p in parts)
-
-
-def is_head(name: str) -> bool:
-    mod = module_name(name)
-    leaf = mod.rsplit(".", 1)[-1]
-    return leaf in HEAD_LEAVES or mod == "output" or mod.endswith("predictions.decoder")
 
 
 def is_linear_weight(t: LogicalTensor) -> bool:
@@ -69,12 +48,6 @@ class LoRAMatch:
     skipped_experts: int = 0  # routed-expert weights a target matched but that got no adapter
     trainable_parameters: int = 0
     adapter_shapes: list[tuple[int, ...]] = field(default_factory=list)
-
-
-def is_routed_expert(name: str) -> bool:
-    """A routed-expert tensor (``...mlp.experts.7.gate_proj.weight``, fused ``...experts.gate_up_proj``);
-    shared experts (``shared_experts``, ``shared_expert``) are ordinary MLPs."""
-    return ".experts." in name or name.startswith("experts.")
 
 
 def is_router(t: LogicalTensor, num_experts: int | None) -> bool:

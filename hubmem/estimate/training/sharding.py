@@ -20,25 +20,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from hubmem.estimate.training.optimizers import cdiv
+from hubmem.schema.training import TrainingOptions
 
 _UNIT = re.compile(r"^(.*?\.\d+)\.")
-
-
-@dataclass(frozen=True)
-class States:
-    """Model-state bytes of the whole model (or per GPU after ``shard``)."""
-
-    weights: int  # trainable weights as held (16-bit copy, or fp32 under fp32 / HF accounting)
-    grads: int
-    optimizer: int  # fp32 master copy + optimizer states
-    frozen: int  # frozen weights (LoRA base, buffers): no grads, no optimizer states
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.grads + self.optimizer + self.frozen
 
 
 def stage_of(zero: int, fsdp: str) -> int:
@@ -62,16 +48,6 @@ def shard_bytes(nbytes: int, kind: str, *, stage: int, degree: int, tp: int = 1)
     partitions that kind (optimizer from stage 1, gradients from 2, weights from 3)."""
     per = cdiv(nbytes, tp)
     return cdiv(per, degree) if stage >= FIRST_STAGE[kind] else per
-
-
-def shard(states: States, *, stage: int, degree: int, tp: int = 1) -> States:
-    """Per-GPU states: ``/tp`` (tensor parallel), then partitioned by ZeRO ``stage`` over ``degree``."""
-    return States(
-        *(
-            shard_bytes(getattr(states, kind), kind, stage=stage, degree=degree, tp=tp)
-            for kind in ("weights", "grads", "optimizer", "frozen")
-        )
-    )
 
 
 def label(zero: int, fsdp: str) -> str:
@@ -100,3 +76,27 @@ def largest_unit(items: Iterable[tuple[str, int]]) -> tuple[str, int]:
     if not per:
         return "", 0
     return max(per.items(), key=lambda kv: kv[1])
+
+
+class Sharder:
+    """Per-GPU bytes of each kind of state for one layout (``gpus``, tensor parallel, ZeRO / FSDP)."""
+
+    def __init__(self, options: TrainingOptions, gpus: int | None = None) -> None:
+        gpus = options.gpus if gpus is None else gpus
+        self.tp = options.tensor_parallel
+        self.dp = gpus // options.tensor_parallel
+        self.stage = stage_of(options.zero, options.fsdp)
+        self.degree = shard_degree(options.fsdp, self.dp, options.gpus_per_node)
+        self.label = label(options.zero, options.fsdp)
+
+    def __call__(self, nbytes: int, kind: str) -> int:
+        return shard_bytes(nbytes, kind, stage=self.stage, degree=self.degree, tp=self.tp)
+
+    def suffix(self, kind: str) -> str:
+        """How a formula says it was sharded: `` / t=2 / Nd=8 (zero-3)``."""
+        parts = []
+        if self.tp > 1:
+            parts.append(f" / t={self.tp}")
+        if self.stage >= FIRST_STAGE[kind] and self.degree > 1:
+            parts.append(f" / Nd={self.degree} ({self.label})")
+        return "".join(parts)

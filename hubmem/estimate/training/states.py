@@ -1,8 +1,9 @@
-"""Model states of a training run: weights, gradients, master weights and optimizer states for a full,
-LoRA or QLoRA fine-tune (theory.md section 4), sharded per GPU by ``Sharder``.
+"""Model states of a training run, unsharded: weights, gradients, master weights and optimizer states of a
+full, LoRA or QLoRA fine-tune (theory.md section 4).
 
-``full_model_states`` / ``lora_model_states`` append their breakdown lines and assumptions to the lists
-they are given, in the order ``estimate_training`` reports them.
+Everything here is independent of the GPU count: each breakdown line is a :class:`StateItem` that says
+which kind of state it is, and :class:`~hubmem.estimate.training.sharding.Sharder` turns it into per-GPU
+bytes for any ZeRO / FSDP / tensor-parallel layout.
 """
 
 from __future__ import annotations
@@ -11,45 +12,58 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hubmem.estimate.training.logical import LogicalTensor
-from hubmem.estimate.training.lora import QUANT_STATE_CONSTANTS, is_linear_weight, match_lora, nf4_bytes
+from hubmem.estimate.training.lora import (
+    QUANT_STATE_CONSTANTS,
+    LoRAMatch,
+    is_linear_weight,
+    match_lora,
+    nf4_bytes,
+)
 from hubmem.estimate.training.optimizers import Precision, describe_optimizer, state_bytes
-from hubmem.estimate.training.sharding import label, shard_bytes, shard_degree, stage_of
-from hubmem.schema.architecture import Architecture
-from hubmem.schema.common import MemoryItem
+from hubmem.estimate.training.prepare import PreparedModel
 from hubmem.schema.training import LoRAInfo, TrainingOptions
+
+StateKind = str  # "weights" | "grads" | "optimizer" | "frozen": the ZeRO stage that first partitions it
 
 
 def fmt(n: int) -> str:
     return f"{n:,}"
 
 
-def item(name: str, nbytes: int, formula: str) -> MemoryItem:
-    return MemoryItem(name=name, bytes=nbytes, formula=formula)
+@dataclass(frozen=True)
+class StateItem:
+    """One breakdown line before sharding."""
+
+    name: str
+    nbytes: int  # unsharded
+    kind: StateKind
+    formula: str
+    sharding_in_formula: bool = True  # append the "/ t=.. / Nd=.." sharding to the formula
 
 
-class Sharder:
-    def __init__(self, options: TrainingOptions) -> None:
-        self.tp = options.tensor_parallel
-        self.dp = options.gpus // options.tensor_parallel
-        self.stage = stage_of(options.zero, options.fsdp)
-        self.degree = shard_degree(options.fsdp, self.dp, options.gpus_per_node)
-        self.label = label(options.zero, options.fsdp)
+@dataclass
+class ModelStates:
+    """Unsharded bytes of one method's model states, their breakdown lines, and the (name, bytes) units a
+    ZeRO-3 / FSDP gather holds."""
 
-    def __call__(self, nbytes: int, kind: str) -> int:
-        return shard_bytes(nbytes, kind, stage=self.stage, degree=self.degree, tp=self.tp)
-
-    def suffix(self, kind: str) -> str:
-        parts = []
-        if self.tp > 1:
-            parts.append(f" / t={self.tp}")
-        if self.stage >= {"optimizer": 1, "grads": 2, "weights": 3, "frozen": 3}[kind] and self.degree > 1:
-            parts.append(f" / Nd={self.degree} ({self.label})")
-        return "".join(parts)
+    trainable: int
+    frozen_params: int
+    weights: int
+    grads: int
+    master: int
+    states: int
+    frozen_bytes: int
+    items: list[StateItem] = field(default_factory=list)
+    gather_items: list[tuple[str, int]] = field(default_factory=list)
+    lora: LoRAInfo | None = None
+    assumptions: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def full_state_bytes(
     trainable: Sequence[LogicalTensor], pr: Precision, options: TrainingOptions
 ) -> tuple[int, int, int, int]:
+    """(weights, gradients, master copy, optimizer states) bytes of training every tensor of ``trainable``."""
     p = sum(t.params for t in trainable)
     states = sum(
         state_bytes(
@@ -60,121 +74,85 @@ def full_state_bytes(
     return p * pr.weights, p * pr.grads, p * pr.master, states
 
 
-@dataclass
-class ModelStates:
-    """Unsharded bytes of one method's model states, and the (name, bytes) units a ZeRO-3 / FSDP gather
-    holds."""
-
-    trainable: int
-    frozen_params: int
-    weights: int
-    grads: int
-    master: int
-    states: int
-    frozen_bytes: int
-    gather_items: list[tuple[str, int]] = field(default_factory=list)
-    lora: LoRAInfo | None = None
+def _buffers_item(model: PreparedModel) -> list[StateItem]:
+    if not model.buffer_bytes:
+        return []
+    text = f"{len(model.buffers)} integer tensors as stored"
+    return [StateItem("buffers (not trained)", model.buffer_bytes, "frozen", text, False)]
 
 
 def full_model_states(
-    lts: Sequence[LogicalTensor],
-    *,
-    quant: str | None,
-    pr: Precision,
-    half: int,
-    sh: Sharder,
-    options: TrainingOptions,
-    breakdown: list[MemoryItem],
-    assumptions: list[str],
+    model: PreparedModel, options: TrainingOptions, pr: Precision, half: int
 ) -> ModelStates:
     """Full fine-tune: every logical parameter trained at the training precision."""
-    params_t = [t for t in lts if not t.buffer]
-    buffers = [t for t in lts if t.buffer]
-    p_all = sum(t.params for t in params_t)
-    buffer_bytes = sum(t.stored_bytes for t in buffers)
-    trainable, frozen_params = p_all, 0
-    w, g, m, s = full_state_bytes(params_t, pr, options)
-    frozen_bytes = buffer_bytes
-    if quant is not None:
-        assumptions.append(
-            f"the checkpoint is quantized ({quant}): a full fine-tune trains the dequantized model, "
+    p_all = model.parameters
+    w, g, m, s = full_state_bytes(model.params, pr, options)
+    ms = ModelStates(p_all, 0, w, g, m, s, model.buffer_bytes)
+    if model.quant is not None:
+        ms.assumptions.append(
+            f"the checkpoint is quantized ({model.quant}): a full fine-tune trains the dequantized model, "
             f"{fmt(p_all)} logical parameters at the training precision"
         )
     w_label = {2: "16-bit", 4: "fp32", 6: "fp32 + 16-bit copy"}.get(pr.weights, f"{pr.weights} B")
-    breakdown.append(
-        item(
-            "weights",
-            sh(w, "weights"),
-            f"{pr.weights} B ({w_label}) x {fmt(p_all)} params" + sh.suffix("weights"),
-        )
-    )
-    breakdown.append(
-        item("gradients", sh(g, "grads"), f"{pr.grads} B x {fmt(p_all)} params" + sh.suffix("grads"))
-    )
+    ms.items.append(StateItem("weights", w, "weights", f"{pr.weights} B ({w_label}) x {fmt(p_all)} params"))
+    ms.items.append(StateItem("gradients", g, "grads", f"{pr.grads} B x {fmt(p_all)} params"))
     if m:
-        breakdown.append(
-            item(
-                "fp32 master weights",
-                sh(m, "optimizer"),
-                f"{pr.master} B x {fmt(p_all)} params" + sh.suffix("optimizer"),
-            )
+        ms.items.append(
+            StateItem("fp32 master weights", m, "optimizer", f"{pr.master} B x {fmt(p_all)} params")
         )
-    breakdown.append(
-        item(
-            "optimizer states",
-            sh(s, "optimizer"),
-            describe_optimizer(options.optimizer, pr.state, adafactor_beta1=options.adafactor_beta1)
-            + sh.suffix("optimizer"),
-        )
-    )
-    if buffer_bytes:
-        breakdown.append(
-            item(
-                "buffers (not trained)",
-                sh(buffer_bytes, "frozen"),
-                f"{len(buffers)} integer tensors as stored",
-            )
-        )
-    gather_items = [(t.name, t.params * 2 * half) for t in params_t]
-    assumptions.append(f"precision: {pr.label}")
+    optimizer = describe_optimizer(options.optimizer, pr.state, adafactor_beta1=options.adafactor_beta1)
+    ms.items.append(StateItem("optimizer states", s, "optimizer", optimizer))
+    ms.items.extend(_buffers_item(model))
+    ms.gather_items = [(t.name, t.params * 2 * half) for t in model.params]
+    ms.assumptions.append(f"precision: {pr.label}")
     if options.precision == "mixed" and options.optimizer == "adamw":
-        assumptions.append(
+        ms.assumptions.append(
             f"mixed-precision AdamW: {pr.weights}+{pr.grads}+{pr.master + 8} = "
             f"{pr.weights + pr.grads + pr.master + 8} B/param ({options.accounting} accounting); "
             "ZeRO paper 2+2+12 = 16, HF anatomy 6+4+8 = 18, Megatron 2+4+12 = 18 (see alternatives)"
         )
-    return ModelStates(trainable, frozen_params, w, g, m, s, frozen_bytes, gather_items)
+    return ms
 
 
-def lora_model_states(
-    lts: Sequence[LogicalTensor],
-    *,
-    quant: str | None,
-    half: int,
-    sh: Sharder,
-    options: TrainingOptions,
-    arch: Architecture,
-    breakdown: list[MemoryItem],
-    assumptions: list[str],
-    missing: list[str],
-) -> ModelStates:
+def _lora_notes(match: LoRAMatch, model: PreparedModel, options: TrainingOptions, ms: ModelStates) -> None:
+    if not match.modules:
+        ms.missing.append(f"LoRA targets {options.lora_targets} matched no Linear weight of this checkpoint")
+    if match.unmatched_targets:
+        ms.assumptions.append(f"LoRA targets that matched nothing: {', '.join(match.unmatched_targets)}")
+    if match.skipped_non_linear:
+        ms.assumptions.append(
+            f"{len(match.skipped_non_linear)} matched tensors are not 2-D Linear weights, no adapter "
+            f"(e.g. {match.skipped_non_linear[0]})"
+        )
+    if match.skipped_experts:
+        ms.assumptions.append(
+            f"{match.skipped_experts} routed-expert weights get no adapter (PEFT on transformers >= 5 "
+            "holds experts as fused parameters); lora_experts=true adapts each expert"
+        )
+    if model.arch.num_experts and any(
+        x.lower() in ("all-linear", "all_linear") for x in options.lora_targets
+    ):
+        ms.assumptions.append("all-linear skips MoE routers ([num_experts, hidden] gate/router weights)")
+
+
+def lora_model_states(model: PreparedModel, options: TrainingOptions, half: int) -> ModelStates:
     """LoRA / QLoRA: adapters trained, the base frozen (as stored, at the compute dtype, or in NF4)."""
-    params_t = [t for t in lts if not t.buffer]
-    buffers = [t for t in lts if t.buffer]
-    p_all = sum(t.params for t in params_t)
-    buffer_bytes = sum(t.stored_bytes for t in buffers)
-    gather_items: list[tuple[str, int]] = []
     match = match_lora(
-        params_t,
+        model.params,
         options.lora_targets,
         options.rank,
         bias=options.lora_bias,
         experts=options.lora_experts,
-        num_experts=arch.num_experts,
+        num_experts=model.arch.num_experts,
     )
     trainable = match.trainable_parameters
-    frozen_params = p_all
-    lora_info = LoRAInfo(
+    aw = 4 if options.adapter_dtype == "fp32" else 2
+    s = sum(
+        state_bytes(options.optimizer, shape, aw, adafactor_beta1=options.adafactor_beta1)
+        for shape in match.adapter_shapes
+    )
+    ms = ModelStates(trainable, model.parameters, trainable * aw, trainable * aw, 0, s, 0)
+    ms.lora = LoRAInfo(
         rank=options.rank,
         targets=options.lora_targets,
         adapted_modules=len(match.modules),
@@ -182,123 +160,90 @@ def lora_model_states(
         unmatched_targets=match.unmatched_targets,
         trainable_parameters=trainable,
     )
-    if not match.modules:
-        missing.append(f"LoRA targets {options.lora_targets} matched no Linear weight of this checkpoint")
-    if match.unmatched_targets:
-        assumptions.append(f"LoRA targets that matched nothing: {', '.join(match.unmatched_targets)}")
-    if match.skipped_non_linear:
-        assumptions.append(
-            f"{len(match.skipped_non_linear)} matched tensors are not 2-D Linear weights, no adapter "
-            f"(e.g. {match.skipped_non_linear[0]})"
-        )
-    if match.skipped_experts:
-        assumptions.append(
-            f"{match.skipped_experts} routed-expert weights get no adapter (PEFT on transformers >= 5 "
-            "holds experts as fused parameters); lora_experts=true adapts each expert"
-        )
-    if arch.num_experts and any(x.lower() in ("all-linear", "all_linear") for x in options.lora_targets):
-        assumptions.append("all-linear skips MoE routers ([num_experts, hidden] gate/router weights)")
-    aw = 4 if options.adapter_dtype == "fp32" else 2
-    w, g = trainable * aw, trainable * aw
-    s = sum(
-        state_bytes(options.optimizer, shape, aw, adafactor_beta1=options.adafactor_beta1)
-        for shape in match.adapter_shapes
+    _lora_notes(match, model, options, ms)
+    adapters = (
+        f"{aw} B ({options.adapter_dtype}) x {fmt(trainable)} LoRA params = r*(in+out), "
+        f"r={options.rank}, over {len(match.modules)} Linear layers"
     )
-    breakdown.append(
-        item(
-            "adapter weights",
-            sh(w, "weights"),
-            f"{aw} B ({options.adapter_dtype}) x {fmt(trainable)} LoRA params = r*(in+out), "
-            f"r={options.rank}, over {len(match.modules)} Linear layers" + sh.suffix("weights"),
-        )
-    )
-    breakdown.append(
-        item("adapter gradients", sh(g, "grads"), f"{aw} B x {fmt(trainable)}" + sh.suffix("grads"))
-    )
-    breakdown.append(
-        item(
-            "adapter optimizer states",
-            sh(s, "optimizer"),
-            describe_optimizer(options.optimizer, aw, adafactor_beta1=options.adafactor_beta1)
-            + sh.suffix("optimizer"),
-        )
-    )
-    assumptions.append(
+    optimizer = describe_optimizer(options.optimizer, aw, adafactor_beta1=options.adafactor_beta1)
+    ms.items.append(StateItem("adapter weights", ms.weights, "weights", adapters))
+    ms.items.append(StateItem("adapter gradients", ms.grads, "grads", f"{aw} B x {fmt(trainable)}"))
+    ms.items.append(StateItem("adapter optimizer states", s, "optimizer", optimizer))
+    ms.assumptions.append(
         f"LoRA adapters in {options.adapter_dtype} (PEFT default: fp32 adapters on a 16-bit base); "
         "frozen weights have no gradients or optimizer states"
     )
     if options.method == "lora":
-        if quant is not None:
-            frozen_bytes = sum(t.stored_bytes for t in lts)
-            formula = f"frozen base as stored ({quant}), exact bytes incl. scales"
+        _lora_base(model, half, ms)
+    else:
+        _qlora_base(model, options, ms)
+    return ms
+
+
+def _lora_base(model: PreparedModel, half: int, ms: ModelStates) -> None:
+    """The frozen base of plain LoRA: as stored when quantized, else at the compute dtype."""
+    if model.quant is not None:
+        ms.frozen_bytes = sum(t.stored_bytes for t in model.tensors)
+        formula = f"frozen base as stored ({model.quant}), exact bytes incl. scales"
+    else:
+        ms.frozen_bytes = model.parameters * half + model.buffer_bytes
+        formula = f"{half} B x {fmt(model.parameters)} params (base loaded at the compute dtype)"
+    ms.items.append(StateItem("frozen base weights", ms.frozen_bytes, "frozen", formula))
+    ms.gather_items = [(t.name, t.params * half) for t in model.params]
+
+
+def _qlora_base(model: PreparedModel, options: TrainingOptions, ms: ModelStates) -> None:
+    """The frozen base of QLoRA: every 2-D Linear weight re-quantized to bitsandbytes NF4."""
+    q_params = q_data = q_absmax = q_tensors = other_params = 0
+    for t in model.params:
+        if is_linear_weight(t):
+            data, absmax = nf4_bytes(t.params, double_quant=options.qlora_double_quant)
+            q_params, q_data, q_absmax, q_tensors = (
+                q_params + t.params,
+                q_data + data,
+                q_absmax + absmax,
+                q_tensors + 1,
+            )
+            ms.gather_items.append((t.name, data + absmax))
         else:
-            frozen_bytes = p_all * half + buffer_bytes
-            formula = f"{half} B x {fmt(p_all)} params (base loaded at the compute dtype)"
-        breakdown.append(
-            item("frozen base weights", sh(frozen_bytes, "frozen"), formula + sh.suffix("frozen"))
+            other_params += t.params
+            ms.gather_items.append((t.name, t.params * 2))
+    consts = q_tensors * QUANT_STATE_CONSTANTS
+    absmax_rule = (
+        "absmax uint8 per 64-block + fp32 per 256 blocks (double quant)"
+        if options.qlora_double_quant
+        else "absmax fp32 per 64-block"
+    )
+    ms.items += [
+        StateItem(
+            "QLoRA base NF4 data",
+            q_data,
+            "frozen",
+            f"(n+1)//2 B over {q_tensors} Linear weights, {fmt(q_params)} params",
+        ),
+        StateItem("QLoRA base absmax", q_absmax, "frozen", absmax_rule),
+        StateItem(
+            "QLoRA base 16-bit tensors",
+            other_params * 2,
+            "frozen",
+            f"2 B x {fmt(other_params)} params (embeddings, norms, head stay 16-bit)",
+        ),
+        StateItem(
+            "QLoRA quant-state constants",
+            consts,
+            "frozen",
+            f"{q_tensors} x {QUANT_STATE_CONSTANTS} B (NF4 code, nested code, offset)",
+            False,
+        ),
+        *_buffers_item(model),
+    ]
+    ms.frozen_bytes = q_data + q_absmax + other_params * 2 + consts + model.buffer_bytes
+    ms.assumptions.append(
+        "QLoRA: every 2-D Linear weight but embeddings and the head in bitsandbytes NF4 (blocksize 64); "
+        "the base is re-quantized from its logical parameters whatever the checkpoint's own format"
+    )
+    if model.arch.num_experts:
+        ms.assumptions.append(
+            "QLoRA on MoE: routed experts counted in NF4 as per-expert Linear weights (checkpoint "
+            "layout); fused 3-D expert parameters (transformers >= 5) may stay 16-bit"
         )
-        gather_items = [(t.name, t.params * half) for t in params_t]
-    else:  # qlora
-        q_params = q_data = q_absmax = q_tensors = other_params = 0
-        for t in params_t:
-            if is_linear_weight(t):
-                data, absmax = nf4_bytes(t.params, double_quant=options.qlora_double_quant)
-                q_params, q_data, q_absmax, q_tensors = (
-                    q_params + t.params,
-                    q_data + data,
-                    q_absmax + absmax,
-                    q_tensors + 1,
-                )
-                gather_items.append((t.name, data + absmax))
-            else:
-                other_params += t.params
-                gather_items.append((t.name, t.params * 2))
-        consts = q_tensors * QUANT_STATE_CONSTANTS
-        absmax_rule = (
-            "absmax uint8 per 64-block + fp32 per 256 blocks (double quant)"
-            if options.qlora_double_quant
-            else "absmax fp32 per 64-block"
-        )
-        breakdown.append(
-            item(
-                "QLoRA base NF4 data",
-                sh(q_data, "frozen"),
-                f"(n+1)//2 B over {q_tensors} Linear weights, {fmt(q_params)} params" + sh.suffix("frozen"),
-            )
-        )
-        breakdown.append(item("QLoRA base absmax", sh(q_absmax, "frozen"), absmax_rule + sh.suffix("frozen")))
-        breakdown.append(
-            item(
-                "QLoRA base 16-bit tensors",
-                sh(other_params * 2, "frozen"),
-                f"2 B x {fmt(other_params)} params (embeddings, norms, head stay 16-bit)"
-                + sh.suffix("frozen"),
-            )
-        )
-        breakdown.append(
-            item(
-                "QLoRA quant-state constants",
-                sh(consts, "frozen"),
-                f"{q_tensors} x {QUANT_STATE_CONSTANTS} B (NF4 code, nested code, offset)",
-            )
-        )
-        if buffer_bytes:
-            breakdown.append(
-                item(
-                    "buffers (not trained)",
-                    sh(buffer_bytes, "frozen"),
-                    f"{len(buffers)} integer tensors as stored",
-                )
-            )
-        frozen_bytes = q_data + q_absmax + other_params * 2 + consts + buffer_bytes
-        assumptions.append(
-            "QLoRA: every 2-D Linear weight but embeddings and the head in bitsandbytes NF4 "
-            "(blocksize 64); "
-            "the base is re-quantized from its logical parameters whatever the checkpoint's own format"
-        )
-        if arch.num_experts:
-            assumptions.append(
-                "QLoRA on MoE: routed experts counted in NF4 as per-expert Linear weights (checkpoint "
-                "layout); fused 3-D expert parameters (transformers >= 5) may stay 16-bit"
-            )
-    return ModelStates(trainable, frozen_params, w, g, 0, s, frozen_bytes, gather_items, lora_info)

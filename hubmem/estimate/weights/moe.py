@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from hubmem.estimate.weights.names import (
+from hubmem.estimate.weights.components import (
     AUDIO,
     EXPERTS,
     MLP,
@@ -34,8 +34,8 @@ from hubmem.estimate.weights.names import (
     SHARED_EXPERTS,
     VISION,
     Record,
-    is_token_embedding,
 )
+from hubmem.estimate.weights.names import is_token_embedding
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import MoEInfo
 

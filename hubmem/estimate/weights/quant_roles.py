@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
+from hubmem.estimate.weights.names import is_routed_expert, module_of, suffix
 from hubmem.estimate.weights.quant_scheme import (
     AUX_SUFFIXES,
     BNB4_AUX_SUFFIXES,
@@ -41,22 +42,6 @@ from hubmem.estimate.weights.quant_scheme import (
 from hubmem.formats.safetensors import Tensor
 
 Role = Literal["plain", "quantized", "aux"]
-
-
-def suffix(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
-
-
-def module_of(name: str) -> str:
-    """``a.b.weight_packed`` -> ``a.b``; ``a.b.weight.absmax`` -> ``a.b``."""
-    i = name.rfind(".weight")
-    if i != -1:
-        return name[:i]
-    return name.rsplit(".", 1)[0]
-
-
-def _is_routed_expert(name: str) -> bool:
-    return ".experts." in name and "shared_expert" not in name
 
 
 def _glob_match(pattern: str, text: str) -> bool:
@@ -181,7 +166,7 @@ class QuantCounter:
             and t.dtype in FP8_DTYPES
         ):
             return "quantized", t.numel
-        if s.expert_bits and _is_routed_expert(t.name) and t.dtype in INT_CONTAINER_BITS:
+        if s.expert_bits and is_routed_expert(t.name) and t.dtype in INT_CONTAINER_BITS:
             return "quantized", self._packed(t, s.expert_bits)
         return "plain", t.numel
 

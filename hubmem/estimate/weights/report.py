@@ -15,16 +15,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from hubmem.estimate.weights.components import COMPONENTS, LM_HEAD, MTP, Classifier, Record
 from hubmem.estimate.weights.moe import config_value, estimate_moe
-from hubmem.estimate.weights.names import (
-    COMPONENTS,
-    LM_HEAD,
-    MTP,
-    Classifier,
-    Record,
-    is_token_embedding,
-    layer_index,
-)
+from hubmem.estimate.weights.names import is_token_embedding, layer_index
 from hubmem.estimate.weights.quant_detect import detect_scheme
 from hubmem.estimate.weights.quant_roles import QuantCounter
 from hubmem.estimate.weights.quant_scheme import QuantScheme

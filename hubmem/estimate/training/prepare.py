@@ -1,0 +1,60 @@
+"""The per-checkpoint half of a training projection (theory.md section 4).
+
+``prepare_training`` reads the checkpoint once: its logical tensors (packed weights unpacked, scales
+folded into their module), which of them are trainable, the quantization family and whether the MLP is
+gated. Every option set (optimizer, LoRA rank, ZeRO stage, GPU count ...) is then projected from this one
+object (:func:`hubmem.estimate.training.report.project_training`), so the fit solver, which tries many
+GPU counts, never walks the tensor list again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hubmem.estimate.training.logical import LogicalTensor, logical_tensors, quant_kind
+from hubmem.formats.safetensors import Tensor
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.weights import WeightsReport
+
+_GATED_MARKERS = ("gate_proj", "gate_up_proj", ".w3.", "up_proj")
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """What every training projection of one checkpoint shares."""
+
+    arch: Architecture
+    quant: str | None  # packing family (gptq, awq, bnb4, mxfp4 ...), None for an unquantized checkpoint
+    bits: int  # nominal bits of the quantized weights
+    tensors: tuple[LogicalTensor, ...]  # every logical tensor, buffers included
+    params: tuple[LogicalTensor, ...]  # the parameters (candidates for training)
+    buffers: tuple[LogicalTensor, ...]  # integer / bool tensors: never trained
+    parameters: int  # sum of the parameters' logical element counts
+    buffer_bytes: int
+    gated_mlp: bool  # SwiGLU-style MLP (picks the Llama activation formula)
+    weights_parameters: int  # the weights section's logical parameter count (for the unpacking note)
+
+
+def _is_gated(tensors: Sequence[LogicalTensor]) -> bool:
+    return any(marker in t.name for t in tensors for marker in _GATED_MARKERS)
+
+
+def prepare_training(weights: WeightsReport, tensors: Sequence[Tensor], arch: Architecture) -> PreparedModel:
+    """One pass over the checkpoint's tensors for every later training projection."""
+    quant, bits = quant_kind(weights)
+    lts = tuple(logical_tensors(tensors, quant=quant, bits=bits, arch=arch))
+    params = tuple(t for t in lts if not t.buffer)
+    buffers = tuple(t for t in lts if t.buffer)
+    return PreparedModel(
+        arch=arch,
+        quant=quant,
+        bits=bits,
+        tensors=lts,
+        params=params,
+        buffers=buffers,
+        parameters=sum(t.params for t in params),
+        buffer_bytes=sum(t.stored_bytes for t in buffers),
+        gated_mlp=_is_gated(lts),
+        weights_parameters=weights.parameters,
+    )

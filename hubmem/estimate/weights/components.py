@@ -1,0 +1,238 @@
+"""Tensor name -> model component (the rules; the vocabulary is ``segments.py``).
+
+Name-based rules that hold across the checkpoint layouts of the families hubmem meets (Llama/Mistral,
+Qwen2/3 dense + MoE + VL, Mixtral ``block_sparse_moe.experts.N.w1``, DeepSeek ``mlp.experts.N`` /
+``shared_experts`` / ``gate``, gpt-oss fused ``mlp.experts.gate_up_proj_blocks``, Llama-4
+``feed_forward.experts``, GPT-2 ``h.N`` / ``wte`` / ``wpe``, BERT, T5, Falcon, Gemma, Phi-3 fused
+``qkv_proj``, Mamba / Nemotron-H ``mixer``, multimodal towers and projectors).
+
+Order of the rules: multimodal projector, audio tower, vision tower (by path segment, anywhere in
+the name) -> multi-token-prediction layers -> per-layer parts (norms, attention, state-space
+mixer, routed experts, shared experts, router, dense MLP) -> top-level embeddings, LM head, final
+norm -> ``other``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hubmem.estimate.weights.names import is_norm_segment, layer_index
+from hubmem.estimate.weights.segments import (
+    ATTENTION_SEGMENTS,
+    AUDIO_SEGMENTS,
+    BUFFER_LAST,
+    EMBED_SEGMENTS,
+    FINAL_NORM_SEGMENTS,
+    FUSED_EXPERT_SEGMENTS,
+    LAYER_CONTAINERS,
+    LM_HEAD_SEGMENTS,
+    MIXER_ATTENTION,
+    MIXER_MLP,
+    MIXER_MOE,
+    MLP_SEGMENTS,
+    MTP_SEGMENTS,
+    PROJECTOR_SEGMENTS,
+    ROUTER_SEGMENTS,
+    SHARED_SEGMENTS,
+    SSM_SEGMENTS,
+    VISION_SEGMENTS,
+    WRAPPERS,
+)
+
+# Component names, in report order.
+EMBEDDINGS = "embeddings"
+LM_HEAD = "lm_head"
+ATTENTION = "attention"
+SSM = "ssm"  # Mamba / Mamba-2 mixers and gated-DeltaNet (linear attention) blocks
+MLP = "mlp"
+EXPERTS = "experts"  # routed experts
+SHARED_EXPERTS = "shared_experts"
+ROUTER = "router"
+NORMS = "norms"
+MTP = "mtp"  # multi-token-prediction modules (DeepSeek layer num_hidden_layers, Qwen3-Next mtp.*)
+VISION = "vision_tower"
+AUDIO = "audio_tower"
+PROJECTOR = "projector"
+BUFFERS = "buffers"  # stored non-parameter buffers (position_ids, causal masks, rotary inv_freq)
+OTHER = "other"
+
+COMPONENTS: tuple[str, ...] = (
+    EMBEDDINGS,
+    ATTENTION,
+    SSM,
+    MLP,
+    SHARED_EXPERTS,
+    ROUTER,
+    EXPERTS,
+    NORMS,
+    LM_HEAD,
+    MTP,
+    VISION,
+    AUDIO,
+    PROJECTOR,
+    BUFFERS,
+    OTHER,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NameInfo:
+    """What the name alone says: the component and, inside a layer stack, the layer index."""
+
+    component: str
+    layer: int | None  # index inside the (decoder) layer stack, None outside one
+
+
+def _in_layer(rest: list[str], name: str) -> str:
+    """Component of a tensor below a layer; ``rest`` is the path under the layer index."""
+    if not rest:
+        return OTHER
+    # GPT-2 / GPT-J causal-mask buffers: ``h.N.attn.bias`` [1, 1, n, n], ``attn.masked_bias``.
+    if rest[-1] in BUFFER_LAST:
+        return BUFFERS
+    first = rest[0]
+    if first in WRAPPERS and len(rest) > 1:  # DBRX norm_attn_norm.{attn,norm_1,norm_2}
+        first = rest[1]
+        rest = rest[1:]
+    if first in SSM_SEGMENTS:
+        return SSM
+    if first in ATTENTION_SEGMENTS:
+        return ATTENTION
+    if first == "mixer":  # Mamba / Nemotron-H: the mixer is mamba, attention, MLP or MoE
+        sub = rest[1] if len(rest) > 1 else ""
+        if sub in MIXER_ATTENTION:
+            return ATTENTION
+        if sub in MIXER_MOE or sub == "e_score_correction_bias":
+            return _moe_part(rest[1:])
+        if sub in MIXER_MLP:
+            return MLP
+        return SSM
+    if is_norm_segment(first):
+        return NORMS
+    if first in MLP_SEGMENTS:
+        if len(rest) > 1 and is_norm_segment(rest[1]) and first == "output":  # BERT output.LayerNorm
+            return NORMS
+        return _moe_part(rest[1:])
+    if first in SHARED_SEGMENTS:
+        return SHARED_EXPERTS
+    if first == "experts":
+        return EXPERTS
+    if first in ("router", "gate"):
+        return ROUTER
+    return OTHER
+
+
+def _moe_part(rest: list[str]) -> str:
+    """Inside an MLP / MoE block: routed experts, shared experts, router or dense MLP."""
+    for seg in rest:
+        if seg in SHARED_SEGMENTS:
+            return SHARED_EXPERTS
+        if seg == "experts":
+            return EXPERTS
+        if seg in FUSED_EXPERT_SEGMENTS:
+            return EXPERTS
+        if seg in ROUTER_SEGMENTS:
+            # ``gate`` is the router only as a module of its own (``mlp.gate.weight``),
+            # never ``gate_proj`` / ``gate_up_proj`` (those are different segments anyway).
+            return ROUTER
+    return MLP
+
+
+def classify(name: str, *, num_layers: int | None = None, mtp: bool = False) -> NameInfo:
+    """Classify one tensor name.
+
+    ``num_layers`` is the decoder's ``num_hidden_layers``; a layer index at or beyond it is a
+    multi-token-prediction layer when ``mtp`` is true (DeepSeek-V3 ``model.layers.61``).
+    """
+    segs = name.split(".")
+    seg_set = set(segs)
+    if seg_set & PROJECTOR_SEGMENTS:
+        return NameInfo(PROJECTOR, None)
+    if seg_set & AUDIO_SEGMENTS:
+        return NameInfo(AUDIO, None)
+    if seg_set & VISION_SEGMENTS:
+        return NameInfo(VISION, None)
+    if seg_set & MTP_SEGMENTS:
+        return NameInfo(MTP, None)
+    li = layer_index(name)
+    if li is not None:
+        idx, rest = li
+        if mtp and num_layers is not None and idx >= num_layers:
+            return NameInfo(MTP, idx)
+        return NameInfo(_in_layer(rest, name), idx)
+    last = segs[-1]
+    module = segs[:-1] if last in ("weight", "bias") else segs
+    if last in BUFFER_LAST:
+        return NameInfo(BUFFERS, None)
+    mod_set = set(module)
+    if mod_set & LM_HEAD_SEGMENTS or name in ("output.weight", "output.bias"):
+        return NameInfo(LM_HEAD, None)
+    if "cls" in mod_set and "predictions" in mod_set:  # BERT MLM head
+        return NameInfo(LM_HEAD, None)
+    if mod_set & EMBED_SEGMENTS:
+        return NameInfo(EMBEDDINGS, None)
+    if module and (module[-1] in FINAL_NORM_SEGMENTS or is_norm_segment(module[-1])):
+        return NameInfo(NORMS, None)
+    return NameInfo(OTHER, None)
+
+
+def is_lm_head(name: str) -> bool:
+    return classify(name).component == LM_HEAD
+
+
+def classify_tensor(
+    name: str, shape: tuple[int, ...], *, num_layers: int | None = None, mtp: bool = False
+) -> NameInfo:
+    """:func:`classify` plus the shape-dependent buffer rule: GPT-2's ``attn.bias`` is a 4-D causal mask."""
+    info = classify(name, num_layers=num_layers, mtp=mtp)
+    if info.component == ATTENTION and name.endswith("attn.bias") and len(shape) == 4:
+        return NameInfo(BUFFERS, info.layer)
+    return info
+
+
+_DIGITS_RE = re.compile(r"\d+")
+_LAYER_RE = re.compile(r"(?:^|\.)(?:" + "|".join(sorted(LAYER_CONTAINERS)) + r")\.(\d+)(?:\.|$)")
+
+
+class Classifier:
+    """:func:`classify_tensor` with a cache keyed by the name's digit-free pattern.
+
+    Checkpoints repeat one pattern per layer and expert (DeepSeek-V3: 92k tensors, ~120 patterns);
+    only the layer index differs, and it matters only for the multi-token-prediction rule.
+    """
+
+    def __init__(self, *, num_layers: int | None = None, mtp: bool = False) -> None:
+        self.num_layers = num_layers
+        self.mtp = mtp
+        self._cache: dict[tuple[str, int], NameInfo] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...]) -> NameInfo:
+        key = (_DIGITS_RE.sub("#", name), len(shape))
+        base = self._cache.get(key)
+        if base is None:
+            base = classify_tensor(name, shape)
+            self._cache[key] = base
+        if base.layer is None:
+            return base
+        m = _LAYER_RE.search(name)
+        layer = int(m.group(1)) if m else base.layer
+        if self.mtp and self.num_layers is not None and layer >= self.num_layers:
+            return NameInfo(MTP, layer)
+        return NameInfo(base.component, layer)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One tensor as the weights estimate sees it: where it belongs and what it counts for."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    file: str
+    bytes: int
+    elements: int
+    parameters: int  # logical (0 for quantization aux tensors)
+    role: str  # plain | quantized | aux
+    component: str
+    layer: int | None
