@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hubmem.estimate.kv.plan import CacheLayer, CachePlan
-from hubmem.schema.architecture import Architecture
-from hubmem.schema.kv import KVOptions, LayerKindKV
+from hubmem.schema.kv import LayerKindKV
 
 
 def _tokens_held_transformers(layer: CacheLayer, context: int, cache: str) -> int:
@@ -29,7 +28,7 @@ class Evaluation:
     state_bytes: int  # per sequence
 
 
-def _aggregate(
+def aggregate(
     layers: Iterable[CacheLayer], tokens: dict[int, int], bytes_: dict[int, int], padding: dict[str, int]
 ) -> dict[str, LayerKindKV]:
     out: dict[str, LayerKindKV] = {}
@@ -60,7 +59,8 @@ def _aggregate(
     return out
 
 
-def _evaluate_transformers(plan: CachePlan, context: int, cache: str) -> Evaluation:
+def transformers_view(plan: CachePlan, context: int, cache: str) -> Evaluation:
+    """Tokens and bytes each layer holds in transformers' cache (DynamicCache or StaticCache)."""
     tokens: dict[int, int] = {}
     bytes_: dict[int, int] = {}
     kv = state = 0
@@ -71,20 +71,4 @@ def _evaluate_transformers(plan: CachePlan, context: int, cache: str) -> Evaluat
         bytes_[n] = b
         kv += t * layer.per_token
         state += layer.state_bytes
-    return Evaluation(_aggregate(plan.layers, tokens, bytes_, {}), kv, state)
-
-
-def evaluate(
-    plan: CachePlan, arch: Architecture, options: KVOptions, context: int
-) -> tuple[Evaluation, object]:
-    if options.engine == "vllm":
-        from hubmem.estimate.kv.vllm import vllm_view
-
-        view = vllm_view(plan, arch, options, context)
-        ev = Evaluation(
-            _aggregate(plan.layers, view.tokens, view.bytes, view.padding),
-            view.kv_reserved,
-            view.state_reserved,
-        )
-        return ev, view
-    return _evaluate_transformers(plan, context, options.transformers_cache), None
+    return Evaluation(aggregate(plan.layers, tokens, bytes_, {}), kv, state)

@@ -26,8 +26,9 @@ Parts: ``kv_dtype.py`` (cache / state dtypes), ``kv_layers.py`` (bytes per token
 
 from __future__ import annotations
 
-from hubmem.estimate.kv.held import evaluate
-from hubmem.estimate.kv.plan import build_plan, fmt
+from hubmem.estimate.kv.held import Evaluation, aggregate, transformers_view
+from hubmem.estimate.kv.plan import CachePlan, build_plan, fmt
+from hubmem.estimate.kv.vllm import VllmView, vllm_view
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.kv import KVCacheReport, KVOptions, KVScenario
 
@@ -46,6 +47,17 @@ def _context(arch: Architecture, options: KVOptions) -> tuple[int, str | None]:
             f"context defaults to the model's max_context {fmt(arch.max_context)} (< 8,192)",
         )
     return DEFAULT_CONTEXT, "context defaults to 8,192 tokens"
+
+
+def evaluate(
+    plan: CachePlan, arch: Architecture, options: KVOptions, context: int
+) -> tuple[Evaluation, VllmView | None]:
+    """The chosen engine view at ``context``: tokens held (transformers) or reserved (vLLM)."""
+    if options.engine == "vllm":
+        view = vllm_view(plan, arch, options, context)
+        by_kind = aggregate(plan.layers, view.tokens, view.bytes, view.padding)
+        return Evaluation(by_kind, view.kv_reserved, view.state_reserved), view
+    return transformers_view(plan, context, options.transformers_cache), None
 
 
 def estimate_kv_cache(arch: Architecture, options: KVOptions) -> KVCacheReport:
@@ -93,9 +105,6 @@ def estimate_kv_cache(arch: Architecture, options: KVOptions) -> KVCacheReport:
 
     ev, view = evaluate(plan, arch, options, context)
     if view is not None:
-        from hubmem.estimate.kv.vllm import VllmView
-
-        assert isinstance(view, VllmView)
         if view.missing:
             report.missing.extend(view.missing)
             report.complete = False
@@ -124,7 +133,7 @@ def estimate_kv_cache(arch: Architecture, options: KVOptions) -> KVCacheReport:
     )
     if arch.max_context is not None and arch.max_context != context:
         ev_max, view_max = evaluate(plan, arch, options, arch.max_context)
-        if not (view_max is not None and getattr(view_max, "missing", None)):
+        if not (view_max is not None and view_max.missing):
             report.scenarios.append(
                 KVScenario(
                     label="max_context",

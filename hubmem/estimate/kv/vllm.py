@@ -25,13 +25,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from hubmem.estimate.kv.plan import CacheLayer, CachePlan
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.kv import KVGroup, KVOptions, PagedKV
-
-if TYPE_CHECKING:
-    from hubmem.estimate.kv.plan import CacheLayer, CachePlan
 
 ALIGN = 16  # attention block sizes are kept multiples of 16 (FlashAttention kernels)
 MLA_BLOCK = 64  # FlashMLA kernels require 64-token blocks
