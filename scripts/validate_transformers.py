@@ -169,7 +169,7 @@ def _numel(tensors: dict[str, torch.Tensor], keep: Callable[[str], bool] = lambd
 
 
 def param_row(name: str, config: dict[str, Any]) -> ParamRow:
-    hub: ConfigParams = expected_parameters(config, parse_config(config))
+    hub: ConfigParams = expected_parameters(parse_config(config))
     try:
         model = build(config, meta=True)
     except Exception as exc:  # transformers cannot build it (remote code only, ...)

@@ -30,7 +30,7 @@ def load(repo: str, name: str = "config.json") -> dict[str, Any]:
 
 
 def count(config: dict[str, Any]) -> ConfigParams:
-    return expected_parameters(config, parse_config(config))
+    return expected_parameters(parse_config(config))
 
 
 def test_corpus_is_there() -> None:

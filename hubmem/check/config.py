@@ -16,7 +16,7 @@ def check_config_parameters(snapshot: Snapshot, weights: WeightsReport, arch: Ar
     config = snapshot.config if isinstance(snapshot.config, dict) else None
     if config is None:
         return CheckItem(name=name, status="unavailable", title=title, detail="no config.json")
-    cp = expected_parameters(config, arch)
+    cp = expected_parameters(arch)
     if cp.total is None:
         return CheckItem(
             name=name,

@@ -14,6 +14,7 @@ from typing import Any
 from hubmem.errors import ConfigError
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.dtype import resolve_dtype
+from hubmem.parse.family import read_family
 from hubmem.parse.fields import (
     find_text_config,
     read_ffn_sizes,
@@ -303,6 +304,7 @@ def parse_config(config: dict[str, Any] | None, *, tensors: Sequence[Tensor] | N
         short_conv=short_conv,
         encoder=encoder,
         quantization_config=read_quantization(root, r),
+        family=read_family(r, root, text_type),
         notes=notes,
         missing=missing,
     )

@@ -108,6 +108,72 @@ class EncoderConfig(Model):
     encoder_length_source: str | None = None  # which key / formula gave encoder_length
 
 
+class NasBlock(Model):
+    """One Nemotron-NAS (DeciLM) ``block_configs`` entry."""
+
+    attention_no_op: bool = False
+    attention_linear: bool = False  # replace_with_linear
+    n_heads_in_group: int | None = None
+    ffn_no_op: bool = False
+    ffn_linear: bool = False
+    ffn_mult: float | None = None
+    ffn_intermediate: int | None = None
+
+
+class VisionTower(Model):
+    """The ``vision_config`` dimensions the vision-tower parameter formulas use."""
+
+    hidden_size: int | None = None
+    intermediate_size: int | None = None
+    depth: int | None = None  # depth / num_hidden_layers
+    patch_size: int | None = None
+    temporal_patch_size: int | None = None
+    in_channels: int | None = None  # in_channels / num_channels
+    out_hidden_size: int | None = None
+    spatial_merge_size: int | None = None
+    num_position_embeddings: int | None = None
+    deepstack_layers: int = 0
+    image_size: int | None = None
+    vision_output_dim: int | None = None
+    projector_input_dim: int | None = None
+    projector_output_dim: int | None = None
+
+
+class FamilyConfig(Model):
+    """Family-specific keys of config.json that only the config-derived parameter count needs
+    (``hubmem.parse.family``); not part of the report."""
+
+    text_model_type: str | None = None  # model_type of the text config (the family formula's key)
+    attention_bias: bool | None = None
+    mlp_bias: bool | None = None
+    qkv_bias: bool | None = None
+    use_bias: bool | None = None
+    use_conv_bias: bool | None = None
+    bias: bool | None = None  # Falcon
+    new_decoder_architecture: bool | None = None
+    multi_query: bool | None = None
+    parallel_attn: bool | None = None
+    tie_word_embeddings_explicit: bool = False  # the root config names tie_word_embeddings
+    mlp_only_layers: list[int] = Field(default_factory=list)
+    decoder_sparse_step: int | None = None
+    moe_layer_freq: int | None = None
+    moe_layers: list[int] | None = None
+    interleave_moe_layer_step: int | None = None
+    intermediate_size_mlp: int | None = None
+    topk_method: str | None = None
+    moe_latent_size: int | None = None
+    ffn_hidden_size: int | None = None
+    num_ln_in_parallel_attn: int | None = None
+    positions: int | None = None  # learned position embeddings (n_positions / max_position_embeddings)
+    type_vocab_size: int | None = None
+    relative_attention_num_buckets: int | None = None
+    feed_forward_proj: str | None = None
+    time_step_rank: int | None = None  # None = "auto"
+    block_pattern: str | None = None  # Nemotron-H hybrid pattern (M mamba, * attention, - mlp, E moe)
+    nas_blocks: list[NasBlock] | None = None
+    vision: VisionTower | None = None
+
+
 class Architecture(Model):
     model_type: str | None = None
     architectures: list[str] = Field(default_factory=list)
@@ -153,5 +219,7 @@ class Architecture(Model):
     short_conv: ShortConvConfig | None = None
     encoder: EncoderConfig | None = None
     quantization_config: dict[str, object] | None = None
+    # parse-only facts for the estimators, kept out of the report (exclude=True)
+    family: FamilyConfig = Field(default_factory=FamilyConfig, exclude=True)
     notes: list[str] = Field(default_factory=list)  # config-class defaults applied, odd-but-handled values
     missing: list[str] = Field(default_factory=list)  # what could not be derived (projections then say so)

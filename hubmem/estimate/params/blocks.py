@@ -4,11 +4,9 @@ the per-model counting context and the layer building blocks every family formul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from hubmem.schema.architecture import Architecture
+from hubmem.schema.architecture import Architecture, FamilyConfig
 
 
 class Missing(Exception):
@@ -17,8 +15,9 @@ class Missing(Exception):
 
 @dataclass
 class Ctx:
-    root: Mapping[str, Any]
-    tc: Mapping[str, Any]
+    """The running count of one model: what the formulas read (``arch`` and its parse-only ``family``
+    facts) and what they add up."""
+
     arch: Architecture
     family: str
     counts: dict[str, int] = field(default_factory=dict)
@@ -27,81 +26,59 @@ class Ctx:
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def f(self) -> FamilyConfig:
+        return self.arch.family
+
     def add(self, component: str, n: int) -> None:
         self.counts[component] = self.counts.get(component, 0) + n
 
-    def get(self, key: str, default: Any = None) -> Any:
-        v = self.tc.get(key)
-        return default if v is None else v
-
-    def num(
-        self, arch_value: int | None, *keys: str, default: int | None = None, positive: bool = False
+    def need(
+        self, value: int | None, what: str, *, default: int | None = None, positive: bool = False
     ) -> int:
-        """The Architecture's value when parse_config derived it, else the first integer key of the config.
-
-        Negative values never count; with ``positive`` (model dimensions) neither does 0."""
-        low = 1 if positive else 0
-        if arch_value is not None and arch_value >= low:
-            return arch_value
-        for k in keys:
-            v = self.tc.get(k)
-            if isinstance(v, int) and not isinstance(v, bool) and v >= low:
-                return v
+        """``value`` when the config gave one (>= 1 with ``positive``, else >= 0), else ``default``; a
+        dimension that is absent and has no default makes the whole family formula ``Missing``."""
+        if value is not None and value >= (1 if positive else 0):
+            return value
         if default is not None:
             return default
-        raise Missing(f"{self.family}: config has no {' / '.join(keys)}")
-
-    def opt(self, key: str) -> int | None:
-        v = self.tc.get(key)
-        return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-    def flag(self, key: str, default: bool) -> bool:
-        v = self.tc.get(key)
-        return default if v is None else bool(v)
+        raise Missing(f"{self.family}: config has no {what}")
 
     # common dimensions -------------------------------------------------------------------------
     @property
     def hidden(self) -> int:
-        return self.num(self.arch.hidden_size, "hidden_size", "n_embd", "d_model", positive=True)
+        return self.need(self.arch.hidden_size, "hidden_size / n_embd / d_model", positive=True)
 
     @property
     def layers(self) -> int:
-        return self.num(self.arch.num_layers, "num_hidden_layers", "n_layer", "num_layers", positive=True)
+        return self.need(self.arch.num_layers, "num_hidden_layers / n_layer / num_layers", positive=True)
 
     @property
     def heads(self) -> int:
-        return self.num(
-            self.arch.num_attention_heads, "num_attention_heads", "n_head", "num_heads", positive=True
+        return self.need(
+            self.arch.num_attention_heads, "num_attention_heads / n_head / num_heads", positive=True
         )
 
     @property
     def kv_heads(self) -> int:
-        return self.num(self.arch.num_kv_heads, "num_key_value_heads", "num_kv_heads", default=self.heads)
+        return self.need(self.arch.num_kv_heads, "num_key_value_heads / num_kv_heads", default=self.heads)
 
     @property
     def head_dim(self) -> int:
         hd = self.arch.head_dim
-        if hd is None:
-            v = self.tc.get("head_dim")
-            hd = v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else self.hidden // self.heads
-        return hd
+        return hd if hd is not None else self.hidden // self.heads
 
     @property
     def vocab(self) -> int:
-        return self.num(self.arch.vocab_size, "vocab_size", positive=True)
+        return self.need(self.arch.vocab_size, "vocab_size", positive=True)
 
     @property
     def intermediate(self) -> int:
-        return self.num(self.arch.intermediate_size, "intermediate_size", "n_inner", "ffn_dim", "d_ff")
+        return self.need(self.arch.intermediate_size, "intermediate_size / n_inner / ffn_dim / d_ff")
 
     def tied(self, default: bool) -> bool:
-        if self.arch.tie_word_embeddings is not None:
-            return self.arch.tie_word_embeddings
-        for cfg in (self.root, self.tc):
-            v = cfg.get("tie_word_embeddings")
-            if isinstance(v, bool):
-                return v
-        return default
+        tie = self.arch.tie_word_embeddings
+        return default if tie is None else tie
 
 
 # Building blocks -------------------------------------------------------------------------------

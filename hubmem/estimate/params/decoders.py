@@ -8,9 +8,9 @@ from hubmem.estimate.params.blocks import Ctx, attention, embeddings, linear, ro
 def gpt_oss(ctx: Ctx) -> None:
     h, nh, nkv, hd, i = ctx.hidden, ctx.heads, ctx.kv_heads, ctx.head_dim, ctx.intermediate
     embeddings(ctx, tie_default=False)
-    bias = ctx.flag("attention_bias", True)
-    n_exp = ctx.num(ctx.arch.num_experts, "num_local_experts")
-    top_k = ctx.num(ctx.arch.experts_per_token, "num_experts_per_tok", "experts_per_token")
+    bias = ctx.f.attention_bias is not False
+    n_exp = ctx.need(ctx.arch.num_experts, "num_local_experts")
+    top_k = ctx.need(ctx.arch.experts_per_token, "num_experts_per_tok / experts_per_token")
     for _ in range(ctx.layers):
         ctx.add("attention", attention(h, nh, nkv, hd, qkv_bias=bias, o_bias=bias) + nh)  # + sinks
         ctx.add("router", linear(h, n_exp, True))
@@ -22,8 +22,8 @@ def gpt_oss(ctx: Ctx) -> None:
 
 def gpt2(ctx: Ctx) -> None:
     h, v = ctx.hidden, ctx.vocab
-    inner = ctx.opt("n_inner") or 4 * h
-    positions = ctx.num(None, "n_positions", "max_position_embeddings")
+    inner = ctx.arch.intermediate_size or 4 * h
+    positions = ctx.need(ctx.f.positions, "n_positions / max_position_embeddings")
     ctx.add("embeddings", v * h + positions * h)
     ctx.add("lm_head", 0 if ctx.tied(True) else v * h)
     for _ in range(ctx.layers):
@@ -40,18 +40,17 @@ def gpt2(ctx: Ctx) -> None:
 def falcon(ctx: Ctx) -> None:
     h, nh, v = ctx.hidden, ctx.heads, ctx.vocab
     hd = h // nh
-    new_arch = ctx.flag("new_decoder_architecture", False)
-    bias = ctx.flag("bias", False)
+    new_arch = bool(ctx.f.new_decoder_architecture)
+    bias = bool(ctx.f.bias)
     if new_arch:
-        nkv = ctx.num(None, "num_kv_heads", "n_head_kv", default=nh)
-        qkv = (nh + 2 * nkv) * hd
-    elif ctx.flag("multi_query", True):
+        qkv = (nh + 2 * ctx.kv_heads) * hd
+    elif ctx.f.multi_query is not False:
         qkv = h + 2 * hd
     else:
         qkv = 3 * h
-    ffn = ctx.opt("ffn_hidden_size") or 4 * h
-    parallel = ctx.flag("parallel_attn", True)
-    n_ln = ctx.opt("num_ln_in_parallel_attn") or (2 if new_arch else None)
+    ffn = ctx.f.ffn_hidden_size or 4 * h
+    parallel = ctx.f.parallel_attn is not False
+    n_ln = ctx.f.num_ln_in_parallel_attn or (2 if new_arch else None)
     lns = 2 if (not parallel or n_ln == 2) else 1
     ctx.add("embeddings", v * h)
     ctx.add("lm_head", 0 if ctx.tied(True) else v * h)
@@ -60,7 +59,7 @@ def falcon(ctx: Ctx) -> None:
         ctx.add("mlp", linear(h, ffn, bias) + linear(ffn, h, bias))
         ctx.add("norms", lns * 2 * h)
     ctx.add("norms", 2 * h)
-    if "tie_word_embeddings" not in ctx.root and ctx.tied(True):
+    if not ctx.f.tie_word_embeddings_explicit and ctx.tied(True):
         ctx.notes.append(
             "tie_word_embeddings is absent: FalconConfig defaults to True, so lm_head shares the embedding "
             "(a checkpoint may still store a separate lm_head.weight, e.g. falcon-180B)"

@@ -8,18 +8,13 @@ from hubmem.estimate.params.blocks import Ctx, Missing, embeddings, gated_mlp, l
 def _deepseek_layer_attention(ctx: Ctx) -> int:
     h, nh = ctx.hidden, ctx.heads
     mla = ctx.arch.mla
-    kv_rank = mla.kv_lora_rank if mla else ctx.num(None, "kv_lora_rank")
-    rope = mla.qk_rope_head_dim if mla else ctx.num(None, "qk_rope_head_dim")
-    nope = (
-        mla.qk_nope_head_dim
-        if mla and mla.qk_nope_head_dim is not None
-        else ctx.num(None, "qk_nope_head_dim")
-    )
-    v_hd = mla.v_head_dim if mla and mla.v_head_dim is not None else ctx.num(None, "v_head_dim")
-    q_rank = mla.q_lora_rank if mla else ctx.opt("q_lora_rank")
-    if q_rank == 0:  # DeepSeek's own inference configs spell "no q LoRA" as 0
-        q_rank = None
-    bias = ctx.flag("attention_bias", False)
+    if mla is None:
+        raise Missing(f"{ctx.family}: config has no kv_lora_rank / qk_rope_head_dim")
+    kv_rank, rope = mla.kv_lora_rank, mla.qk_rope_head_dim
+    nope = ctx.need(mla.qk_nope_head_dim, "qk_nope_head_dim")
+    v_hd = ctx.need(mla.v_head_dim, "v_head_dim")
+    q_rank = mla.q_lora_rank or None  # DeepSeek's own inference configs spell "no q LoRA" as 0
+    bias = bool(ctx.f.attention_bias)
     qk_hd = nope + rope
     if q_rank is None:
         n = linear(h, nh * qk_hd)
@@ -28,7 +23,8 @@ def _deepseek_layer_attention(ctx: Ctx) -> int:
     n += linear(h, kv_rank + rope, bias) + kv_rank + linear(kv_rank, nh * (nope + v_hd))
     n += linear(nh * v_hd, h, bias)
     if ctx.family == "deepseek_v32":
-        idx_heads, idx_hd = ctx.num(None, "index_n_heads"), ctx.num(None, "index_head_dim")
+        idx_heads = ctx.need(mla.index_n_heads, "index_n_heads")
+        idx_hd = ctx.need(mla.index_head_dim, "index_head_dim")
         if q_rank is None:
             raise Missing("deepseek_v32: the indexer needs q_lora_rank")
         n += linear(q_rank, idx_heads * idx_hd) + linear(h, idx_hd) + 2 * idx_hd + linear(h, idx_heads)
@@ -38,22 +34,22 @@ def _deepseek_layer_attention(ctx: Ctx) -> int:
 def _deepseek_layer(ctx: Ctx, i: int, *, count_into: Ctx | None = None) -> tuple[int, int]:
     """Parameters of decoder layer ``i`` and, of those, the routed-expert parameters a token skips."""
     h = ctx.hidden
-    first_dense = ctx.num(ctx.arch.first_dense_layers, "first_k_dense_replace", default=0)
-    freq = ctx.num(None, "moe_layer_freq", default=1)
-    n_exp = ctx.opt("n_routed_experts")
+    first_dense = ctx.need(ctx.arch.first_dense_layers, "first_k_dense_replace", default=0)
+    freq = ctx.need(ctx.f.moe_layer_freq, "moe_layer_freq", default=1)
+    n_exp = ctx.arch.num_experts
     parts: dict[str, int] = {"attention": _deepseek_layer_attention(ctx), "norms": 2 * h}
     skipped = 0
     if n_exp is not None and i >= first_dense and i % freq == 0:
-        top_k = ctx.num(ctx.arch.experts_per_token, "num_experts_per_tok")
-        e_i = ctx.num(ctx.arch.moe_intermediate_size, "moe_intermediate_size")
+        top_k = ctx.need(ctx.arch.experts_per_token, "num_experts_per_tok")
+        e_i = ctx.need(ctx.arch.moe_intermediate_size, "moe_intermediate_size")
         per_expert = gated_mlp(h, e_i)
         parts["experts"] = n_exp * per_expert
         skipped = (n_exp - top_k) * per_expert
-        n_shared = ctx.num(ctx.arch.shared_experts, "n_shared_experts", default=0)
+        n_shared = ctx.need(ctx.arch.shared_experts, "n_shared_experts", default=0)
         if n_shared:
             parts["shared_experts"] = gated_mlp(h, e_i * n_shared)
         parts["router"] = n_exp * h
-        if ctx.family != "deepseek_v2" or ctx.get("topk_method") == "noaux_tc":
+        if ctx.family != "deepseek_v2" or ctx.f.topk_method == "noaux_tc":
             parts["router"] += n_exp  # e_score_correction_bias (a persistent buffer, stored in checkpoints)
     else:
         parts["mlp"] = gated_mlp(h, ctx.intermediate)
@@ -71,7 +67,7 @@ def deepseek(ctx: Ctx) -> None:
     for i in range(n_layers):
         _deepseek_layer(ctx, i, count_into=ctx)
     ctx.add("norms", h)
-    n_mtp = ctx.num(ctx.arch.mtp_layers or None, "num_nextn_predict_layers", default=0)
+    n_mtp = ctx.arch.mtp_layers
     if n_mtp:
         # DeepSeek-V3 README_WEIGHTS.md: each MTP module = one decoder layer (model.layers.61) + enorm, hnorm,
         # eh_proj (2H -> H) + shared_head.norm; its embed_tokens / shared_head.head share parameters with the

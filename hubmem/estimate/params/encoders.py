@@ -7,15 +7,15 @@ from hubmem.estimate.params.blocks import Ctx, linear
 
 def bert(ctx: Ctx) -> None:
     h, v, i = ctx.hidden, ctx.vocab, ctx.intermediate
-    positions = ctx.num(None, "max_position_embeddings")
-    types = ctx.num(None, "type_vocab_size", default=2)
+    positions = ctx.need(ctx.f.positions, "max_position_embeddings")
+    types = ctx.need(ctx.f.type_vocab_size, "type_vocab_size", default=2)
     ctx.add("embeddings", v * h + positions * h + types * h)
     ctx.add("norms", 2 * h)  # embeddings.LayerNorm
     for _ in range(ctx.layers):
         ctx.add("attention", 4 * linear(h, h, True))
         ctx.add("mlp", linear(h, i, True) + linear(i, h, True))
         ctx.add("norms", 2 * 2 * h)
-    archs = [str(a) for a in ctx.root.get("architectures") or []]
+    archs = ctx.arch.architectures
     arch = archs[0] if archs else "BertModel"
     pooler = linear(h, h, True)
     mlm = linear(h, h, True) + 2 * h + v  # transform.dense + transform.LayerNorm + decoder bias (weight tied)
@@ -39,13 +39,14 @@ def bert(ctx: Ctx) -> None:
 def t5(ctx: Ctx) -> None:
     """T5 / mT5 encoder-decoder (transformers ``T5Model``): shared embedding, relative position bias in
     the first layer of each stack, weight-only layer norms, (gated-)ReLU/GELU feed-forward."""
-    d, v = ctx.num(None, "d_model"), ctx.vocab
-    heads, d_kv, d_ff = ctx.num(None, "num_heads"), ctx.num(None, "d_kv"), ctx.num(None, "d_ff")
-    enc_layers = ctx.num(None, "num_layers")
-    dec_layers = ctx.num(None, "num_decoder_layers", default=enc_layers)
-    buckets = ctx.num(None, "relative_attention_num_buckets", default=32)
+    d, v = ctx.hidden, ctx.vocab
+    heads, d_kv, d_ff = ctx.heads, ctx.head_dim, ctx.intermediate
+    enc = ctx.arch.encoder
+    enc_layers = ctx.need(enc.encoder_layers if enc else None, "num_layers")
+    dec_layers = ctx.need(enc.decoder_layers if enc else None, "num_decoder_layers", default=enc_layers)
+    buckets = ctx.need(ctx.f.relative_attention_num_buckets, "relative_attention_num_buckets", default=32)
     inner = heads * d_kv
-    ff_proj = str(ctx.get("feed_forward_proj", "relu"))
+    ff_proj = ctx.f.feed_forward_proj or "relu"
     ff = (3 if ff_proj.startswith("gated-") else 2) * d * d_ff
     attn = 4 * d * inner
     ctx.add("embeddings", v * d)

@@ -24,8 +24,7 @@ parameters without the input embedding), so compare with care.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from pydantic import Field
 
@@ -108,41 +107,24 @@ _MULTIMODAL: dict[str, tuple[str, Callable[[Ctx], None] | None]] = {
 }
 
 
-def _text_config(config: Mapping[str, Any], arch: Architecture) -> Mapping[str, Any]:
-    key = arch.text_config_key
-    if key:
-        node: Any = config
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if isinstance(node, Mapping):
-            return node
-    for k in _TEXT_KEYS:
-        v = config.get(k)
-        if isinstance(v, Mapping):
-            return v
-    thinker = config.get("thinker_config")
-    if isinstance(thinker, Mapping) and isinstance(thinker.get("text_config"), Mapping):
-        return thinker["text_config"]
-    return config
-
-
-def expected_parameters(config: Mapping[str, Any] | None, arch: Architecture) -> ConfigParams:
-    """Parameters of a model of this config, by component; ``missing`` says what is not covered."""
-    if not config:
-        return ConfigParams(missing=["no config.json"])
-    tc = _text_config(config, arch)
-    root_type = str(config.get("model_type") or "")
-    family = str(tc.get("model_type") or "") if tc is not config else root_type
-    vision: Callable[[Ctx], None] | None = None
-    has_vision = tc is not config and isinstance(config.get("vision_config"), Mapping)
+def _family(arch: Architecture) -> tuple[str, Callable[[Ctx], None] | None]:
+    """The family formula's key (the text model's model_type) and the vision-tower counter, if any."""
+    root_type = (arch.model_type or "").lower()
+    family = arch.family.text_model_type or root_type
     if root_type in _MULTIMODAL:
         text_family, vision = _MULTIMODAL[root_type]
-        family = family or text_family
-        if family == root_type:
-            family = text_family
-    elif family == "" and root_type:
-        family = root_type
-    ctx = Ctx(config, tc, arch, family)
+        return (text_family if family == root_type else family), vision
+    return family, None
+
+
+def expected_parameters(arch: Architecture) -> ConfigParams:
+    """Parameters of a model of this config, by component; ``missing`` says what is not covered."""
+    if not arch.model_type and not arch.family.text_model_type:
+        return ConfigParams(missing=["no model_type in config.json"])
+    family, vision = _family(arch)
+    root_type = (arch.model_type or "").lower()
+    has_vision = arch.text_config_key is not None and arch.family.vision is not None
+    ctx = Ctx(arch, family)
     builder = _FAMILIES.get(family)
     if builder is None:
         return ConfigParams(
