@@ -98,7 +98,7 @@ def build_report(
     config = snapshot.config
     if config is not None and not isinstance(config, dict):
         raise ConfigError(f"{snapshot.repo_id}: config.json is not a JSON object")
-    arch = parse_config(config, tensors=tensors)
+    arch = parse_config(config, tensors=tensors, companions=snapshot.extra)
     weights = estimate_weights(snapshot, tensors, arch)
     kv = estimate_kv_cache(arch, options.kv)
     plan = plan_training(prepare_training(weights, tensors, arch), options.training)

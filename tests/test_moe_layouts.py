@@ -14,6 +14,7 @@ from typing import Any
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.dtypes import DTYPE_BITS
 from hubmem.formats.safetensors import Tensor
+from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 
@@ -48,7 +49,7 @@ class Gen:
 
 def run(cfg: dict[str, Any], g: Gen, arch: Architecture | None = None) -> Any:
     snap = Snapshot("t/m", "main", None, "local", config=cfg, files=[WeightFile("model.safetensors", 0, {})])
-    return estimate_weights(snap, g.tensors, arch or Architecture())
+    return estimate_weights(snap, g.tensors, arch or parse_config(cfg))
 
 
 def qwen3_moe(cfg: dict[str, Any], *, fused: bool, layers: int = 4, mtp: bool = False) -> Gen:
@@ -127,7 +128,7 @@ def test_gptq_packed_experts_count_logical_parameters() -> None:
         "num_experts_per_tok": k,
         "quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128},
     }
-    w = run(cfg, g, Architecture(quantization_config=cfg["quantization_config"]))
+    w = run(cfg, g)
     routed = layers * e * 3 * h * inter
     non_routed = 2 * 1000 * h + layers * e * h
     assert w.parameters == routed + non_routed
@@ -278,7 +279,7 @@ def test_gpt2_ties_by_default_and_masks_are_buffers() -> None:
         g.add(f"{p}.mlp.c_proj.bias", (h,), "F32")
     g.add("ln_f.weight", (h,), "F32")
     g.add("ln_f.bias", (h,), "F32")
-    w = run(cfg, g, Architecture(architectures=cfg["architectures"]))
+    w = run(cfg, g)
     assert w.tied_embeddings is True
     assert w.by_component["buffers"].tensors == n
     assert w.parameters - w.by_component["buffers"].parameters == 124_439_808  # GPT-2 small, "124M"

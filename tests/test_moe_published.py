@@ -20,6 +20,7 @@ import pytest
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.dtypes import DTYPE_BITS
 from hubmem.formats.safetensors import Tensor
+from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 
@@ -81,17 +82,8 @@ def snapshot_for(config: dict[str, Any], gen: Gen) -> Snapshot:
 
 
 def arch_for(config: dict[str, Any], **kw: Any) -> Architecture:
-    """Only what a config parser would read; the estimator must not need more."""
-    return Architecture(
-        model_type=config.get("model_type"),
-        architectures=config.get("architectures") or [],
-        num_layers=config["num_hidden_layers"],
-        hidden_size=config["hidden_size"],
-        vocab_size=config["vocab_size"],
-        tie_word_embeddings=config.get("tie_word_embeddings"),
-        quantization_config=config.get("quantization_config"),
-        **kw,
-    )
+    """What the config parser reads; the estimator reads nothing else."""
+    return parse_config(config).model_copy(update=kw)
 
 
 def llama_attention(
@@ -184,14 +176,15 @@ def test_qwen3_30b_a3b_total_30_5b_active_3_3b() -> None:
     assert w.moe.num_experts == 128 and w.moe.experts_per_token == 8 and w.moe.moe_layers == 48
 
 
-def test_arch_without_moe_fields_falls_back_to_config() -> None:
-    """A config parser that leaves num_experts / experts_per_token empty: the raw config still has them."""
+def test_moe_fields_come_from_the_config_parser_only() -> None:
+    """The estimator reads the parsed Architecture, never the raw config: without the parser's MoE fields
+    the active figure is not derived (and a note says why), with them it is."""
     cfg = load_config("Qwen__Qwen3-30B-A3B")
     g = qwen3_moe(cfg)
     full = estimate_weights(snapshot_for(cfg, g), g.tensors, arch_for(cfg))
     bare = estimate_weights(snapshot_for(cfg, g), g.tensors, Architecture())
-    assert bare.moe is not None and full.moe is not None
-    assert bare.moe.active_parameters == full.moe.active_parameters
+    assert full.moe is not None and full.moe.experts_per_token == cfg["num_experts_per_tok"]
+    assert bare.moe is None and any("experts-per-token is not in config.json" in n for n in bare.notes)
 
 
 # --------------------------------------------------------------------------------------------- DeepSeek

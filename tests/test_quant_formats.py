@@ -23,6 +23,7 @@ from safetensors.numpy import save
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.dtypes import DTYPE_BITS
 from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length
+from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot, WeightFile
@@ -72,8 +73,8 @@ def analyze(
         files=[WeightFile("model.safetensors", n, header, len(blob))],
         extra=extra or {},
     )
-    qc = (config or {}).get("quantization_config")
-    return estimate_weights(snap, tensors, arch or Architecture(quantization_config=qc, num_layers=1))
+    parsed = parse_config(config, tensors=tensors, companions=extra).model_copy(update={"num_layers": 1})
+    return estimate_weights(snap, tensors, arch or parsed)
 
 
 # one decoder layer: (module, in_features, out_features)

@@ -62,7 +62,7 @@ def load(repo: str) -> tuple[WeightsReport, list[Tensor], dict[str, Any]]:
         files=files,
         extra=extra,
     )
-    w = estimate_weights(snap, tensors, parse_config(config, tensors=tensors))
+    w = estimate_weights(snap, tensors, parse_config(config, tensors=tensors, companions=extra))
     # whatever the repo: exact bytes are what the files hold beyond their headers
     assert w.total_bytes == sum(f.size - 8 - f.header_length for f in files if f.size is not None)
     assert w.elements == sum(t.numel for t in tensors) and w.tensors == len(tensors)

@@ -8,7 +8,7 @@ kind (``parse/layers.py``). Never raises for odd content: a wrong-typed value is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hubmem.errors import ConfigError
@@ -16,6 +16,8 @@ from hubmem.formats.safetensors import Tensor
 from hubmem.parse.dtype import resolve_dtype
 from hubmem.parse.family import read_family
 from hubmem.parse.fields import (
+    MTP_LAYERS_KEYS,
+    SHARED_EXPERTS_KEYS,
     find_text_config,
     read_ffn_sizes,
     read_kv_heads,
@@ -25,16 +27,26 @@ from hubmem.parse.fields import (
 from hubmem.parse.layers import LayerFacts, resolve_layer_plan
 from hubmem.parse.mixers import read_linear_attention, read_mamba, read_mla
 from hubmem.parse.model_types import ENCODER_DECODER_TYPES, ENCODER_ONLY_TYPES, SHORT_CONV_TYPES, T5_LIKE
+from hubmem.parse.quant import read_quant_config
 from hubmem.parse.reader import Reader
 from hubmem.schema.architecture import Architecture, EncoderConfig, ShortConvConfig
 
 MAX_LAYERS = 10_000  # a layer count beyond this is a broken config, not a model
 
 
-def parse_config(config: dict[str, Any] | None, *, tensors: Sequence[Tensor] | None = None) -> Architecture:
-    """Normalize a config.json object. ``tensors`` (safetensors headers) only serve the dtype fallback."""
+def parse_config(
+    config: dict[str, Any] | None,
+    *,
+    tensors: Sequence[Tensor] | None = None,
+    companions: Mapping[str, Any] | None = None,
+) -> Architecture:
+    """Normalize a config.json object. ``tensors`` (safetensors headers) only serve the dtype fallback;
+    ``companions`` are the small JSON files read beside it (quantize_config.json ...), by path."""
     if config is None:
-        return Architecture(missing=["config.json: absent; nothing to derive the architecture from"])
+        return Architecture(
+            missing=["config.json: absent; nothing to derive the architecture from"],
+            quant=read_quant_config(Reader({}), Reader({}), companions or {}),
+        )
     if not isinstance(config, dict):
         raise ConfigError(f"config.json is not a JSON object (got {type(config).__name__})")
 
@@ -290,14 +302,13 @@ def parse_config(config: dict[str, Any] | None, *, tensors: Sequence[Tensor] | N
         hybrid_mamba_layers=hybrid_mamba,
         num_experts=num_experts,
         experts_per_token=per_tok,
-        shared_experts=r.get_int("n_shared_experts", "num_shared_experts"),
+        shared_experts=r.get_int(*SHARED_EXPERTS_KEYS),
         moe_intermediate_size=moe_inter,
         shared_expert_intermediate_size=r.get_int(
             "shared_expert_intermediate_size", "moe_shared_expert_intermediate_size"
         ),
         first_dense_layers=r.get_int("first_k_dense_replace", minimum=0),
-        mtp_layers=r.get_int("num_nextn_predict_layers", "mtp_num_hidden_layers", "num_mtp_layers", minimum=0)
-        or 0,
+        mtp_layers=r.get_int(*MTP_LAYERS_KEYS, minimum=0) or 0,
         mla=mla,
         mamba=mamba,
         linear_attention=linear,
@@ -305,6 +316,7 @@ def parse_config(config: dict[str, Any] | None, *, tensors: Sequence[Tensor] | N
         encoder=encoder,
         quantization_config=read_quantization(root, r),
         family=read_family(r, root, text_type),
+        quant=read_quant_config(root, r, companions or {}),
         notes=notes,
         missing=missing,
     )

@@ -10,6 +10,25 @@ from typing import Any
 from hubmem.parse.model_types import GPT2_LIKE, TEXT_CONFIG_KEYS
 from hubmem.parse.reader import Reader
 
+# One key list per fact (vLLM / transformers spellings across families).
+NUM_EXPERTS_KEYS = ("num_experts", "moe_num_experts", "n_routed_experts", "num_local_experts")
+EXPERTS_PER_TOKEN_KEYS = (
+    "num_experts_per_tok",
+    "num_experts_per_token",
+    "experts_per_token",
+    "top_k_experts",
+    "moe_topk",
+    "moe_top_k",
+    "moe_k",
+)
+SHARED_EXPERTS_KEYS = (
+    "n_shared_experts",
+    "num_shared_experts",
+    "moe_num_shared_experts",
+    "num_shared_expert",
+)
+MTP_LAYERS_KEYS = ("num_nextn_predict_layers", "mtp_num_hidden_layers", "num_mtp_layers", "mtp_num_layers")
+
 
 def find_text_config(config: dict[str, Any], problems: list[str]) -> tuple[dict[str, Any], str | None]:
     for key in TEXT_CONFIG_KEYS:
@@ -100,18 +119,11 @@ def read_ffn_sizes(
     r: Reader, text_type: str, hidden: int | None, notes: list[str]
 ) -> tuple[int | None, int | None, int | None, int | None]:
     """(num_experts, experts_per_token, moe_intermediate_size, intermediate_size)."""
-    num_experts = r.get_int("num_experts", "moe_num_experts", "n_routed_experts", "num_local_experts")
+    num_experts = r.get_int(*NUM_EXPERTS_KEYS)
     ffn_cfg = r.sub("ffn_config")
     if num_experts is None and ffn_cfg is not None:
         num_experts = ffn_cfg.get_int("moe_num_experts")
-    per_tok = r.get_int(
-        "num_experts_per_tok",
-        "num_experts_per_token",
-        "experts_per_token",
-        "top_k_experts",
-        "moe_topk",
-        "moe_top_k",
-    )
+    per_tok = r.get_int(*EXPERTS_PER_TOKEN_KEYS)
     if per_tok is None and ffn_cfg is not None:
         per_tok = ffn_cfg.get_int("moe_top_k")
     moe_inter = r.get_int("moe_intermediate_size")

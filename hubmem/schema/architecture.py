@@ -174,6 +174,35 @@ class FamilyConfig(Model):
     vision: VisionTower | None = None
 
 
+class QuantConfig(Model):
+    """A checkpoint's quantization settings as config files state them (``hubmem.parse.quant``): config.json
+    ``quantization_config`` / ``compression_config`` / MLX ``quantization``, or the companion files
+    quantize_config.json, quant_config.json, hf_quant_config.json. Interpreted with the tensor names in
+    ``hubmem.estimate.weights.quant_detect``; not part of the report."""
+
+    source: str  # where it was found
+    method: str = ""  # quant_method, lower case ("" when the file names none)
+    bits: float | None = None  # bits / w_bit
+    group_size: int | None = None  # group_size / q_group_size
+    modules_to_not_convert: list[str] = Field(default_factory=list)  # or exclude_modules
+    load_in_4bit: bool = False  # bitsandbytes (load_in_4bit / _load_in_4bit)
+    load_in_8bit: bool = False
+    bnb_4bit_quant_type: str | None = None
+    bnb_double_quant: bool = False
+    llm_int8_skip_modules: list[str] | None = None
+    fmt: str | None = None  # fp8 fmt
+    weight_block_size: list[int] | None = None
+    quant_algo: str = ""  # ModelOpt, upper case
+    format: str | None = None  # compressed-tensors format
+    groups: list[tuple[list[str], int | None, str | None]] = Field(
+        default_factory=list
+    )  # targets, bits, format
+    groups_group_size: int | None = None  # compressed-tensors: the first group's weights.group_size
+    ignore: list[str] = Field(default_factory=list)
+    per_module: dict[str, object] = Field(default_factory=dict)  # ModelOpt quantized_layers / MLX overrides
+    expert_dtype: str | None = None  # DeepSeek-V4 style routed-expert packing ("fp4")
+
+
 class Architecture(Model):
     model_type: str | None = None
     architectures: list[str] = Field(default_factory=list)
@@ -221,5 +250,6 @@ class Architecture(Model):
     quantization_config: dict[str, object] | None = None
     # parse-only facts for the estimators, kept out of the report (exclude=True)
     family: FamilyConfig = Field(default_factory=FamilyConfig, exclude=True)
+    quant: QuantConfig | None = Field(default=None, exclude=True)
     notes: list[str] = Field(default_factory=list)  # config-class defaults applied, odd-but-handled values
     missing: list[str] = Field(default_factory=list)  # what could not be derived (projections then say so)

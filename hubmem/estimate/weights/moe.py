@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any
 
 from hubmem.estimate.weights.components import (
     AUDIO,
@@ -42,69 +41,19 @@ from hubmem.schema.weights import MoEInfo
 _PER_INPUT = (VISION, AUDIO, PROJECTOR)  # run per image / audio clip, not per token
 _EXPERT_INDEX_RE = re.compile(r"\.experts\.(?:expert_)?(\d+)\.")
 
-NUM_EXPERTS_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
-EXPERTS_PER_TOKEN_KEYS = (
-    "num_experts_per_tok",
-    "num_experts_per_token",
-    "experts_per_token",
-    "moe_k",
-    "top_k_experts",
-    "moe_topk",
-    "moe_top_k",
-)
-SHARED_EXPERTS_KEYS = (
-    "n_shared_experts",
-    "num_shared_experts",
-    "moe_num_shared_experts",
-    "num_shared_expert",
-)
-
-
-def config_value(config: Mapping[str, Any] | None, *keys: str) -> Any:
-    """First non-null of ``keys`` in the text config (theory.md 1.1), then the root config."""
-    if not config:
-        return None
-    scopes: list[Mapping[str, Any]] = []
-    for sub in ("text_config", "language_config", "llm_config", "decoder", "generator"):
-        d = config.get(sub)
-        if isinstance(d, dict):
-            scopes.append(d)
-    thinker = config.get("thinker_config")
-    if isinstance(thinker, dict) and isinstance(thinker.get("text_config"), dict):
-        scopes.append(thinker["text_config"])
-    scopes.append(config)
-    for scope in scopes:
-        for k in keys:
-            v = scope.get(k)
-            if v is not None and not isinstance(v, bool):
-                return v
-    return None
-
-
-def _positive_int(v: Any) -> int | None:
-    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-        return v
-    if isinstance(v, list) and v and all(isinstance(x, int) for x in v):  # per-layer lists
-        return max(v) if max(v) > 0 else None
-    return None
-
 
 def estimate_moe(
-    records: Sequence[Record],
-    arch: Architecture,
-    config: Mapping[str, Any] | None,
-    *,
-    tied_embeddings: bool | None,
+    records: Sequence[Record], arch: Architecture, *, tied_embeddings: bool | None
 ) -> tuple[MoEInfo | None, list[str]]:
     """``(MoEInfo or None, notes)``. None for dense models or when the routing is not derivable."""
     notes: list[str] = []
     routed = [r for r in records if r.component == EXPERTS]
     if not routed:
-        if arch.num_experts or _positive_int(config_value(config, *NUM_EXPERTS_KEYS)):
+        if arch.num_experts:
             notes.append("config declares experts but no routed-expert tensors were recognised by name")
         return None, notes
-    num_experts = arch.num_experts or _positive_int(config_value(config, *NUM_EXPERTS_KEYS))
-    k = arch.experts_per_token or _positive_int(config_value(config, *EXPERTS_PER_TOKEN_KEYS))
+    num_experts = arch.num_experts
+    k = arch.experts_per_token
     seen = _experts_seen(routed)
     if num_experts is None and seen:
         num_experts = seen
@@ -152,16 +101,12 @@ def estimate_moe(
     mlp_layers = {r.layer for r in main if r.component == MLP and r.layer is not None}
     dense_layers = mlp_layers - moe_layers
     first_dense = arch.first_dense_layers
-    if first_dense is None:
-        first_dense = _positive_int(config_value(config, "first_k_dense_replace"))
     if first_dense and len(dense_layers) < first_dense:
         notes.append(
             f"config.json says {first_dense} dense layers first; {len(dense_layers)} found in the tensors"
         )
     shared_params = sum(r.parameters for r in main if r.component == SHARED_EXPERTS)
     shared = arch.shared_experts
-    if shared is None:
-        shared = _positive_int(config_value(config, *SHARED_EXPERTS_KEYS))
     if shared is None:
         shared = 1 if shared_params else 0
     fused = any(_EXPERT_INDEX_RE.search(r.name) is None for r in routed)

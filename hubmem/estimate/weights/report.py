@@ -12,11 +12,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from typing import Any
 
 from hubmem.estimate.weights.components import COMPONENTS, LM_HEAD, MTP, Classifier, Record
-from hubmem.estimate.weights.moe import config_value, estimate_moe
+from hubmem.estimate.weights.moe import estimate_moe
 from hubmem.estimate.weights.names import is_token_embedding, layer_index
 from hubmem.estimate.weights.quant_detect import detect_scheme
 from hubmem.estimate.weights.quant_roles import QuantCounter
@@ -40,17 +39,11 @@ _MTP_MARKERS = ("eh_proj", "enorm", "hnorm", "shared_head")
 
 def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architecture) -> WeightsReport:
     """The weights section of the report, from the parsed headers (``tensors``) and the config."""
-    config: Mapping[str, Any] = snapshot.config if isinstance(snapshot.config, dict) else {}
     notes: list[str] = []
-    scheme = detect_scheme(
-        quantization_config=arch.quantization_config,
-        config=config,
-        extra=snapshot.extra,
-        tensors=tensors,
-    )
+    scheme = detect_scheme(arch.quant, tensors)
     counter = QuantCounter(scheme, tensors)
-    num_layers = arch.num_layers or _int(config_value(config, "num_hidden_layers", "n_layer", "num_layers"))
-    mtp = _has_mtp(tensors, arch, config, num_layers)
+    num_layers = arch.num_layers
+    mtp = _has_mtp(tensors, arch, num_layers)
 
     classify = Classifier(num_layers=num_layers, mtp=mtp)
     records: list[Record] = []
@@ -96,7 +89,7 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
             f"{len(dupes)} tensor names appear in more than one file (e.g. {dupes[0]!r}); counted each time"
         )
 
-    tied, duplicate = _tied(records, arch, config, notes)
+    tied, duplicate = _tied(records, arch, notes)
     total_bytes = sum(r.bytes for r in records)
     parameters = sum(r.parameters for r in records)
     elements = sum(r.elements for r in records)
@@ -119,7 +112,7 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
         notes.append(
             f"index metadata.total_size {index_size:,} differs from the headers' {total_bytes:,} bytes"
         )
-    moe, moe_notes = estimate_moe(records, arch, config, tied_embeddings=tied)
+    moe, moe_notes = estimate_moe(records, arch, tied_embeddings=tied)
     notes.extend(moe_notes)
     if MTP in by_component and moe is None:
         notes.append(
@@ -145,26 +138,9 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
     )
 
 
-def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def _bool_key(config: Mapping[str, Any], key: str) -> bool | None:
-    """A boolean from the root config, else from the text sub-config."""
-    for scope in (config, config.get("text_config"), config.get("language_config"), config.get("llm_config")):
-        if isinstance(scope, dict) and isinstance(scope.get(key), bool):
-            return bool(scope[key])
-    return None
-
-
-def _has_mtp(
-    tensors: list[Tensor], arch: Architecture, config: Mapping[str, Any], num_layers: int | None
-) -> bool:
+def _has_mtp(tensors: list[Tensor], arch: Architecture, num_layers: int | None) -> bool:
     """Are layers at index >= num_hidden_layers multi-token-prediction modules?"""
     if arch.mtp_layers > 0:
-        return True
-    n = _int(config_value(config, "num_nextn_predict_layers", "num_mtp_layers", "mtp_num_layers"))
-    if n and n > 0:
         return True
     if num_layers is None:
         return False
@@ -197,14 +173,11 @@ def _files(snapshot: Snapshot, records: list[Record], notes: list[str]) -> list[
     return out
 
 
-def _expects_lm_head(arch: Architecture, config: Mapping[str, Any]) -> bool:
-    names = list(arch.architectures) or [str(a) for a in (config.get("architectures") or [])]
-    return any(a.endswith(_HEAD_ARCH_SUFFIXES) for a in names)
+def _expects_lm_head(arch: Architecture) -> bool:
+    return any(a.endswith(_HEAD_ARCH_SUFFIXES) for a in arch.architectures)
 
 
-def _tied(
-    records: list[Record], arch: Architecture, config: Mapping[str, Any], notes: list[str]
-) -> tuple[bool | None, list[Record]]:
+def _tied(records: list[Record], arch: Architecture, notes: list[str]) -> tuple[bool | None, list[Record]]:
     """Is lm_head tied to the input embeddings? Returns ``(tied, stored duplicate)``.
 
     Usually a tied head is not stored (safetensors drops the duplicate). Some repos store it anyway
@@ -220,8 +193,6 @@ def _tied(
         if r.component == LM_HEAD and len(r.shape) == 2 and (not vocab or vocab & set(r.shape))
     ]
     flag = arch.tie_word_embeddings
-    if flag is None:
-        flag = _bool_key(config, "tie_word_embeddings")
     if heads:
         if flag is True and embeds:
             size = sum(r.bytes for r in heads)
@@ -234,10 +205,10 @@ def _tied(
         return False, []
     if not embeds:
         return None, []
-    if flag is True or (flag is None and _expects_lm_head(arch, config)):
+    if flag is True or (flag is None and _expects_lm_head(arch)):
         notes.append("lm_head is tied to the input embeddings: stored once, counted once")
         return True, []
-    if flag is False and _expects_lm_head(arch, config):
+    if flag is False and _expects_lm_head(arch):
         notes.append("tie_word_embeddings is false but no lm_head tensor is stored")
         return False, []
     return None, []
