@@ -60,88 +60,70 @@ def evaluate(
     return transformers_view(plan, context, options.transformers_cache), None
 
 
+_TRANSFORMERS_CACHES = {
+    "dynamic": "engine=transformers, DynamicCache (generate() default): full layers hold every token; "
+    "sliding/chunked layers keep their last window-1 tokens (DynamicSlidingWindowLayer)",
+    "static": "engine=transformers, StaticCache(max_cache_len=context): full layers allocate context "
+    "slots; sliding/chunked layers min(window, context) (StaticSlidingWindowLayer)",
+}
+_INCOMPLETE = "incomplete: totals are 0 rather than a partial figure; see missing"
+
+
+def _mark_incomplete(report: KVCacheReport) -> KVCacheReport:
+    report.complete = False
+    report.bytes_per_token = report.bytes_per_token_all_layers = 0
+    report.assumptions.append(_INCOMPLETE)
+    return report
+
+
+def _scenario(label: str, ev: Evaluation, context: int, batch: int) -> KVScenario:
+    kv, state = ev.kv_bytes * batch, ev.state_bytes * batch
+    return KVScenario(
+        label=label, context=context, batch=batch, total_bytes=kv + state, kv_bytes=kv, state_bytes=state
+    )
+
+
 def estimate_kv_cache(arch: Architecture, options: KVOptions) -> KVCacheReport:
     """Project KV cache + recurrent state for ``options.batch`` sequences of ``options.context`` tokens."""
     plan = build_plan(arch, options)
     context, context_note = _context(arch, options)
     batch = options.batch
-    assumptions = list(plan.assumptions)
-    if context_note:
-        assumptions.insert(0, context_note)
+    assumptions = ([context_note] if context_note else []) + list(plan.assumptions)
     if options.engine == "transformers":
-        if options.transformers_cache == "dynamic":
-            assumptions.insert(
-                0,
-                "engine=transformers, DynamicCache (generate() default): full layers hold every token; "
-                "sliding/chunked layers keep their last window-1 tokens (DynamicSlidingWindowLayer)",
-            )
-        else:
-            assumptions.insert(
-                0,
-                "engine=transformers, StaticCache(max_cache_len=context): full layers allocate context "
-                "slots; sliding/chunked layers min(window, context) (StaticSlidingWindowLayer)",
-            )
-    missing = list(plan.missing)
-    per_token = sum(layer.per_token for layer in plan.layers if layer.unbounded)
-    all_layers = sum(layer.per_token for layer in plan.layers if layer.fixed_tokens is None)
-
+        assumptions.insert(0, _TRANSFORMERS_CACHES[options.transformers_cache])
     report = KVCacheReport(
         engine=options.engine,
         dtype=plan.kv_dtype,
         state_dtype=plan.state_dtype,
-        bytes_per_token=per_token,
-        bytes_per_token_all_layers=all_layers,
+        bytes_per_token=sum(layer.per_token for layer in plan.layers if layer.unbounded),
+        bytes_per_token_all_layers=sum(
+            layer.per_token for layer in plan.layers if layer.fixed_tokens is None
+        ),
         context=context,
         batch=batch,
         total_bytes=0,
         assumptions=assumptions,
-        missing=missing,
+        missing=list(plan.missing),
     )
-    if missing:
-        report.complete = False
-        report.bytes_per_token = report.bytes_per_token_all_layers = 0
-        report.assumptions.append("incomplete: totals are 0 rather than a partial figure; see missing")
-        return report
-
+    if report.missing:
+        return _mark_incomplete(report)
     ev, view = evaluate(plan, arch, options, context)
     if view is not None:
+        report.assumptions.extend(view.assumptions)
         if view.missing:
             report.missing.extend(view.missing)
-            report.complete = False
-            report.bytes_per_token = report.bytes_per_token_all_layers = 0
-            report.assumptions.extend(view.assumptions)
-            report.assumptions.append("incomplete: totals are 0 rather than a partial figure; see missing")
-            return report
+            return _mark_incomplete(report)
         report.paged = view.paged
-        report.assumptions.extend(view.assumptions)
     for entry in ev.by_kind.values():
         entry.bytes *= batch
     report.by_layer_kind = ev.by_kind
-    report.kv_bytes = ev.kv_bytes * batch
-    report.state_bytes = ev.state_bytes * batch
+    requested = _scenario("requested", ev, context, batch)
+    report.kv_bytes, report.state_bytes = requested.kv_bytes, requested.state_bytes
     report.state_bytes_per_sequence = ev.state_bytes
-    report.total_bytes = report.kv_bytes + report.state_bytes
-    report.scenarios.append(
-        KVScenario(
-            label="requested",
-            context=context,
-            batch=batch,
-            total_bytes=report.total_bytes,
-            kv_bytes=report.kv_bytes,
-            state_bytes=report.state_bytes,
-        )
-    )
+    report.total_bytes = requested.total_bytes
+    report.scenarios.append(requested)
     if arch.max_context is not None and arch.max_context != context:
         ev_max, view_max = evaluate(plan, arch, options, arch.max_context)
         if not (view_max is not None and view_max.missing):
-            report.scenarios.append(
-                KVScenario(
-                    label="max_context",
-                    context=arch.max_context,
-                    batch=batch,
-                    total_bytes=(ev_max.kv_bytes + ev_max.state_bytes) * batch,
-                    kv_bytes=ev_max.kv_bytes * batch,
-                    state_bytes=ev_max.state_bytes * batch,
-                )
-            )
+            report.scenarios.append(_scenario("max_context", ev_max, arch.max_context, batch))
     return report
