@@ -110,24 +110,15 @@ def _layer_bytes(d: LayerDims, s: int, b: int, tp: int, sp: bool, name: str) -> 
     return sb * replicated + sb * sharded // tp, scores
 
 
-def estimate_activations(
-    arch: Architecture, options: TrainingOptions, *, gated_mlp: bool, act_bytes: int = 2
-) -> Activations:
-    """Activation bytes per GPU for one micro-batch under ``options`` (policy, TP/SP, flash, logits)."""
+def _per_layer(
+    arch: Architecture, options: TrainingOptions, name: str, act_bytes: int
+) -> list[tuple[int, int, int]]:
+    """(formula bytes without scores, attention-score bytes kept, FlashAttention LSE bytes) per layer."""
     s, b = options.seq_len, options.micro_batch
     tp, sp = options.tensor_parallel, options.sequence_parallel
-    scale_num, scale_den = act_bytes, 2  # formulas are for 16-bit activations
-    missing: list[str] = []
-    assumptions: list[str] = []
-    name = _pick_formula(arch, options, gated_mlp)
-    h, n_layers = arch.hidden_size, arch.num_layers
-    if not h or not n_layers:
-        missing.append("activations: hidden_size / num_hidden_layers unknown, activations not projected")
-        return Activations(0, 0, 0, 0, 0, 0, 0, "", name, assumptions, missing)
-
+    n_layers = arch.num_layers or 0
     kinds = arch.layer_kinds or ["full"] * n_layers
-    recurrent = sum(1 for k in kinds if k in RECURRENT_KINDS)
-    per_layer: list[tuple[int, int, int]] = []  # (formula w/o scores, scores kept, lse)
+    out: list[tuple[int, int, int]] = []
     for i in range(n_layers):
         d = _layer_dims(arch, i, tp)
         base, scores = _layer_bytes(d, s, b, tp, sp, name)
@@ -137,86 +128,118 @@ def estimate_activations(
         lse = 4 * d.heads * s * b // tp if options.flash_attention and scores else 0
         if options.flash_attention or options.gradient_checkpointing == "selective":
             scores = 0
-        per_layer.append((base * scale_num // scale_den, scores * scale_num // scale_den, lse))
+        out.append((base * act_bytes // 2, scores * act_bytes // 2, lse))  # formulas are for 16-bit
+    return out
 
-    formula_max = max(f + sc for f, sc, _ in per_layer)
-    largest = max(f + sc + lse for f, sc, lse in per_layer)
-    i_largest = max(range(n_layers), key=lambda i: sum(per_layer[i]))
+
+def _policy(
+    arch: Architecture, options: TrainingOptions, per_layer: list[tuple[int, int, int]], act_bytes: int
+) -> tuple[int, str]:
+    """Bytes of all layers under the checkpointing policy, and how they were counted."""
+    n_layers, h = len(per_layer), arch.hidden_size or 0
+    s, b, sp = options.seq_len, options.micro_batch, options.sequence_parallel
     if options.gradient_checkpointing == "full":
-        kept_per_layer = 2 * s * b * h // (tp if sp else 1) * scale_num // scale_den
-        layers_bytes = n_layers * kept_per_layer + largest
-        policy = (
+        largest = max(sum(layer) for layer in per_layer)
+        kept_per_layer = 2 * s * b * h // (options.tensor_parallel if sp else 1) * act_bytes // 2
+        return n_layers * kept_per_layer + largest, (
             f"full checkpointing: layer inputs 2sbh{'/t' if sp else ''} x {n_layers} = "
             f"{n_layers * kept_per_layer:,} B + one layer recomputed live {largest:,} B"
         )
-    else:
-        layers_bytes = sum(f + sc + lse for f, sc, lse in per_layer)
-        what = "no" if options.gradient_checkpointing == "none" else "selective"
-        policy = f"{what} checkpointing: all {n_layers} layers' activations kept"
+    what = "no" if options.gradient_checkpointing == "none" else "selective"
+    return sum(
+        sum(layer) for layer in per_layer
+    ), f"{what} checkpointing: all {n_layers} layers' activations kept"
 
-    if name == "korthikanti":
-        if tp == 1 or sp:
-            text = "34*s*b*h" + ("/t" if tp > 1 else "") + " [Korthikanti, GPT block with a 4h FFN]"
-        else:
-            text = "s*b*h*(10 + 24/t) [Korthikanti, TP without SP]"
-        ffn = _layer_dims(arch, n_layers - 1, tp).ffn
-        if ffn != 4 * h:
-            megatron = s * b * h * 18 + s * b * 4 * ffn
-            assumptions.append(
-                f"this model's FFN is {ffn} = {ffn / h:g}h, not 4h: Megatron's s*b*h*(18 + 4*ffn/h) gives "
-                f"{megatron:,} B per layer instead of 34*s*b*h = {34 * s * b * h:,} B (no TP, no scores)"
-            )
+
+def _formula_text(arch: Architecture, options: TrainingOptions, name: str, assumptions: list[str]) -> str:
+    s, b, tp, sp = options.seq_len, options.micro_batch, options.tensor_parallel, options.sequence_parallel
+    if name != "korthikanti":
+        text = "s*b*(8h + 2(q+k+v+o dims) + 8I + 2*latent)"
+        text += "/t" if sp else " with the non-2h terms /t" if tp > 1 else ""
+        return text + " [Llama-style, derived; =s*b*(12h + 4h*nkv/nh + 8I) for Llama]"
+    if tp == 1 or sp:
+        text = "34*s*b*h" + ("/t" if tp > 1 else "") + " [Korthikanti, GPT block with a 4h FFN]"
     else:
-        text = "s*b*(8h + 2(q+k+v+o dims) + 8I + 2*latent)" + (
-            "/t" if sp else " with the non-2h terms /t" if tp > 1 else ""
-        )
-        text += " [Llama-style, derived; =s*b*(12h + 4h*nkv/nh + 8I) for Llama]"
-    scores_kept = per_layer[i_largest][1]
-    if scores_kept:
-        text += " + 5*a*s^2*b attention scores (eager attention)"
-    if per_layer[i_largest][2]:
-        text += " + 4*a*s*b FlashAttention log-sum-exp (fp32)"
-    assumptions.append(f"activations: {text}; s={s}, b={b}, t={tp}, SP={'on' if sp else 'off'}; {policy}")
-    if act_bytes != 2:
-        assumptions.append(f"activations scaled by {act_bytes}/2 for {act_bytes * 8}-bit activations")
-    if recurrent:
+        text = "s*b*h*(10 + 24/t) [Korthikanti, TP without SP]"
+    h = arch.hidden_size or 0
+    ffn = _layer_dims(arch, (arch.num_layers or 1) - 1, tp).ffn
+    if ffn != 4 * h:
+        megatron = s * b * h * 18 + s * b * 4 * ffn
         assumptions.append(
+            f"this model's FFN is {ffn} = {ffn / h:g}h, not 4h: Megatron's s*b*h*(18 + 4*ffn/h) gives "
+            f"{megatron:,} B per layer instead of 34*s*b*h = {34 * s * b * h:,} B (no TP, no scores)"
+        )
+    return text
+
+
+def _model_notes(arch: Architecture, act_bytes: int) -> list[str]:
+    notes = []
+    if act_bytes != 2:
+        notes.append(f"activations scaled by {act_bytes}/2 for {act_bytes * 8}-bit activations")
+    recurrent = sum(1 for k in arch.layer_kinds if k in RECURRENT_KINDS)
+    if recurrent:
+        notes.append(
             f"{recurrent} recurrent (Mamba / linear-attention) layers have no published activation formula; "
             "counted with the same dense-layer formula without attention scores (rough)"
         )
     if arch.num_experts:
-        assumptions.append(
+        notes.append(
             "MoE layers (Llama-style formula): each token stores the SwiGLU tensors of its top-k routed "
             "(+ shared) experts, plus 2*k*h for the k gathered expert inputs and 2*k*h for the expert "
             "outputs weighted by the router [derived]; routing imbalance, capacity padding and router "
             "logits are not modelled"
         )
     if arch.mla is not None:
-        assumptions.append(
-            "MLA layers: Q/K/V at their up-projected widths plus the compressed latents (rough)"
-        )
-    assumptions.append(
+        notes.append("MLA layers: Q/K/V at their up-projected widths plus the compressed latents (rough)")
+    notes.append(
         "not counted: embedding output, final norm, pipeline parallel in-flight micro-batches, "
         "allocator fragmentation, temporary buffers of the backward pass"
     )
+    return notes
 
-    # logits for the loss (theory 4.4): fp32 s*b*V*4 (Megatron / Korthikanti) or the HF peak (2+4+4)*s*b*V
-    vocab = arch.vocab_size or 0
-    if not vocab:
-        missing.append("logits: vocab_size unknown, loss logits not projected")
-    fp32_logits = 4 * s * b * vocab // tp
-    hf_logits = 10 * s * b * vocab
+
+def _logits(arch: Architecture, options: TrainingOptions) -> tuple[int, tuple[str, int, str] | None]:
+    """Logits for the loss (theory 4.4): fp32 s*b*V*4 (Megatron / Korthikanti) or the HF peak (2+4+4)*s*b*V,
+    and the other one as an alternative."""
+    s, b, tp, vocab = options.seq_len, options.micro_batch, options.tensor_parallel, arch.vocab_size or 0
+    fp32_logits, hf_logits = 4 * s * b * vocab // tp, 10 * s * b * vocab
     if options.logits == "hf":
-        logits = hf_logits
         alt = ("logits fp32 (Megatron)", fp32_logits, "s*b*V*4" + ("/t (vocab-parallel)" if tp > 1 else ""))
-    else:
-        logits = fp32_logits
-        alt = ("logits HF peak", hf_logits, "(2 + 4 + 4)*s*b*V: 16-bit logits + fp32 upcast + fp32 gradient")
+        return hf_logits, alt if vocab else None
+    alt = ("logits HF peak", hf_logits, "(2 + 4 + 4)*s*b*V: 16-bit logits + fp32 upcast + fp32 gradient")
+    return fp32_logits, alt if vocab else None
 
+
+def estimate_activations(
+    arch: Architecture, options: TrainingOptions, *, gated_mlp: bool, act_bytes: int = 2
+) -> Activations:
+    """Activation bytes per GPU for one micro-batch under ``options`` (policy, TP/SP, flash, logits)."""
+    name = _pick_formula(arch, options, gated_mlp)
+    if not arch.hidden_size or not arch.num_layers:
+        missing = ["activations: hidden_size / num_hidden_layers unknown, activations not projected"]
+        return Activations(0, 0, 0, 0, 0, 0, 0, "", name, [], missing)
+    per_layer = _per_layer(arch, options, name, act_bytes)
+    i_largest = max(range(len(per_layer)), key=lambda i: sum(per_layer[i]))
+    layers_bytes, policy = _policy(arch, options, per_layer, act_bytes)
+    assumptions: list[str] = []
+    text = _formula_text(arch, options, name, assumptions)
+    _, scores_kept, lse = per_layer[i_largest]
+    if scores_kept:
+        text += " + 5*a*s^2*b attention scores (eager attention)"
+    if lse:
+        text += " + 4*a*s*b FlashAttention log-sum-exp (fp32)"
+    o = options
+    sp = "on" if o.sequence_parallel else "off"
+    assumptions.append(
+        f"activations: {text}; s={o.seq_len}, b={o.micro_batch}, t={o.tensor_parallel}, SP={sp}; {policy}"
+    )
+    assumptions += _model_notes(arch, act_bytes)
+    logits, alt = _logits(arch, options)
+    missing = [] if arch.vocab_size else ["logits: vocab_size unknown, loss logits not projected"]
     return Activations(
-        per_layer_bytes=largest,
-        formula_bytes=formula_max,
-        lse_bytes=per_layer[i_largest][2],
+        per_layer_bytes=max(sum(layer) for layer in per_layer),
+        formula_bytes=max(f + sc for f, sc, _ in per_layer),
+        lse_bytes=lse,
         scores_bytes=scores_kept,
         layers_bytes=layers_bytes,
         logits_bytes=logits,
@@ -225,5 +248,5 @@ def estimate_activations(
         name=name,
         assumptions=assumptions,
         missing=missing,
-        logits_alternative=alt if vocab else None,
+        logits_alternative=alt,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hubmem.estimate.weights.names import module_name
 from hubmem.estimate.weights.quant_scheme import (
@@ -101,82 +101,96 @@ def _linear_shape_from_config(module: str, arch: Architecture) -> tuple[int, int
     return table.get(leaf)
 
 
+def _sibling(mod: str, leaf: str) -> str:
+    return f"{mod}.{leaf}" if mod else leaf
+
+
+class _Unpacker:
+    """The rules of one checkpoint: which tensors are bookkeeping, and each packed tensor's logical shape."""
+
+    def __init__(self, names: set[str], quant: str | None, bits: int, arch: Architecture | None) -> None:
+        self.names, self.quant, self.bits, self.arch = names, quant, bits, arch
+
+    def aux_owner(self, t: Tensor, mod: str, leaf: str) -> str | None:
+        """The module whose bytes an auxiliary tensor (scales, zeros, absmax ...) belongs to, else None."""
+        if ".quant_state." in t.name:
+            return mod[: -len(".quant_state")]
+        mxfp4_scales = leaf.endswith("_scales") and t.dtype == "U8"
+        if mxfp4_scales and _sibling(mod, leaf[:-7] + "_blocks") in self.names:
+            return _sibling(mod, leaf[:-7])
+        if leaf in AUX_LEAVES or t.dtype == "F8_E8M0":
+            return _sibling(mod, leaf[:-7]) if mxfp4_scales else mod
+        if leaf == "scales" and (self.quant == "mlx" or _sibling(mod, "qweight") in self.names):
+            return mod
+        if leaf == "biases" and self.quant == "mlx" and _sibling(mod, "scales") in self.names:
+            return mod
+        return None
+
+    def packed_shape(self, t: Tensor, mod: str, leaf: str) -> tuple[str, tuple[int, ...]] | None:
+        """(logical name, logical shape) of a packed weight; None when ``t`` is not packed."""
+        rows, cols = (t.shape[0], t.shape[-1]) if t.shape else (1, 1)
+        two_d, container = len(t.shape) == 2, DTYPE_BITS[t.dtype]
+        if leaf == "qweight" and two_d:
+            per = container // self.bits
+            shape = (cols, rows * per) if self.quant != "awq" else (cols * per, rows)
+            return _sibling(mod, "weight"), shape
+        if leaf == "weight_packed" and two_d:
+            per = 2 if t.dtype == "U8" else container // self.bits
+            return _sibling(mod, "weight"), (rows, cols * per)
+        if leaf.endswith("_blocks") and t.dtype == "U8" and len(t.shape) >= 2:
+            return _sibling(mod, leaf[: -len("_blocks")]), (*t.shape[:-2], t.shape[-2] * t.shape[-1] * 2)
+        if leaf == "weight" and two_d and self.quant == "nvfp4" and t.dtype == "U8":
+            return t.name, (rows, cols * 2)
+        if leaf == "weight" and two_d and self.quant == "mlx" and t.dtype == "U32":
+            return t.name, (rows, cols * (32 // self.bits))
+        return None
+
+    def bnb4(self, t: Tensor, mod: str) -> LogicalTensor:
+        """bitsandbytes 4-bit: [(n + 1) // 2, 1] bytes of quant_storage; logical n = numel * 2 * itemsize.
+        The logical shape is taken from the config when a Llama-style projection's size matches."""
+        numel = t.numel * 2 * (DTYPE_BITS[t.dtype] // 8)
+        guess = _linear_shape_from_config(mod, self.arch) if self.arch is not None else None
+        if guess is not None and math.prod(guess) in (numel, numel - 1):
+            return LogicalTensor(t.name, guess, math.prod(guess), t.nbytes, t.dtype, True, False, True)
+        return LogicalTensor(t.name, None, numel, t.nbytes, t.dtype, True, False, False)
+
+    def logical(self, t: Tensor, mod: str, leaf: str) -> LogicalTensor:
+        packed = self.packed_shape(t, mod, leaf)
+        if packed is not None:
+            name, shape = packed
+            return LogicalTensor(name, shape, math.prod(shape), t.nbytes, t.dtype, True)
+        if leaf == "weight" and (t.name + ".absmax" in self.names or t.name + ".quant_map" in self.names):
+            return self.bnb4(t, mod)
+        is_param = t.dtype in FLOAT_DTYPES or (self.quant is not None and leaf == "weight")
+        return LogicalTensor(t.name, t.shape, t.numel, t.nbytes, t.dtype, False, not is_param)
+
+
+def _fold_aux(out: list[LogicalTensor], aux_bytes: dict[str, int]) -> None:
+    """Add each module's auxiliary bytes to its logical weight (or keep them as a bookkeeping buffer)."""
+    by_module = {module_name(lt.name): i for i, lt in enumerate(out)}
+    by_name = {lt.name: i for i, lt in enumerate(out)}
+    for owner, nbytes in aux_bytes.items():
+        i = by_name.get(owner, by_module.get(owner))
+        if i is None:
+            out.append(LogicalTensor(owner + ".<aux>", (0,), 0, nbytes, "U8", buffer=True))
+        else:
+            out[i] = replace(out[i], stored_bytes=out[i].stored_bytes + nbytes)
+
+
 def logical_tensors(
     tensors: Sequence[Tensor], *, quant: str | None, bits: int = 4, arch: Architecture | None = None
 ) -> list[LogicalTensor]:
     """Unpack the real tensor list into logical tensors (see ``LogicalTensor``)."""
-    names = {t.name for t in tensors}
+    unpack = _Unpacker({t.name for t in tensors}, quant, bits, arch)
     aux_bytes: dict[str, int] = {}
     out: list[LogicalTensor] = []
     for t in tensors:
         mod, _, leaf = t.name.rpartition(".")
-
-        def sibling(other: str, mod: str = mod) -> str:
-            return f"{mod}.{other}" if mod else other
-
-        aux = (
-            leaf in AUX_LEAVES
-            or t.dtype == "F8_E8M0"
-            or ".quant_state." in t.name
-            or (leaf == "scales" and (sibling("qweight") in names or quant == "mlx"))
-            or (leaf == "biases" and quant == "mlx" and sibling("scales") in names)
-            or (leaf.endswith("_scales") and t.dtype == "U8" and sibling(leaf[:-7] + "_blocks") in names)
-        )
-        if aux:
-            owner = mod[: -len(".quant_state")] if ".quant_state." in t.name else mod
-            if leaf.endswith("_scales") and t.dtype == "U8":
-                owner = sibling(leaf[:-7])
+        owner = unpack.aux_owner(t, mod, leaf)
+        if owner is not None:
             aux_bytes[owner] = aux_bytes.get(owner, 0) + t.nbytes
-            continue
-        shape: tuple[int, ...] | None = t.shape
-        name, packed, inferred = t.name, False, False
-        rows = t.shape[0] if t.shape else 1
-        cols = t.shape[-1] if t.shape else 1
-        container = DTYPE_BITS[t.dtype]
-        if leaf == "qweight" and len(t.shape) == 2:
-            per = container // bits
-            shape = (cols, rows * per) if quant != "awq" else (cols * per, rows)
-            name, packed = sibling("weight"), True
-        elif leaf == "weight_packed" and len(t.shape) == 2:
-            per = 2 if t.dtype == "U8" else container // bits
-            shape, name, packed = (rows, cols * per), sibling("weight"), True
-        elif leaf.endswith("_blocks") and t.dtype == "U8" and len(t.shape) >= 2:
-            shape = (*t.shape[:-2], t.shape[-2] * t.shape[-1] * 2)
-            name, packed = sibling(leaf[: -len("_blocks")]), True
-        elif leaf == "weight" and quant == "nvfp4" and t.dtype == "U8" and len(t.shape) == 2:
-            shape, packed = (rows, cols * 2), True
-        elif leaf == "weight" and quant == "mlx" and t.dtype == "U32" and len(t.shape) == 2:
-            shape, packed = (rows, cols * (32 // bits)), True
-        elif leaf == "weight" and (t.name + ".absmax" in names or t.name + ".quant_map" in names):
-            # bitsandbytes 4-bit: [(n + 1) // 2, 1] bytes of quant_storage; logical n = numel * 2 * itemsize
-            numel = t.numel * 2 * (container // 8)
-            guess = _linear_shape_from_config(mod, arch) if arch is not None else None
-            if guess is not None and math.prod(guess) in (numel, numel - 1):
-                shape, inferred, numel = guess, True, math.prod(guess)
-            else:
-                shape = None
-            out.append(LogicalTensor(name, shape, numel, t.nbytes, t.dtype, True, False, inferred))
-            continue
-        is_param = t.dtype in FLOAT_DTYPES or packed or (quant is not None and leaf == "weight")
-        params = math.prod(shape) if shape is not None else t.numel
-        out.append(LogicalTensor(name, shape, params, t.nbytes, t.dtype, packed, not is_param, inferred))
+        else:
+            out.append(unpack.logical(t, mod, leaf))
     if aux_bytes:
-        by_module = {module_name(lt.name): i for i, lt in enumerate(out)}
-        by_name = {lt.name: i for i, lt in enumerate(out)}
-        for owner, nbytes in aux_bytes.items():
-            i = by_name.get(owner, by_module.get(owner))
-            if i is None:
-                out.append(LogicalTensor(owner + ".<aux>", (0,), 0, nbytes, "U8", buffer=True))
-                continue
-            lt = out[i]
-            out[i] = LogicalTensor(
-                lt.name,
-                lt.shape,
-                lt.params,
-                lt.stored_bytes + nbytes,
-                lt.dtype,
-                lt.packed,
-                lt.buffer,
-                lt.shape_inferred,
-            )
+        _fold_aux(out, aux_bytes)
     return out
