@@ -22,7 +22,7 @@ The roles are assigned by :class:`QuantCounter` under the ``QuantScheme`` (``qua
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from hubmem.estimate.weights.names import is_routed_expert, module_of, suffix
@@ -42,6 +42,7 @@ from hubmem.estimate.weights.quant_scheme import (
 from hubmem.formats.safetensors import Tensor
 
 Role = Literal["plain", "quantized", "aux"]
+_FP8_WEIGHT_LAYOUTS = frozenset({"fp8", "generic", "modelopt", "compressed"})
 
 
 def _glob_match(pattern: str, text: str) -> bool:
@@ -92,6 +93,15 @@ class QuantCounter:
         self._bnb4_weights: set[str] = set()
         self._u32_weight_modules: set[str] = set()
         self._scaled_modules: set[str] = set()
+        rules: dict[str, Callable[[Tensor, str], tuple[Role, int] | None]] = {
+            "bnb4": self._bnb4,
+            "bnb8": self._bnb8,
+            "mxfp4": self._mxfp4,
+            "compressed": self._compressed,
+            "modelopt": self._modelopt,
+            "mlx": self._mlx,
+        }
+        self._rule = rules.get(scheme.layout) if scheme is not None else None
         if scheme is None:
             return
         for t in tensors:  # one pass: which modules carry which bookkeeping
@@ -116,59 +126,66 @@ class QuantCounter:
         if s is None:
             return "plain", t.numel
         suf = suffix(t.name)
-        layout = s.layout
-        if layout == "gptq":
-            if suf == "qweight":
-                return "quantized", self._packed(t, s.bits)
-            if suf in GPTQ_AUX_SUFFIXES and t.name[: -len(suf) - 1] in self._gptq_modules:
-                return "aux", 0
+        if s.layout == "gptq" and (found := self._gptq(t, suf)) is not None:
+            return found
         if suf in AUX_SUFFIXES:
             return "aux", 0
-        if layout == "bnb4":
-            if suf in BNB4_AUX_SUFFIXES or suf.startswith("bitsandbytes__") or ".quant_state." in t.name:
-                return "aux", 0
-            if t.name in self._bnb4_weights or (t.dtype == "U8" and suf == "weight"):
-                return "quantized", t.nbytes * 2  # two 4-bit values per stored byte, any storage dtype
-        elif layout == "bnb8":
-            if suf in BNB8_AUX_SUFFIXES:
-                return "aux", 0
-            if t.dtype == "I8" and suf == "weight":
-                return "quantized", t.numel
-        elif layout == "mxfp4":
-            if t.dtype == "U8" and suf.endswith("_scales"):
-                return "aux", 0
-            if t.dtype == "U8" and suf.endswith("_blocks"):
-                return "quantized", t.numel * 2
-        elif layout == "compressed":
-            if suf == "weight_packed" and t.dtype in INT_CONTAINER_BITS:
-                return "quantized", self._packed(t, self._ct_bits(module_of(t.name)))
-            if (
-                suf == "weight"
-                and (t.dtype in FP8_DTYPES or t.dtype == "I8")
-                and module_of(t.name) in self._scaled_modules
-            ):
-                return "quantized", t.numel
-        elif layout == "modelopt":
-            if suf == "weight" and t.dtype in ("U8", "I8") and self._modelopt_4bit(module_of(t.name)):
-                return "quantized", t.numel * 2
-            if suf == "weight" and (t.dtype in FP8_DTYPES or t.dtype in ("U8", "I8")):
-                return "quantized", t.numel
-        elif layout == "mlx":
-            mod = module_of(t.name)
-            if mod in self._u32_weight_modules:
-                if suf in ("scales", "biases"):
-                    return "aux", 0
-                if suf == "weight":
-                    return "quantized", self._packed(t, self._mlx_bits(mod))
-        if (
-            layout in ("fp8", "generic", "modelopt", "compressed")
-            and suf == "weight"
-            and t.dtype in FP8_DTYPES
-        ):
+        if self._rule is not None and (found := self._rule(t, suf)) is not None:
+            return found
+        if s.layout in _FP8_WEIGHT_LAYOUTS and suf == "weight" and t.dtype in FP8_DTYPES:
             return "quantized", t.numel
         if s.expert_bits and is_routed_expert(t.name) and t.dtype in INT_CONTAINER_BITS:
             return "quantized", self._packed(t, s.expert_bits)
         return "plain", t.numel
+
+    # -- one rule per packing layout: None = not decided here -------------------------------------
+
+    def _gptq(self, t: Tensor, suf: str) -> tuple[Role, int] | None:
+        if suf == "qweight":
+            return "quantized", self._packed(t, self.scheme.bits if self.scheme else None)
+        if suf in GPTQ_AUX_SUFFIXES and t.name[: -len(suf) - 1] in self._gptq_modules:
+            return "aux", 0
+        return None
+
+    def _bnb4(self, t: Tensor, suf: str) -> tuple[Role, int] | None:
+        if suf in BNB4_AUX_SUFFIXES or suf.startswith("bitsandbytes__") or ".quant_state." in t.name:
+            return "aux", 0
+        if t.name in self._bnb4_weights or (t.dtype == "U8" and suf == "weight"):
+            return "quantized", t.nbytes * 2  # two 4-bit values per stored byte, any storage dtype
+        return None
+
+    def _bnb8(self, t: Tensor, suf: str) -> tuple[Role, int] | None:
+        if suf in BNB8_AUX_SUFFIXES:
+            return "aux", 0
+        return ("quantized", t.numel) if t.dtype == "I8" and suf == "weight" else None
+
+    def _mxfp4(self, t: Tensor, suf: str) -> tuple[Role, int] | None:
+        if t.dtype == "U8" and suf.endswith("_scales"):
+            return "aux", 0
+        return ("quantized", t.numel * 2) if t.dtype == "U8" and suf.endswith("_blocks") else None
+
+    def _compressed(self, t: Tensor, suf: str) -> tuple[Role, int] | None:
+        if suf == "weight_packed" and t.dtype in INT_CONTAINER_BITS:
+            return "quantized", self._packed(t, self._ct_bits(module_of(t.name)))
+        scaled = module_of(t.name) in self._scaled_modules
+        if suf == "weight" and (t.dtype in FP8_DTYPES or t.dtype == "I8") and scaled:
+            return "quantized", t.numel
+        return None
+
+    def _modelopt(self, t: Tensor, suf: str) -> tuple[Role, int] | None:
+        if suf != "weight":
+            return None
+        if t.dtype in ("U8", "I8") and self._modelopt_4bit(module_of(t.name)):
+            return "quantized", t.numel * 2
+        return ("quantized", t.numel) if t.dtype in FP8_DTYPES or t.dtype in ("U8", "I8") else None
+
+    def _mlx(self, t: Tensor, suf: str) -> tuple[Role, int] | None:
+        mod = module_of(t.name)
+        if mod not in self._u32_weight_modules:
+            return None
+        if suf in ("scales", "biases"):
+            return "aux", 0
+        return ("quantized", self._packed(t, self._mlx_bits(mod))) if suf == "weight" else None
 
     def _packed(self, t: Tensor, bits: float | None) -> int:
         n, exact = packed_parameters(t.numel, t.dtype, bits)
