@@ -84,6 +84,24 @@ class NameInfo:
     layer: int | None  # index inside the (decoder) layer stack, None outside one
 
 
+def _mixer(rest: list[str]) -> str:
+    """Mamba / Nemotron-H ``mixer``: the mixer is mamba, attention, MLP or MoE."""
+    sub = rest[1] if len(rest) > 1 else ""
+    if sub in MIXER_ATTENTION:
+        return ATTENTION
+    if sub in MIXER_MOE or sub == "e_score_correction_bias":
+        return _moe_part(rest[1:])
+    return MLP if sub in MIXER_MLP else SSM
+
+
+# the first segment below a layer that alone decides the component
+_LAYER_FIRST_SEGMENT = {
+    **dict.fromkeys(SSM_SEGMENTS, SSM),
+    **dict.fromkeys(ATTENTION_SEGMENTS, ATTENTION),
+}
+_LAYER_LAST_RESORT = {**dict.fromkeys(SHARED_SEGMENTS, SHARED_EXPERTS), "experts": EXPERTS, "router": ROUTER}
+
+
 def _in_layer(rest: list[str], name: str) -> str:
     """Component of a tensor below a layer; ``rest`` is the path under the layer index."""
     if not rest:
@@ -91,36 +109,22 @@ def _in_layer(rest: list[str], name: str) -> str:
     # GPT-2 / GPT-J causal-mask buffers: ``h.N.attn.bias`` [1, 1, n, n], ``attn.masked_bias``.
     if rest[-1] in BUFFER_LAST:
         return BUFFERS
-    first = rest[0]
-    if first in WRAPPERS and len(rest) > 1:  # DBRX norm_attn_norm.{attn,norm_1,norm_2}
-        first = rest[1]
+    if rest[0] in WRAPPERS and len(rest) > 1:  # DBRX norm_attn_norm.{attn,norm_1,norm_2}
         rest = rest[1:]
-    if first in SSM_SEGMENTS:
-        return SSM
-    if first in ATTENTION_SEGMENTS:
-        return ATTENTION
-    if first == "mixer":  # Mamba / Nemotron-H: the mixer is mamba, attention, MLP or MoE
-        sub = rest[1] if len(rest) > 1 else ""
-        if sub in MIXER_ATTENTION:
-            return ATTENTION
-        if sub in MIXER_MOE or sub == "e_score_correction_bias":
-            return _moe_part(rest[1:])
-        if sub in MIXER_MLP:
-            return MLP
-        return SSM
+    first = rest[0]
+    if first in _LAYER_FIRST_SEGMENT:
+        return _LAYER_FIRST_SEGMENT[first]
+    if first == "mixer":
+        return _mixer(rest)
     if is_norm_segment(first):
         return NORMS
     if first in MLP_SEGMENTS:
         if len(rest) > 1 and is_norm_segment(rest[1]) and first == "output":  # BERT output.LayerNorm
             return NORMS
         return _moe_part(rest[1:])
-    if first in SHARED_SEGMENTS:
-        return SHARED_EXPERTS
-    if first == "experts":
-        return EXPERTS
-    if first in ("router", "gate"):
+    if first == "gate":
         return ROUTER
-    return OTHER
+    return _LAYER_LAST_RESORT.get(first, OTHER)
 
 
 def _moe_part(rest: list[str]) -> str:
@@ -139,6 +143,33 @@ def _moe_part(rest: list[str]) -> str:
     return MLP
 
 
+def _outside_layers(name: str, segs: list[str]) -> str:
+    """Component of a tensor outside the layer stack: buffers, LM head, embeddings, final norm."""
+    last = segs[-1]
+    module = segs[:-1] if last in ("weight", "bias") else segs
+    if last in BUFFER_LAST:
+        return BUFFERS
+    mod_set = set(module)
+    if mod_set & LM_HEAD_SEGMENTS or name in ("output.weight", "output.bias"):
+        return LM_HEAD
+    if "cls" in mod_set and "predictions" in mod_set:  # BERT MLM head
+        return LM_HEAD
+    if mod_set & EMBED_SEGMENTS:
+        return EMBEDDINGS
+    if module and (module[-1] in FINAL_NORM_SEGMENTS or is_norm_segment(module[-1])):
+        return NORMS
+    return OTHER
+
+
+# path segments that decide the component wherever they appear in a name, in this order
+_ANYWHERE = (
+    (PROJECTOR_SEGMENTS, PROJECTOR),
+    (AUDIO_SEGMENTS, AUDIO),
+    (VISION_SEGMENTS, VISION),
+    (MTP_SEGMENTS, MTP),
+)
+
+
 def classify(name: str, *, num_layers: int | None = None, mtp: bool = False) -> NameInfo:
     """Classify one tensor name.
 
@@ -147,34 +178,16 @@ def classify(name: str, *, num_layers: int | None = None, mtp: bool = False) -> 
     """
     segs = name.split(".")
     seg_set = set(segs)
-    if seg_set & PROJECTOR_SEGMENTS:
-        return NameInfo(PROJECTOR, None)
-    if seg_set & AUDIO_SEGMENTS:
-        return NameInfo(AUDIO, None)
-    if seg_set & VISION_SEGMENTS:
-        return NameInfo(VISION, None)
-    if seg_set & MTP_SEGMENTS:
-        return NameInfo(MTP, None)
+    for segments, component in _ANYWHERE:
+        if seg_set & segments:
+            return NameInfo(component, None)
     li = layer_index(name)
-    if li is not None:
-        idx, rest = li
-        if mtp and num_layers is not None and idx >= num_layers:
-            return NameInfo(MTP, idx)
-        return NameInfo(_in_layer(rest, name), idx)
-    last = segs[-1]
-    module = segs[:-1] if last in ("weight", "bias") else segs
-    if last in BUFFER_LAST:
-        return NameInfo(BUFFERS, None)
-    mod_set = set(module)
-    if mod_set & LM_HEAD_SEGMENTS or name in ("output.weight", "output.bias"):
-        return NameInfo(LM_HEAD, None)
-    if "cls" in mod_set and "predictions" in mod_set:  # BERT MLM head
-        return NameInfo(LM_HEAD, None)
-    if mod_set & EMBED_SEGMENTS:
-        return NameInfo(EMBEDDINGS, None)
-    if module and (module[-1] in FINAL_NORM_SEGMENTS or is_norm_segment(module[-1])):
-        return NameInfo(NORMS, None)
-    return NameInfo(OTHER, None)
+    if li is None:
+        return NameInfo(_outside_layers(name, segs), None)
+    idx, rest = li
+    if mtp and num_layers is not None and idx >= num_layers:
+        return NameInfo(MTP, idx)
+    return NameInfo(_in_layer(rest, name), idx)
 
 
 def is_lm_head(name: str) -> bool:
