@@ -42,18 +42,9 @@ _PER_INPUT = (VISION, AUDIO, PROJECTOR)  # run per image / audio clip, not per t
 _EXPERT_INDEX_RE = re.compile(r"\.experts\.(?:expert_)?(\d+)\.")
 
 
-def estimate_moe(
-    records: Sequence[Record], arch: Architecture, *, tied_embeddings: bool | None
-) -> tuple[MoEInfo | None, list[str]]:
-    """``(MoEInfo or None, notes)``. None for dense models or when the routing is not derivable."""
-    notes: list[str] = []
-    routed = [r for r in records if r.component == EXPERTS]
-    if not routed:
-        if arch.num_experts:
-            notes.append("config declares experts but no routed-expert tensors were recognised by name")
-        return None, notes
-    num_experts = arch.num_experts
-    k = arch.experts_per_token
+def _routing(routed: Sequence[Record], arch: Architecture, notes: list[str]) -> tuple[int, int] | None:
+    """(experts per layer, experts per token), or None with a note when the routing is not derivable."""
+    num_experts, k = arch.num_experts, arch.experts_per_token
     seen = _experts_seen(routed)
     if num_experts is None and seen:
         num_experts = seen
@@ -64,72 +55,101 @@ def estimate_moe(
         notes.append(
             "routed experts found but experts-per-token is not in config.json; active parameters not derived"
         )
-        return None, notes
+        return None
     if k > num_experts:
         notes.append(
             f"experts per token ({k}) exceeds the number of experts ({num_experts}); active not derived"
         )
-        return None, notes
+        return None
+    return num_experts, k
 
-    main = [r for r in records if r.component != MTP]
-    mtp = [r for r in records if r.component == MTP]
-    towers = [r for r in main if r.component in _PER_INPUT]
+
+def _active_routed(routed: Sequence[Record], frac: Fraction, notes: list[str]) -> tuple[int, int, int, int]:
+    """(all routed parameters, all routed bytes, active routed parameters, active routed bytes)."""
     per_layer_params: dict[int | None, int] = defaultdict(int)
     per_layer_bytes: dict[int | None, int] = defaultdict(int)
     for r in routed:
         per_layer_params[r.layer] += r.parameters
         per_layer_bytes[r.layer] += r.bytes
-    frac = Fraction(k, num_experts)
-    active_routed = sum(Fraction(p) * frac for p in per_layer_params.values())
-    active_routed_bytes = sum(Fraction(b) * frac for b in per_layer_bytes.values())
-    if active_routed.denominator != 1:
+    active = sum(Fraction(p) * frac for p in per_layer_params.values())
+    active_bytes = sum(Fraction(b) * frac for b in per_layer_bytes.values())
+    if active.denominator != 1:
         notes.append(
             "routed parameters per layer are not a multiple of the expert count; active figure rounded"
         )
-    main_params = sum(r.parameters for r in main)
-    main_bytes = sum(r.bytes for r in main)
-    expert_params = sum(per_layer_params.values())
-    expert_bytes = sum(per_layer_bytes.values())
-    tower_params = sum(r.parameters for r in towers)
-    active = main_params - tower_params - expert_params + round(active_routed)
-    active_bytes = main_bytes - sum(r.bytes for r in towers) - expert_bytes + round(active_routed_bytes)
-    embed = 0
-    if not tied_embeddings:
-        embed = sum(r.parameters for r in main if r.layer is None and is_token_embedding(r.name))
+    params, nbytes = sum(per_layer_params.values()), sum(per_layer_bytes.values())
+    return params, nbytes, round(active), round(active_bytes)
 
+
+def _dense_layers(
+    routed: Sequence[Record], main: Sequence[Record], arch: Architecture, notes: list[str]
+) -> int:
     moe_layers = {r.layer for r in routed if r.layer is not None}
     mlp_layers = {r.layer for r in main if r.component == MLP and r.layer is not None}
-    dense_layers = mlp_layers - moe_layers
+    dense = len(mlp_layers - moe_layers)
     first_dense = arch.first_dense_layers
-    if first_dense and len(dense_layers) < first_dense:
-        notes.append(
-            f"config.json says {first_dense} dense layers first; {len(dense_layers)} found in the tensors"
-        )
-    shared_params = sum(r.parameters for r in main if r.component == SHARED_EXPERTS)
-    shared = arch.shared_experts
-    if shared is None:
-        shared = 1 if shared_params else 0
-    fused = any(_EXPERT_INDEX_RE.search(r.name) is None for r in routed)
+    if first_dense and dense < first_dense:
+        notes.append(f"config.json says {first_dense} dense layers first; {dense} found in the tensors")
+    return dense
+
+
+def _excluded_notes(towers: Sequence[Record], mtp: Sequence[Record], notes: list[str]) -> None:
     if towers:
         notes.append(
-            f"vision / audio encoders and projectors ({tower_params:,} parameters) run once per image "
-            "or audio input, not per token: excluded from the active count"
+            f"vision / audio encoders and projectors ({sum(r.parameters for r in towers):,} parameters) run "
+            "once per image or audio input, not per token: excluded from the active count"
         )
     if mtp:
         notes.append(
             f"{len(mtp):,} multi-token-prediction tensors ({sum(r.parameters for r in mtp):,} parameters) "
             "are excluded from the active count (used only for speculative decoding)"
         )
+
+
+def estimate_moe(
+    records: Sequence[Record], arch: Architecture, *, tied_embeddings: bool | None
+) -> tuple[MoEInfo | None, list[str]]:
+    """``(MoEInfo or None, notes)``. None for dense models or when the routing is not derivable."""
+    notes: list[str] = []
+    routed = [r for r in records if r.component == EXPERTS]
+    if not routed:
+        if arch.num_experts:
+            notes.append("config declares experts but no routed-expert tensors were recognised by name")
+        return None, notes
+    routing = _routing(routed, arch, notes)
+    if routing is None:
+        return None, notes
+    num_experts, k = routing
+    main = [r for r in records if r.component != MTP]
+    mtp = [r for r in records if r.component == MTP]
+    towers = [r for r in main if r.component in _PER_INPUT]
+    expert_params, expert_bytes, active_routed, active_routed_bytes = _active_routed(
+        routed, Fraction(k, num_experts), notes
+    )
+    active = (
+        sum(r.parameters for r in main) - sum(r.parameters for r in towers) - expert_params + active_routed
+    )
+    active_bytes = (
+        sum(r.bytes for r in main) - sum(r.bytes for r in towers) - expert_bytes + active_routed_bytes
+    )
+    embed = 0
+    if not tied_embeddings:
+        embed = sum(r.parameters for r in main if r.layer is None and is_token_embedding(r.name))
+    moe_layers = len({r.layer for r in routed if r.layer is not None})
+    dense_layers = _dense_layers(routed, main, arch, notes)
+    shared_params = sum(r.parameters for r in main if r.component == SHARED_EXPERTS)
+    shared = arch.shared_experts if arch.shared_experts is not None else (1 if shared_params else 0)
+    _excluded_notes(towers, mtp, notes)
     info = MoEInfo(
         num_experts=num_experts,
         experts_per_token=k,
         shared_experts=shared,
-        moe_layers=len(moe_layers),
-        dense_layers=len(dense_layers),
-        fused_experts=fused,
+        moe_layers=moe_layers,
+        dense_layers=dense_layers,
+        fused_experts=any(_EXPERT_INDEX_RE.search(r.name) is None for r in routed),
         expert_parameters=expert_params,
         expert_bytes=expert_bytes,
-        parameters_per_expert=expert_params // (num_experts * max(1, len(moe_layers))),
+        parameters_per_expert=expert_params // (num_experts * max(1, moe_layers)),
         shared_expert_parameters=shared_params,
         router_parameters=sum(r.parameters for r in main if r.component == ROUTER),
         total_parameters=sum(r.parameters for r in records),
