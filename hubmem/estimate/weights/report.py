@@ -37,15 +37,9 @@ _HEAD_ARCH_SUFFIXES = (
 _MTP_MARKERS = ("eh_proj", "enorm", "hnorm", "shared_head")
 
 
-def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architecture) -> WeightsReport:
-    """The weights section of the report, from the parsed headers (``tensors``) and the config."""
-    notes: list[str] = []
-    scheme = detect_scheme(arch.quant, tensors)
-    counter = QuantCounter(scheme, tensors)
-    num_layers = arch.num_layers
-    mtp = _has_mtp(tensors, arch, num_layers)
-
-    classify = Classifier(num_layers=num_layers, mtp=mtp)
+def _records(tensors: list[Tensor], arch: Architecture, counter: QuantCounter, mtp: bool) -> list[Record]:
+    """Every tensor with its component, layer, quantization role and logical parameters."""
+    classify = Classifier(num_layers=arch.num_layers, mtp=mtp)
     records: list[Record] = []
     for t in tensors:
         role, params = counter.count(t)
@@ -55,19 +49,15 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
                 t.name, t.dtype, t.shape, t.file, t.nbytes, t.numel, params, role, info.component, info.layer
             )
         )
-    if num_layers is not None and not mtp:
-        beyond = sum(
-            1 for r in records if r.layer is not None and r.layer >= num_layers and r.component != MTP
-        )
-        if beyond:
-            notes.append(f"{beyond:,} tensors sit in layers at or beyond num_hidden_layers={num_layers}")
+    return records
 
+
+def _totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, ComponentWeights]]:
+    """Bytes, parameters, elements and tensor counts per dtype and per component."""
     dt: dict[str, list[int]] = {}
     comp: dict[str, list[int]] = {}
     for r in records:
-        d = dt.setdefault(r.dtype, [0, 0, 0, 0])
-        c = comp.setdefault(r.component, [0, 0, 0, 0])
-        for acc in (d, c):
+        for acc in (dt.setdefault(r.dtype, [0, 0, 0, 0]), comp.setdefault(r.component, [0, 0, 0, 0])):
             acc[0] += r.bytes
             acc[1] += r.parameters
             acc[2] += r.elements
@@ -81,25 +71,30 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
         for k in COMPONENTS
         if (v := comp.get(k)) is not None
     }
+    return by_dtype, by_component
 
-    files = _files(snapshot, records, notes)
+
+def _layout_notes(records: list[Record], tensors: list[Tensor], arch: Architecture, mtp: bool) -> list[str]:
+    notes = []
+    n = arch.num_layers
+    if n is not None and not mtp:
+        beyond = sum(1 for r in records if r.layer is not None and r.layer >= n and r.component != MTP)
+        if beyond:
+            notes.append(f"{beyond:,} tensors sit in layers at or beyond num_hidden_layers={n}")
+    return notes
+
+
+def _duplicates_note(tensors: list[Tensor]) -> list[str]:
     dupes = [n for n, c in Counter(t.name for t in tensors).items() if c > 1]
-    if dupes:
-        notes.append(
-            f"{len(dupes)} tensor names appear in more than one file (e.g. {dupes[0]!r}); counted each time"
-        )
+    if not dupes:
+        return []
+    return [f"{len(dupes)} tensor names appear in more than one file (e.g. {dupes[0]!r}); counted each time"]
 
-    tied, duplicate = _tied(records, arch, notes)
-    total_bytes = sum(r.bytes for r in records)
-    parameters = sum(r.parameters for r in records)
-    elements = sum(r.elements for r in records)
-    quant = _quant_info(scheme, counter, records)
-    if quant is None and any(r.role == "aux" for r in records):
-        aux = [r for r in records if r.role == "aux"]
-        notes.append(
-            f"{len(aux)} scale-only tensors (F8_E8M0, {sum(r.bytes for r in aux):,} bytes) "
-            "are not counted as parameters"
-        )
+
+def _claims_notes(snapshot: Snapshot, records: list[Record], has_tensors: bool) -> list[str]:
+    """Notes where the index / header metadata claims other totals than the headers hold."""
+    notes = []
+    parameters, elements = sum(r.parameters for r in records), sum(r.elements for r in records)
     meta_params = _metadata_total_parameters(snapshot)
     if meta_params is not None and meta_params != parameters:
         what = " (= the raw element count)" if meta_params == elements else ""
@@ -107,11 +102,39 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
             f"metadata.total_parameters {meta_params:,}{what} differs from the {parameters:,} "
             "logical parameters counted from the headers"
         )
-    index_size = _index_total_size(snapshot)
-    if index_size is not None and tensors and index_size != total_bytes:
+    index_size, total_bytes = _index_total_size(snapshot), sum(r.bytes for r in records)
+    if index_size is not None and has_tensors and index_size != total_bytes:
         notes.append(
             f"index metadata.total_size {index_size:,} differs from the headers' {total_bytes:,} bytes"
         )
+    return notes
+
+
+def _scale_only_note(records: list[Record]) -> list[str]:
+    aux = [r for r in records if r.role == "aux"]
+    if not aux:
+        return []
+    return [
+        f"{len(aux)} scale-only tensors (F8_E8M0, {sum(r.bytes for r in aux):,} bytes) "
+        "are not counted as parameters"
+    ]
+
+
+def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architecture) -> WeightsReport:
+    """The weights section of the report, from the parsed headers (``tensors``) and the config."""
+    scheme = detect_scheme(arch.quant, tensors)
+    counter = QuantCounter(scheme, tensors)
+    mtp = _has_mtp(tensors, arch, arch.num_layers)
+    records = _records(tensors, arch, counter, mtp)
+    notes = _layout_notes(records, tensors, arch, mtp)
+    by_dtype, by_component = _totals(records)
+    files = _files(snapshot, records, notes)
+    notes += _duplicates_note(tensors)
+    tied, duplicate = _tied(records, arch, notes)
+    quant = _quant_info(scheme, counter, records)
+    if quant is None:
+        notes += _scale_only_note(records)
+    notes += _claims_notes(snapshot, records, bool(tensors))
     moe, moe_notes = estimate_moe(records, arch, tied_embeddings=tied)
     notes.extend(moe_notes)
     if MTP in by_component and moe is None:
@@ -120,9 +143,9 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
             "(used only for speculative decoding)"
         )
     return WeightsReport(
-        total_bytes=total_bytes,
-        parameters=parameters,
-        elements=elements,
+        total_bytes=sum(r.bytes for r in records),
+        parameters=sum(r.parameters for r in records),
+        elements=sum(r.elements for r in records),
         tensors=len(records),
         by_dtype=by_dtype,
         by_component=by_component,
@@ -130,8 +153,8 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
         tied_embeddings=tied,
         tied_duplicate_bytes=sum(r.bytes for r in duplicate),
         tied_duplicate_parameters=sum(r.parameters for r in duplicate),
-        total_parameters_metadata=meta_params,
-        index_total_size=index_size,
+        total_parameters_metadata=_metadata_total_parameters(snapshot),
+        index_total_size=_index_total_size(snapshot),
         quantization=quant,
         moe=moe,
         notes=notes,
