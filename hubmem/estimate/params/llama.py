@@ -27,14 +27,11 @@ LLAMA_STYLE = {
 _TIED_BY_DEFAULT = {"gemma", "gemma2", "gemma3_text", "gpt2", "bert", "falcon"}
 
 
-def llama_style(ctx: Ctx) -> None:
-    fam = ctx.family
-    h, n_layers, nh, nkv, hd = ctx.hidden, ctx.layers, ctx.heads, ctx.kv_heads, ctx.head_dim
-    embeddings(ctx, tie_default=fam in _TIED_BY_DEFAULT)
-
-    attention_bias = bool(ctx.f.attention_bias)
-    qkv_bias, o_bias, qk_norm, norms = attention_bias, attention_bias, 0, 2
-    mlp_bias = bool(ctx.f.mlp_bias) if fam == "llama" else False
+def _attention(ctx: Ctx) -> tuple[int, int]:
+    """(attention parameters per layer, norm vectors per layer) of the family."""
+    fam, hd = ctx.family, ctx.head_dim
+    qkv_bias = o_bias = bool(ctx.f.attention_bias)
+    qk_norm, norms = 0, 2
     if fam in ("mistral", "mixtral", "phi3"):
         qkv_bias = o_bias = False
     elif fam == "qwen2":
@@ -47,52 +44,65 @@ def llama_style(ctx: Ctx) -> None:
         norms = 4
     elif fam == "gemma3_text":
         norms, qk_norm = 4, hd
-    per_layer_attn = attention(h, nh, nkv, hd, qkv_bias=qkv_bias, o_bias=o_bias, qk_norm=qk_norm)
-
-    # which layers are MoE, and with what experts
-    is_moe: Callable[[int], bool] = lambda i: False  # noqa: E731
-    dense_i = (
-        ctx.intermediate
-        if fam != "llama4_text"
-        else ctx.need(ctx.f.intermediate_size_mlp, "intermediate_size_mlp")
+    per_layer = attention(
+        ctx.hidden, ctx.heads, ctx.kv_heads, hd, qkv_bias=qkv_bias, o_bias=o_bias, qk_norm=qk_norm
     )
+    return per_layer, norms
+
+
+def _moe_layers(ctx: Ctx) -> Callable[[int], bool]:
+    """Which decoder layers carry routed experts."""
+    fam = ctx.family
     if fam == "mixtral":
-        is_moe = lambda i: True  # noqa: E731
-    elif fam in ("qwen2_moe", "qwen3_moe"):
+        return lambda i: True
+    if fam in ("qwen2_moe", "qwen3_moe"):
         mlp_only = set(ctx.f.mlp_only_layers)
         step = ctx.need(ctx.f.decoder_sparse_step, "decoder_sparse_step", default=1)
         n_exp = ctx.need(ctx.arch.num_experts, "num_experts")
-        is_moe = lambda i: i not in mlp_only and n_exp > 0 and (i + 1) % step == 0  # noqa: E731
-    elif fam == "llama4_text":
+        return lambda i: i not in mlp_only and n_exp > 0 and (i + 1) % step == 0
+    if fam == "llama4_text":
         moe_layers = ctx.f.moe_layers
         if moe_layers is None:
             step = ctx.need(ctx.f.interleave_moe_layer_step, "interleave_moe_layer_step", default=1)
-            moe_layers = list(range(step - 1, n_layers, step))
+            moe_layers = list(range(step - 1, ctx.layers, step))
         moe_set = set(moe_layers)
-        is_moe = lambda i: i in moe_set  # noqa: E731
+        return lambda i: i in moe_set
+    return lambda i: False
 
-    for i in range(n_layers):
+
+def _moe_layer(ctx: Ctx) -> None:
+    """One MoE layer's router, routed experts and shared experts."""
+    fam, h = ctx.family, ctx.hidden
+    n_exp = ctx.need(ctx.arch.num_experts, "num_local_experts / num_experts")
+    top_k = ctx.need(ctx.arch.experts_per_token, "num_experts_per_tok")
+    if fam in ("mixtral", "llama4_text"):
+        e_i = ctx.intermediate
+    else:
+        e_i = ctx.need(ctx.arch.moe_intermediate_size, "moe_intermediate_size")
+    ctx.add("router", linear(h, n_exp))
+    routed(ctx, experts=n_exp, top_k=top_k, per_expert=gated_mlp(h, e_i))
+    if fam == "qwen2_moe":
+        s_i = ctx.need(ctx.arch.shared_expert_intermediate_size, "shared_expert_intermediate_size")
+        ctx.add("shared_experts", gated_mlp(h, s_i))
+        ctx.add("router", linear(h, 1))  # shared_expert_gate
+    elif fam == "llama4_text":
+        ctx.add("shared_experts", gated_mlp(h, ctx.intermediate))
+
+
+def llama_style(ctx: Ctx) -> None:
+    fam, h = ctx.family, ctx.hidden
+    embeddings(ctx, tie_default=fam in _TIED_BY_DEFAULT)
+    per_layer_attn, norms = _attention(ctx)
+    mlp_bias = bool(ctx.f.mlp_bias) if fam == "llama" else False
+    dense_i = ctx.intermediate
+    if fam == "llama4_text":
+        dense_i = ctx.need(ctx.f.intermediate_size_mlp, "intermediate_size_mlp")
+    is_moe = _moe_layers(ctx)
+    for i in range(ctx.layers):
         ctx.add("attention", per_layer_attn)
         ctx.add("norms", norms * h)
-        if not is_moe(i):
-            ctx.add("mlp", gated_mlp(h, dense_i, mlp_bias))
-            continue
-        n_exp = ctx.need(ctx.arch.num_experts, "num_local_experts / num_experts")
-        top_k = ctx.need(ctx.arch.experts_per_token, "num_experts_per_tok")
-        if fam in ("mixtral", "llama4_text"):
-            e_i = ctx.intermediate
+        if is_moe(i):
+            _moe_layer(ctx)
         else:
-            e_i = ctx.need(ctx.arch.moe_intermediate_size, "moe_intermediate_size")
-        ctx.add("router", linear(h, n_exp))
-        routed(ctx, experts=n_exp, top_k=top_k, per_expert=gated_mlp(h, e_i))
-        if fam == "qwen2_moe":
-            ctx.add(
-                "shared_experts",
-                gated_mlp(
-                    h, ctx.need(ctx.arch.shared_expert_intermediate_size, "shared_expert_intermediate_size")
-                ),
-            )
-            ctx.add("router", linear(h, 1))  # shared_expert_gate
-        elif fam == "llama4_text":
-            ctx.add("shared_experts", gated_mlp(h, ctx.intermediate))
+            ctx.add("mlp", gated_mlp(h, dense_i, mlp_bias))
     ctx.add("norms", h)
