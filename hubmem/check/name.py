@@ -85,6 +85,36 @@ def _closest(claim: SizeClaim, figures: Iterable[tuple[str, int]]) -> tuple[str,
     return best[0], best[1], abs(best[1] - claim.value) <= claim.tolerance
 
 
+Figures = list[tuple[str, int]]
+
+
+def _verdict(
+    c: SizeClaim, weights: WeightsReport, totals: Figures, actives: Figures
+) -> tuple[bool, str, int, int, str]:
+    """(agrees, figure key, figure value, difference, words) for one claim."""
+    if c.kind in ("size", "active"):
+        pool = totals + actives if c.kind == "size" or not actives else actives
+        key, value, ok = _closest(c, pool)
+        if c.kind == "active" and not actives:
+            key = f"{key} (not a mixture of experts)"
+        return ok, key, value, value - c.value, f"{c.token} ~ {human(value)} {key}"
+    moe = weights.moe
+    if c.kind == "experts":
+        n = moe.num_experts if moe is not None else 0
+        return n == c.experts, "experts", n, n - (c.experts or 0), f"{c.token}: {n} routed experts"
+    assert c.experts is not None  # experts_x: "8x7B"
+    total = weights.parameters
+    low, high = c.value - c.tolerance, c.experts * c.value + c.tolerance * c.experts
+    ok = low <= total <= high
+    diff = 0 if ok else total - (high if total > high else low)
+    words = f"{c.token}: total {human(total)} within {human(low)}..{human(high)}"
+    if moe is None:
+        return False, "total", total, diff, words + ", but no routed experts were found"
+    if moe.num_experts != c.experts:
+        return False, "total", total, diff, words + f", but {moe.num_experts} routed experts"
+    return ok, "total", total, diff, words
+
+
 def check_name_size(repo_id: str, weights: WeightsReport) -> CheckItem:
     title = "sizes claimed by the repo name vs the model"
     name = "name_size"
@@ -92,51 +122,20 @@ def check_name_size(repo_id: str, weights: WeightsReport) -> CheckItem:
     if not claims:
         return CheckItem(name=name, status="unavailable", title=title, detail="the repo name states no size")
     totals, actives = _figures(weights)
-    moe = weights.moe
     verdicts: list[str] = []
     failed: list[str] = []
     matches: list[str] = []
-    first_diff: int | None = None
     actual_words: list[str] = []
+    first_diff: int | None = None
     for c in claims:
-        if c.kind == "size":
-            key, value, ok = _closest(c, totals + actives)
-            words = f"{c.token} ~ {human(value)} {key}"
-            diff = value - c.value
-        elif c.kind == "active":
-            if actives:
-                key, value, ok = _closest(c, actives)
-            else:
-                key, value, ok = _closest(c, totals)
-                key = f"{key} (not a mixture of experts)"
-            words = f"{c.token} ~ {human(value)} {key}"
-            diff = value - c.value
-        elif c.kind == "experts_x":
-            assert c.experts is not None
-            total = weights.parameters
-            low, high = c.value - c.tolerance, c.experts * c.value + c.tolerance * c.experts
-            ok = low <= total <= high
-            key, value, diff = "total", total, 0 if ok else total - (high if total > high else low)
-            words = f"{c.token}: total {human(total)} within {human(low)}..{human(high)}"
-            if moe is not None and moe.num_experts != c.experts:
-                ok = False
-                words += f", but {moe.num_experts} routed experts"
-            elif moe is None:
-                ok = False
-                words += ", but no routed experts were found"
-        else:  # experts
-            n = moe.num_experts if moe is not None else 0
-            ok = n == c.experts
-            key, value, diff = "experts", n, n - (c.experts or 0)
-            words = f"{c.token}: {n} routed experts"
+        ok, key, value, diff, words = _verdict(c, weights, totals, actives)
         verdicts.append(("ok " if ok else "MISMATCH ") + words)
         actual_words.append(f"{human(value)} {key}" if c.kind != "experts" else f"{value} experts")
         if ok:
             matches.append(key)
         else:
             failed.append(c.token)
-            if first_diff is None:
-                first_diff = diff
+            first_diff = diff if first_diff is None else first_diff
     return CheckItem(
         name=name,
         status="mismatch" if failed else "ok",
