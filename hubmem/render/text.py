@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hubmem.render.units import exact, human_bytes, human_count
+from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitReport
 from hubmem.schema.report import Report
 
@@ -36,32 +37,36 @@ def _header(r: Report) -> RenderableType:
     )
 
 
-def _architecture(r: Report) -> RenderableType:
-    a = r.architecture
+def _arch_parts(a: Architecture) -> list[str]:
+    """The one-line summary: family, layers, hidden size, heads, head dim, vocab, context, dtype."""
     parts = [a.model_type or "unknown family"]
     if a.num_layers is not None:
         parts.append(f"{a.num_layers} layers")
     if a.hidden_size:
         parts.append(f"hidden {a.hidden_size:,}")
     if a.num_attention_heads:
-        heads = f"{a.num_attention_heads} heads"
-        if a.num_kv_heads is not None and a.num_kv_heads != a.num_attention_heads:
-            heads += f" / {a.num_kv_heads} KV heads"
-        parts.append(heads)
-    if a.head_dim:
-        parts.append(f"head dim {a.head_dim}")
-    if a.vocab_size:
-        parts.append(f"vocab {a.vocab_size:,}")
-    if a.max_context:
-        parts.append(f"max context {a.max_context:,}")
+        kv = a.num_kv_heads
+        parts.append(
+            f"{a.num_attention_heads} heads"
+            + (f" / {kv} KV heads" if kv not in (None, a.num_attention_heads) else "")
+        )
+    for value, text in (
+        (a.head_dim, "head dim {}"),
+        (a.vocab_size, "vocab {:,}"),
+        (a.max_context, "max context {:,}"),
+    ):
+        if value:
+            parts.append(text.format(value))
     if a.dtype:
         parts.append(a.dtype)
-    lines = [Text(" · ".join(parts))]
+    return parts
+
+
+def _arch_details(a: Architecture) -> list[Text]:
+    lines = []
     if a.num_experts:
         moe = f"MoE: {a.num_experts} experts, {a.experts_per_token or '?'} per token"
-        if a.shared_experts:
-            moe += f", {a.shared_experts} shared"
-        lines.append(Text(moe))
+        lines.append(Text(moe + (f", {a.shared_experts} shared" if a.shared_experts else "")))
     if a.mla is not None:
         lines.append(Text(f"MLA: kv_lora_rank {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}"))
     if a.layer_kinds:
@@ -70,8 +75,14 @@ def _architecture(r: Report) -> RenderableType:
         window = f" (window {a.sliding_window:,})" if a.sliding_window and "sliding" in counts else ""
         lines.append(Text(f"layers: {kinds}{window}"))
     if a.missing:
-        lines.append(Text.from_markup(f"[yellow]not derivable from config: {', '.join(a.missing)}[/]"))
-    return Group(Text.from_markup("\n[bold]Architecture[/] [dim](config.json)[/]"), *lines)
+        lines.append(Text(f"not derivable from config: {', '.join(a.missing)}", style="yellow"))
+    return lines
+
+
+def _architecture(r: Report) -> RenderableType:
+    a = r.architecture
+    title = Text.from_markup("\n[bold]Architecture[/] [dim](config.json)[/]")
+    return Group(title, Text(" · ".join(_arch_parts(a))), *_arch_details(a))
 
 
 def _weights(r: Report, show_bytes: bool) -> RenderableType:
@@ -194,15 +205,7 @@ def _verdict(fit: FitReport) -> str:
     return "[bold green]fits[/]" if fit.fits else "[bold red]does not fit[/]"
 
 
-def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
-    fit = r.fit
-    if fit is None:
-        return None
-    gpus = f"{fit.gpus} x {fit.gpu}"
-    items: list[RenderableType] = [_title(f"Fit on {gpus} ({fit.mode})", PROJECTED)]
-    need = f"needs {_size(fit.required_bytes, show_bytes)}"
-    need += f" of {_size(fit.usable_bytes, show_bytes)} usable per GPU"
-    items.append(Text.from_markup(f"{_verdict(fit)}: {need} (headroom {human_bytes(fit.headroom_bytes)})"))
+def _fit_facts(fit: FitReport) -> list[str]:
     facts = []
     if fit.max_context is not None:
         capped = " (the model's maximum)" if fit.max_context_capped else ""
@@ -211,7 +214,47 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
         facts.append(f"largest batch at context {exact(fit.context)}: {exact(fit.max_batch)}")
     if fit.mode == "inference" or fit.min_gpus is not None:
         facts.append(f"fewest GPUs: {fit.min_gpus}" if fit.min_gpus else "fewest GPUs: more than tried")
-    if facts:
+    return facts
+
+
+def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> Table:
+    """The same verdict on 1, 2, 4 and 8 GPUs."""
+    with_context = any(sc.max_context is not None for sc in scenarios)
+    with_batch = any(sc.max_batch is not None for sc in scenarios)
+    st = Table(box=None, pad_edge=False, show_edge=False)
+    st.add_column("GPUs", justify="right")
+    st.add_column("verdict")
+    st.add_column("needed / GPU", justify="right")
+    st.add_column("usable / GPU", justify="right")
+    if with_context:
+        st.add_column(f"max context (batch {fit.batch})", justify="right")
+    if with_batch:
+        st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right")
+    for sc in scenarios:
+        row: list[RenderableType] = [
+            str(sc.gpus),
+            Text.from_markup(_verdict(sc)),
+            human_bytes(sc.required_bytes),
+            human_bytes(sc.usable_bytes),
+        ]
+        if with_context:
+            row.append("-" if sc.max_context is None else exact(sc.max_context))
+        if with_batch:
+            row.append("-" if sc.max_batch is None else exact(sc.max_batch))
+        st.add_row(*row)
+    return st
+
+
+def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
+    fit = r.fit
+    if fit is None:
+        return None
+    items: list[RenderableType] = [_title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode})", PROJECTED)]
+    required, usable = _size(fit.required_bytes, show_bytes), _size(fit.usable_bytes, show_bytes)
+    need = f"needs {required} of {usable} usable per GPU"
+    verdict = Text.from_markup(_verdict(fit))
+    items.append(verdict + Text(f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
+    if facts := _fit_facts(fit):
         items.append(Text(" · ".join(facts)))
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("item")
@@ -221,31 +264,7 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
         t.add_row(it.name, _size(it.bytes, show_bytes), it.formula or "")
     items.append(t)
     if len(r.fit_scenarios) > 1:
-        scenarios = r.fit_scenarios
-        with_context = any(sc.max_context is not None for sc in scenarios)
-        with_batch = any(sc.max_batch is not None for sc in scenarios)
-        st = Table(box=None, pad_edge=False, show_edge=False)
-        st.add_column("GPUs", justify="right")
-        st.add_column("verdict")
-        st.add_column("needed / GPU", justify="right")
-        st.add_column("usable / GPU", justify="right")
-        if with_context:
-            st.add_column(f"max context (batch {fit.batch})", justify="right")
-        if with_batch:
-            st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right")
-        for sc in scenarios:
-            row: list[RenderableType] = [
-                str(sc.gpus),
-                Text.from_markup(_verdict(sc)),
-                human_bytes(sc.required_bytes),
-                human_bytes(sc.usable_bytes),
-            ]
-            if with_context:
-                row.append("-" if sc.max_context is None else exact(sc.max_context))
-            if with_batch:
-                row.append("-" if sc.max_batch is None else exact(sc.max_batch))
-            st.add_row(*row)
-        items += [Text(""), st]
+        items += [Text(""), _scenario_table(fit, r.fit_scenarios)]
     shown = set(r.training.assumptions) if r.training is not None and fit.mode == "training" else set()
     items += [Text(f"assumes: {a}", style="dim") for a in fit.assumptions if a not in shown]
     return Group(*items)
