@@ -9,8 +9,7 @@ read from config.json and safetensors headers only (never the weights).
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from hubmem._version import __version__
 from hubmem.errors import (
     ConfigError,
     CorruptHeaderError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hubmem import __version__
+from hubmem._version import __version__
 from hubmem.cli.report import check_cmd, demo_cmd, report_cmd
 from hubmem.cli.scan import scan_cmd
 from hubmem.cli.serve import serve_cmd

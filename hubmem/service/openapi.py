@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from hubmem import __version__
+from hubmem._version import __version__
 from hubmem.schema.check import CheckReport
 from hubmem.schema.report import Report
 from hubmem.service.errors import STATUS_BY_KIND

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hubmem import __version__
+from hubmem._version import __version__
 from hubmem.errors import HubmemError
 from hubmem.schema.options import Options
 from hubmem.service.auth import Caller, TokenHasher, caller_from_header

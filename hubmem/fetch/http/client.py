@@ -100,7 +100,7 @@ class HubClient:
         user_agent: str | None = None,
         state: HubState | None = None,
     ) -> None:
-        from hubmem import __version__
+        from hubmem._version import __version__
 
         self.endpoint = (endpoint or hf_constants.ENDPOINT).rstrip("/")
         self._endpoint_origin = origin(httpx.URL(self.endpoint))
