@@ -9,6 +9,7 @@ from pydantic import Field
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.check import CheckReport
 from hubmem.schema.common import Model
+from hubmem.schema.engines import EngineReport
 from hubmem.schema.fit import FitReport
 from hubmem.schema.kv import KVCacheReport
 from hubmem.schema.training import TrainingReport
@@ -36,6 +37,7 @@ class Report(Model):
     architecture: Architecture
     weights: WeightsReport
     kv_cache: KVCacheReport | None = None
+    engine: EngineReport | None = None  # the engine view (--engine vllm / llama.cpp)
     training: TrainingReport | None = None
     fit: FitReport | None = None
     fit_scenarios: list[FitReport] = Field(
