@@ -46,10 +46,9 @@ import httpx
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import hf_hub_url
 
-from hubmem.errors import CorruptHeaderError, OfflineError
+from hubmem.errors import CorruptHeaderError, EntryNotFoundError, OfflineError
 from hubmem.fetch import listing
 from hubmem.fetch.cache import CommitCache, HeaderCache
-from hubmem.fetch.http.answers import EntryNotFoundError
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.response import HubResponse, decode_json
 from hubmem.fetch.http.tasks import run_all

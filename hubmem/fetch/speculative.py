@@ -9,8 +9,7 @@ from typing import Any
 
 from huggingface_hub import hf_hub_url
 
-from hubmem.errors import HubmemError, RevisionNotFoundError
-from hubmem.fetch.http.answers import EntryNotFoundError
+from hubmem.errors import EntryNotFoundError, HubmemError, RevisionNotFoundError
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.response import HubResponse
 from hubmem.fetch.http.trace import Trace

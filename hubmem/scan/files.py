@@ -8,7 +8,7 @@ from pathlib import Path
 
 import filelock
 
-from hubmem.errors import HubmemError
+from hubmem.errors import OutputExistsError
 from hubmem.fetch.cache import HeaderCache
 from hubmem.scan.input import Target
 from hubmem.scan.output import Existing, FsyncPolicy, LineWriter, compact_output, csv_line
@@ -25,12 +25,6 @@ class ScanFiles:
     resume: bool = False
     overwrite: bool = False
     fsync: FsyncPolicy = "interval"
-
-
-class OutputExistsError(HubmemError):
-    kind = "output_exists"
-    exit_code = 2
-    default_hint = "Pass --resume to continue that scan, or --overwrite to start again."
 
 
 async def run_scan(

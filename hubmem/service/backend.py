@@ -19,8 +19,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from hubmem.errors import NotImplementedYetError
 from hubmem.schema.options import Options
-from hubmem.service.errors import NotImplementedYetError
 
 if TYPE_CHECKING:
     from hubmem.fetch.http.client import HubClient

@@ -33,11 +33,11 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
+from hubmem.errors import UpstreamTimeoutError
 from hubmem.schema.options import Options
 from hubmem.service.auth import PUBLIC, Caller
 from hubmem.service.backend import Backend, Fetched, Resolution
 from hubmem.service.cache import LRUCache, SingleFlight, TTLCache
-from hubmem.service.errors import UpstreamTimeoutError
 from hubmem.service.metrics import Registry
 from hubmem.service.params import options_key
 from hubmem.service.settings import Settings

@@ -11,9 +11,9 @@ from pydantic.json_schema import models_json_schema
 from hubmem import __version__
 from hubmem.schema.check import CheckReport
 from hubmem.schema.report import Report
-from hubmem.service.errors import STATUS_BY_KIND
 from hubmem.service.params import QUERY_PARAMS
 from hubmem.service.settings import Settings
+from hubmem.service.statuses import STATUS_BY_KIND
 
 REF = "#/components/schemas/{model}"
 

@@ -15,11 +15,10 @@ from typing import Any
 from huggingface_hub.utils import validate_repo_id
 from pydantic import BaseModel, ValidationError
 
-from hubmem.errors import InvalidRepoIdError
+from hubmem.errors import InvalidOptionsError, InvalidRepoIdError, InvalidRequestError
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.options import Options
 from hubmem.schema.training import TrainingOptions
-from hubmem.service.errors import InvalidOptionsError, InvalidRequestError
 
 RENAMES = {("training", "method"): "train"}
 MAX_REVISION_LENGTH = 256

@@ -1,4 +1,4 @@
-"""HTTP handlers. Every error leaves as JSON (``errors.error_body``) with the status from one table."""
+"""HTTP handlers. Every error leaves as JSON (``statuses.error_body``) with the status from one table."""
 
 from __future__ import annotations
 
@@ -13,23 +13,21 @@ from typing import Any
 from aiohttp import web
 
 from hubmem import __version__
-from hubmem.errors import HubmemError
-from hubmem.schema.options import Options
-from hubmem.service.auth import Caller, TokenHasher, caller_from_header
-from hubmem.service.core import Core, Kind
-from hubmem.service.errors import (
+from hubmem.errors import (
+    HubmemError,
     InternalError,
     InvalidOptionsError,
     InvalidRequestError,
     PayloadTooLargeError,
-    error_body,
-    retry_after_seconds,
-    status_for,
 )
+from hubmem.schema.options import Options
+from hubmem.service.auth import Caller, TokenHasher, caller_from_header
+from hubmem.service.core import Core, Kind
 from hubmem.service.metrics import CONTENT_TYPE, Counter, Histogram, Registry
 from hubmem.service.openapi import openapi_document
 from hubmem.service.params import parse_options, validate_repo
 from hubmem.service.settings import Settings
+from hubmem.service.statuses import error_body, retry_after_seconds, status_for
 
 log = logging.getLogger("hubmem.service")
 

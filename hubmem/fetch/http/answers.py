@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 
 from hubmem.errors import (
+    DisabledRepoError,
+    EntryNotFoundError,
     GatedRepoError,
     HubmemError,
     NetworkError,
@@ -25,18 +27,6 @@ from hubmem.errors import (
 _MAX_MESSAGE = 400
 _INVALID_CREDENTIALS = re.compile(r"invalid (credentials|(user )?token|authorization)", re.I)
 _DISABLED = re.compile(r"disabled", re.I)
-
-
-class EntryNotFoundError(RepoNotFoundError):
-    """A file the snapshot needs is not in the repo at the resolved commit (kind ``not_found``)."""
-
-    default_hint = "The file is not in the repo at this revision; the repo may be incomplete or mid-upload."
-
-
-class DisabledRepoError(RepoNotFoundError):
-    """The Hub disabled the repo (403 "Access to this resource is disabled."; kind ``not_found``)."""
-
-    default_hint = "The repo was disabled by its owner or by Hugging Face; its files cannot be read."
 
 
 def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:

@@ -35,8 +35,8 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_token
 from huggingface_hub.utils import build_hf_headers
 
-from hubmem.errors import HubmemError, NetworkError, OfflineError, UnauthorizedError
-from hubmem.fetch.http.answers import EntryNotFoundError, error_from_response, one_line
+from hubmem.errors import EntryNotFoundError, HubmemError, NetworkError, OfflineError, UnauthorizedError
+from hubmem.fetch.http.answers import error_from_response, one_line
 from hubmem.fetch.http.redirects import Reader, authorize, exchange, origin
 from hubmem.fetch.http.response import HubResponse
 from hubmem.fetch.http.retry import RETRY_STATUSES, HubState, backoff_delay, server_wait
