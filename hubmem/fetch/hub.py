@@ -53,6 +53,7 @@ from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.response import HubResponse, decode_json
 from hubmem.fetch.http.tasks import run_all
 from hubmem.fetch.http.trace import Trace
+from hubmem.fetch.ids import norm_subfolder, validate_repo_id
 from hubmem.fetch.layout import (
     CONFIG_FILE,
     INDEX_FILE,
@@ -64,7 +65,7 @@ from hubmem.fetch.layout import (
     shards_of,
 )
 from hubmem.fetch.ranges import DEFAULT_FIRST_READ, HeaderRead
-from hubmem.fetch.revision import norm_subfolder, resolved_sha, revision_info, validate
+from hubmem.fetch.revision import resolved_sha, revision_info
 from hubmem.fetch.route import headers_via_route
 from hubmem.fetch.speculative import Speculation
 from hubmem.snapshot import FetchStats, Snapshot, WeightFile
@@ -396,7 +397,7 @@ async def fetch_snapshot(
     ``list_tree=False`` keeps ``with_hub_info``'s model info but skips its tree listing (the sizes
     the range reads / paths-info already saw are kept; the sibling sizes in ``hub_info`` are then None).
     """
-    validate(repo_id)
+    validate_repo_id(repo_id)
     revision = (revision or "main").strip()
     if not revision:
         revision = "main"

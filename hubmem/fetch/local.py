@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
+from hubmem.fetch.ids import validate_repo_id
 from hubmem.fetch.layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, join, plan_layout, shards_of
 from hubmem.formats.safetensors import decode_header, read_header_length
 from hubmem.snapshot import Snapshot, WeightFile
@@ -220,14 +221,7 @@ def load_cached(
     repo_id: str, *, revision: str = "main", subfolder: str | None = None, cache_dir: str | Path | None = None
 ) -> Snapshot:
     """A snapshot of ``repo_id`` at ``revision`` from the local Hugging Face cache, no network."""
-    from huggingface_hub.utils import validate_repo_id
-
-    from hubmem.errors import InvalidRepoIdError
-
-    try:
-        validate_repo_id(repo_id)
-    except Exception as exc:
-        raise InvalidRepoIdError(f"invalid repo id {repo_id!r}: {exc}", repo_id=repo_id) from None
+    validate_repo_id(repo_id)
     revision = (revision or "main").strip() or "main"
     folder = find_cached_snapshot(repo_id, revision=revision, subfolder=subfolder, cache_dir=cache_dir)
     if folder is None:

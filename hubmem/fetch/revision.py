@@ -1,37 +1,14 @@
-"""Revision resolution: repo id / subfolder checks, the revision info request, and the commit sha
-a revision resolves to."""
+"""Revision resolution: the revision info request, and the commit sha a revision resolves to."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
-from huggingface_hub.utils import validate_repo_id
-
-from hubmem.errors import InvalidRepoIdError, NetworkError
+from hubmem.errors import NetworkError
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.trace import Trace
-
-SHA = re.compile(r"^[0-9a-f]{40}$")
-
-
-def validate(repo_id: str) -> None:
-    try:
-        validate_repo_id(repo_id)
-    except Exception as exc:  # HFValidationError (a ValueError), or a non-string
-        raise InvalidRepoIdError(f"invalid repo id {repo_id!r}: {exc}", repo_id=str(repo_id)) from None
-
-
-def norm_subfolder(subfolder: str | None) -> str | None:
-    if subfolder is None:
-        return None
-    cleaned = subfolder.strip().strip("/")
-    if not cleaned:
-        return None
-    if any(part in ("", ".", "..") for part in cleaned.split("/")):
-        raise InvalidRepoIdError(f"invalid subfolder {subfolder!r}")
-    return cleaned
+from hubmem.fetch.ids import is_sha
 
 
 async def revision_info(
@@ -59,8 +36,8 @@ async def revision_info(
 def resolved_sha(info: dict[str, Any], repo_id: str, revision: str) -> str:
     """The commit sha of the revision info; the revision itself when it already is a sha."""
     sha = info.get("sha")
-    if not (isinstance(sha, str) and SHA.match(sha)):
-        if SHA.match(revision):
+    if not (isinstance(sha, str) and is_sha(sha)):
+        if is_sha(revision):
             sha = revision
         else:
             raise NetworkError(

@@ -13,8 +13,8 @@ from hubmem.errors import EntryNotFoundError, HubmemError, RevisionNotFoundError
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.response import HubResponse
 from hubmem.fetch.http.trace import Trace
+from hubmem.fetch.ids import is_sha
 from hubmem.fetch.ranges import HeaderRead
-from hubmem.fetch.revision import SHA
 
 
 @dataclass
@@ -87,7 +87,7 @@ class Speculation:
         if value is None:
             return None
         commit = value.commit if isinstance(value, HubResponse | HeaderRead) else None
-        if SHA.match(self.revision) or commit == sha:
+        if is_sha(self.revision) or commit == sha:
             return value
         return None
 

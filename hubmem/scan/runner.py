@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from hubmem.errors import HubmemError, InvalidRepoIdError
 from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
+from hubmem.fetch.ids import is_sha
 from hubmem.pipeline import build_report
 from hubmem.scan.input import Target
 from hubmem.scan.output import error_line, ok_line
@@ -23,8 +23,6 @@ from hubmem.scan.progress import Progress
 from hubmem.scan.summary import ScanSummary
 from hubmem.schema.options import Options
 from hubmem.schema.scan import ScanError, ScanRow
-
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass
@@ -51,7 +49,7 @@ async def resolve_commit(client: HubClient, repo_id: str, revision: str) -> str 
     url = client.api_url(repo_id, "revision", quote(revision, safe=""))
     data, _ = await client.get_json(url, params=[("expand", "sha")], repo_id=repo_id, revision=revision)
     sha = data.get("sha") if isinstance(data, dict) else None
-    return sha if isinstance(sha, str) and _SHA.match(sha) else None
+    return sha if isinstance(sha, str) and is_sha(sha) else None
 
 
 def _error_of(exc: BaseException) -> ScanError:
@@ -107,7 +105,7 @@ async def scan_repos(
         if t.key in done:
             previous = done[t.key]
             current: str | None
-            if _SHA.match(t.revision):
+            if is_sha(t.revision):
                 current = t.revision
             else:
                 try:

@@ -9,7 +9,6 @@ any object with the same methods.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -20,12 +19,12 @@ import httpx
 from pydantic import BaseModel
 
 from hubmem.errors import NotImplementedYetError
+from hubmem.fetch.ids import is_sha
 from hubmem.schema.options import Options
 
 if TYPE_CHECKING:
     from hubmem.fetch.http.client import HubClient
 
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 # parsed JSON headers weigh several times their text in Python objects (dicts, lists, ints, strs)
 HEADER_WEIGHT = 8
 SNAPSHOT_OVERHEAD = 64 * 1024
@@ -178,7 +177,7 @@ class HubBackend:
                 revision=revision,
             )
         sha = data.get("sha") if isinstance(data, dict) else None
-        if not isinstance(sha, str) or not _SHA.match(sha):
+        if not isinstance(sha, str) or not is_sha(sha):
             return None
         return Resolution(commit=sha, public=is_public(data))
 

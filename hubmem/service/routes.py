@@ -20,12 +20,13 @@ from hubmem.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
 )
+from hubmem.fetch.ids import validate_repo_id
 from hubmem.schema.options import Options
 from hubmem.service.auth import Caller, TokenHasher, caller_from_header
 from hubmem.service.core import Core, Kind
 from hubmem.service.metrics import CONTENT_TYPE, Counter, Histogram, Registry
 from hubmem.service.openapi import openapi_document
-from hubmem.service.params import parse_options, validate_repo
+from hubmem.service.params import parse_options
 from hubmem.service.settings import Settings
 from hubmem.service.statuses import error_body, retry_after_seconds, status_for
 
@@ -143,7 +144,7 @@ def caller_of(request: web.Request) -> Caller:
 def _repo_from_match(request: web.Request) -> str:
     org = request.match_info.get("org")
     name = request.match_info["name"]
-    return validate_repo(f"{org}/{name}" if org else name)
+    return validate_repo_id(f"{org}/{name}" if org else name)
 
 
 def _options(request: web.Request) -> Options:
@@ -239,7 +240,7 @@ async def scan(request: web.Request) -> web.StreamResponse:
 async def _scan_row(core: Core, repo_id: str, options: Options, caller: Caller, settings: Settings) -> bytes:
     head = b'{"repo_id":' + json.dumps(repo_id).encode()
     try:
-        validate_repo(repo_id)
+        validate_repo_id(repo_id)
         outcome = await core.get("report", repo_id, options, caller)
     except HubmemError as exc:
         status = status_for(exc, sent_token=caller.sent_token)
