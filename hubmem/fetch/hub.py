@@ -46,7 +46,7 @@ import httpx
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import hf_hub_url
 
-from hubmem.errors import CorruptHeaderError, EntryNotFoundError, OfflineError
+from hubmem.errors import CorruptHeaderError, EntryNotFoundError, NetworkError, OfflineError
 from hubmem.fetch import listing
 from hubmem.fetch.cache import CommitCache, HeaderCache
 from hubmem.fetch.http.client import HubClient
@@ -65,7 +65,7 @@ from hubmem.fetch.layout import (
     shards_of,
 )
 from hubmem.fetch.ranges import DEFAULT_FIRST_READ, HeaderRead
-from hubmem.fetch.revision import resolved_sha, revision_info
+from hubmem.fetch.revision import resolved_sha, revision_info, snapshot_expand
 from hubmem.fetch.route import headers_via_route
 from hubmem.fetch.speculative import Speculation
 from hubmem.snapshot import FetchStats, Snapshot, WeightFile
@@ -107,14 +107,13 @@ class _Fetch:
     # -- wave 1 ------------------------------------------------------------------------------------
 
     async def revision_info(self, trace: Trace) -> dict[str, Any]:
-        return await revision_info(
-            self.client,
-            self.repo_id,
-            self.revision,
-            trace,
-            with_hub_info=self.with_hub_info,
-            scoped=self.cache is not None,
-        )
+        expand = snapshot_expand(with_hub_info=self.with_hub_info, scoped=self.cache is not None)
+        info = await revision_info(self.client, self.repo_id, self.revision, expand, trace=trace)
+        if info is None:
+            raise NetworkError(
+                f"{self.repo_id}: the revision info is not a JSON object", repo_id=self.repo_id
+            )
+        return info
 
     # -- wave 2 pieces -----------------------------------------------------------------------------
 

@@ -9,13 +9,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from hubmem.errors import HubmemError, InvalidRepoIdError
 from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
-from hubmem.fetch.ids import is_sha
+from hubmem.fetch.revision import current_commit
 from hubmem.pipeline import build_report
 from hubmem.scan.input import Target
 from hubmem.scan.output import error_line, ok_line
@@ -42,14 +41,6 @@ class ScanSettings:
 def _build_report_job(snapshot: Any, options: Options, seconds: float, check: bool) -> Any:
     """Run in a worker process: the report of one snapshot (pickled both ways)."""
     return build_report(snapshot, options, seconds=seconds, check=check)
-
-
-async def resolve_commit(client: HubClient, repo_id: str, revision: str) -> str | None:
-    """The sha ``revision`` resolves to now (one API request), or None when the Hub does not say."""
-    url = client.api_url(repo_id, "revision", quote(revision, safe=""))
-    data, _ = await client.get_json(url, params=[("expand", "sha")], repo_id=repo_id, revision=revision)
-    sha = data.get("sha") if isinstance(data, dict) else None
-    return sha if isinstance(sha, str) and is_sha(sha) else None
 
 
 def _error_of(exc: BaseException) -> ScanError:
@@ -105,16 +96,13 @@ async def scan_repos(
         if t.key in done:
             previous = done[t.key]
             current: str | None
-            if is_sha(t.revision):
-                current = t.revision
-            else:
-                try:
-                    current = await resolve_commit(client, t.repo_id, t.revision)
-                except HubmemError:
-                    summary.unverified += 1
-                    if progress:
-                        progress(t, "skipped")
-                    return
+            try:
+                current = await current_commit(client, t.repo_id, t.revision)
+            except HubmemError:
+                summary.unverified += 1
+                if progress:
+                    progress(t, "skipped")
+                return
             if current is not None and current == previous:
                 summary.skipped += 1
                 if progress:

@@ -13,13 +13,12 @@ import time
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
 from hubmem.errors import NotImplementedYetError
-from hubmem.fetch.ids import is_sha
+from hubmem.fetch.revision import commit_of, revision_info
 from hubmem.schema.options import Options
 
 if TYPE_CHECKING:
@@ -169,17 +168,11 @@ class HubBackend:
     async def resolve(self, repo_id: str, revision: str, token: str | None) -> Resolution | None:
         """One API request: the commit and visibility, checked with the caller's token."""
         async with self._client(token) as client:
-            url = client.api_url(repo_id, "revision", quote(revision, safe=""))
-            data, _ = await client.get_json(
-                url,
-                params=[("expand", "sha"), ("expand", "gated"), ("expand", "private")],
-                repo_id=repo_id,
-                revision=revision,
-            )
-        sha = data.get("sha") if isinstance(data, dict) else None
-        if not isinstance(sha, str) or not is_sha(sha):
+            info = await revision_info(client, repo_id, revision, ["sha", "gated", "private"])
+        sha = commit_of(info)
+        if sha is None:
             return None
-        return Resolution(commit=sha, public=is_public(data))
+        return Resolution(commit=sha, public=is_public(info))
 
     async def aclose(self) -> None:
         if self._http is not None:
