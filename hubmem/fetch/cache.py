@@ -34,6 +34,8 @@ from typing import Any
 
 import filelock
 
+from hubmem.snapshot import WeightFile
+
 ENV_DIR = "HUBMEM_CACHE"  # cache folder; "off" / "0" / "none" / "false" disables the cache
 ENV_MAX_BYTES = "HUBMEM_CACHE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
@@ -66,20 +68,14 @@ def _max_bytes_from_env() -> int:
 
 
 @dataclass
-class CacheStats:
+class HeaderCacheStats:
+    """What the header cache did since it was opened."""
+
     hits: int = 0
     misses: int = 0
     writes: int = 0
     evicted: int = 0
     errors: int = 0  # unreadable / unwritable entries (the fetch then goes to the network)
-
-
-@dataclass(frozen=True)
-class CachedHeader:
-    path: str
-    header_length: int
-    header: dict[str, Any]
-    size: int | None
 
 
 class HeaderCache:
@@ -88,7 +84,7 @@ class HeaderCache:
     def __init__(self, root: str | Path | None = None, *, max_bytes: int | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         self.max_bytes = _max_bytes_from_env() if max_bytes is None else max(0, max_bytes)
-        self.stats = CacheStats()
+        self.stats = HeaderCacheStats()
         self._dir = self.root / FORMAT
         self._lock = threading.Lock()
         self._size: int | None = None  # bytes on disk, estimated (None: not scanned yet)
@@ -278,7 +274,8 @@ class CommitCache:
             value = {"kind": "file", "b64": base64.b64encode(content).decode("ascii")}
         self.cache.put(self._key(path), value)
 
-    def get_header(self, path: str) -> CachedHeader | None:
+    def get_header(self, path: str) -> WeightFile | None:
+        """The header stored for ``path`` (read at this commit), or None."""
         value = self.cache.get(self._key(path))
         if value is None or value.get("kind") != "header":
             return None
@@ -289,7 +286,7 @@ class CommitCache:
             or not (size is None or isinstance(size, int))
         ):
             return None
-        return CachedHeader(path, n, header, size)
+        return WeightFile(path, n, header, size, self.sha)
 
     def has_header(self, path: str) -> bool:
         return self.cache._file(self._key(path)).is_file()

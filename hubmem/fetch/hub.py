@@ -50,6 +50,7 @@ from hubmem.errors import CorruptHeaderError, EntryNotFoundError, NetworkError, 
 from hubmem.fetch import listing
 from hubmem.fetch.cache import CommitCache, HeaderCache
 from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.ranges import DEFAULT_FIRST_READ
 from hubmem.fetch.http.response import HubResponse, decode_json
 from hubmem.fetch.http.tasks import run_all
 from hubmem.fetch.http.trace import Trace
@@ -64,7 +65,6 @@ from hubmem.fetch.layout import (
     plan_layout,
     shards_of,
 )
-from hubmem.fetch.ranges import DEFAULT_FIRST_READ, HeaderRead
 from hubmem.fetch.revision import resolved_sha, revision_info, snapshot_expand
 from hubmem.fetch.route import headers_via_route
 from hubmem.fetch.speculative import Speculation
@@ -122,7 +122,7 @@ class _Fetch:
         if cc is not None and (content := await asyncio.to_thread(cc.get_file, path)) is not None:
             trace.stats.cache_hits += 1
             return HubResponse(self.resolve_url(path, self.sha), 200, "OK (cache)", httpx.Headers(), content)
-        got = await self.spec.take(path, trace, self.sha)
+        got = await self.spec.take_file(path, trace, self.sha)
         if got is None:
             got = await self.client.get(
                 self.resolve_url(path, self.sha), trace=trace, missing_ok=True, **self._kw(path)
@@ -142,12 +142,12 @@ class _Fetch:
             self.warnings.append(f"{path} is not valid JSON ({exc}); ignored")
             return None
 
-    async def header(self, path: str, trace: Trace, first_bytes: int) -> HeaderRead:
+    async def header(self, path: str, trace: Trace, first_bytes: int) -> WeightFile:
         cc = self.commit_cache
         if cc is not None and (hit := await asyncio.to_thread(cc.get_header, path)) is not None:
             trace.stats.cache_hits += 1
-            return HeaderRead(path, hit.header_length, hit.header, hit.size, self.sha)
-        got = await self.spec.take(path, trace, self.sha)
+            return hit
+        got = await self.spec.take_header(path, trace, self.sha)
         if got is None:
             got = await self.client.read_header(
                 self.resolve_url(path, self.sha),
@@ -156,7 +156,7 @@ class _Fetch:
                 **self._kw(path, self.sha),
             )
         if cc is not None:
-            await asyncio.to_thread(cc.put_header, path, got.header_length, got.header, got.size)
+            await asyncio.to_thread(cc.put_header, got.path, got.header_length, got.header, got.size)
         return got
 
     async def via_ranges(self, shards: dict[str, list[str]], trace: Trace) -> list[WeightFile]:
@@ -168,7 +168,7 @@ class _Fetch:
             )
         )
         trace.join(*forks)
-        return [WeightFile(r.path, r.header_length, r.header, r.size) for r in reads]
+        return reads
 
     async def weights(
         self,
@@ -186,7 +186,7 @@ class _Fetch:
                 )
             )
             trace.join(*forks)
-            return [WeightFile(r.path, r.header_length, r.header, r.size) for r in reads], None
+            return reads, None
 
         index_path = layout.index_path
         response = await self.file_at_sha(index_path, trace)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from pydantic import BaseModel
 
 from hubmem.errors import NotImplementedYetError
+from hubmem.fetch.http.pool import connection_pool
 from hubmem.fetch.revision import commit_of, revision_info
 from hubmem.schema.options import Options
 
@@ -106,18 +106,7 @@ class HubBackend:
 
     def _pool(self) -> httpx.AsyncClient:
         if self._http is None:
-            from hubmem.fetch.http.client import _http2_available
-
-            self._http = httpx.AsyncClient(
-                http2=_http2_available(),
-                timeout=httpx.Timeout(self.request_timeout),
-                limits=httpx.Limits(
-                    max_connections=self.max_connections, max_keepalive_connections=self.max_connections
-                ),
-                follow_redirects=False,
-                cookies=httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))),
-                trust_env=False,  # no proxies or .netrc credentials picked up from the server's environment
-            )
+            self._http = connection_pool(self.max_connections, self.request_timeout, isolated=True)
         return self._http
 
     def _client(self, token: str | None) -> HubClient:

@@ -12,6 +12,8 @@ import json
 import re
 from collections.abc import Mapping
 
+import httpx
+
 from hubmem.errors import (
     DisabledRepoError,
     EntryNotFoundError,
@@ -107,6 +109,16 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.UTC)
     return max(0.0, (when - _dt.datetime.now(_dt.UTC)).total_seconds())
+
+
+def exchange_failed(
+    exc: Exception, attempts: int, url: str, repo_id: str | None, path: str | None
+) -> NetworkError:
+    """The error for timeouts / connection failures that outlasted the retries."""
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    where = f"{repo_id}: {path}" if repo_id and path else (repo_id or url)
+    detail = str(exc) or type(exc).__name__
+    return NetworkError(one_line(f"{where}: {kind} after {attempts} attempts ({detail})"), repo_id=repo_id)
 
 
 def error_from_response(
