@@ -28,6 +28,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,14 @@ class HeaderCache:
     def commit(self, endpoint: str, repo_id: str, sha: str, scope: str = "") -> CommitCache:
         return CommitCache(self, endpoint, repo_id, sha, scope)
 
+    def commit_for(
+        self, endpoint: str, repo_id: str, sha: str, info: Mapping[str, Any], token_id: str | None
+    ) -> CommitCache:
+        """The entries at ``sha``: shared when the revision ``info`` says the repo is neither gated nor
+        private, else scoped to the token (``token_id``) that the Hub just checked."""
+        public = info.get("gated") is False and info.get("private") is False
+        return self.commit(endpoint, repo_id, sha, "" if public else (token_id or "anonymous"))
+
     def remember_ref(
         self, endpoint: str, repo_id: str, revision: str, subfolder: str | None, sha: str, scope: str
     ) -> None:
@@ -301,3 +310,9 @@ class CommitCache:
 
     def mark_complete(self, subfolder: str | None, paths: list[str]) -> None:
         self.cache.put(self._key(_COMPLETE + (subfolder or "")), {"kind": "complete", "paths": paths})
+
+    def remember_complete(self, revision: str, subfolder: str | None, paths: list[str]) -> None:
+        """The snapshot at this commit is complete, and ``revision`` resolved here (the hint that lets
+        the next fetch of ``revision`` skip its speculative reads)."""
+        self.mark_complete(subfolder, paths)
+        self.cache.remember_ref(self.endpoint, self.repo_id, revision, subfolder, self.sha, self.scope)
