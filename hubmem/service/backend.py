@@ -1,7 +1,7 @@
 """What the service asks of the core: fetch a repo (upstream), build a report from it (local), and,
 cheaply, resolve a revision.
 
-``HubBackend`` is the real one: ``hubmem.fetch.fetch_snapshot`` + ``hubmem.pipeline.build_report``, i.e.
+``HubBackend`` is the real one: ``hubmem.fetch.hub.fetch_snapshot`` + ``hubmem.pipeline.build_report``, i.e.
 exactly the code path of ``hubmem REPO --json`` (``analyze_async`` is those two calls). Tests may inject
 any object with the same methods.
 """
@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel
 
 from hubmem.errors import NotImplementedYetError
+from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.pool import connection_pool
+from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.revision import commit_of, revision_info
+from hubmem.pipeline import build_report
 from hubmem.schema.options import Options
-
-if TYPE_CHECKING:
-    from hubmem.fetch.http.client import HubClient
 
 # parsed JSON headers weigh several times their text in Python objects (dicts, lists, ints, strs)
 HEADER_WEIGHT = 8
@@ -110,8 +110,6 @@ class HubBackend:
         return self._http
 
     def _client(self, token: str | None) -> HubClient:
-        from hubmem.fetch.http.client import HubClient
-
         # token=False: never fall back to the server's own token (get_token()) for an anonymous caller
         return HubClient(
             endpoint=self.endpoint,
@@ -128,8 +126,6 @@ class HubBackend:
     ) -> Fetched:
         """``fetch_snapshot``, exactly as ``hubmem.pipeline.analyze_async`` calls it (``check=True`` there
         is ``with_hub_info=True`` here)."""
-        from hubmem.fetch.hub import fetch_snapshot
-
         started = time.perf_counter()
         async with self._client(token) as client:
             snapshot = await fetch_snapshot(
@@ -142,8 +138,6 @@ class HubBackend:
     async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
         """``build_report`` (parse + estimate [+ cross-check]) in a worker thread: a large repo takes CPU
         seconds. "check" answers the report's ``check`` section, as ``hubmem check --json`` prints it."""
-        from hubmem.pipeline import build_report
-
         check = kind == "check"
         report = await asyncio.to_thread(
             build_report, fetched.snapshot, options, seconds=fetched.seconds, check=check

@@ -17,7 +17,9 @@ V = TypeVar("V")
 
 
 @dataclass
-class CacheStats:
+class MemoryCacheStats:
+    """Lookups and evictions of one in-memory cache."""
+
     hits: int = 0
     misses: int = 0
     evictions: int = 0
@@ -37,7 +39,7 @@ class LRUCache(Generic[K, V]):
         self.max_bytes = max_bytes
         self._data: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._bytes = 0
-        self.stats = CacheStats()
+        self.stats = MemoryCacheStats()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -88,7 +90,7 @@ class TTLCache(Generic[K, V]):
         self.max_entries = max_entries
         self._clock = clock
         self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
-        self.stats = CacheStats()
+        self.stats = MemoryCacheStats()
 
     def __len__(self) -> int:
         return len(self._data)

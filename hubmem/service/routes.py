@@ -98,24 +98,15 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Errors -> JSON, request metrics, security headers. Never logs headers (tokens)."""
     started = time.perf_counter()
     settings = request.app[SETTINGS]
-    sent_token = "Authorization" in request.headers
     try:
         response: web.StreamResponse = await handler(request)
     except HubmemError as exc:
-        response = error_response(exc, settings=settings, sent_token=sent_token)
+        response = error_response(exc, settings=settings, sent_token="Authorization" in request.headers)
         log.info("%s %s -> %d %s", request.method, request.path, response.status, exc.kind)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        kind = _HTTP_KINDS.get(exc.status, "http_error")
-        message = exc.reason if exc.status != 404 else f"No route {request.method} {request.path}"
-        if exc.status == 413:
-            message = f"The request body is larger than {settings.client_max_size} bytes."
-        body = {"error": {"kind": kind, "message": message, "status": exc.status}}
-        headers = {"Cache-Control": NO_STORE}
-        if exc.status == 405 and "Allow" in exc.headers:
-            headers["Allow"] = exc.headers["Allow"]
-        response = _json(body, status=exc.status, headers=headers)
+        response = _http_error(request, exc, settings)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -131,6 +122,19 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     if not response.prepared:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
+
+
+def _http_error(request: web.Request, exc: web.HTTPException, settings: Settings) -> web.Response:
+    """aiohttp's own 4xx/5xx (no route, wrong method, body too large ...) as our JSON error body."""
+    kind = _HTTP_KINDS.get(exc.status, "http_error")
+    message = exc.reason if exc.status != 404 else f"No route {request.method} {request.path}"
+    if exc.status == 413:
+        message = f"The request body is larger than {settings.client_max_size} bytes."
+    body = {"error": {"kind": kind, "message": message, "status": exc.status}}
+    headers = {"Cache-Control": NO_STORE}
+    if exc.status == 405 and "Allow" in exc.headers:
+        headers["Allow"] = exc.headers["Allow"]
+    return _json(body, status=exc.status, headers=headers)
 
 
 def caller_of(request: web.Request) -> Caller:
