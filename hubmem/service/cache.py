@@ -6,6 +6,7 @@ All three are used from one event loop only (no locks needed).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -154,7 +155,7 @@ class SingleFlight(Generic[K, V]):
 
             task = asyncio.get_running_loop().create_task(runner())
             self._inflight[key] = task
-            task.add_done_callback(lambda t, k=key: self._forget(k, t))  # type: ignore[misc]
+            task.add_done_callback(functools.partial(self._forget, key))
         else:
             self.coalesced += 1
         return await asyncio.shield(task), shared
