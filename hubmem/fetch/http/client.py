@@ -22,11 +22,11 @@ from hubmem import __version__
 from hubmem.errors import EntryNotFoundError, HubmemError, NetworkError, OfflineError, UnauthorizedError
 from hubmem.fetch.http.answers import error_from_response, exchange_failed, one_line
 from hubmem.fetch.http.pool import connection_pool
-from hubmem.fetch.http.ranges import DEFAULT_FIRST_READ, read_header
+from hubmem.fetch.http.ranges import read_header
 from hubmem.fetch.http.response import HubResponse, Reader, Redirect, final_response, read_redirect
 from hubmem.fetch.http.retry import RETRY_STATUSES, HubState, Pacer, Sleep, server_wait
 from hubmem.fetch.http.trace import Trace
-from hubmem.snapshot import FetchStats, WeightFile
+from hubmem.snapshot import FetchStats
 
 Origin = tuple[str, str, int | None]
 
@@ -323,20 +323,9 @@ class HubClient:
             raise self.error(response, repo_id=repo_id, revision=revision)
         return response.json(repo_id or url, repo_id), response
 
-    async def read_header(
-        self,
-        url: str,
-        *,
-        path: str,
-        first_bytes: int = DEFAULT_FIRST_READ,
-        trace: Trace | None = None,
-        repo_id: str | None = None,
-        revision: str | None = None,
-    ) -> WeightFile:
-        """One safetensors header, read with range requests (:mod:`~hubmem.fetch.http.ranges`)."""
-        return await read_header(
-            self, url, path=path, first_bytes=first_bytes, trace=trace, repo_id=repo_id, revision=revision
-        )
+    # one safetensors header by range reads: hubmem.fetch.http.ranges.read_header(self, url, path=...,
+    # first_bytes=..., trace=..., repo_id=..., revision=...), which uses only request() and error()
+    read_header = read_header
 
 
 def _redirected(status: int, method: str, data: Any) -> tuple[str, Any]:
