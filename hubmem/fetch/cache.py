@@ -132,6 +132,10 @@ class HeaderCache:
         value: dict[str, Any] = doc["value"]
         return value
 
+    def has(self, key: list[str]) -> bool:
+        """Whether an entry is stored under ``key`` (nothing read, nothing counted)."""
+        return self._file(key).is_file()
+
     def put(self, key: list[str], value: dict[str, Any]) -> None:
         """Store ``value`` under ``key`` (atomic rename; replaces an existing entry)."""
         file = self._file(key)
@@ -298,7 +302,7 @@ class CommitCache:
         return WeightFile(path, n, header, size, self.sha)
 
     def has_header(self, path: str) -> bool:
-        return self.cache._file(self._key(path)).is_file()
+        return self.cache.has(self._key(path))
 
     def put_header(self, path: str, header_length: int, header: dict[str, Any], size: int | None) -> None:
         value = {"kind": "header", "header_length": header_length, "header": header, "size": size}
