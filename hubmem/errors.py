@@ -1,13 +1,18 @@
 """Typed errors. Every failure hubmem knows about is one of these, with a stable ``kind``,
 a distinct CLI exit code and a one-line hint; none of them should ever surface as a traceback.
 
+The classes form one tree under :class:`HubmemError`: a subclass refines its parent's meaning and shares
+its ``kind`` unless it needs its own (``EntryNotFoundError`` is a ``not_found``, ``RateLimitedError`` a
+``NetworkError`` with its own kind). Errors that exist only at the service's HTTP layer hang under
+:class:`ServiceError`.
+
 Where huggingface_hub already has the concept and its class can be built without an httpx2
 response, hubmem's class also inherits from it (``except huggingface_hub.errors.X`` keeps working).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from huggingface_hub.errors import HFValidationError, NotASafetensorsRepoError, SafetensorsParsingError
 
@@ -60,6 +65,18 @@ class RepoNotFoundError(HubmemError):
     kind = "not_found"
     exit_code = 3
     default_hint = "Check the spelling; a private repo also looks missing without a token that can read it."
+
+
+class EntryNotFoundError(RepoNotFoundError):
+    """A file the snapshot needs is not in the repo at the resolved commit (kind ``not_found``)."""
+
+    default_hint = "The file is not in the repo at this revision; the repo may be incomplete or mid-upload."
+
+
+class DisabledRepoError(RepoNotFoundError):
+    """The Hub disabled the repo (403 "Access to this resource is disabled."; kind ``not_found``)."""
+
+    default_hint = "The repo was disabled by its owner or by Hugging Face; its files cannot be read."
 
 
 class GatedRepoError(HubmemError):
@@ -119,6 +136,59 @@ class OfflineError(HubmemError):
     kind = "offline"
     exit_code = 12
     default_hint = "Not in the local Hugging Face cache; run once online or download the repo first."
+
+
+class OutputExistsError(HubmemError):
+    """``hubmem scan``: the output file is not empty (or another scan holds its lock)."""
+
+    kind = "output_exists"
+    exit_code = 2
+    default_hint = "Pass --resume to continue that scan, or --overwrite to start again."
+
+
+# -- errors of the service's HTTP layer only -------------------------------------------------------------
+
+
+class ServiceError(HubmemError):
+    """Errors that only exist at the HTTP layer."""
+
+
+class InvalidRequestError(ServiceError):
+    kind = "invalid_request"
+    default_hint = "See GET /openapi.json for the parameters each route accepts."
+
+
+class InvalidOptionsError(ServiceError):
+    kind = "invalid_options"
+    default_hint = "See GET /openapi.json for the accepted values."
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.errors = errors or []
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+class PayloadTooLargeError(ServiceError):
+    kind = "payload_too_large"
+
+
+class UpstreamTimeoutError(ServiceError):
+    kind = "upstream_timeout"
+    default_hint = "The Hub did not answer in time; retry later."
+
+
+class NotImplementedYetError(ServiceError):
+    kind = "not_implemented"
+
+
+class InternalError(ServiceError):
+    kind = "internal"
+    default_hint = "An unexpected server error; it has been logged."
 
 
 ALL_ERRORS: tuple[type[HubmemError], ...] = (

@@ -13,12 +13,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One safetensors file: its raw header JSON, the header length N and the real file size."""
+    """One safetensors file: its raw header JSON, the header length N, the real file size and the commit
+    it was read at. The one record of a header, whether read over HTTP, from the header cache or from disk."""
 
     path: str  # path inside the repo (or the local folder)
     header_length: int  # N, the u64 at offset 0
     header: dict[str, Any]  # parsed JSON header, ``__metadata__`` included
     size: int | None = None  # real file size in bytes when known (X-Linked-Size, Content-Range, stat)
+    commit: str | None = None  # the commit the header was read at, when the source said (X-Repo-Commit)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from test_fetch_support import (
 
 from hubmem.errors import (
     CorruptHeaderError,
+    DisabledRepoError,
     GatedRepoError,
     HubmemError,
     InvalidRepoIdError,
@@ -32,7 +33,7 @@ from hubmem.errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
-from hubmem.fetch.http.answers import DisabledRepoError, error_from_response, hub_message
+from hubmem.fetch.http.answers import error_from_response, hub_message
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.snapshot import Snapshot

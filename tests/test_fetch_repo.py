@@ -246,8 +246,7 @@ async def test_metadata_route_not_used_off_main(hub: MiniHub, ft: FakeTime) -> N
 
 
 async def test_index_listing_a_missing_shard_is_an_error(hub: MiniHub, ft: FakeTime) -> None:
-    from hubmem.errors import RepoNotFoundError
-    from hubmem.fetch.http.answers import EntryNotFoundError
+    from hubmem.errors import EntryNotFoundError, RepoNotFoundError
 
     files = {"config.json": config_bytes(), **sharded_files(shard_groups())}
     del files["model-00002-of-00003.safetensors"]

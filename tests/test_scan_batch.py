@@ -261,7 +261,7 @@ def test_compaction_drops_torn_failed_and_superseded_rows(tmp_path: Path) -> Non
 
 
 async def test_existing_output_needs_resume_or_overwrite(tmp_path: Path) -> None:
-    from hubmem.scan.files import OutputExistsError
+    from hubmem.errors import OutputExistsError
 
     out = tmp_path / "o.jsonl"
     out.write_text('{"repo_id":"x/a","revision":"main","ok":true,"commit":null}\n')

@@ -9,6 +9,7 @@ from typing import Any, get_args
 import click
 from pydantic import ValidationError
 
+from hubmem.fetch.cache import HeaderCache
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.options import Options
 from hubmem.schema.training import (
@@ -23,99 +24,109 @@ from hubmem.schema.training import (
 KV_DTYPES = ["auto", "bf16", "fp16", "fp32", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla"]
 
 
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+# what to read and how to print it
+_SOURCE_OPTIONS: tuple[Decorator, ...] = (
+    click.option(
+        "--revision", default="main", show_default=True, help="Branch, tag, commit sha or refs/pr/N."
+    ),
+    click.option("--subfolder", default=None, help="Read weights (and config) below this folder."),
+    click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)."),
+    click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
+    click.option("--bytes", "show_bytes", is_flag=True, help="Show exact byte counts beside sizes."),
+)
+# the KV cache projection (hubmem.schema.kv.KVOptions)
+_KV_OPTIONS: tuple[Decorator, ...] = (
+    click.option("--context", type=click.IntRange(min=1), default=None, help="Tokens per sequence [8192]."),
+    click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences."),
+    click.option(
+        "--kv-dtype",
+        type=click.Choice(KV_DTYPES),
+        default="auto",
+        show_default=True,
+        help="KV cache dtype; auto = the model's activation dtype.",
+    ),
+    click.option(
+        "--engine",
+        type=click.Choice(["transformers", "vllm"]),
+        default="transformers",
+        show_default=True,
+        help="KV view: tokens held (transformers) or what a paged engine reserves (vllm).",
+    ),
+    click.option(
+        "--block-size", type=click.IntRange(min=1), default=None, help="vLLM block size [16; 64 for MLA]."
+    ),
+    click.option(
+        "--max-num-batched-tokens",
+        type=click.IntRange(min=1),
+        default=8192,
+        show_default=True,
+        help="vLLM.",
+    ),
+    click.option(
+        "--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."
+    ),
+)
+# the training projection (hubmem.schema.training.TrainingOptions)
+_TRAINING_OPTIONS: tuple[Decorator, ...] = (
+    click.option(
+        "--train",
+        "train_method",
+        type=click.Choice(get_args(TrainingMethod)),
+        default=None,
+        help="Training method to project [full]; with --gpu, the verdict is for training.",
+    ),
+    click.option(
+        "--optimizer",
+        type=click.Choice([*get_args(Optimizer), "adamw-fp32", "adamw-bf16"]),
+        default="adamw",
+        show_default=True,
+        help="adamw = mixed-precision AdamW (2+2+12 B/param).",
+    ),
+    click.option("--precision", type=click.Choice(get_args(Precision)), default="mixed", show_default=True),
+    click.option("--rank", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank."),
+    click.option(
+        "--lora-targets", default="all-linear", show_default=True, help="q_proj,v_proj ... or all-linear."
+    ),
+    click.option(
+        "--zero", type=click.Choice(["0", "1", "2", "3"]), default="0", show_default=True, help="ZeRO."
+    ),
+    click.option("--fsdp", type=click.Choice(get_args(FSDPStrategy)), default="none", show_default=True),
+    click.option(
+        "--tp",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Tensor parallel (training).",
+    ),
+    click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True),
+    click.option(
+        "--seq-len", type=click.IntRange(min=1), default=4096, show_default=True, help="Training tokens."
+    ),
+    click.option(
+        "--checkpointing", type=click.Choice(get_args(Checkpointing)), default="none", show_default=True
+    ),
+    click.option(
+        "--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="GPUs (TP / sharding)."
+    ),
+)
+# the fit verdict
+_FIT_OPTIONS: tuple[Decorator, ...] = (
+    click.option("--gpu", default=None, help="GPU kind for a fit verdict: h100, a100-80, l4, mi300x ..."),
+    click.option(
+        "--utilization",
+        type=click.FloatRange(min=0, max=1, min_open=True),
+        default=None,
+        help="Usable fraction of GPU memory [0.9 inference, 1.0 training].",
+    ),
+)
+
+
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by ``report`` and ``demo``."""
-    decorators = [
-        click.option(
-            "--revision", default="main", show_default=True, help="Branch, tag, commit sha or refs/pr/N."
-        ),
-        click.option("--subfolder", default=None, help="Read weights (and config) below this folder."),
-        click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)."),
-        click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
-        click.option("--bytes", "show_bytes", is_flag=True, help="Show exact byte counts beside sizes."),
-        click.option(
-            "--context", type=click.IntRange(min=1), default=None, help="Tokens per sequence [8192]."
-        ),
-        click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences."),
-        click.option(
-            "--kv-dtype",
-            type=click.Choice(KV_DTYPES),
-            default="auto",
-            show_default=True,
-            help="KV cache dtype; auto = the model's activation dtype.",
-        ),
-        click.option(
-            "--engine",
-            type=click.Choice(["transformers", "vllm"]),
-            default="transformers",
-            show_default=True,
-            help="KV view: tokens held (transformers) or what a paged engine reserves (vllm).",
-        ),
-        click.option(
-            "--block-size", type=click.IntRange(min=1), default=None, help="vLLM block size [16; 64 for MLA]."
-        ),
-        click.option(
-            "--max-num-batched-tokens",
-            type=click.IntRange(min=1),
-            default=8192,
-            show_default=True,
-            help="vLLM.",
-        ),
-        click.option(
-            "--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."
-        ),
-        click.option(
-            "--train",
-            "train_method",
-            type=click.Choice(get_args(TrainingMethod)),
-            default=None,
-            help="Training method to project [full]; with --gpu, the verdict is for training.",
-        ),
-        click.option(
-            "--optimizer",
-            type=click.Choice([*get_args(Optimizer), "adamw-fp32", "adamw-bf16"]),
-            default="adamw",
-            show_default=True,
-            help="adamw = mixed-precision AdamW (2+2+12 B/param).",
-        ),
-        click.option(
-            "--precision", type=click.Choice(get_args(Precision)), default="mixed", show_default=True
-        ),
-        click.option("--rank", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank."),
-        click.option(
-            "--lora-targets", default="all-linear", show_default=True, help="q_proj,v_proj ... or all-linear."
-        ),
-        click.option(
-            "--zero", type=click.Choice(["0", "1", "2", "3"]), default="0", show_default=True, help="ZeRO."
-        ),
-        click.option("--fsdp", type=click.Choice(get_args(FSDPStrategy)), default="none", show_default=True),
-        click.option(
-            "--tp",
-            type=click.IntRange(min=1),
-            default=1,
-            show_default=True,
-            help="Tensor parallel (training).",
-        ),
-        click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True),
-        click.option(
-            "--seq-len", type=click.IntRange(min=1), default=4096, show_default=True, help="Training tokens."
-        ),
-        click.option(
-            "--checkpointing", type=click.Choice(get_args(Checkpointing)), default="none", show_default=True
-        ),
-        click.option(
-            "--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="GPUs (TP / sharding)."
-        ),
-        click.option("--gpu", default=None, help="GPU kind for a fit verdict: h100, a100-80, l4, mi300x ..."),
-        click.option(
-            "--utilization",
-            type=click.FloatRange(min=0, max=1, min_open=True),
-            default=None,
-            help="Usable fraction of GPU memory [0.9 inference, 1.0 training].",
-        ),
-    ]
-    for d in reversed(decorators):
-        fn = d(fn)
+    """Options shared by ``report`` and ``demo`` (in this order in --help)."""
+    for option in reversed((*_SOURCE_OPTIONS, *_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS)):
+        fn = option(fn)
     return fn
 
 
@@ -130,9 +141,7 @@ def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--no-cache", is_flag=True, help="Do not read or write the header cache.")(fn)
 
 
-def open_cache(kw: dict[str, Any]) -> Any:
-    from hubmem.fetch.cache import HeaderCache
-
+def open_cache(kw: dict[str, Any]) -> HeaderCache | None:
     return HeaderCache.from_options(kw.get("cache_dir"), no_cache=bool(kw.get("no_cache")))
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 BUCKETS = ("api", "resolvers", "pages")
 DEFAULT_SLOW_DELAY = 0.05  # seconds between chunks for a scripted "slow" when slow_body_delay is 0
@@ -49,16 +50,16 @@ class FaultConfig:
     match: str | None = None  # regex searched in the raw path (+ "?" + query); None = every request
 
     @classmethod
-    def from_env(cls, prefix: str = "HUBMEM_FAKEHUB_", **overrides: object) -> FaultConfig:
+    def from_env(cls, prefix: str = "HUBMEM_FAKEHUB_", **overrides: Any) -> FaultConfig:
         """Fields from the environment, e.g. HUBMEM_FAKEHUB_LATENCY=0.05, HUBMEM_FAKEHUB_ERROR_EVERY=10."""
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = os.environ.get(prefix + f.name.upper())
             if raw is None or f.name == "quota":
                 continue
             values[f.name] = _parse_field(f.name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 def _parse_field(name: str, raw: str) -> object:
@@ -106,10 +107,10 @@ class FaultInjector:
         self._script: deque[_Scripted] = deque()
 
     # -- control -------------------------------------------------------------------------------------
-    def update(self, **changes: object) -> FaultConfig:
+    def update(self, **changes: Any) -> FaultConfig:
         """Change fault settings at runtime, e.g. ``update(latency=0.05, error_every=3)``."""
         with self._lock:
-            self.config = dataclasses.replace(self.config, **changes)  # type: ignore[arg-type]
+            self.config = dataclasses.replace(self.config, **changes)
             if "seed" in changes:
                 self._rng = random.Random(self.config.seed)
             return self.config
@@ -147,41 +148,54 @@ class FaultInjector:
     # -- per request -----------------------------------------------------------------------------------
     def decide(self, origin: str, bucket: str, target: str) -> Decision:
         with self._lock:
-            c = self.config
             remaining, reset = self._count_window(bucket)
             base = Decision("none", bucket=bucket, remaining=remaining, reset=reset)
             scripted = self._take_scripted(origin, target)
             if scripted is not None:
-                if scripted == "slow":
-                    return dataclasses.replace(base, slow=True)
-                if scripted == "truncate":
-                    return dataclasses.replace(base, truncate=True)
-                if scripted == "drop":
-                    return dataclasses.replace(base, kind="drop")
-                if scripted == "429":
-                    return dataclasses.replace(
-                        base, kind="429", status=429, remaining=0, reset=c.rate_limit_reset
-                    )
-                return dataclasses.replace(base, kind="error", status=int(scripted))
-            eligible = origin in c.origins and (c.match is None or re.search(c.match, target) is not None)
-            if eligible and self._hit("drop", bucket, c.drop_every, c.drop_prob):
-                return dataclasses.replace(base, kind="drop")
-            if origin == "hub" and bucket in c.rate_limit_buckets:
-                if c.enforce_quota and remaining < 0:
-                    return dataclasses.replace(base, kind="429", status=429, remaining=0)
-                if (c.match is None or re.search(c.match, target)) and self._hit(
-                    "429", bucket, c.rate_limit_every, c.rate_limit_prob
-                ):
-                    return dataclasses.replace(
-                        base, kind="429", status=429, remaining=0, reset=c.rate_limit_reset
-                    )
-            if eligible and c.error_statuses and self._hit("error", bucket, c.error_every, c.error_prob):
-                n = self._counters["error-hits", bucket]
-                self._counters["error-hits", bucket] += 1
-                return dataclasses.replace(
-                    base, kind="error", status=c.error_statuses[n % len(c.error_statuses)]
-                )
-            return dataclasses.replace(base, slow=eligible and c.slow_body_delay > 0)
+                return self._scripted(base, scripted)
+            return self._configured(base, origin, bucket, target)
+
+    def _scripted(self, base: Decision, kind: str) -> Decision:
+        """The decision for a scripted fault (``inject``)."""
+        if kind == "slow":
+            return dataclasses.replace(base, slow=True)
+        if kind == "truncate":
+            return dataclasses.replace(base, truncate=True)
+        if kind == "drop":
+            return dataclasses.replace(base, kind="drop")
+        if kind == "429":
+            return dataclasses.replace(
+                base, kind="429", status=429, remaining=0, reset=self.config.rate_limit_reset
+            )
+        return dataclasses.replace(base, kind="error", status=int(kind))
+
+    def _configured(self, base: Decision, origin: str, bucket: str, target: str) -> Decision:
+        """The decision of the configured faults: drop, then 429, then 5xx, then slow bodies."""
+        c = self.config
+        eligible = origin in c.origins and (c.match is None or re.search(c.match, target) is not None)
+        if eligible and self._hit("drop", bucket, c.drop_every, c.drop_prob):
+            return dataclasses.replace(base, kind="drop")
+        limited = self._rate_limited(base, origin, bucket, target)
+        if limited is not None:
+            return limited
+        if eligible and c.error_statuses and self._hit("error", bucket, c.error_every, c.error_prob):
+            n = self._counters["error-hits", bucket]
+            self._counters["error-hits", bucket] += 1
+            return dataclasses.replace(base, kind="error", status=c.error_statuses[n % len(c.error_statuses)])
+        return dataclasses.replace(base, slow=eligible and c.slow_body_delay > 0)
+
+    def _rate_limited(self, base: Decision, origin: str, bucket: str, target: str) -> Decision | None:
+        """A 429 for a used-up quota (``enforce_quota``) or a configured rate limit; None otherwise."""
+        c = self.config
+        if origin != "hub" or bucket not in c.rate_limit_buckets:
+            return None
+        if c.enforce_quota and base.remaining < 0:
+            return dataclasses.replace(base, kind="429", status=429, remaining=0)
+        if (c.match is None or re.search(c.match, target)) and self._hit(
+            "429", bucket, c.rate_limit_every, c.rate_limit_prob
+        ):
+            return dataclasses.replace(base, kind="429", status=429, remaining=0, reset=c.rate_limit_reset)
+        return None
 
     def _hit(self, kind: str, bucket: str, every: int, prob: float) -> bool:
         self._counters[kind, bucket] += 1

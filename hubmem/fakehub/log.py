@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,9 @@ class RequestLog:
             and (fault is None or e.fault == fault)
         ]
 
-    def count(self, **criteria: str | int | bool | None) -> int:
-        return len(self.filter(**criteria))  # type: ignore[arg-type]
+    def count(self, **criteria: Any) -> int:
+        """How many entries :meth:`filter` keeps for these criteria."""
+        return len(self.filter(**criteria))
 
     def requests(self, origin: str | None = None) -> int:
         return len(self.filter(origin=origin))

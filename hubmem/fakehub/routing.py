@@ -75,12 +75,7 @@ def _parse_api(segs: list[str]) -> Route:
     if segs == ["whoami-v2"]:
         return Route("whoami")
     if segs[:2] == ["resolve-cache", "models"]:
-        rest = segs[2:]
-        # /api/resolve-cache/models/{org}/{name}/{sha}/{path}
-        for n in (2, 1):
-            if len(rest) > n + 1 and len(rest[n]) == 40:
-                return Route("resolve_cache", _repo_id(rest[:n]), rest[n], _join(rest[n + 1 :]))
-        return Route("not_found")
+        return _parse_resolve_cache(segs[2:])
     if not segs or segs[0] not in ("models", *OTHER_TYPES):
         return Route("not_found")
     split = _split_repo(segs[1:], API_MARKERS)
@@ -92,16 +87,30 @@ def _parse_api(segs: list[str]) -> Route:
         return Route("other_type", repo_id)
     if not tail:
         return Route("model_info", repo_id, None)
-    marker, args = tail[0], tail[1:]
-    if marker == "revision" and args:
+    return _parse_model_api(repo_id, tail[0], tail[1:])
+
+
+def _parse_resolve_cache(rest: list[str]) -> Route:
+    """/api/resolve-cache/models/{org}/{name}/{sha}/{path}"""
+    for n in (2, 1):
+        if len(rest) > n + 1 and len(rest[n]) == 40:
+            return Route("resolve_cache", _repo_id(rest[:n]), rest[n], _join(rest[n + 1 :]))
+    return Route("not_found")
+
+
+def _parse_model_api(repo_id: str, marker: str, args: list[str]) -> Route:
+    """/api/models/{repo}/{marker}/{args...}"""
+    if marker == "refs":
+        return Route("refs", repo_id) if not args else Route("not_found")
+    if not args:
+        return Route("not_found")
+    if marker == "revision":
         # an unencoded refs/pr/1 makes the revision "refs" (-> RevisionNotFound), like the real Hub
         return Route("model_info", repo_id, unquote(args[0]))
-    if marker == "tree" and args:
+    if marker == "tree":
         return Route("tree", repo_id, unquote(args[0]), _join(args[1:]))
-    if marker == "paths-info" and args:
+    if marker == "paths-info":
         return Route("paths_info", repo_id, unquote(args[0]))
-    if marker == "refs" and not args:
-        return Route("refs", repo_id)
-    if marker == "safetensors-metadata" and args:
+    if marker == "safetensors-metadata":
         return Route("st_metadata", repo_id, "main", _join(args))
     return Route("not_found")

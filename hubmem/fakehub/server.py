@@ -1,13 +1,12 @@
-"""FakeHub: two aiohttp origins (Hub + CDN) over one fixture store, with a request log and fault injection."""
+"""FakeHub: two aiohttp origins (Hub + CDN) over one fixture store, with a request log and fault injection
+(:mod:`hubmem.fakehub.middleware`); ``hub_handler`` dispatches the Hub origin's routes."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import socket
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,17 +14,17 @@ from urllib.parse import quote
 from aiohttp import web
 
 from hubmem.fakehub.context import CTX, Context, HubOptions, RegularRedirect
-from hubmem.fakehub.faults import Decision, FaultConfig, FaultInjector
+from hubmem.fakehub.faults import FaultConfig, FaultInjector
 from hubmem.fakehub.fixtures.layout import default_fixtures_dir
 from hubmem.fakehub.fixtures.store import FixtureStore
 from hubmem.fakehub.handlers import api, cdn, resolve
 from hubmem.fakehub.handlers.auth import authenticate, repo_not_found
-from hubmem.fakehub.handlers.http import HubError, json_response, request_id, state, text_response
-from hubmem.fakehub.log import LogEntry, RequestLog
-from hubmem.fakehub.routing import Route, parse_route
+from hubmem.fakehub.handlers.http import HubError, state
+from hubmem.fakehub.log import RequestLog
+from hubmem.fakehub.middleware import Handler, add_common_headers, make_middleware
+from hubmem.fakehub.routing import Route
 
 log = logging.getLogger("hubmem.fakehub")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def hub_handler(request: web.Request) -> web.StreamResponse:
@@ -33,170 +32,36 @@ async def hub_handler(request: web.Request) -> web.StreamResponse:
     route: Route | HubError = state(request).route
     if isinstance(route, HubError):
         raise route
-    kind, method = route.kind, request.method
-    if kind == "paths_info":
-        if method != "POST":
+    if route.kind == "paths_info":
+        if request.method != "POST":
             raise HubError(405, "Method not allowed")
         return await api.paths_info(request, ctx, route)
-    if method not in ("GET", "HEAD"):
+    if request.method not in ("GET", "HEAD"):
         raise HubError(405, "Method not allowed")
-    if kind in ("resolve", "raw"):
+    if route.kind in ("resolve", "raw"):
         return await resolve.resolve(request, ctx, route)
-    if kind == "resolve_cache":
+    if route.kind == "resolve_cache":
         return await resolve.resolve_cache(request, ctx, route)
-    if kind == "model_info":
-        return api.model_info(request, ctx, route)
-    if kind == "tree":
-        return api.tree(request, ctx, route)
-    if kind == "refs":
-        return api.refs(request, ctx, route)
-    if kind == "st_metadata":
-        return api.safetensors_metadata(request, ctx, route)
-    if kind == "whoami":
+    return _api_get(request, ctx, route)
+
+
+_API_GETS: dict[str, Callable[[web.Request, Context, Route], web.Response]] = {
+    "model_info": api.model_info,
+    "tree": api.tree,
+    "refs": api.refs,
+    "st_metadata": api.safetensors_metadata,
+}
+
+
+def _api_get(request: web.Request, ctx: Context, route: Route) -> web.Response:
+    handler = _API_GETS.get(route.kind)
+    if handler is not None:
+        return handler(request, ctx, route)
+    if route.kind == "whoami":
         return api.whoami(request, ctx)
-    if kind == "other_type":  # only models are stored: every dataset/space is "not found"
+    if route.kind == "other_type":  # only models are stored: every dataset/space is "not found"
         raise repo_not_found(authenticate(request, ctx.store))
     raise HubError(404, "Not Found")
-
-
-def _fault_response(origin: str, d: Decision, faults: FaultInjector) -> web.Response:
-    if d.kind == "429":
-        msg = f"You have exceeded the rate limit for '{d.bucket}' requests. Retry after {d.reset} seconds."
-        return json_response(
-            {"error": msg},
-            status=429,
-            etag=False,
-            headers={
-                "RateLimit": f'"{d.bucket}";r=0;t={d.reset}',
-                "RateLimit-Policy": faults.policy(d.bucket),
-                "Retry-After": str(d.reset),
-                "X-Error-Message": msg,
-            },
-        )
-    if origin == "cdn":
-        return web.Response(status=d.status, text=f"{d.status} injected CDN error", content_type="text/plain")
-    if d.status == 500:
-        return json_response(
-            {"error": "Internal Error - We're working hard to fix this as soon as possible!"}, status=500
-        )
-    return text_response(
-        f"{d.status} {'Bad Gateway' if d.status == 502 else 'Service Unavailable'}", status=d.status
-    )
-
-
-def _body_size(request: web.Request, resp: web.StreamResponse) -> int:
-    if request.method == "HEAD":
-        return 0
-    if isinstance(resp, web.Response):
-        body = resp.body
-        return len(body) if isinstance(body, bytes | bytearray) else 0
-    return state(request).bytes_sent
-
-
-class _Recorder:
-    """Writes the request's log entry. Streamed bodies log *before* the body goes out (a client may see the
-    whole response before the handler returns); the entry is replaced if the outcome turns out different."""
-
-    def __init__(self, ctx: Context, request: web.Request, origin: str, bucket: str) -> None:
-        self.ctx, self.request, self.origin, self.bucket = ctx, request, origin, bucket
-        self.t0, self.wall = time.monotonic(), time.time()
-        self.fault: str | None = None
-        self.entry: LogEntry | None = None
-
-    def record(self, status: int, nbytes: int) -> None:
-        r = self.request
-        if self.entry is not None and (self.entry.status, self.entry.bytes_sent) == (status, nbytes):
-            return
-        entry = LogEntry(
-            time=self.wall,
-            origin=self.origin,
-            method=r.method,
-            path=r.rel_url.raw_path,
-            query=r.rel_url.raw_query_string,
-            range=r.headers.get("Range"),
-            auth="Authorization" in r.headers,
-            status=status,
-            bytes_sent=nbytes,
-            bucket=self.bucket,
-            fault=self.fault,
-            duration=time.monotonic() - self.t0,
-        )
-        if self.entry is None:
-            self.ctx.log.add(entry)
-        else:
-            self.ctx.log.replace(self.entry, entry)
-        self.entry = entry
-        log.debug("fakehub %s %s %s -> %d (%d B%s)", self.origin, r.method, entry.url_path, status, nbytes,
-                  f", {self.fault}" if self.fault else "")  # fmt: skip
-
-
-def make_middleware(origin: str) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        ctx = request.app[CTX]
-        raw, query = request.rel_url.raw_path, request.rel_url.raw_query_string
-        bucket = "cdn"
-        st = state(request)
-        if origin == "hub":
-            try:
-                parsed = parse_route(raw)
-                st.route, bucket = parsed, parsed.bucket
-            except HubError as exc:
-                st.route, bucket = exc, "api" if raw.startswith("/api/") else "resolvers"
-        rec = _Recorder(ctx, request, origin, bucket)
-        st.record = rec.record
-        status = 0
-        resp: web.StreamResponse | None = None
-        try:
-            latency = ctx.faults.latency_for(origin)
-            if latency > 0:
-                await asyncio.sleep(latency)
-            d = ctx.faults.decide(origin, bucket, f"{raw}?{query}" if query else raw)
-            headers: dict[str, str] = {}
-            if origin == "hub":
-                headers["X-Request-Id"] = request_id(request)
-                if d.kind != "429" and bucket in ctx.faults.config.quota:
-                    headers["RateLimit"] = f'"{bucket}";r={max(1, d.remaining)};t={d.reset}'
-                    headers["RateLimit-Policy"] = ctx.faults.policy(bucket)
-            st.headers = headers
-            if d.kind == "drop":
-                rec.fault = "drop"
-                if request.transport is not None:
-                    request.transport.close()
-                return web.Response(status=500)
-            if d.kind in ("429", "error"):
-                rec.fault = str(d.status)
-                resp = _fault_response(origin, d, ctx.faults)
-            else:
-                if d.slow:
-                    rec.fault = "slow"
-                    st.slow = True
-                if d.truncate:
-                    rec.fault = "truncate"
-                    st.truncate = True
-                try:
-                    resp = await handler(request)
-                except HubError as exc:
-                    resp = exc.response()
-            status = resp.status
-            return resp
-        except (ConnectionError, asyncio.CancelledError):
-            status = 0 if resp is None else resp.status
-            raise
-        except Exception:
-            log.exception("fakehub: unhandled error on %s %s", request.method, raw)
-            status = 500
-            resp = json_response({"error": "Internal Error (fakehub bug)"}, status=500)
-            return resp
-        finally:
-            rec.record(status, _body_size(request, resp) if resp is not None else st.bytes_sent)
-
-    return middleware
-
-
-async def _add_common_headers(request: web.Request, response: web.StreamResponse) -> None:
-    for k, v in state(request).headers.items():
-        response.headers.setdefault(k, v)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -243,7 +108,7 @@ class FakeHub:
         app = web.Application(middlewares=[make_middleware(origin)], client_max_size=64 * 1024 * 1024)
         app[CTX] = self.ctx
         app.router.add_route("*", "/{tail:.*}", handler)
-        app.on_response_prepare.append(_add_common_headers)
+        app.on_response_prepare.append(add_common_headers)
         return app
 
     async def _serve(self, app: web.Application, host: str, port: int) -> int:

@@ -28,11 +28,14 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import filelock
+
+from hubmem.snapshot import WeightFile
 
 ENV_DIR = "HUBMEM_CACHE"  # cache folder; "off" / "0" / "none" / "false" disables the cache
 ENV_MAX_BYTES = "HUBMEM_CACHE_MAX_BYTES"
@@ -66,20 +69,14 @@ def _max_bytes_from_env() -> int:
 
 
 @dataclass
-class CacheStats:
+class HeaderCacheStats:
+    """What the header cache did since it was opened."""
+
     hits: int = 0
     misses: int = 0
     writes: int = 0
     evicted: int = 0
     errors: int = 0  # unreadable / unwritable entries (the fetch then goes to the network)
-
-
-@dataclass(frozen=True)
-class CachedHeader:
-    path: str
-    header_length: int
-    header: dict[str, Any]
-    size: int | None
 
 
 class HeaderCache:
@@ -88,7 +85,7 @@ class HeaderCache:
     def __init__(self, root: str | Path | None = None, *, max_bytes: int | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         self.max_bytes = _max_bytes_from_env() if max_bytes is None else max(0, max_bytes)
-        self.stats = CacheStats()
+        self.stats = HeaderCacheStats()
         self._dir = self.root / FORMAT
         self._lock = threading.Lock()
         self._size: int | None = None  # bytes on disk, estimated (None: not scanned yet)
@@ -134,6 +131,10 @@ class HeaderCache:
         self._count("hits")
         value: dict[str, Any] = doc["value"]
         return value
+
+    def has(self, key: list[str]) -> bool:
+        """Whether an entry is stored under ``key`` (nothing read, nothing counted)."""
+        return self._file(key).is_file()
 
     def put(self, key: list[str], value: dict[str, Any]) -> None:
         """Store ``value`` under ``key`` (atomic rename; replaces an existing entry)."""
@@ -228,6 +229,14 @@ class HeaderCache:
     def commit(self, endpoint: str, repo_id: str, sha: str, scope: str = "") -> CommitCache:
         return CommitCache(self, endpoint, repo_id, sha, scope)
 
+    def commit_for(
+        self, endpoint: str, repo_id: str, sha: str, info: Mapping[str, Any], token_id: str | None
+    ) -> CommitCache:
+        """The entries at ``sha``: shared when the revision ``info`` says the repo is neither gated nor
+        private, else scoped to the token (``token_id``) that the Hub just checked."""
+        public = info.get("gated") is False and info.get("private") is False
+        return self.commit(endpoint, repo_id, sha, "" if public else (token_id or "anonymous"))
+
     def remember_ref(
         self, endpoint: str, repo_id: str, revision: str, subfolder: str | None, sha: str, scope: str
     ) -> None:
@@ -278,7 +287,8 @@ class CommitCache:
             value = {"kind": "file", "b64": base64.b64encode(content).decode("ascii")}
         self.cache.put(self._key(path), value)
 
-    def get_header(self, path: str) -> CachedHeader | None:
+    def get_header(self, path: str) -> WeightFile | None:
+        """The header stored for ``path`` (read at this commit), or None."""
         value = self.cache.get(self._key(path))
         if value is None or value.get("kind") != "header":
             return None
@@ -289,10 +299,10 @@ class CommitCache:
             or not (size is None or isinstance(size, int))
         ):
             return None
-        return CachedHeader(path, n, header, size)
+        return WeightFile(path, n, header, size, self.sha)
 
     def has_header(self, path: str) -> bool:
-        return self.cache._file(self._key(path)).is_file()
+        return self.cache.has(self._key(path))
 
     def put_header(self, path: str, header_length: int, header: dict[str, Any], size: int | None) -> None:
         value = {"kind": "header", "header_length": header_length, "header": header, "size": size}
@@ -304,3 +314,9 @@ class CommitCache:
 
     def mark_complete(self, subfolder: str | None, paths: list[str]) -> None:
         self.cache.put(self._key(_COMPLETE + (subfolder or "")), {"kind": "complete", "paths": paths})
+
+    def remember_complete(self, revision: str, subfolder: str | None, paths: list[str]) -> None:
+        """The snapshot at this commit is complete, and ``revision`` resolved here (the hint that lets
+        the next fetch of ``revision`` skip its speculative reads)."""
+        self.mark_complete(subfolder, paths)
+        self.cache.remember_ref(self.endpoint, self.repo_id, revision, subfolder, self.sha, self.scope)

@@ -40,20 +40,20 @@ hops included; as measured in tests/test_fetch_repo.py and against the fake Hub)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
-import httpx
 from huggingface_hub import constants as hf_constants
-from huggingface_hub import hf_hub_url
 
-from hubmem.errors import CorruptHeaderError, OfflineError
+from hubmem.errors import NetworkError, OfflineError
 from hubmem.fetch import listing
-from hubmem.fetch.cache import CommitCache, HeaderCache
-from hubmem.fetch.http.answers import EntryNotFoundError
+from hubmem.fetch.assemble import finish_snapshot
+from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
-from hubmem.fetch.http.response import HubResponse, decode_json
+from hubmem.fetch.http.ranges import DEFAULT_FIRST_READ
 from hubmem.fetch.http.tasks import run_all
 from hubmem.fetch.http.trace import Trace
+from hubmem.fetch.ids import norm_subfolder, validate_repo_id
 from hubmem.fetch.layout import (
     CONFIG_FILE,
     INDEX_FILE,
@@ -64,11 +64,13 @@ from hubmem.fetch.layout import (
     plan_layout,
     shards_of,
 )
-from hubmem.fetch.ranges import DEFAULT_FIRST_READ, HeaderRead
-from hubmem.fetch.revision import norm_subfolder, resolved_sha, revision_info, validate
+from hubmem.fetch.reads import CommitReads
+from hubmem.fetch.revision import resolved_sha, revision_info, snapshot_expand
 from hubmem.fetch.route import headers_via_route
 from hubmem.fetch.speculative import Speculation
 from hubmem.snapshot import FetchStats, Snapshot, WeightFile
+
+Weights = tuple[list[WeightFile], dict[str, Any] | None]  # the headers, and the index when sharded
 
 
 class _Fetch:
@@ -79,164 +81,24 @@ class _Fetch:
         revision: str,
         subfolder: str | None,
         with_hub_info: bool,
-        trace: Trace,
+        list_tree: bool,
         cache: HeaderCache | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
-        self.commit_cache: CommitCache | None = None  # the cache at self.sha, once known
-        self.list_tree = with_hub_info  # the tree listing for file sizes (fetch_snapshot's list_tree)
         self.repo_id = repo_id
         self.revision = revision
         self.subfolder = subfolder
-        self.base = subfolder or ""
         self.with_hub_info = with_hub_info
-        self.trace = trace
-        self.sha: str = ""
+        self.list_tree = with_hub_info and list_tree  # the tree listing for file sizes
+        self.trace = Trace(FetchStats())
         self.warnings: list[str] = []
         self.spec = Speculation(client, repo_id, revision)
 
-    # -- URLs --------------------------------------------------------------------------------------
-
-    def resolve_url(self, path: str, revision: str) -> str:
-        return hf_hub_url(self.repo_id, path, revision=revision, endpoint=self.client.endpoint)
-
-    def _kw(self, path: str | None = None, revision: str | None = None) -> dict[str, Any]:
-        return {"repo_id": self.repo_id, "path": path, "revision": revision or self.revision}
-
     # -- wave 1 ------------------------------------------------------------------------------------
 
-    async def revision_info(self, trace: Trace) -> dict[str, Any]:
-        return await revision_info(
-            self.client,
-            self.repo_id,
-            self.revision,
-            trace,
-            with_hub_info=self.with_hub_info,
-            scoped=self.cache is not None,
-        )
-
-    # -- wave 2 pieces -----------------------------------------------------------------------------
-
-    async def file_at_sha(self, path: str, trace: Trace) -> HubResponse | None:
-        cc = self.commit_cache
-        if cc is not None and (content := await asyncio.to_thread(cc.get_file, path)) is not None:
-            trace.stats.cache_hits += 1
-            return HubResponse(self.resolve_url(path, self.sha), 200, "OK (cache)", httpx.Headers(), content)
-        got = await self.spec.take(path, trace, self.sha)
-        if got is None:
-            got = await self.client.get(
-                self.resolve_url(path, self.sha), trace=trace, missing_ok=True, **self._kw(path)
-            )
-        if cc is not None and got is not None:
-            await asyncio.to_thread(cc.put_file, path, got.content)
-        return got
-
-    async def json_file(self, path: str, trace: Trace) -> Any:
-        response = await self.file_at_sha(path, trace)
-        if response is None:
-            self.warnings.append(f"{path} is listed but could not be found at {self.sha[:12]}")
-            return None
-        try:
-            return decode_json(response.content)
-        except (UnicodeDecodeError, ValueError) as exc:
-            self.warnings.append(f"{path} is not valid JSON ({exc}); ignored")
-            return None
-
-    async def header(self, path: str, trace: Trace, first_bytes: int) -> HeaderRead:
-        cc = self.commit_cache
-        if cc is not None and (hit := await asyncio.to_thread(cc.get_header, path)) is not None:
-            trace.stats.cache_hits += 1
-            return HeaderRead(path, hit.header_length, hit.header, hit.size, self.sha)
-        got = await self.spec.take(path, trace, self.sha)
-        if got is None:
-            got = await self.client.read_header(
-                self.resolve_url(path, self.sha),
-                first_bytes=first_bytes,
-                trace=trace,
-                **self._kw(path, self.sha),
-            )
-        if cc is not None:
-            await asyncio.to_thread(cc.put_header, path, got.header_length, got.header, got.size)
-        return got
-
-    async def via_ranges(self, shards: dict[str, list[str]], trace: Trace) -> list[WeightFile]:
-        forks = [trace.fork() for _ in shards]
-        reads = await run_all(
-            *(
-                self.header(path, t, first_read_size(names))
-                for (path, names), t in zip(shards.items(), forks, strict=True)
-            )
-        )
-        trace.join(*forks)
-        return [WeightFile(r.path, r.header_length, r.header, r.size) for r in reads]
-
-    async def weights(
-        self,
-        layout: Layout,
-        trace: Trace,
-        tree: asyncio.Task[dict[str, int]] | None,
-        tree_trace: Trace | None,
-    ) -> tuple[list[WeightFile], dict[str, Any] | None]:
-        if layout.index_path is None:
-            forks = [trace.fork() for _ in layout.files]
-            reads = await run_all(
-                *(
-                    self.header(path, t, DEFAULT_FIRST_READ)
-                    for path, t in zip(layout.files, forks, strict=True)
-                )
-            )
-            trace.join(*forks)
-            return [WeightFile(r.path, r.header_length, r.header, r.size) for r in reads], None
-
-        index_path = layout.index_path
-        response = await self.file_at_sha(index_path, trace)
-        if response is None:
-            raise EntryNotFoundError(
-                f"{self.repo_id}: {index_path} is listed but missing at {self.sha[:12]}", repo_id=self.repo_id
-            )
-        try:
-            index = decode_json(response.content)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise CorruptHeaderError(f"{index_path}: not valid JSON ({exc})", repo_id=self.repo_id) from None
-        shards = shards_of(index, index_path)
-        files: list[WeightFile] | None = None
-        client = self.client
-        route_ok = client.use_metadata_route and not client.state.metadata_route_unavailable
-        cc = self.commit_cache
-        if cc is not None and all(cc.has_header(p) for p in shards):
-            route_ok = False  # every shard header is cached: no request at all
-        if self.revision == "main" and route_ok:
-            files = await headers_via_route(
-                client,
-                self.repo_id,
-                self.revision,
-                self.sha,
-                index_path,
-                index,
-                shards,
-                trace,
-                tree,
-                tree_trace,
-            )
-            if cc is not None and files is not None:
-                for f in files:
-                    await asyncio.to_thread(cc.put_header, f.path, f.header_length, f.header, f.size)
-        if files is None:
-            files = await self.via_ranges(shards, trace)
-        return files, index
-
-    # -- the whole thing ---------------------------------------------------------------------------
-
     async def run(self, speculative: bool) -> Snapshot:
-        root = self.trace
-        base = self.base
-        spec_paths = {
-            join(base, CONFIG_FILE): "file",
-            join(base, INDEX_FILE): "file",
-            join(base, SINGLE_FILE): "header",
-        }
-        t_info = root.fork()
+        t_info = self.trace.fork()
         info_task = asyncio.ensure_future(self.revision_info(t_info))
         cache = self.cache
         if speculative and cache is not None:  # a complete snapshot is cached: its reads cost nothing
@@ -244,27 +106,36 @@ class _Fetch:
                 self.client.endpoint, self.repo_id, self.revision, self.subfolder
             )
         if speculative:
-            for path, kind in spec_paths.items():
-                t = root.fork()
-                if kind == "file":
-                    self.spec.start_file(path, t)
-                else:
-                    self.spec.start_header(path, t)
+            base = self.subfolder or ""
+            self.spec.start_file(join(base, CONFIG_FILE), self.trace.fork())
+            self.spec.start_file(join(base, INDEX_FILE), self.trace.fork())
+            self.spec.start_header(join(base, SINGLE_FILE), self.trace.fork())
         try:
-            return await self._after_info(await info_task, t_info)
+            info = await info_task
+            self.trace.join(t_info)
+            return await self.after_info(info)
         finally:
             await self.spec.cancel()
 
-    async def _after_info(self, info: dict[str, Any], t_info: Trace) -> Snapshot:
+    async def revision_info(self, trace: Trace) -> dict[str, Any]:
+        expand = snapshot_expand(with_hub_info=self.with_hub_info, scoped=self.cache is not None)
+        info = await revision_info(self.client, self.repo_id, self.revision, expand, trace=trace)
+        if info is None:
+            repo_id = self.repo_id
+            raise NetworkError(f"{repo_id}: the revision info is not a JSON object", repo_id=repo_id)
+        return info
+
+    # -- wave 2 ------------------------------------------------------------------------------------
+
+    async def after_info(self, info: dict[str, Any]) -> Snapshot:
         """Wave 2: everything the file list asks for, starting as soon as the revision info is in;
         each chain waits only for the speculative read it uses."""
-        root = self.trace
-        root.join(t_info)
-        self.sha = sha = resolved_sha(info, self.repo_id, self.revision)
+        sha = resolved_sha(info, self.repo_id, self.revision)
+        client = self.client
+        cc = None
         if self.cache is not None:
-            public = info.get("gated") is False and info.get("private") is False
-            scope = "" if public else (self.client.token_id or "anonymous")
-            self.commit_cache = self.cache.commit(self.client.endpoint, self.repo_id, sha, scope)
+            cc = self.cache.commit_for(client.endpoint, self.repo_id, sha, info, client.token_id)
+        reads = CommitReads(client, self.repo_id, self.revision, sha, self.spec, cc, self.warnings)
         siblings = [
             s["rfilename"]
             for s in info.get("siblings") or []
@@ -272,106 +143,126 @@ class _Fetch:
         ]
         layout = plan_layout(siblings, self.subfolder)
         self.warnings.extend(layout.warnings)
-
-        # wave 2
-        tree_task: asyncio.Task[dict[str, int]] | None = None
-        t_tree: Trace | None = None
-        if self.with_hub_info and self.list_tree:
-            t_tree = root.fork()
-            tree_task = asyncio.ensure_future(
-                listing.tree_sizes(self.client, self.repo_id, self.revision, self.sha, t_tree, self.warnings)
-            )
-        t_config = root.fork()
-        t_weights = root.fork()
-        t_extra = [root.fork() for _ in layout.companions]
-
-        async def config() -> Any:
-            if layout.config_path is None:
-                return None
-            return await self.json_file(layout.config_path, t_config)
-
-        try:
-            config_value, (files, index), *extras = await run_all(
-                config(),
-                self.weights(layout, t_weights, tree_task, t_tree),
-                *(self.json_file(p, t) for p, t in zip(layout.companions, t_extra, strict=True)),
-            )
-            tree_sizes = await tree_task if tree_task is not None else None
-        finally:
-            if tree_task is not None and not tree_task.done():
-                tree_task.cancel()
-                await asyncio.gather(tree_task, return_exceptions=True)
-        root.join(t_config, t_weights, *t_extra, *([t_tree] if t_tree is not None else []))
-        root.join(*self.spec.finished_traces())
-
-        if layout.config_path is None:
-            where = f"{self.subfolder}/ or the root" if self.subfolder else "the repo"
-            self.warnings.append(f"no config.json in {where}: architecture figures are unavailable")
-        elif config_value is not None and not isinstance(config_value, dict):
-            self.warnings.append(f"{layout.config_path} is not a JSON object; ignored")
-            config_value = None
-
-        extra: dict[str, Any] = {}
-        for path, value in zip(layout.companions, extras, strict=True):
-            if value is not None:
-                extra[path] = value
-
+        config, (files, index), companions, sizes = await self.read_all(layout, reads)
+        self.trace.join(*self.spec.finished_traces())
         hub_info: dict[str, Any] | None = None
         if self.with_hub_info:
-            sizes = tree_sizes or {}
-            files = [
-                f if f.size is not None or f.path not in sizes else _with_size(f, sizes[f.path])
-                for f in files
-            ]
-            hub_info = {
-                "sha": self.sha,
-                "gated": info.get("gated"),
-                "safetensors": info.get("safetensors"),
-                "siblings": [{"rfilename": p, "size": sizes.get(p)} for p in siblings],
-            }
-
-        if index is not None:
-            named = {t for f in files for t in f.header if t != "__metadata__"}
-            missing = [t for t in index.get("weight_map", {}) if t not in named]
-            if missing:
-                self.warnings.append(
-                    f"{layout.index_path} lists {len(missing)} tensors absent from the shard headers "
-                    f"(e.g. {missing[0]!r})"
-                )
-
-        if self.commit_cache is not None:
-            cc = self.commit_cache
-            await asyncio.to_thread(cc.mark_complete, self.subfolder, [f.path for f in files])
+            files, hub_info = _with_hub_info(files, info, sha, siblings, sizes or {})
+        if cc is not None:
             await asyncio.to_thread(
-                cc.cache.remember_ref,
-                cc.endpoint,
-                self.repo_id,
-                self.revision,
-                self.subfolder,
-                cc.sha,
-                cc.scope,
+                cc.remember_complete, self.revision, self.subfolder, [f.path for f in files]
             )
-        stats = root.finish()
-        return Snapshot(
+        snapshot = Snapshot(
             repo_id=self.repo_id,
             revision=self.revision,
-            commit=self.sha,
+            commit=sha,
             source="hub",
-            endpoint=self.client.endpoint,
+            endpoint=client.endpoint,
             subfolder=self.subfolder,
-            config=config_value,
             index=index,
             index_path=layout.index_path,
             files=files,
-            extra=extra,
             hub_info=hub_info,
-            stats=stats,
+            stats=self.trace.finish(),
             warnings=self.warnings,
         )
+        where = f"in {self.subfolder}/ or the root" if self.subfolder else "in the repo"
+        return finish_snapshot(snapshot, layout, config, companions, where=where)
+
+    async def read_all(
+        self, layout: Layout, reads: CommitReads
+    ) -> tuple[Any, Weights, list[Any], dict[str, int] | None]:
+        """config.json, the weights and the companions in parallel, and with ``list_tree`` the file
+        sizes of the tree listing beside them."""
+        root = self.trace
+        t_tree = root.fork() if self.list_tree else None
+        tree: asyncio.Task[dict[str, int]] | None = None
+        if t_tree is not None:
+            tree = asyncio.ensure_future(
+                listing.tree_sizes(self.client, self.repo_id, self.revision, reads.sha, t_tree, self.warnings)
+            )
+        t_config, t_weights = root.fork(), root.fork()
+        t_extra = [root.fork() for _ in layout.companions]
+        config_path = layout.config_path
+        try:
+            config, weights, *companions = await run_all(
+                reads.json_file(config_path, t_config) if config_path is not None else _nothing(),
+                self.weights(layout, reads, t_weights, tree, t_tree),
+                *(reads.json_file(p, t) for p, t in zip(layout.companions, t_extra, strict=True)),
+            )
+            sizes = await tree if tree is not None else None
+        finally:
+            if tree is not None and not tree.done():
+                tree.cancel()
+                await asyncio.gather(tree, return_exceptions=True)
+        root.join(t_config, t_weights, *t_extra, *([t_tree] if t_tree is not None else []))
+        return config, weights, companions, sizes
+
+    async def weights(
+        self,
+        layout: Layout,
+        reads: CommitReads,
+        trace: Trace,
+        tree: asyncio.Task[dict[str, int]] | None,
+        tree_trace: Trace | None,
+    ) -> Weights:
+        """Every weight file's header: range reads, or for a sharded ``main`` the one-request route."""
+        if layout.index_path is None:
+            return await reads.headers(dict.fromkeys(layout.files, DEFAULT_FIRST_READ), trace), None
+        index_path = layout.index_path
+        index = await reads.index(index_path, trace)
+        shards = shards_of(index, index_path)
+        files: list[WeightFile] | None = None
+        if self.route_ok(reads, shards):
+            files = await headers_via_route(
+                self.client,
+                self.repo_id,
+                self.revision,
+                reads.sha,
+                index_path,
+                index,
+                shards,
+                trace,
+                tree,
+                tree_trace,
+            )
+            if files is not None:
+                await reads.store_headers(files)
+        if files is None:
+            files = await reads.headers({p: first_read_size(names) for p, names in shards.items()}, trace)
+        return files, index
+
+    def route_ok(self, reads: CommitReads, shards: dict[str, list[str]]) -> bool:
+        """The safetensors-metadata route reads ``main`` only, may be missing, and is not needed when
+        every shard header is cached."""
+        client = self.client
+        if not client.use_metadata_route or client.state.metadata_route_unavailable:
+            return False
+        cc = reads.cache
+        if cc is not None and all(cc.has_header(p) for p in shards):
+            return False  # every shard header is cached: no request at all
+        return self.revision == "main"
 
 
-def _with_size(f: WeightFile, size: int) -> WeightFile:
-    return WeightFile(f.path, f.header_length, f.header, size)
+async def _nothing() -> None:
+    return None
+
+
+def _with_hub_info(
+    files: list[WeightFile], info: dict[str, Any], sha: str, siblings: list[str], sizes: dict[str, int]
+) -> tuple[list[WeightFile], dict[str, Any]]:
+    """The Hub's own view (``Snapshot.hub_info``), and the files with the listed sizes where the reads
+    learnt none."""
+    files = [
+        dataclasses.replace(f, size=sizes[f.path]) if f.size is None and f.path in sizes else f for f in files
+    ]
+    hub_info = {
+        "sha": sha,
+        "gated": info.get("gated"),
+        "safetensors": info.get("safetensors"),
+        "siblings": [{"rfilename": p, "size": sizes.get(p)} for p in siblings],
+    }
+    return files, hub_info
 
 
 async def fetch_snapshot(
@@ -397,7 +288,7 @@ async def fetch_snapshot(
     ``list_tree=False`` keeps ``with_hub_info``'s model info but skips its tree listing (the sizes
     the range reads / paths-info already saw are kept; the sibling sizes in ``hub_info`` are then None).
     """
-    validate(repo_id)
+    validate_repo_id(repo_id)
     revision = (revision or "main").strip()
     if not revision:
         revision = "main"
@@ -405,8 +296,7 @@ async def fetch_snapshot(
         raise OfflineError(
             f"HF_HUB_OFFLINE is set: not fetching {repo_id} from {client.endpoint}", repo_id=repo_id
         )
-    trace = Trace(FetchStats())
-    fetch = _Fetch(client, repo_id, revision, norm_subfolder(subfolder), with_hub_info, trace, cache)
-    if list_tree is not None:
-        fetch.list_tree = with_hub_info and list_tree
+    subfolder = norm_subfolder(subfolder)
+    list_tree = True if list_tree is None else list_tree
+    fetch = _Fetch(client, repo_id, revision, subfolder, with_hub_info, list_tree, cache)
     return await fetch.run(speculative)

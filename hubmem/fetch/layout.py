@@ -48,61 +48,60 @@ def plan_layout(siblings: Iterable[str], subfolder: str | None = None) -> Layout
     """Pick config.json, the weight files or the index, and the companions for ``subfolder``."""
     paths = set(siblings)
     base = subfolder or ""
-    warnings: list[str] = []
-
-    config_path: str | None = None
-    if join(base, CONFIG_FILE) in paths:
-        config_path = join(base, CONFIG_FILE)
-    elif base and CONFIG_FILE in paths:
-        config_path = CONFIG_FILE
-
-    companions: list[str] = []
-    for name in COMPANIONS:
-        if join(base, name) in paths:
-            companions.append(join(base, name))
-        elif base and name in paths:
-            companions.append(name)
-
+    config_path = _beside(paths, base, CONFIG_FILE)
+    companions = [p for name in COMPANIONS if (p := _beside(paths, base, name)) is not None]
     here = _in_dir(paths, base)
-    names = {posixpath.basename(p): p for p in here}
-    files: list[str] = []
-    index_path: str | None = None
-    if SINGLE_FILE in names:
-        files = [names[SINGLE_FILE]]
-    elif INDEX_FILE in names:
-        index_path = names[INDEX_FILE]
-    else:
-        suffix = ".safetensors.index.json"
-        indexes = sorted((n for n in names if n.endswith(suffix)), key=lambda n: (_is_variant(n, suffix), n))
-        if indexes:
-            index_path = names[indexes[0]]
-            if len(indexes) > 1:
-                warnings.append(f"several safetensors indexes in {base or 'the root'}; read {indexes[0]}")
-        else:
-            direct = [n for n in names if n.endswith(".safetensors")]
-            keep = [
-                n for n in direct if not (_is_variant(n, ".safetensors") and _base_of_variant(n) in names)
-            ]
-            if len(keep) < len(direct):
-                skipped = sorted(set(direct) - set(keep))
-                warnings.append("skipped variant copies of the weights: " + ", ".join(skipped))
-            files = [names[n] for n in sorted(keep)]
-
+    warnings: list[str] = []
+    files, index_path = _weights(here, base, warnings)
     if not files and index_path is None:
-        where = f"'{base}/'" if base else "the repo root"
-        folders = sorted({posixpath.dirname(p) for p in paths if p.endswith(".safetensors")} - {base})
-        other = sorted(
-            {p.rsplit(".", 1)[-1] for p in here if p.endswith((".bin", ".gguf", ".pt", ".pth", ".h5"))}
-        )
-        message = f"no safetensors weights in {where}"
-        if other:
-            message += " (it has ." + ", .".join(other) + " files, which hubmem does not read)"
-        hint = None
-        if folders:
-            shown = ", ".join(f or "(root)" for f in folders[:8])
-            hint = f"safetensors files exist in: {shown}; pass --subfolder to read one of them."
-        raise NoSafetensorsError(message, hint=hint)
+        raise _no_weights(paths, here, base)
     return Layout(config_path, files, index_path, companions, warnings)
+
+
+def _beside(paths: set[str], base: str, name: str) -> str | None:
+    """``name`` in the subfolder, else in the root, else None."""
+    if join(base, name) in paths:
+        return join(base, name)
+    return name if base and name in paths else None
+
+
+def _weights(here: list[str], base: str, warnings: list[str]) -> tuple[list[str], str | None]:
+    """(weight files read directly, the index): ``model.safetensors``, else its index, else another
+    index (the plain one first), else every ``*.safetensors`` that is not a variant copy."""
+    names = {posixpath.basename(p): p for p in here}
+    if SINGLE_FILE in names:
+        return [names[SINGLE_FILE]], None
+    if INDEX_FILE in names:
+        return [], names[INDEX_FILE]
+    suffix = ".safetensors.index.json"
+    indexes = sorted((n for n in names if n.endswith(suffix)), key=lambda n: (_is_variant(n, suffix), n))
+    if indexes:
+        if len(indexes) > 1:
+            warnings.append(f"several safetensors indexes in {base or 'the root'}; read {indexes[0]}")
+        return [], names[indexes[0]]
+    direct = [n for n in names if n.endswith(".safetensors")]
+    keep = [n for n in direct if not (_is_variant(n, ".safetensors") and _base_of_variant(n) in names)]
+    if len(keep) < len(direct):
+        skipped = sorted(set(direct) - set(keep))
+        warnings.append("skipped variant copies of the weights: " + ", ".join(skipped))
+    return [names[n] for n in sorted(keep)], None
+
+
+def _no_weights(paths: set[str], here: list[str], base: str) -> NoSafetensorsError:
+    """What to say when ``base`` holds no safetensors weights: the formats it has, the folders that do."""
+    where = f"'{base}/'" if base else "the repo root"
+    folders = sorted({posixpath.dirname(p) for p in paths if p.endswith(".safetensors")} - {base})
+    other = sorted(
+        {p.rsplit(".", 1)[-1] for p in here if p.endswith((".bin", ".gguf", ".pt", ".pth", ".h5"))}
+    )
+    message = f"no safetensors weights in {where}"
+    if other:
+        message += " (it has ." + ", .".join(other) + " files, which hubmem does not read)"
+    hint = None
+    if folders:
+        shown = ", ".join(f or "(root)" for f in folders[:8])
+        hint = f"safetensors files exist in: {shown}; pass --subfolder to read one of them."
+    return NoSafetensorsError(message, hint=hint)
 
 
 def _base_of_variant(name: str) -> str:

@@ -47,14 +47,8 @@ async def paths_sizes(
 ) -> dict[str, int]:
     """``POST /api/models/{id}/paths-info/{sha}`` for exactly these paths: path -> size."""
     url = client.api_url(repo_id, "paths-info", sha)
-    data, _ = await client.get_json(
-        url,
-        method="POST",
-        data={"paths": paths, "expand": "false"},
-        trace=trace,
-        repo_id=repo_id,
-        path=None,
-        revision=revision,
+    data, _ = await client.post_json(
+        url, {"paths": paths, "expand": "false"}, trace=trace, repo_id=repo_id, revision=revision
     )
     sizes: dict[str, int] = {}
     for entry in data if isinstance(data, list) else []:

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
-from hubmem.fetch.layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, join, plan_layout, shards_of
+from hubmem.fetch.assemble import finish_snapshot
+from hubmem.fetch.ids import validate_repo_id
+from hubmem.fetch.layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, Layout, join, plan_layout, shards_of
 from hubmem.formats.safetensors import decode_header, read_header_length
 from hubmem.snapshot import Snapshot, WeightFile
 
@@ -96,38 +98,21 @@ def load_local(
     if root.is_file():
         if subfolder:
             raise NoSafetensorsError(f"{path} is a file; --subfolder applies to folders only")
-        return _load_file(root, shown, revision, commit, source)
+        return _load_file(root, Snapshot(shown, revision, commit, source))
     if not root.is_dir():
         raise NoSafetensorsError(
             f"{path}: no such file or folder",
             hint="Pass a checkpoint folder, a .safetensors file or a Hub repo id.",
         )
-    sub = subfolder.strip("/") if subfolder else None
+    sub = (subfolder.strip("/") if subfolder else None) or None
     siblings = _list_files(root)
-    layout = plan_layout(siblings, sub or None)
-    warnings = list(layout.warnings)
-    config = (
-        _read_json(root / layout.config_path, layout.config_path, warnings) if layout.config_path else None
-    )
-    if layout.config_path is None:
-        warnings.append(f"no config.json in {root}: architecture figures are unavailable")
-    elif config is not None and not isinstance(config, dict):
-        warnings.append(f"{layout.config_path} is not a JSON object; ignored")
-        config = None
-    extra: dict[str, Any] = {}
-    for rel in layout.companions:
-        value = _read_json(root / rel, rel, warnings)
-        if value is not None:
-            extra[rel] = value
-    index: dict[str, Any] | None = None
-    if layout.index_path is not None:
-        raw_index = _read_json(root / layout.index_path, layout.index_path, [])
-        if not isinstance(raw_index, dict):
-            raise CorruptHeaderError(f"{layout.index_path}: not a valid safetensors index")
-        index = raw_index
-        paths = list(shards_of(index, layout.index_path))
-    else:
-        paths = layout.files
+    layout = plan_layout(siblings, sub)
+    snapshot = Snapshot(shown, revision, commit, source, subfolder=sub, warnings=list(layout.warnings))
+    config_path = layout.config_path
+    config = _read_json(root / config_path, config_path, snapshot.warnings) if config_path else None
+    companions = [_read_json(root / rel, rel, snapshot.warnings) for rel in layout.companions]
+    snapshot.index, paths = _weight_paths(root, layout)
+    snapshot.index_path = layout.index_path
     present = set(siblings)
     absent = [p for p in paths if p not in present]
     if absent:
@@ -135,48 +120,28 @@ def load_local(
             f"{shown}: {len(absent)} weight file(s) named by {layout.index_path or 'the layout'} "
             f"are not on disk (e.g. {absent[0]})"
         )
-    files = [read_local_header(root / p, p) for p in paths]
-    if index is not None:
-        named = {t for f in files for t in f.header if t != "__metadata__"}
-        missing = [t for t in index.get("weight_map", {}) if t not in named]
-        if missing:
-            warnings.append(
-                f"{layout.index_path} lists {len(missing)} tensors absent from the shard headers "
-                f"(e.g. {missing[0]!r})"
-            )
-    return Snapshot(
-        repo_id=shown,
-        revision=revision,
-        commit=commit,
-        source=source,
-        subfolder=sub or None,
-        config=config,
-        index=index,
-        index_path=layout.index_path,
-        files=files,
-        extra=extra,
-        warnings=warnings,
-    )
+    snapshot.files = [read_local_header(root / p, p) for p in paths]
+    return finish_snapshot(snapshot, layout, config, companions, where=f"in {root}")
 
 
-def _load_file(file: Path, shown: str, revision: str, commit: str | None, source: str) -> Snapshot:
-    warnings: list[str] = []
+def _weight_paths(root: Path, layout: Layout) -> tuple[dict[str, Any] | None, list[str]]:
+    """The index (when sharded) and the weight files to read."""
+    if layout.index_path is None:
+        return None, layout.files
+    index = _read_json(root / layout.index_path, layout.index_path, [])
+    if not isinstance(index, dict):
+        raise CorruptHeaderError(f"{layout.index_path}: not a valid safetensors index")
+    return index, list(shards_of(index, layout.index_path))
+
+
+def _load_file(file: Path, snapshot: Snapshot) -> Snapshot:
+    """A lone ``.safetensors`` file, with the config.json of its folder when there is one."""
     config_file = file.parent / CONFIG_FILE
-    config = _read_json(config_file, CONFIG_FILE, warnings) if config_file.is_file() else None
-    if config is None and not config_file.is_file():
-        warnings.append(f"no config.json beside {file.name}: architecture figures are unavailable")
-    if config is not None and not isinstance(config, dict):
-        warnings.append(f"{CONFIG_FILE} is not a JSON object; ignored")
-        config = None
-    return Snapshot(
-        repo_id=shown,
-        revision=revision,
-        commit=commit,
-        source=source,
-        config=config,
-        files=[read_local_header(file, file.name)],
-        warnings=warnings,
-    )
+    has_config = config_file.is_file()
+    config = _read_json(config_file, CONFIG_FILE, snapshot.warnings) if has_config else None
+    snapshot.files = [read_local_header(file, file.name)]
+    layout = Layout(CONFIG_FILE if has_config else None, [file.name], None, [])
+    return finish_snapshot(snapshot, layout, config, [], where=f"beside {file.name}")
 
 
 # -- the Hugging Face cache ------------------------------------------------------------------------------
@@ -220,14 +185,7 @@ def load_cached(
     repo_id: str, *, revision: str = "main", subfolder: str | None = None, cache_dir: str | Path | None = None
 ) -> Snapshot:
     """A snapshot of ``repo_id`` at ``revision`` from the local Hugging Face cache, no network."""
-    from huggingface_hub.utils import validate_repo_id
-
-    from hubmem.errors import InvalidRepoIdError
-
-    try:
-        validate_repo_id(repo_id)
-    except Exception as exc:
-        raise InvalidRepoIdError(f"invalid repo id {repo_id!r}: {exc}", repo_id=repo_id) from None
+    validate_repo_id(repo_id)
     revision = (revision or "main").strip() or "main"
     folder = find_cached_snapshot(repo_id, revision=revision, subfolder=subfolder, cache_dir=cache_dir)
     if folder is None:

@@ -98,25 +98,29 @@ def route_files(
     files: list[WeightFile] = []
     for path, names in shards.items():
         header = headers.get(path[len(base) :]) if path.startswith(base) else None
-        if header is None:
-            header = headers.get(path)
+        header = headers.get(path) if header is None else header
         size = sizes.get(path)
         if not isinstance(header, dict) or size is None:
             return None
-        tensors = {k: v for k, v in header.items() if k != "__metadata__"}
-        if set(tensors) != set(names):
-            return None
-        ends = []
-        for info in tensors.values():
-            offsets = info.get("data_offsets") if isinstance(info, dict) else None
-            if not (
-                isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)
-            ):
-                return None
-            ends.append(offsets[1])
-        n = size - 8 - max(ends, default=0)
-        compact = len(json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-        if not compact <= n <= MAX_HEADER_LENGTH:
+        n = header_length(header, names, size)
+        if n is None:
             return None
         files.append(WeightFile(path, n, header, size))
     return files
+
+
+def header_length(header: dict[str, Any], names: list[str], size: int) -> int | None:
+    """N of a file of ``size`` bytes with this header, when the header has exactly the tensors ``names``
+    and N is plausible (at least the compact JSON of the header, at most the format's limit)."""
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    if set(tensors) != set(names):
+        return None
+    ends = []
+    for info in tensors.values():
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            return None
+        ends.append(offsets[1])
+    n = size - 8 - max(ends, default=0)
+    compact = len(json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return n if compact <= n <= MAX_HEADER_LENGTH else None

@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from huggingface_hub import hf_hub_url
 
-from hubmem.errors import HubmemError, RevisionNotFoundError
-from hubmem.fetch.http.answers import EntryNotFoundError
+from hubmem.errors import EntryNotFoundError, HubmemError, RevisionNotFoundError
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.response import HubResponse
 from hubmem.fetch.http.trace import Trace
-from hubmem.fetch.ranges import HeaderRead
-from hubmem.fetch.revision import SHA
+from hubmem.fetch.ids import is_sha
+from hubmem.snapshot import WeightFile
 
 
 @dataclass
 class _Spec:
     """A speculative read at the requested revision: its value or its error."""
 
-    value: Any = None  # HubResponse | HeaderRead | None (None: the file is missing)
+    value: HubResponse | WeightFile | None = None  # None: the file is missing
     error: BaseException | None = None
 
 
@@ -71,9 +69,18 @@ class Speculation:
         except HubmemError as exc:
             return _Spec(error=exc)
 
-    async def take(self, path: str, trace: Trace, sha: str) -> Any:
-        """The speculative value for ``path`` when it was read at ``sha``, else None (read it
-        again at the sha). Waits for the speculative read; ``trace`` then continues after it."""
+    async def take_file(self, path: str, trace: Trace, sha: str) -> HubResponse | None:
+        """The speculative answer for ``path`` when it was read at ``sha``, else None (read it again at
+        the sha). Waits for the speculative read; ``trace`` then continues after it."""
+        value = await self._take(path, trace, sha)
+        return value if isinstance(value, HubResponse) else None
+
+    async def take_header(self, path: str, trace: Trace, sha: str) -> WeightFile | None:
+        """The speculative header of ``path`` when it was read at ``sha`` (as :meth:`take_file`)."""
+        value = await self._take(path, trace, sha)
+        return value if isinstance(value, WeightFile) else None
+
+    async def _take(self, path: str, trace: Trace, sha: str) -> HubResponse | WeightFile | None:
         pending = self.reads.get(path)
         if pending is None:
             return None
@@ -85,10 +92,7 @@ class Speculation:
                 return None  # the ref moved or the file appeared in between: read at the sha
             raise spec.error
         value = spec.value
-        if value is None:
-            return None
-        commit = value.commit if isinstance(value, HubResponse | HeaderRead) else None
-        if SHA.match(self.revision) or commit == sha:
+        if value is not None and (is_sha(self.revision) or value.commit == sha):
             return value
         return None
 

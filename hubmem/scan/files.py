@@ -8,7 +8,7 @@ from pathlib import Path
 
 import filelock
 
-from hubmem.errors import HubmemError
+from hubmem.errors import OutputExistsError
 from hubmem.fetch.cache import HeaderCache
 from hubmem.scan.input import Target
 from hubmem.scan.output import Existing, FsyncPolicy, LineWriter, compact_output, csv_line
@@ -27,12 +27,6 @@ class ScanFiles:
     fsync: FsyncPolicy = "interval"
 
 
-class OutputExistsError(HubmemError):
-    kind = "output_exists"
-    exit_code = 2
-    default_hint = "Pass --resume to continue that scan, or --overwrite to start again."
-
-
 async def run_scan(
     targets: list[Target],
     settings: ScanSettings,
@@ -44,58 +38,84 @@ async def run_scan(
 ) -> ScanSummary:
     """Open (and on resume compact) the outputs, scan, close. Holds ``<output>.lock`` throughout so
     two scans never append to the same file."""
-    lock: filelock.FileLock | None = None
-    existing = Existing()
-    out: LineWriter
-    csv_out: LineWriter | None = None
-    if files.output is not None:
-        lock = filelock.FileLock(str(files.output) + ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
-            raise OutputExistsError(
-                f"{files.output} is being written by another scan (lock {files.output}.lock is held)",
-                hint="Wait for that scan to finish, or write to another file.",
-            ) from None
+    lock = _lock(files.output)
     try:
-        if files.output is not None:
-            nonempty = files.output.exists() and files.output.stat().st_size > 0
-            if nonempty and not files.resume and not files.overwrite:
-                raise OutputExistsError(f"{files.output} already exists and is not empty")
-            if files.resume:
-                existing = compact_output(files.output, csv_path=files.csv)
-                if on_resume:
-                    on_resume(existing)
-            out = LineWriter.open(files.output, truncate=not files.resume, fsync=files.fsync)
-        else:
-            out = LineWriter(1, fsync="none", owns=False)
-        if files.csv is not None:
-            fresh = not files.resume or not files.csv.exists()
-            csv_out = LineWriter.open(files.csv, truncate=fresh, fsync=files.fsync)
-            if fresh:
-                csv_out.write(csv_line(SUMMARY_COLUMNS))
-        superseded = False
-
-        def write_row(line: bytes, row: ScanRow) -> None:
-            nonlocal superseded
-            out.write(line)
-            if csv_out is not None:
-                summary = summary_row(row)
-                csv_out.write(csv_line(summary[c] for c in SUMMARY_COLUMNS))
-            if row.ok and (row.repo_id, row.revision) in existing.done:
-                superseded = True  # an older ok row of this repo is now stale
-
+        outputs = _Outputs.open(files, on_resume)
         try:
             summary = await scan_repos(
-                targets, settings, write_row=write_row, done=existing.done, cache=cache, progress=progress
+                targets,
+                settings,
+                write_row=outputs.write_row,
+                done=outputs.existing.done,
+                cache=cache,
+                progress=progress,
             )
         finally:
-            out.close()
-            if csv_out is not None:
-                csv_out.close()
-        if superseded and files.output is not None:
+            outputs.close()
+        if outputs.superseded and files.output is not None:
             compact_output(files.output, csv_path=files.csv)
         return summary
     finally:
         if lock is not None:
             lock.release()  # the lock file stays: deleting it could let two later scans both lock
+
+
+def _lock(output: Path | None) -> filelock.FileLock | None:
+    """``<output>.lock``, taken without waiting (another scan writing there is an error)."""
+    if output is None:
+        return None
+    lock = filelock.FileLock(str(output) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise OutputExistsError(
+            f"{output} is being written by another scan (lock {output}.lock is held)",
+            hint="Wait for that scan to finish, or write to another file.",
+        ) from None
+    return lock
+
+
+class _Outputs:
+    """The JSONL output (stdout when there is no file) and the CSV, open for one scan."""
+
+    def __init__(self, out: LineWriter, csv_out: LineWriter | None, existing: Existing) -> None:
+        self.out, self.csv_out, self.existing = out, csv_out, existing
+        self.superseded = False  # a row was written again: the output needs another compaction
+
+    @classmethod
+    def open(cls, files: ScanFiles, on_resume: Callable[[Existing], None] | None) -> _Outputs:
+        existing = Existing()
+        if files.output is None:
+            return cls(LineWriter(1, fsync="none", owns=False), _open_csv(files), existing)
+        nonempty = files.output.exists() and files.output.stat().st_size > 0
+        if nonempty and not files.resume and not files.overwrite:
+            raise OutputExistsError(f"{files.output} already exists and is not empty")
+        if files.resume:
+            existing = compact_output(files.output, csv_path=files.csv)
+            if on_resume:
+                on_resume(existing)
+        out = LineWriter.open(files.output, truncate=not files.resume, fsync=files.fsync)
+        return cls(out, _open_csv(files), existing)
+
+    def write_row(self, line: bytes, row: ScanRow) -> None:
+        self.out.write(line)
+        if self.csv_out is not None:
+            summary = summary_row(row)
+            self.csv_out.write(csv_line(summary[c] for c in SUMMARY_COLUMNS))
+        if row.ok and (row.repo_id, row.revision) in self.existing.done:
+            self.superseded = True  # an older ok row of this repo is now stale
+
+    def close(self) -> None:
+        self.out.close()
+        if self.csv_out is not None:
+            self.csv_out.close()
+
+
+def _open_csv(files: ScanFiles) -> LineWriter | None:
+    if files.csv is None:
+        return None
+    fresh = not files.resume or not files.csv.exists()
+    csv_out = LineWriter.open(files.csv, truncate=fresh, fsync=files.fsync)
+    if fresh:
+        csv_out.write(csv_line(SUMMARY_COLUMNS))
+    return csv_out

@@ -130,11 +130,28 @@ def compact_output(path: Path, *, csv_path: Path | None = None) -> Existing:
     """Keep, per (repo, revision), the last complete ``ok`` row; drop failed rows, a torn last line and
     unparsable lines. Rewrites the file (temporary file + atomic rename) only when something is dropped;
     rewrites ``csv_path`` from the kept rows when given."""
-    found = Existing()
     if not path.exists():
         if csv_path is not None:
             _rewrite_csv(csv_path, [])
-        return found
+        return Existing()
+    found, keep = _survey(path)
+    if found.dropped_torn + found.dropped_bad + found.dropped_failed + found.dropped_superseded > 0:
+        tmp = path.with_name(path.name + ".compact.tmp")
+        with open(tmp, "wb") as out:
+            for i, (line, complete) in enumerate(_iter_lines(path)):
+                if complete and i in keep:
+                    out.write(line)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    if csv_path is not None:  # after compaction every line is a complete ok row
+        _rewrite_csv(csv_path, [line for line, complete in _iter_lines(path) if complete])
+    return found
+
+
+def _survey(path: Path) -> tuple[Existing, set[int]]:
+    """What the output holds, and the numbers of the lines to keep."""
+    found = Existing()
     last: dict[tuple[str, str], int] = {}
     for n, (line, complete) in enumerate(_iter_lines(path)):
         if not complete:
@@ -154,19 +171,7 @@ def compact_output(path: Path, *, csv_path: Path | None = None) -> Existing:
             found.done[key] = commit if isinstance(commit, str) else None
     keep = set(last.values())
     found.kept = len(keep)
-    changed = found.dropped_torn + found.dropped_bad + found.dropped_failed + found.dropped_superseded > 0
-    if changed:
-        tmp = path.with_name(path.name + ".compact.tmp")
-        with open(tmp, "wb") as out:
-            for i, (line, complete) in enumerate(_iter_lines(path)):
-                if complete and i in keep:
-                    out.write(line)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    if csv_path is not None:  # after compaction every line is a complete ok row
-        _rewrite_csv(csv_path, [line for line, complete in _iter_lines(path) if complete])
-    return found
+    return found, keep
 
 
 def _rewrite_csv(csv_path: Path, jsonl_lines: list[bytes]) -> None:

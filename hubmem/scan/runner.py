@@ -5,26 +5,24 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote
 
 from hubmem.errors import HubmemError, InvalidRepoIdError
 from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
+from hubmem.fetch.revision import current_commit
 from hubmem.pipeline import build_report
 from hubmem.scan.input import Target
 from hubmem.scan.output import error_line, ok_line
 from hubmem.scan.progress import Progress
 from hubmem.scan.summary import ScanSummary
 from hubmem.schema.options import Options
+from hubmem.schema.report import Report
 from hubmem.schema.scan import ScanError, ScanRow
-
-_SHA = re.compile(r"^[0-9a-f]{40}$")
+from hubmem.snapshot import Snapshot
 
 
 @dataclass
@@ -41,17 +39,9 @@ class ScanSettings:
     workers: int = 0  # processes building reports (0: a thread of this process; CPU-bound for big MoE repos)
 
 
-def _build_report_job(snapshot: Any, options: Options, seconds: float, check: bool) -> Any:
+def _build_report_job(snapshot: Snapshot, options: Options, seconds: float, check: bool) -> Report:
     """Run in a worker process: the report of one snapshot (pickled both ways)."""
     return build_report(snapshot, options, seconds=seconds, check=check)
-
-
-async def resolve_commit(client: HubClient, repo_id: str, revision: str) -> str | None:
-    """The sha ``revision`` resolves to now (one API request), or None when the Hub does not say."""
-    url = client.api_url(repo_id, "revision", quote(revision, safe=""))
-    data, _ = await client.get_json(url, params=[("expand", "sha")], repo_id=repo_id, revision=revision)
-    sha = data.get("sha") if isinstance(data, dict) else None
-    return sha if isinstance(sha, str) and _SHA.match(sha) else None
 
 
 def _error_of(exc: BaseException) -> ScanError:
@@ -62,6 +52,114 @@ def _error_of(exc: BaseException) -> ScanError:
         message=f"{type(exc).__name__}: {exc}",
         hint="An unexpected failure; rerun this repo with HUBMEM_DEBUG=1 and please report it.",
     )
+
+
+class _Scan:
+    """One scan in flight: the shared client, where reports are built, and the counts."""
+
+    def __init__(
+        self,
+        settings: ScanSettings,
+        client: HubClient,
+        write_row: Callable[[bytes, ScanRow], None],
+        done: dict[tuple[str, str], str | None],
+        cache: HeaderCache | None,
+        progress: Progress | None,
+    ) -> None:
+        self.settings, self.client, self.write_row = settings, client, write_row
+        self.done, self.cache, self.progress = done, cache, progress
+        self.summary = ScanSummary()
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        if settings.workers > 0:
+            import multiprocessing
+
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                settings.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+
+    def _tell(self, t: Target, outcome: str) -> None:
+        if self.progress:
+            self.progress(t, outcome)
+
+    async def one(self, t: Target) -> None:
+        """Analyse one target and write its row (a failure is a row too), unless resume skips it."""
+        t0 = time.perf_counter()
+        if t.key in self.done and await self._still_done(t):
+            return
+        try:
+            row, line = await self._analyse(t, t0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # every failure becomes a row, the scan goes on
+            row = ScanRow(
+                repo_id=t.repo_id,
+                revision=t.revision,
+                ok=False,
+                error=_error_of(exc),
+                seconds=round(time.perf_counter() - t0, 4),
+            )
+            line = error_line(row)
+            assert row.error is not None
+            self.summary.failed[row.error.kind] += 1
+        self.write_row(line, row)
+        self.summary.rows_written += 1
+        self._tell(t, "ok" if row.ok else "failed")
+
+    async def _still_done(self, t: Target) -> bool:
+        """Resume: skip a target whose ok row is still at the commit its revision resolves to now (or
+        whose revision cannot be resolved now: its row is kept unverified)."""
+        try:
+            current = await current_commit(self.client, t.repo_id, t.revision)
+        except HubmemError:
+            self.summary.unverified += 1
+            self._tell(t, "skipped")
+            return True
+        if current is not None and current == self.done[t.key]:
+            self.summary.skipped += 1
+            self._tell(t, "skipped")
+            return True
+        return False
+
+    async def _analyse(self, t: Target, t0: float) -> tuple[ScanRow, bytes]:
+        """The pipeline for one target: fetch a snapshot, then build its report; the ok row and its line."""
+        if not t.repo_id:
+            raise InvalidRepoIdError(f"line {t.line}: empty repo id")
+        settings = self.settings
+        snapshot = await fetch_snapshot(
+            self.client,
+            t.repo_id,
+            revision=t.revision,
+            subfolder=settings.options.subfolder,
+            with_hub_info=settings.check,
+            list_tree=False,
+            cache=self.cache,
+        )
+        report = await self._build(snapshot, time.perf_counter() - t0)
+        stats = snapshot.stats
+        del snapshot  # big MoE headers: let them go before the row is serialised
+        row = ScanRow(
+            repo_id=t.repo_id,
+            revision=t.revision,
+            ok=True,
+            commit=report.commit,
+            seconds=round(time.perf_counter() - t0, 4),
+            requests=stats.requests,
+        )
+        line = ok_line(row, report.model_dump_json())
+        row.report = report
+        self.summary.ok += 1
+        self.summary.cache_hits += stats.cache_hits
+        if report.check is not None and not report.check.ok:
+            self.summary.mismatched += 1
+        return row, line
+
+    async def _build(self, snapshot: Snapshot, seconds: float) -> Report:
+        """``build_report`` in a worker process (``workers``) or a thread of this one."""
+        options, check = self.settings.options, self.settings.check
+        if self.pool is not None:
+            job = functools.partial(_build_report_job, snapshot, options, seconds, check)
+            return await asyncio.get_running_loop().run_in_executor(self.pool, job)
+        return await asyncio.to_thread(build_report, snapshot, options, seconds=seconds, check=check)
 
 
 async def scan_repos(
@@ -77,8 +175,6 @@ async def scan_repos(
     """Analyse every target with ``settings.concurrency`` in flight; ``write_row`` is called in the
     event loop as each one finishes (never twice for a target). ``done`` maps (repo, revision) to the
     commit of an ok row already written: such targets are skipped when still at that commit."""
-    summary = ScanSummary(total=len(targets))
-    done = done or {}
     started = time.perf_counter()
     own = client is None
     if client is None:
@@ -91,99 +187,15 @@ async def scan_repos(
             backoff_base=settings.backoff_base,
             timeout=settings.timeout,
         )
-    requests_before = client.stats.requests
-    bytes_before = client.stats.bytes_received
+    requests_before, bytes_before = client.stats.requests, client.stats.bytes_received
+    scan = _Scan(settings, client, write_row, done or {}, cache, progress)
+    summary = scan.summary
+    summary.total = len(targets)
     queue: Iterator[Target] = iter(targets)
-    pool: concurrent.futures.ProcessPoolExecutor | None = None
-    if settings.workers > 0:
-        import multiprocessing
-
-        pool = concurrent.futures.ProcessPoolExecutor(
-            settings.workers, mp_context=multiprocessing.get_context("spawn")
-        )
-
-    async def one(t: Target) -> None:
-        t0 = time.perf_counter()
-        if t.key in done:
-            previous = done[t.key]
-            current: str | None
-            if _SHA.match(t.revision):
-                current = t.revision
-            else:
-                try:
-                    current = await resolve_commit(client, t.repo_id, t.revision)
-                except HubmemError:
-                    summary.unverified += 1
-                    if progress:
-                        progress(t, "skipped")
-                    return
-            if current is not None and current == previous:
-                summary.skipped += 1
-                if progress:
-                    progress(t, "skipped")
-                return
-        row: ScanRow
-        line: bytes
-        try:
-            if not t.repo_id:
-                raise InvalidRepoIdError(f"line {t.line}: empty repo id")
-            snapshot = await fetch_snapshot(
-                client,
-                t.repo_id,
-                revision=t.revision,
-                subfolder=settings.options.subfolder,
-                with_hub_info=settings.check,
-                list_tree=False,
-                cache=cache,
-            )
-            seconds = time.perf_counter() - t0
-            if pool is not None:
-                loop = asyncio.get_running_loop()
-                job = functools.partial(
-                    _build_report_job, snapshot, settings.options, seconds, settings.check
-                )
-                report = await loop.run_in_executor(pool, job)
-            else:
-                report = await asyncio.to_thread(
-                    build_report, snapshot, settings.options, seconds=seconds, check=settings.check
-                )
-            stats = snapshot.stats
-            del snapshot  # big MoE headers: let them go before the row is serialised
-            row = ScanRow(
-                repo_id=t.repo_id,
-                revision=t.revision,
-                ok=True,
-                commit=report.commit,
-                seconds=round(time.perf_counter() - t0, 4),
-                requests=stats.requests,
-            )
-            line = ok_line(row, report.model_dump_json())
-            row.report = report
-            summary.ok += 1
-            summary.cache_hits += stats.cache_hits
-            if report.check is not None and not report.check.ok:
-                summary.mismatched += 1
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # every failure becomes a row, the scan goes on
-            row = ScanRow(
-                repo_id=t.repo_id,
-                revision=t.revision,
-                ok=False,
-                error=_error_of(exc),
-                seconds=round(time.perf_counter() - t0, 4),
-            )
-            line = error_line(row)
-            assert row.error is not None
-            summary.failed[row.error.kind] += 1
-        write_row(line, row)
-        summary.rows_written += 1
-        if progress:
-            progress(t, "ok" if row.ok else "failed")
 
     async def worker() -> None:
         for t in queue:  # one shared iterator: each target is taken by exactly one worker
-            await one(t)
+            await scan.one(t)
 
     try:
         await asyncio.gather(*(worker() for _ in range(max(1, min(settings.concurrency, len(targets) or 1)))))
@@ -193,6 +205,6 @@ async def scan_repos(
         summary.bytes_received = client.stats.bytes_received - bytes_before
         if own:
             await client.aclose()
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if scan.pool is not None:
+            scan.pool.shutdown(wait=False, cancel_futures=True)
     return summary

@@ -1,7 +1,7 @@
 """What the service asks of the core: fetch a repo (upstream), build a report from it (local), and,
 cheaply, resolve a revision.
 
-``HubBackend`` is the real one: ``hubmem.fetch.fetch_snapshot`` + ``hubmem.pipeline.build_report``, i.e.
+``HubBackend`` is the real one: ``hubmem.fetch.hub.fetch_snapshot`` + ``hubmem.pipeline.build_report``, i.e.
 exactly the code path of ``hubmem REPO --json`` (``analyze_async`` is those two calls). Tests may inject
 any object with the same methods.
 """
@@ -9,23 +9,21 @@ any object with the same methods.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel
 
+from hubmem.errors import NotImplementedYetError
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.pool import connection_pool
+from hubmem.fetch.hub import fetch_snapshot
+from hubmem.fetch.revision import commit_of, revision_info
+from hubmem.pipeline import build_report
 from hubmem.schema.options import Options
-from hubmem.service.errors import NotImplementedYetError
 
-if TYPE_CHECKING:
-    from hubmem.fetch.http.client import HubClient
-
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 # parsed JSON headers weigh several times their text in Python objects (dicts, lists, ints, strs)
 HEADER_WEIGHT = 8
 SNAPSHOT_OVERHEAD = 64 * 1024
@@ -108,23 +106,10 @@ class HubBackend:
 
     def _pool(self) -> httpx.AsyncClient:
         if self._http is None:
-            from hubmem.fetch.http.client import _http2_available
-
-            self._http = httpx.AsyncClient(
-                http2=_http2_available(),
-                timeout=httpx.Timeout(self.request_timeout),
-                limits=httpx.Limits(
-                    max_connections=self.max_connections, max_keepalive_connections=self.max_connections
-                ),
-                follow_redirects=False,
-                cookies=httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))),
-                trust_env=False,  # no proxies or .netrc credentials picked up from the server's environment
-            )
+            self._http = connection_pool(self.max_connections, self.request_timeout, isolated=True)
         return self._http
 
     def _client(self, token: str | None) -> HubClient:
-        from hubmem.fetch.http.client import HubClient
-
         # token=False: never fall back to the server's own token (get_token()) for an anonymous caller
         return HubClient(
             endpoint=self.endpoint,
@@ -141,8 +126,6 @@ class HubBackend:
     ) -> Fetched:
         """``fetch_snapshot``, exactly as ``hubmem.pipeline.analyze_async`` calls it (``check=True`` there
         is ``with_hub_info=True`` here)."""
-        from hubmem.fetch.hub import fetch_snapshot
-
         started = time.perf_counter()
         async with self._client(token) as client:
             snapshot = await fetch_snapshot(
@@ -155,8 +138,6 @@ class HubBackend:
     async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
         """``build_report`` (parse + estimate [+ cross-check]) in a worker thread: a large repo takes CPU
         seconds. "check" answers the report's ``check`` section, as ``hubmem check --json`` prints it."""
-        from hubmem.pipeline import build_report
-
         check = kind == "check"
         report = await asyncio.to_thread(
             build_report, fetched.snapshot, options, seconds=fetched.seconds, check=check
@@ -170,17 +151,11 @@ class HubBackend:
     async def resolve(self, repo_id: str, revision: str, token: str | None) -> Resolution | None:
         """One API request: the commit and visibility, checked with the caller's token."""
         async with self._client(token) as client:
-            url = client.api_url(repo_id, "revision", quote(revision, safe=""))
-            data, _ = await client.get_json(
-                url,
-                params=[("expand", "sha"), ("expand", "gated"), ("expand", "private")],
-                repo_id=repo_id,
-                revision=revision,
-            )
-        sha = data.get("sha") if isinstance(data, dict) else None
-        if not isinstance(sha, str) or not _SHA.match(sha):
+            info = await revision_info(client, repo_id, revision, ["sha", "gated", "private"])
+        sha = commit_of(info)
+        if sha is None:
             return None
-        return Resolution(commit=sha, public=is_public(data))
+        return Resolution(commit=sha, public=is_public(info))
 
     async def aclose(self) -> None:
         if self._http is not None:

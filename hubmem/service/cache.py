@@ -6,6 +6,7 @@ All three are used from one event loop only (no locks needed).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -17,7 +18,9 @@ V = TypeVar("V")
 
 
 @dataclass
-class CacheStats:
+class MemoryCacheStats:
+    """Lookups and evictions of one in-memory cache."""
+
     hits: int = 0
     misses: int = 0
     evictions: int = 0
@@ -37,7 +40,7 @@ class LRUCache(Generic[K, V]):
         self.max_bytes = max_bytes
         self._data: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._bytes = 0
-        self.stats = CacheStats()
+        self.stats = MemoryCacheStats()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -88,7 +91,7 @@ class TTLCache(Generic[K, V]):
         self.max_entries = max_entries
         self._clock = clock
         self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
-        self.stats = CacheStats()
+        self.stats = MemoryCacheStats()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -152,7 +155,7 @@ class SingleFlight(Generic[K, V]):
 
             task = asyncio.get_running_loop().create_task(runner())
             self._inflight[key] = task
-            task.add_done_callback(lambda t, k=key: self._forget(k, t))  # type: ignore[misc]
+            task.add_done_callback(functools.partial(self._forget, key))
         else:
             self.coalesced += 1
         return await asyncio.shield(task), shared

@@ -26,18 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
+from hubmem.errors import UpstreamTimeoutError
+from hubmem.fetch.ids import is_sha
 from hubmem.schema.options import Options
 from hubmem.service.auth import PUBLIC, Caller
 from hubmem.service.backend import Backend, Fetched, Resolution
 from hubmem.service.cache import LRUCache, SingleFlight, TTLCache
-from hubmem.service.errors import UpstreamTimeoutError
 from hubmem.service.metrics import Registry
 from hubmem.service.params import options_key
 from hubmem.service.settings import Settings
@@ -46,7 +46,6 @@ log = logging.getLogger("hubmem.service")
 
 Kind = Literal["report", "check"]
 CacheStatus = Literal["hit", "revalidated", "snapshot", "miss", "coalesced"]
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 T = TypeVar("T")
 
 ResolutionKey = tuple[str, str, str | None, str]  # repo, revision, subfolder, scope
@@ -193,7 +192,7 @@ class Core:
         hint = self.public_hints.get_stale((repo_id, options.revision, sub))
         if hint is not None:
             candidates.add((hint, PUBLIC))
-        if _SHA.match(options.revision):  # another revision may have led to this very commit
+        if is_sha(options.revision):  # another revision may have led to this very commit
             candidates.update({(options.revision, PUBLIC), (options.revision, caller.scope)})
         return any(
             (kind, self.endpoint, repo_id, commit, okey, access) in self.results
@@ -255,7 +254,7 @@ class Core:
         public = fetched.public is True or caller.token is None
         fetched = Fetched(fetched.snapshot, fetched.commit, public, fetched.weight, fetched.seconds)
         commit = fetched.commit
-        if commit is not None and _SHA.match(commit):
+        if commit is not None and is_sha(commit):
             access = self._access(public, caller)
             self.snapshots.put(
                 (self.endpoint, repo_id, commit, options.subfolder, hub_info, access), fetched, fetched.weight
@@ -269,7 +268,7 @@ class Core:
     async def _build(
         self, kind: Kind, repo_id: str, fetched: Fetched, options: Options, access: str
     ) -> Entry:
-        commit = fetched.commit if fetched.commit is not None and _SHA.match(fetched.commit) else None
+        commit = fetched.commit if fetched.commit is not None and is_sha(fetched.commit) else None
         key: ResultKey = (kind, self.endpoint, repo_id, commit or "", options_key(options), access)
 
         async def work() -> Entry:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import functools
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from hubmem._version import __version__
 from hubmem.schema.check import CheckReport
 from hubmem.schema.report import Report
-from hubmem.service.errors import STATUS_BY_KIND
 from hubmem.service.params import QUERY_PARAMS
 from hubmem.service.settings import Settings
+from hubmem.service.statuses import STATUS_BY_KIND
 
 REF = "#/components/schemas/{model}"
+API_NAMES = {"ScanLine": "ScanRow"}  # a model's name in the document, where it is not the class name
 
 
 class ErrorInfo(BaseModel):
@@ -31,8 +32,11 @@ class ErrorBody(BaseModel):
     error: ErrorInfo
 
 
-class ScanRow(BaseModel):
+# the document calls it ScanRow (API_NAMES); hubmem.schema.scan.ScanRow is the CLI's row, another shape
+class ScanLine(BaseModel):
     """One NDJSON line of POST /v1/scan: ``report`` when ok, ``error`` otherwise."""
+
+    model_config = ConfigDict(title="ScanRow")
 
     repo_id: str
     ok: bool
@@ -48,6 +52,11 @@ class Health(BaseModel):
     version: str
     endpoint: str
     cache: dict[str, int]
+
+
+class _ApiSchema(GenerateJsonSchema):
+    def normalize_name(self, name: str) -> str:
+        return super().normalize_name(API_NAMES.get(name, name))
 
 
 _ERRORS: dict[str, str] = {
@@ -109,6 +118,12 @@ def _json_response(model: str, description: str) -> dict[str, Any]:
     }
 
 
+AUTH_NOTE = (
+    "Send `Authorization: Bearer <Hub token>` for gated or private repos; the token is used for this "
+    "request's Hub calls only."
+)
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
@@ -116,17 +131,31 @@ def openapi_document() -> dict[str, Any]:
             (Report, "serialization"),
             (CheckReport, "serialization"),
             (ErrorBody, "serialization"),
-            (ScanRow, "serialization"),
+            (ScanLine, "serialization"),
             (Health, "serialization"),
         ],
         ref_template=REF,
+        schema_generator=_ApiSchema,
     )
-    schemas = defs.get("$defs", {})
     query = _query_parameters()
-    auth_note = (
-        "Send `Authorization: Bearer <Hub token>` for gated or private repos; the token is used for this "
-        "request's Hub calls only."
-    )
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "hubmem",
+            "version": __version__,
+            "description": "Exact weights, projected KV cache and training memory of Hugging Face models.",
+        },
+        "paths": {**_model_paths(query), "/v1/scan": _scan_path(query), **_other_paths()},
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A Hub token"}},
+        },
+    }
+
+
+def _model_paths(query: list[dict[str, Any]]) -> dict[str, Any]:
+    """GET /v1/models/{org}/{name} and its /check, and the same for single-segment repo ids."""
     model_codes = ["400", "401", "403", "404", "422", "429", "500", "502", "504"]
     paths: dict[str, Any] = {}
     for namespaced in (True, False):
@@ -136,7 +165,7 @@ def openapi_document() -> dict[str, Any]:
             "get": {
                 "operationId": "getModel" if namespaced else "getModelSingle",
                 "summary": "Memory report of one repo" + suffix,
-                "description": "The same report as `hubmem REPO --json`. " + auth_note,
+                "description": "The same report as `hubmem REPO --json`. " + AUTH_NOTE,
                 "parameters": _path_params(namespaced) + query,
                 "security": [{}, {"bearer": []}],
                 "responses": {
@@ -150,7 +179,7 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "checkModel" if namespaced else "checkModelSingle",
                 "summary": "Cross-check of one repo" + suffix,
                 "description": "The checkpoint against its index, the Hub's summary, config.json, file sizes "
-                "and its name. " + auth_note,
+                "and its name. " + AUTH_NOTE,
                 "parameters": _path_params(namespaced)
                 + [p for p in query if p["name"] in ("revision", "subfolder")],
                 "security": [{}, {"bearer": []}],
@@ -160,11 +189,16 @@ def openapi_document() -> dict[str, Any]:
                 },
             }
         }
-    paths["/v1/scan"] = {
+    return paths
+
+
+def _scan_path(query: list[dict[str, Any]]) -> dict[str, Any]:
+    row = API_NAMES["ScanLine"]
+    return {
         "post": {
             "operationId": "scan",
             "summary": "Reports for many repos, streamed as NDJSON, one line per repo as each finishes",
-            "description": auth_note + " The query parameters apply to every repo.",
+            "description": AUTH_NOTE + " The query parameters apply to every repo.",
             "parameters": query,
             "security": [{}, {"bearer": []}],
             "requestBody": {
@@ -182,8 +216,8 @@ def openapi_document() -> dict[str, Any]:
             },
             "responses": {
                 "200": {
-                    "description": "One ScanRow per line",
-                    "content": {"application/x-ndjson": {"schema": {"$ref": REF.format(model="ScanRow")}}},
+                    "description": f"One {row} per line",
+                    "content": {"application/x-ndjson": {"schema": {"$ref": REF.format(model=row)}}},
                 },
                 **_error_responses(["400", "401", "422", "500"]),
                 "413": {
@@ -193,38 +227,21 @@ def openapi_document() -> dict[str, Any]:
             },
         }
     }
-    paths["/healthz"] = {
-        "get": {"operationId": "healthz", "responses": {"200": _json_response("Health", "OK")}}
-    }
-    paths["/metrics"] = {
-        "get": {
-            "operationId": "metrics",
-            "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
-        }
-    }
-    paths["/openapi.json"] = {
-        "get": {
-            "operationId": "openapi",
-            "responses": {"200": {"description": "This document", "content": {"application/json": {}}}},
-        }
-    }
-    paths["/"] = {
-        "get": {
-            "operationId": "page",
-            "responses": {"200": {"description": "The web page", "content": {"text/html": {}}}},
-        }
-    }
+
+
+def _other_paths() -> dict[str, Any]:
+    """/healthz, /metrics, /openapi.json and the page."""
+
+    def plain(operation: str, response: dict[str, Any]) -> dict[str, Any]:
+        return {"get": {"operationId": operation, "responses": {"200": response}}}
+
     return {
-        "openapi": "3.1.0",
-        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "info": {
-            "title": "hubmem",
-            "version": __version__,
-            "description": "Exact weights, projected KV cache and training memory of Hugging Face models.",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A Hub token"}},
-        },
+        "/healthz": plain("healthz", _json_response("Health", "OK")),
+        "/metrics": plain(
+            "metrics", {"description": "Prometheus text format", "content": {"text/plain": {}}}
+        ),
+        "/openapi.json": plain(
+            "openapi", {"description": "This document", "content": {"application/json": {}}}
+        ),
+        "/": plain("page", {"description": "The web page", "content": {"text/html": {}}}),
     }

@@ -12,14 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from huggingface_hub.utils import validate_repo_id
 from pydantic import BaseModel, ValidationError
 
-from hubmem.errors import InvalidRepoIdError
+from hubmem.errors import InvalidOptionsError, InvalidRequestError
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.options import Options
 from hubmem.schema.training import TrainingOptions
-from hubmem.service.errors import InvalidOptionsError, InvalidRequestError
 
 RENAMES = {("training", "method"): "train"}
 MAX_REVISION_LENGTH = 256
@@ -72,15 +70,6 @@ def _table() -> dict[str, QueryParam]:
 
 
 QUERY_PARAMS: dict[str, QueryParam] = _table()
-
-
-def validate_repo(repo_id: str) -> str:
-    """huggingface_hub's rules ('name' or 'namespace/name'); anything else is a 400."""
-    try:
-        validate_repo_id(repo_id)
-    except Exception as exc:  # HFValidationError
-        raise InvalidRepoIdError(f"Invalid repo id {repo_id!r}: {exc}", repo_id=None) from None
-    return repo_id
 
 
 def validate_revision(revision: str) -> str:

@@ -1,4 +1,4 @@
-"""HTTP handlers. Every error leaves as JSON (``errors.error_body``) with the status from one table."""
+"""HTTP handlers. Every error leaves as JSON (``statuses.error_body``) with the status from one table."""
 
 from __future__ import annotations
 
@@ -13,23 +13,22 @@ from typing import Any
 from aiohttp import web
 
 from hubmem._version import __version__
-from hubmem.errors import HubmemError
-from hubmem.schema.options import Options
-from hubmem.service.auth import Caller, TokenHasher, caller_from_header
-from hubmem.service.core import Core, Kind
-from hubmem.service.errors import (
+from hubmem.errors import (
+    HubmemError,
     InternalError,
     InvalidOptionsError,
     InvalidRequestError,
     PayloadTooLargeError,
-    error_body,
-    retry_after_seconds,
-    status_for,
 )
+from hubmem.fetch.ids import validate_repo_id
+from hubmem.schema.options import Options
+from hubmem.service.auth import Caller, TokenHasher, caller_from_header
+from hubmem.service.core import Core, Kind
 from hubmem.service.metrics import CONTENT_TYPE, Counter, Histogram, Registry
 from hubmem.service.openapi import openapi_document
-from hubmem.service.params import parse_options, validate_repo
+from hubmem.service.params import parse_options
 from hubmem.service.settings import Settings
+from hubmem.service.statuses import error_body, retry_after_seconds, status_for
 
 log = logging.getLogger("hubmem.service")
 
@@ -99,24 +98,15 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Errors -> JSON, request metrics, security headers. Never logs headers (tokens)."""
     started = time.perf_counter()
     settings = request.app[SETTINGS]
-    sent_token = "Authorization" in request.headers
     try:
         response: web.StreamResponse = await handler(request)
     except HubmemError as exc:
-        response = error_response(exc, settings=settings, sent_token=sent_token)
+        response = error_response(exc, settings=settings, sent_token="Authorization" in request.headers)
         log.info("%s %s -> %d %s", request.method, request.path, response.status, exc.kind)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        kind = _HTTP_KINDS.get(exc.status, "http_error")
-        message = exc.reason if exc.status != 404 else f"No route {request.method} {request.path}"
-        if exc.status == 413:
-            message = f"The request body is larger than {settings.client_max_size} bytes."
-        body = {"error": {"kind": kind, "message": message, "status": exc.status}}
-        headers = {"Cache-Control": NO_STORE}
-        if exc.status == 405 and "Allow" in exc.headers:
-            headers["Allow"] = exc.headers["Allow"]
-        response = _json(body, status=exc.status, headers=headers)
+        response = _http_error(request, exc, settings)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -134,6 +124,19 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     return response
 
 
+def _http_error(request: web.Request, exc: web.HTTPException, settings: Settings) -> web.Response:
+    """aiohttp's own 4xx/5xx (no route, wrong method, body too large ...) as our JSON error body."""
+    kind = _HTTP_KINDS.get(exc.status, "http_error")
+    message = exc.reason if exc.status != 404 else f"No route {request.method} {request.path}"
+    if exc.status == 413:
+        message = f"The request body is larger than {settings.client_max_size} bytes."
+    body = {"error": {"kind": kind, "message": message, "status": exc.status}}
+    headers = {"Cache-Control": NO_STORE}
+    if exc.status == 405 and "Allow" in exc.headers:
+        headers["Allow"] = exc.headers["Allow"]
+    return _json(body, status=exc.status, headers=headers)
+
+
 def caller_of(request: web.Request) -> Caller:
     return caller_from_header(
         request.headers.get("Authorization"),
@@ -145,7 +148,7 @@ def caller_of(request: web.Request) -> Caller:
 def _repo_from_match(request: web.Request) -> str:
     org = request.match_info.get("org")
     name = request.match_info["name"]
-    return validate_repo(f"{org}/{name}" if org else name)
+    return validate_repo_id(f"{org}/{name}" if org else name)
 
 
 def _options(request: web.Request) -> Options:
@@ -241,7 +244,7 @@ async def scan(request: web.Request) -> web.StreamResponse:
 async def _scan_row(core: Core, repo_id: str, options: Options, caller: Caller, settings: Settings) -> bytes:
     head = b'{"repo_id":' + json.dumps(repo_id).encode()
     try:
-        validate_repo(repo_id)
+        validate_repo_id(repo_id)
         outcome = await core.get("report", repo_id, options, caller)
     except HubmemError as exc:
         status = status_for(exc, sent_token=caller.sent_token)

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from hubmem.fakehub.context import Context
-from hubmem.fakehub.fixtures.store import Repo, Token
+from hubmem.fakehub.fixtures.repo import Repo, Token
 from hubmem.fakehub.handlers.auth import authenticate, check_gated, load_repo, resolve_revision
 from hubmem.fakehub.handlers.http import HubError, json_response
 from hubmem.fakehub.routing import Route

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hubmem.fakehub.fixtures.store import FixtureStore, Repo, Token
+from hubmem.fakehub.fixtures.repo import Repo, Token
+from hubmem.fakehub.fixtures.store import FixtureStore
 from hubmem.fakehub.handlers.http import DISABLED, INVALID_CREDENTIALS, HubError
 
 

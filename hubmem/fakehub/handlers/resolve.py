@@ -9,7 +9,7 @@ from aiohttp import web
 
 from hubmem.fakehub.context import Context
 from hubmem.fakehub.faults import DEFAULT_SLOW_DELAY
-from hubmem.fakehub.fixtures.store import Repo, RepoFile
+from hubmem.fakehub.fixtures.repo import Repo, RepoFile
 from hubmem.fakehub.fixtures.vfile import VirtualFile
 from hubmem.fakehub.handlers.auth import (
     authenticate,

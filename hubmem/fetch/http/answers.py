@@ -12,7 +12,11 @@ import json
 import re
 from collections.abc import Mapping
 
+import httpx
+
 from hubmem.errors import (
+    DisabledRepoError,
+    EntryNotFoundError,
     GatedRepoError,
     HubmemError,
     NetworkError,
@@ -27,18 +31,6 @@ _INVALID_CREDENTIALS = re.compile(r"invalid (credentials|(user )?token|authoriza
 _DISABLED = re.compile(r"disabled", re.I)
 
 
-class EntryNotFoundError(RepoNotFoundError):
-    """A file the snapshot needs is not in the repo at the resolved commit (kind ``not_found``)."""
-
-    default_hint = "The file is not in the repo at this revision; the repo may be incomplete or mid-upload."
-
-
-class DisabledRepoError(RepoNotFoundError):
-    """The Hub disabled the repo (403 "Access to this resource is disabled."; kind ``not_found``)."""
-
-    default_hint = "The repo was disabled by its owner or by Hugging Face; its files cannot be read."
-
-
 def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
     """Collapse whitespace and cut to ``limit`` characters."""
     text = " ".join(text.split())
@@ -48,34 +40,29 @@ def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
 def hub_message(headers: Mapping[str, str], body: bytes) -> str:
     """The Hub's explanation: ``X-Error-Message``, the JSON ``error``/``errors``, or a short text body."""
     parts: list[str] = []
-
-    def add(value: object) -> None:
+    text = body[:65536].decode("utf-8", errors="replace").strip()
+    for value in [headers.get("x-error-message"), *(_body_messages(text) if text else [])]:
         if isinstance(value, str) and value.strip() and value.strip() not in parts:
             parts.append(value.strip())
-
-    add(headers.get("x-error-message"))
-    text = body[:65536].decode("utf-8", errors="replace").strip()
-    if text:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-            if not text.lstrip().startswith("<"):  # skip HTML error pages
-                add(text[:_MAX_MESSAGE])
-        if isinstance(data, dict):
-            err = data.get("error")
-            if isinstance(err, list):
-                for item in err:
-                    add(item)
-            else:
-                add(err)
-            add(data.get("error_description"))
-            errors = data.get("errors")
-            if isinstance(errors, list):
-                for item in errors:
-                    if isinstance(item, dict):
-                        add(item.get("message"))
     return one_line("; ".join(parts))
+
+
+def _body_messages(text: str) -> list[object]:
+    """What an error body says: its JSON ``error``, ``error_description`` and ``errors[].message``, or
+    the text itself (not an HTML page)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return [] if text.lstrip().startswith("<") else [text[:_MAX_MESSAGE]]
+    if not isinstance(data, dict):
+        return []
+    err = data.get("error")
+    out: list[object] = list(err) if isinstance(err, list) else [err]
+    out.append(data.get("error_description"))
+    errors = data.get("errors")
+    if isinstance(errors, list):
+        out.extend(item.get("message") for item in errors if isinstance(item, dict))
+    return out
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:
@@ -119,6 +106,16 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - _dt.datetime.now(_dt.UTC)).total_seconds())
 
 
+def exchange_failed(
+    exc: Exception, attempts: int, url: str, repo_id: str | None, path: str | None
+) -> NetworkError:
+    """The error for timeouts / connection failures that outlasted the retries."""
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    where = f"{repo_id}: {path}" if repo_id and path else (repo_id or url)
+    detail = str(exc) or type(exc).__name__
+    return NetworkError(one_line(f"{where}: {kind} after {attempts} attempts ({detail})"), repo_id=repo_id)
+
+
 def error_from_response(
     *,
     status: int,
@@ -134,52 +131,65 @@ def error_from_response(
     retry_after: float | None = None,
 ) -> HubmemError:
     """The typed error for a final (non-retried) error response."""
-    code = headers.get("x-error-code", "")
     message = hub_message(headers, body)
     what = repo_id or url
     if path:
         what = f"{what}: {path}"
     if revision and revision != "main" and not path:
         what = f"{what}@{revision}"
+    page = f"{endpoint}/{repo_id}" if endpoint and repo_id else "the model page"
+    cls, hint = _by_code(headers.get("x-error-code", ""), status, authenticated, page) or _by_status(
+        status, message, path, authenticated
+    )
     text = _text(status, reason, message, headers, what)
+    return cls(text, hint=hint, repo_id=repo_id, status=status, retry_after=retry_after)
 
-    def make(cls: type[HubmemError], hint: str | None = None) -> HubmemError:
-        return cls(text, hint=hint, repo_id=repo_id, status=status, retry_after=retry_after)
 
-    if code == "RepoNotFound":
-        return make(RepoNotFoundError)
+Kind = tuple[type[HubmemError], str | None]  # the error class and its hint (None: the class's own)
+_BY_CODE: dict[str, type[HubmemError]] = {
+    "RepoNotFound": RepoNotFoundError,
+    "RevisionNotFound": RevisionNotFoundError,
+    "EntryNotFound": EntryNotFoundError,
+}
+
+
+def _by_code(code: str, status: int, authenticated: bool, page: str) -> Kind | None:
+    """The Hub's ``X-Error-Code``, which wins over the status."""
     if code == "GatedRepo":
-        page = f"{endpoint}/{repo_id}" if endpoint and repo_id else "the model page"
         if status == 403 or authenticated:
-            return make(
+            return (
                 GatedRepoError,
                 f"Your token has no access yet: request it on {page}, wait for approval, retry.",
             )
-        return make(
+        return (
             GatedRepoError,
             f"This repo is gated: accept its terms on {page}, then pass a token (--token, HF_TOKEN).",
         )
-    if code == "RevisionNotFound":
-        return make(RevisionNotFoundError)
-    if code == "EntryNotFound":
-        return make(EntryNotFoundError)
+    cls = _BY_CODE.get(code)
+    return (cls, None) if cls is not None else None
 
+
+def _by_status(status: int, message: str, path: str | None, authenticated: bool) -> Kind:
+    if status in (401, 403):
+        return _refused(status, message, authenticated)
+    if status == 404:
+        return (EntryNotFoundError if path else RepoNotFoundError), None
+    if status == 429:
+        return RateLimitedError, None
+    if status >= 500 or status == 408:
+        return NetworkError, None
+    return HubmemError, None
+
+
+def _refused(status: int, message: str, authenticated: bool) -> Kind:
+    """401: bad credentials, else (as on the Hub) a repo that is missing or private; 403: a disabled
+    repo, else a token without the scope."""
     if status == 401:
         if _INVALID_CREDENTIALS.search(message):
-            return make(UnauthorizedError)
+            return UnauthorizedError, None
         if authenticated:
-            return make(
-                RepoNotFoundError, "Not found with this token: check the spelling and the token's access."
-            )
-        return make(RepoNotFoundError)
-    if status == 403:
-        if _DISABLED.search(message):
-            return make(DisabledRepoError)
-        return make(UnauthorizedError, "The Hub refused this token (403): check its scopes / permissions.")
-    if status == 404:
-        return make(EntryNotFoundError if path else RepoNotFoundError)
-    if status == 429:
-        return make(RateLimitedError)
-    if status >= 500 or status == 408:
-        return make(NetworkError)
-    return make(HubmemError)
+            return RepoNotFoundError, "Not found with this token: check the spelling and the token's access."
+        return RepoNotFoundError, None
+    if _DISABLED.search(message):
+        return DisabledRepoError, None
+    return UnauthorizedError, "The Hub refused this token (403): check its scopes / permissions."

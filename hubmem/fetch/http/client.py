@@ -1,33 +1,16 @@
-"""HubClient: one pooled ``httpx.AsyncClient`` for everything hubmem reads from the Hub.
-
-What it does for every request:
-
-- bounded concurrency (an ``asyncio.Semaphore`` around each HTTP exchange, never held while sleeping)
-  and a connection pool of the same size; HTTP/2 when ``h2`` is installed;
-- retries with exponential backoff and jitter on 408/429/5xx, timeouts and connection errors, at most
-  ``max_retries`` times; a server-requested wait (``Retry-After`` in seconds or as an HTTP date, or
-  ``RateLimit: "...";r=0;t=N``, parsed by ``huggingface_hub.utils.parse_ratelimit_headers``) becomes
-  a *global* pause that every request of the client honours; a wait longer than ``max_wait`` is not
-  slept through but raised at once as ``RateLimitedError(retry_after=...)``;
-- redirects are followed here, not by httpx: the token is attached to a request only when its origin
-  (scheme, host, port) is the endpoint's origin, so the 302 to the CDN arrives there without
-  ``Authorization`` (httpx itself would keep it on an http -> https upgrade, and an injected client
-  may carry default headers);
-- ``HF_HUB_OFFLINE`` (read from ``huggingface_hub.constants`` at call time) raises ``OfflineError``
-  before any connection; requests, bytes and sequential round trips are counted into ``FetchStats``
-  through a :class:`Trace`.
-
-Header reads (:meth:`HubClient.read_header`) are range reads, see :mod:`hubmem.fetch.ranges`.
-"""
+"""HubClient: one pooled ``httpx.AsyncClient`` for everything hubmem reads from the Hub, and the whole
+HTTP protocol on it, in the class that holds its state: bounded concurrency, retries with backoff and
+server-requested pauses shared by every request (:mod:`~hubmem.fetch.http.retry`), redirects followed here
+with the token sent to the endpoint's origin only (so the 302 to the CDN arrives there without
+``Authorization``), ``HF_HUB_OFFLINE`` honoured before any connection, every exchange counted through a
+:class:`Trace`, final error answers turned into typed errors (:mod:`~hubmem.fetch.http.answers`)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
+from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 import httpx
@@ -35,24 +18,22 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_token
 from huggingface_hub.utils import build_hf_headers
 
-from hubmem.errors import HubmemError, NetworkError, OfflineError, UnauthorizedError
-from hubmem.fetch.http.answers import EntryNotFoundError, error_from_response, one_line
-from hubmem.fetch.http.redirects import Reader, authorize, exchange, origin
-from hubmem.fetch.http.response import HubResponse
-from hubmem.fetch.http.retry import RETRY_STATUSES, HubState, backoff_delay, server_wait
+from hubmem._version import __version__
+from hubmem.errors import EntryNotFoundError, HubmemError, NetworkError, OfflineError, UnauthorizedError
+from hubmem.fetch.http.answers import error_from_response, exchange_failed, one_line
+from hubmem.fetch.http.pool import connection_pool
+from hubmem.fetch.http.ranges import read_header
+from hubmem.fetch.http.response import HubResponse, Reader, Redirect, final_response, read_redirect
+from hubmem.fetch.http.retry import RETRY_STATUSES, HubState, Pacer, Sleep, server_wait
 from hubmem.fetch.http.trace import Trace
-from hubmem.fetch.ranges import DEFAULT_FIRST_READ, HeaderRead, read_header
 from hubmem.snapshot import FetchStats
 
-Sleep = Callable[[float], Awaitable[None]]
+Origin = tuple[str, str, int | None]
 
-
-def _http2_available() -> bool:
-    try:
-        import h2  # noqa: F401
-    except ImportError:
-        return False
-    return True
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_RETRIED_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 def _resolve_token(token: str | bool | None) -> str | None:
@@ -68,6 +49,10 @@ def _resolve_token(token: str | bool | None) -> str | None:
             "token=True but no Hugging Face token was found (HF_TOKEN, the token file, `hf auth login`)"
         )
     return found
+
+
+def origin(url: httpx.URL) -> Origin:
+    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
 
 
 class HubClient:
@@ -100,42 +85,30 @@ class HubClient:
         user_agent: str | None = None,
         state: HubState | None = None,
     ) -> None:
-        from hubmem._version import __version__
-
         self.endpoint = (endpoint or hf_constants.ENDPOINT).rstrip("/")
         self._endpoint_origin = origin(httpx.URL(self.endpoint))
         self._token = _resolve_token(token)
         self.max_retries = max(0, max_retries)
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
         self.max_wait = max_wait
         self.use_metadata_route = use_metadata_route
         self.state = state if state is not None else HubState()
         self.stats = FetchStats()  # lifetime totals of this client
-        self._sleep: Sleep = sleep or asyncio.sleep
-        self._clock: Callable[[], float] = clock or time.monotonic
+        self._pacer = Pacer(
+            self.state, sleep or asyncio.sleep, clock or time.monotonic, (backoff_base, backoff_max)
+        )
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
-        self._headers: dict[str, str] = dict(
-            build_hf_headers(
-                token=False, library_name="hubmem", library_version=__version__, user_agent=user_agent
+        hf_headers = build_hf_headers(
+            token=False, library_name="hubmem", library_version=__version__, user_agent=user_agent
+        )
+        self._headers = {k: v for k, v in hf_headers.items() if k != "authorization"}
+        self._owns_client = client is None
+        self._client = (
+            client
+            if client is not None
+            else connection_pool(
+                max_concurrency, timeout, http2=http2, transport=transport, headers=self._headers
             )
         )
-        self._headers.pop("authorization", None)
-        if client is not None:
-            self._client = client
-            self._owns_client = False
-        else:
-            self._client = httpx.AsyncClient(
-                transport=transport,
-                http2=_http2_available() if http2 is None else http2,
-                timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-                limits=httpx.Limits(
-                    max_connections=max(1, max_concurrency), max_keepalive_connections=max(1, max_concurrency)
-                ),
-                follow_redirects=False,
-                headers=self._headers,
-            )
-            self._owns_client = True
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -153,58 +126,22 @@ class HubClient:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
 
-    # -- URLs --------------------------------------------------------------------------------------
+    def pause(self, seconds: float) -> None:
+        """Hold every request of this client (and of clients sharing its ``state``) for ``seconds``."""
+        self._pacer.pause(seconds)
 
     def api_url(self, repo_id: str, *parts: str) -> str:
         """``{endpoint}/api/models/{repo_id}/...``; ``parts`` must already be quoted."""
         return "/".join([f"{self.endpoint}/api/models/{repo_id}", *parts])
 
-    # -- retries and pauses ------------------------------------------------------------------------
-
-    def _check_offline(self) -> None:
-        if getattr(hf_constants, "HF_HUB_OFFLINE", False):
-            raise OfflineError(f"HF_HUB_OFFLINE is set: not connecting to {self.endpoint}")
-
-    def _backoff(self, attempt: int) -> float:
-        return backoff_delay(attempt, self.backoff_base, self.backoff_max)
-
-    server_wait = staticmethod(server_wait)
-
-    def pause(self, seconds: float) -> None:
-        """Hold every request of this client for ``seconds`` (extends, never shortens, a pause)."""
-        until = self._clock() + seconds
-        if until > self.state.paused_until:
-            self.state.paused_until = until
-
-    async def _wait_paused(self) -> None:
-        while True:
-            target = self.state.paused_until
-            delay = target - self._clock()
-            if delay <= 0:
-                return
-            await self._sleep(delay)
-            if self.state.paused_until <= target:
-                return
-
     # -- the one request path --------------------------------------------------------------------
-
-    def _authorize(self, request: httpx.Request) -> None:
-        authorize(request, self._token, self._endpoint_origin)
-
-    def _count(self, trace: Trace, *, requests: int = 0, nbytes: int = 0) -> None:
-        for stats in {id(s): s for s in (trace.stats, self.stats)}.values():
-            stats.requests += requests
-            stats.bytes_received += nbytes
-        trace.depth += requests
 
     async def request(
         self,
@@ -228,38 +165,83 @@ class HubClient:
         trace = trace if trace is not None else Trace()
         attempt = 0
         while True:
-            await self._wait_paused()
-            self._check_offline()
+            await self._pacer.wait_paused()
+            if getattr(hf_constants, "HF_HUB_OFFLINE", False):
+                raise OfflineError(f"HF_HUB_OFFLINE is set: not connecting to {self.endpoint}")
             try:
-                response = await exchange(
-                    self, method, url, params=params, data=data, headers=headers, trace=trace, reader=reader
-                )
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                response = await self._exchange(method, url, params, data, headers, trace, reader)
+            except _RETRIED_ERRORS as exc:
                 if attempt >= self.max_retries:
-                    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-                    where = f"{repo_id}: {path}" if repo_id and path else (repo_id or url)
-                    detail = str(exc) or type(exc).__name__
-                    raise NetworkError(
-                        one_line(f"{where}: {kind} after {attempt + 1} attempts ({detail})"), repo_id=repo_id
-                    ) from None
+                    raise exchange_failed(exc, attempt + 1, url, repo_id, path) from None
                 attempt += 1
-                await self._sleep(self._backoff(attempt))
+                await self._pacer.backoff(attempt)
                 continue
             except httpx.HTTPError as exc:  # invalid URL, unsupported scheme, ...
                 raise NetworkError(one_line(f"{url}: {type(exc).__name__}: {exc}"), repo_id=repo_id) from None
-            if response.status in RETRY_STATUSES:
-                wait = self.server_wait(response.status, response.headers)
-                if attempt >= self.max_retries or (wait is not None and wait > self.max_wait):
-                    raise self.error(
-                        response, repo_id=repo_id, path=path, revision=revision, retry_after=wait
-                    )
-                attempt += 1
-                if wait is not None:
-                    self.pause(wait)  # shared by every request of this client
-                else:
-                    await self._sleep(self._backoff(attempt))
-                continue
-            return response
+            if response.status not in RETRY_STATUSES:
+                return response
+            wait = server_wait(response.status, response.headers)
+            if attempt >= self.max_retries or (wait is not None and wait > self.max_wait):
+                raise self.error(response, repo_id=repo_id, path=path, revision=revision, retry_after=wait)
+            attempt += 1
+            if wait is not None:
+                self.pause(wait)  # shared by every request of this client
+            else:
+                await self._pacer.backoff(attempt)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        params: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+        trace: Trace,
+        reader: Reader | None,
+    ) -> HubResponse:
+        """One exchange, following redirects hop by hop; returns the final response (errors included)."""
+        redirects: list[Redirect] = []
+        current = httpx.URL(url)
+        for hop in range(MAX_REDIRECTS + 1):
+            request = self._client.build_request(
+                method,
+                current,
+                params=params if hop == 0 else None,
+                data=data,
+                headers={**self._headers, **(headers or {})},
+            )
+            self._authorize(request)
+            self._count(trace, requests=1)
+            async with self._semaphore:
+                # a pause that began while this request queued for a slot holds it too (every
+                # request waits during a global pause anyway, so keeping the slot costs nothing)
+                await self._pacer.wait_paused()
+                response = await self._client.send(request, stream=True, follow_redirects=False)
+                try:
+                    location = response.headers.get("location")
+                    if response.status_code not in REDIRECT_STATUSES or not location:
+                        return await final_response(response, reader, redirects)
+                    redirects.append(await read_redirect(response))
+                    current = response.url.join(location)
+                    method, data = _redirected(response.status_code, method, data)
+                finally:
+                    await response.aclose()
+                    self._count(trace, nbytes=response.num_bytes_downloaded)
+        raise NetworkError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    def _authorize(self, request: httpx.Request) -> None:
+        """Attach the token when the request goes to the endpoint's origin; strip credentials otherwise."""
+        if self._token is not None and origin(request.url) == self._endpoint_origin:
+            request.headers["authorization"] = f"Bearer {self._token}"
+        else:
+            request.headers.pop("authorization", None)
+            request.headers.pop("cookie", None)
+
+    def _count(self, trace: Trace, *, requests: int = 0, nbytes: int = 0) -> None:
+        for stats in {id(s): s for s in (trace.stats, self.stats)}.values():
+            stats.requests += requests
+            stats.bytes_received += nbytes
+        trace.depth += requests
 
     def error(
         self,
@@ -285,7 +267,7 @@ class HubClient:
             retry_after=retry_after,
         )
 
-    # -- conveniences --------------------------------------------------------------------------------
+    # -- Hub answers ---------------------------------------------------------------------------------
 
     async def get(
         self,
@@ -297,19 +279,16 @@ class HubClient:
         path: str | None = None,
         revision: str | None = None,
         missing_ok: bool = False,
-        method: str = "GET",
-        data: Any = None,
     ) -> HubResponse | None:
-        """A request whose error statuses raise typed errors; ``missing_ok`` turns a file 404 into None."""
-        response = await self.request(
-            method, url, params=params, data=data, trace=trace, repo_id=repo_id, path=path, revision=revision
-        )
-        if response.status >= 400:
-            err = self.error(response, repo_id=repo_id, path=path, revision=revision)
-            if missing_ok and isinstance(err, EntryNotFoundError):
-                return None
-            raise err
-        return response
+        """GET whose error statuses raise typed errors; ``missing_ok`` turns a file 404 into None."""
+        where: dict[str, Any] = {"repo_id": repo_id, "path": path, "revision": revision}
+        response = await self.request("GET", url, params=params, trace=trace, **where)
+        if response.status < 400:
+            return response
+        err = self.error(response, **where)
+        if missing_ok and isinstance(err, EntryNotFoundError):
+            return None
+        raise err
 
     async def get_json(
         self,
@@ -320,43 +299,37 @@ class HubClient:
         repo_id: str | None = None,
         path: str | None = None,
         revision: str | None = None,
-        method: str = "GET",
-        data: Any = None,
     ) -> tuple[Any, HubResponse]:
-        """GET (or POST) an API route and decode its JSON answer."""
+        """GET an API route and decode its JSON answer (error statuses raise typed errors)."""
         response = await self.get(
-            url,
-            params=params,
-            trace=trace,
-            repo_id=repo_id,
-            path=path,
-            revision=revision,
-            method=method,
-            data=data,
+            url, params=params, trace=trace, repo_id=repo_id, path=path, revision=revision
         )
         assert response is not None
-        try:
-            return json.loads(response.content), response
-        except ValueError:
-            raise NetworkError(
-                f"{repo_id or url}: the Hub answered {response.status} with a body that is not JSON",
-                repo_id=repo_id,
-            ) from None
+        return response.json(repo_id or url, repo_id), response
 
-    # -- safetensors headers -------------------------------------------------------------------------
-
-    async def read_header(
+    async def post_json(
         self,
         url: str,
+        data: Any,
         *,
-        path: str,
-        first_bytes: int = DEFAULT_FIRST_READ,
         trace: Trace | None = None,
         repo_id: str | None = None,
         revision: str | None = None,
-    ) -> HeaderRead:
-        """Read one safetensors header: a range read of ``first_bytes``, a second one only if
-        ``8 + N`` exceeds what arrived. N is checked as soon as 8 bytes are in."""
-        return await read_header(
-            self, url, path=path, first_bytes=first_bytes, trace=trace, repo_id=repo_id, revision=revision
-        )
+    ) -> tuple[Any, HubResponse]:
+        """POST ``data`` (form-encoded) to an API route and decode its JSON answer (error statuses raise
+        typed errors)."""
+        response = await self.request("POST", url, data=data, trace=trace, repo_id=repo_id, revision=revision)
+        if response.status >= 400:
+            raise self.error(response, repo_id=repo_id, revision=revision)
+        return response.json(repo_id or url, repo_id), response
+
+    # one safetensors header by range reads: hubmem.fetch.http.ranges.read_header(self, url, path=...,
+    # first_bytes=..., trace=..., repo_id=..., revision=...), which uses only request() and error()
+    read_header = read_header
+
+
+def _redirected(status: int, method: str, data: Any) -> tuple[str, Any]:
+    """The method and body of the next hop: 303 (and 301/302 after a POST) turn into a body-less GET."""
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        return "GET", None
+    return method, data

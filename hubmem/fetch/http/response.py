@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ from hubmem.errors import NetworkError
 
 ERROR_BODY_CAP = 1 << 20  # read at most 1 MiB of an error or redirect body
 JSON_BODY_CAP = 256 << 20  # an API answer larger than this is refused
+
+Reader = Callable[[httpx.Response], Awaitable[bytes]]  # reads the body of a final 2xx/3xx response
 
 
 @dataclass
@@ -35,14 +38,20 @@ class HubResponse:
 
     def header(self, name: str) -> str | None:
         """``name`` from the final response, else from the latest redirect that has it."""
-        value = self.headers.get(name)
-        if value:
-            return value
-        for hop in reversed(self.redirects):
-            value = hop.headers.get(name)
+        for headers in (self.headers, *(hop.headers for hop in reversed(self.redirects))):
+            value: str | None = headers.get(name)
             if value:
                 return value
         return None
+
+    def json(self, what: str, repo_id: str | None = None) -> Any:
+        """The body as JSON; ``NetworkError`` (naming ``what``) when it is not JSON."""
+        try:
+            return json.loads(self.content)
+        except ValueError:
+            raise NetworkError(
+                f"{what}: the Hub answered {self.status} with a body that is not JSON", repo_id=repo_id
+            ) from None
 
     @property
     def commit(self) -> str | None:
@@ -75,6 +84,28 @@ async def read_capped(response: httpx.Response, cap: int, *, strict: bool) -> by
             del buf[cap:]
             break
     return bytes(buf)
+
+
+async def read_redirect(response: httpx.Response) -> Redirect:
+    """A redirect hop, its body read (capped) so that the connection can be reused."""
+    await read_capped(response, ERROR_BODY_CAP, strict=False)
+    return Redirect(response.status_code, str(response.url), response.headers)
+
+
+async def final_response(
+    response: httpx.Response, reader: Reader | None, redirects: list[Redirect]
+) -> HubResponse:
+    """The final response of an exchange, its body read by ``reader`` (2xx/3xx) or capped."""
+    status = response.status_code
+    if status >= 400 or reader is None:
+        content = await read_capped(
+            response, ERROR_BODY_CAP if status >= 400 else JSON_BODY_CAP, strict=status < 400
+        )
+    else:
+        content = await reader(response)
+    return HubResponse(
+        str(response.url), status, response.reason_phrase, response.headers, content, redirects
+    )
 
 
 def decode_json(content: bytes) -> Any:

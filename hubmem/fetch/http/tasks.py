@@ -17,8 +17,8 @@ async def run_all(*aws: Awaitable[T]) -> list[T]:
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+                raise exc
         return [t.result() for t in tasks]
     finally:
         for task in tasks:

@@ -13,49 +13,6 @@ from typing import Any
 from hubmem.errors import HubmemError
 from hubmem.service.settings import Settings
 
-
-class ServiceError(HubmemError):
-    """Errors that only exist at the HTTP layer."""
-
-
-class InvalidRequestError(ServiceError):
-    kind = "invalid_request"
-    default_hint = "See GET /openapi.json for the parameters each route accepts."
-
-
-class InvalidOptionsError(ServiceError):
-    kind = "invalid_options"
-    default_hint = "See GET /openapi.json for the accepted values."
-
-    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.errors = errors or []
-
-    def to_dict(self) -> dict[str, object]:
-        out = super().to_dict()
-        if self.errors:
-            out["errors"] = self.errors
-        return out
-
-
-class PayloadTooLargeError(ServiceError):
-    kind = "payload_too_large"
-
-
-class UpstreamTimeoutError(ServiceError):
-    kind = "upstream_timeout"
-    default_hint = "The Hub did not answer in time; retry later."
-
-
-class NotImplementedYetError(ServiceError):
-    kind = "not_implemented"
-
-
-class InternalError(ServiceError):
-    kind = "internal"
-    default_hint = "An unexpected server error; it has been logged."
-
-
 # kind -> HTTP status. "gated" is 401 for a caller without a token and 403 for one whose token lacks access.
 STATUS_BY_KIND: dict[str, int] = {
     "invalid_repo_id": 400,

@@ -1,0 +1,35 @@
+"""The one way a snapshot is finished, whether it was read from the Hub or from disk: config.json must be
+a JSON object, the companions that could be read become ``extra``, and the index may name only tensors
+that the shard headers have (anything else is a warning, not an error)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubmem.fetch.layout import Layout
+from hubmem.snapshot import Snapshot
+
+
+def finish_snapshot(
+    snapshot: Snapshot, layout: Layout, config: Any, companions: list[Any], *, where: str
+) -> Snapshot:
+    """Complete ``snapshot`` (its files, index and source fields set) with what was read for ``layout``:
+    ``config`` (None when unreadable) and the value of each of ``layout.companions``. ``where`` says where
+    config.json was looked for ("in the repo", "beside model.safetensors") when there is none."""
+    warnings = snapshot.warnings
+    if layout.config_path is None:
+        warnings.append(f"no config.json {where}: architecture figures are unavailable")
+    elif config is not None and not isinstance(config, dict):
+        warnings.append(f"{layout.config_path} is not a JSON object; ignored")
+        config = None
+    snapshot.config = config
+    snapshot.extra = {p: v for p, v in zip(layout.companions, companions, strict=True) if v is not None}
+    if snapshot.index is not None:
+        named = {t for f in snapshot.files for t in f.header if t != "__metadata__"}
+        missing = [t for t in snapshot.index.get("weight_map", {}) if t not in named]
+        if missing:
+            warnings.append(
+                f"{layout.index_path} lists {len(missing)} tensors absent from the shard headers "
+                f"(e.g. {missing[0]!r})"
+            )
+    return snapshot

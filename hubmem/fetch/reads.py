@@ -1,0 +1,121 @@
+"""Reads of one repo at its resolved commit, each from the cheapest place that has it: the header cache,
+then a speculative answer that turned out to be read at that commit, then the network (what came from
+the network or the speculation is stored into the cache)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from huggingface_hub import hf_hub_url
+
+from hubmem.errors import CorruptHeaderError, EntryNotFoundError
+from hubmem.fetch.cache import CommitCache
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.response import HubResponse, decode_json
+from hubmem.fetch.http.tasks import run_all
+from hubmem.fetch.http.trace import Trace
+from hubmem.fetch.speculative import Speculation
+from hubmem.snapshot import WeightFile
+
+
+class CommitReads:
+    """Files and safetensors headers of ``repo_id`` at ``sha`` (``revision`` is what was asked for; it
+    names the revision in error messages about files). Problems that do not stop the fetch go to
+    ``warnings``."""
+
+    def __init__(
+        self,
+        client: HubClient,
+        repo_id: str,
+        revision: str,
+        sha: str,
+        spec: Speculation,
+        cache: CommitCache | None,
+        warnings: list[str],
+    ) -> None:
+        self.client, self.repo_id, self.revision, self.sha = client, repo_id, revision, sha
+        self.spec, self.cache, self.warnings = spec, cache, warnings
+
+    def url(self, path: str) -> str:
+        return hf_hub_url(self.repo_id, path, revision=self.sha, endpoint=self.client.endpoint)
+
+    async def file(self, path: str, trace: Trace) -> HubResponse | None:
+        """The file's answer, None when it is missing."""
+        cc = self.cache
+        if cc is not None and (content := await asyncio.to_thread(cc.get_file, path)) is not None:
+            trace.stats.cache_hits += 1
+            return HubResponse(self.url(path), 200, "OK (cache)", httpx.Headers(), content)
+        got = await self.spec.take_file(path, trace, self.sha)
+        if got is None:
+            got = await self.client.get(
+                self.url(path),
+                trace=trace,
+                missing_ok=True,
+                repo_id=self.repo_id,
+                path=path,
+                revision=self.revision,
+            )
+        if cc is not None and got is not None:
+            await asyncio.to_thread(cc.put_file, path, got.content)
+        return got
+
+    async def json_file(self, path: str, trace: Trace) -> Any:
+        """A small JSON file; None (and a warning) when it is missing or not JSON."""
+        response = await self.file(path, trace)
+        if response is None:
+            self.warnings.append(f"{path} is listed but could not be found at {self.sha[:12]}")
+            return None
+        try:
+            return decode_json(response.content)
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.warnings.append(f"{path} is not valid JSON ({exc}); ignored")
+            return None
+
+    async def index(self, path: str, trace: Trace) -> Any:
+        """The safetensors index, which the weights cannot do without (missing or not JSON: an error)."""
+        response = await self.file(path, trace)
+        if response is None:
+            raise EntryNotFoundError(
+                f"{self.repo_id}: {path} is listed but missing at {self.sha[:12]}", repo_id=self.repo_id
+            )
+        try:
+            return decode_json(response.content)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CorruptHeaderError(f"{path}: not valid JSON ({exc})", repo_id=self.repo_id) from None
+
+    async def header(self, path: str, trace: Trace, first_bytes: int) -> WeightFile:
+        """One safetensors header (``first_bytes``: the size of the first range read)."""
+        cc = self.cache
+        if cc is not None and (hit := await asyncio.to_thread(cc.get_header, path)) is not None:
+            trace.stats.cache_hits += 1
+            return hit
+        got = await self.spec.take_header(path, trace, self.sha)
+        if got is None:
+            got = await self.client.read_header(
+                self.url(path),
+                path=path,
+                first_bytes=first_bytes,
+                trace=trace,
+                repo_id=self.repo_id,
+                revision=self.sha,
+            )
+        if cc is not None:
+            await asyncio.to_thread(cc.put_header, got.path, got.header_length, got.header, got.size)
+        return got
+
+    async def headers(self, first_reads: dict[str, int], trace: Trace) -> list[WeightFile]:
+        """The headers of ``first_reads`` (path -> size of its first range read), read in parallel."""
+        forks = [trace.fork() for _ in first_reads]
+        files = await run_all(
+            *(self.header(path, t, n) for (path, n), t in zip(first_reads.items(), forks, strict=True))
+        )
+        trace.join(*forks)
+        return files
+
+    async def store_headers(self, files: list[WeightFile]) -> None:
+        """Keep headers that came another way (the safetensors-metadata route) in the cache."""
+        if self.cache is not None:
+            for f in files:
+                await asyncio.to_thread(self.cache.put_header, f.path, f.header_length, f.header, f.size)
