@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from hubmem.schema.common import Model
+from hubmem.schema.engines import LlamaCppOptions, VllmOptions
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.training import TrainingOptions
 
@@ -16,6 +17,8 @@ class Options(Model):
     subfolder: str | None = None
     kv: KVOptions = Field(default_factory=KVOptions)
     training: TrainingOptions = Field(default_factory=TrainingOptions)
+    vllm: VllmOptions = Field(default_factory=VllmOptions)
+    llama_cpp: LlamaCppOptions = Field(default_factory=LlamaCppOptions)
     gpu: str | None = Field(
         default=None,
         description="GPU kind for the fit verdict (h100, a100-80, l4, mi300x ...; HUBMEM_GPUS adds kinds); "

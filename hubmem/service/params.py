@@ -15,9 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hubmem.errors import InvalidOptionsError, InvalidRequestError
-from hubmem.schema.kv import KVOptions
 from hubmem.schema.options import Options
-from hubmem.schema.training import TrainingOptions
 
 RENAMES = {("training", "method"): "train"}
 MAX_REVISION_LENGTH = 256
@@ -28,7 +26,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 @dataclass(frozen=True)
 class QueryParam:
     name: str  # query parameter name
-    section: str | None  # None = top-level Options field; else "kv" / "training"
+    section: str | None  # None = top-level Options field; else the option group ("kv", "training" ...)
     field: str
     model: type[BaseModel]
     schema: dict[str, Any]  # the field's JSON schema
@@ -52,14 +50,26 @@ class QueryParam:
         return raw
 
 
+def _sections() -> dict[str, type[BaseModel]]:
+    """The Options fields that are option groups of their own (kv, training, the engine views)."""
+    out: dict[str, type[BaseModel]] = {}
+    for name, info in Options.model_fields.items():
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            out[name] = kind
+    return out
+
+
+SECTIONS = _sections()
+
+
 def _table() -> dict[str, QueryParam]:
     table: dict[str, QueryParam] = {}
     props = Options.model_json_schema()["properties"]
     for name in Options.model_fields:
-        if name in ("kv", "training"):
-            continue
-        table[name] = QueryParam(name, None, name, Options, props[name])
-    for section, model in (("kv", KVOptions), ("training", TrainingOptions)):
+        if name not in SECTIONS:
+            table[name] = QueryParam(name, None, name, Options, props[name])
+    for section, model in SECTIONS.items():
         props = model.model_json_schema()["properties"]
         for field in model.model_fields:
             qname = RENAMES.get((section, field), field)
@@ -104,7 +114,7 @@ def parse_options(query: Mapping[str, list[str]]) -> Options:
     if repeated:
         raise InvalidOptionsError(f"repeated query parameter(s): {', '.join(repeated)}")
     data: dict[str, Any] = {}
-    sections: dict[str, dict[str, Any]] = {"kv": {}, "training": {}}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     for name, values in query.items():
         p = QUERY_PARAMS[name]
         if name != "revision" and all(v == "" for v in values):
