@@ -146,9 +146,16 @@ async def test_sharded_folder_with_index_equals_hub(
     write_tokens(root)
     exp = write_llama(root, "org/sharded", shards=3, dims=Dims(layers=3))
     hub = make_fake_hub(root)
-    # download the repo into a plain folder with huggingface_hub, then read it from disk
+    # download the repo into a plain folder with huggingface_hub, then read it from disk (a local_dir download
+    # still records the ref in the hub cache: cache_dir keeps that in tmp_path)
     local_dir = Path(
-        snapshot_download("org/sharded", endpoint=hub.endpoint, token=False, local_dir=tmp_path / "dl")
+        snapshot_download(
+            "org/sharded",
+            endpoint=hub.endpoint,
+            token=False,
+            local_dir=tmp_path / "dl",
+            cache_dir=tmp_path / "hf-cache",
+        )
     )
     local = build_report(load_local(local_dir), check=True)
     remote = await analyze_async("org/sharded", endpoint=hub.endpoint, token=False)
