@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from scan_samples import Dims, write_llama
 
 from hubmem.errors import GatedRepoError
 from hubmem.fakehub.fixtures.layout import READER_TOKEN, write_tokens
@@ -22,6 +21,8 @@ from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.snapshot import Snapshot
+
+from support.scan_samples import Dims, write_llama
 
 SHA1, SHA2 = "1" * 40, "2" * 40
 

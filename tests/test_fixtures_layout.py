@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent / "fixtures"
-REPOS = ROOT / "repos"
+from support.paths import REPOS, fixture_glob
+
 # safetensors Dtype::bitsize (theory.md 3.1)
 BITS = {
     "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F4": 4, "F6_E2M3": 6,
@@ -31,7 +31,7 @@ BROKEN_HEADER = {"hubmem-test/corrupt-header", "hubmem-test/unknown-dtype"}
 BROKEN_INDEX = {"hubmem-test/broken-index"}
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
-REPO_DIRS = sorted(p.parent for p in REPOS.glob("*/repo.json"))
+REPO_DIRS = [p.parent for p in fixture_glob("repos/*/repo.json")]
 
 
 @cache
