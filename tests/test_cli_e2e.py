@@ -31,6 +31,8 @@ from hubmem.fakehub.server import FakeHub
 
 from support.paths import fixture_glob, fixture_path, repo_meta
 
+pytestmark = pytest.mark.e2e
+
 LLAMA = "meta-llama/Llama-3.1-8B"
 LLAMA_BYTES = 16_060_522_496  # index metadata.total_size (corpus README)
 LLAMA_PARAMS = 8_030_261_248  # Hub API safetensors total (corpus README)

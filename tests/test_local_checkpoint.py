@@ -36,6 +36,8 @@ from hubmem.schema.report import Report
 from support.paths import FIXTURES, repo_meta
 from support.scan_samples import Dims, llama_tensors, write_llama
 
+pytestmark = pytest.mark.e2e
+
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_SIZE, MINILM_N, MINILM_ELEMENTS = 90_868_376, 11_408, 22_713_728
 SAME = ("architecture", "weights", "kv_cache", "training")
