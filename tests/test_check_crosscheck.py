@@ -335,7 +335,7 @@ def test_size_claims_parse_and_tolerance() -> None:
     )
 
 
-# -- the committed fixtures (fixtures/repos, built by scripts/build_fixtures.py) ----------------------------
+# -- the committed fixtures (fixtures/repos, built by scripts/fixtures/build.py) ----------------------------
 
 
 def fixture_hub(make_fake_hub: Callable[..., FakeHub], *repo_dirs: str) -> FakeHub:

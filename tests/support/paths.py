@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 REPOS = FIXTURES / "repos"
 THEORY = FIXTURES / "theory"
-REBUILD = ".venv/bin/python scripts/build_fixtures.py"
+REBUILD = ".venv/bin/python -m scripts.fixtures.build"
 
 
 def committed(path: Path) -> Path:

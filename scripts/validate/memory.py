@@ -1,10 +1,9 @@
-#!/usr/bin/env python
 """Measured vs projected memory: real transformers models (random weights) against hubmem's projections.
 
-    .venv/bin/python scripts/validate_memory.py                       # CPU, the default repos, prints a table
-    .venv/bin/python scripts/validate_memory.py --write               # ... and updates scripts/VALIDATION.md
-    .venv/bin/python scripts/validate_memory.py --only meta-llama__Llama-3.1-8B --layers 2 --vocab 8192
-    .venv/bin/python scripts/validate_memory.py --device cuda         # GPU peaks (UNTESTED: no GPU here)
+    .venv/bin/python -m scripts.validate.memory                     # CPU, the default repos, prints a table
+    .venv/bin/python -m scripts.validate.memory --write             # ... and updates scripts/VALIDATION.md
+    .venv/bin/python -m scripts.validate.memory --only meta-llama__Llama-3.1-8B --layers 2 --vocab 8192
+    .venv/bin/python -m scripts.validate.memory --device cuda       # GPU peaks (UNTESTED: no GPU here)
 
 For each corpus config (fixtures/repos/<repo>/files/config.json) a *reduced* copy is built (``--layers``
 decoder layers, vocabulary capped at ``--vocab``, routed experts capped at ``--experts``, sliding windows
@@ -47,20 +46,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from hubmem.estimate.kv.report import estimate_kv_cache  # noqa: E402
-from hubmem.estimate.training.report import estimate_training  # noqa: E402
-from hubmem.estimate.weights.report import estimate_weights  # noqa: E402
-from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length  # noqa: E402
-from hubmem.parse.config import parse_config  # noqa: E402
-from hubmem.schema.kv import KVOptions  # noqa: E402
-from hubmem.schema.training import TrainingOptions  # noqa: E402
-from hubmem.snapshot import Snapshot, WeightFile  # noqa: E402
+from hubmem.estimate.kv.report import estimate_kv_cache
+from hubmem.estimate.training.report import estimate_training
+from hubmem.estimate.weights.report import estimate_weights
+from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length
+from hubmem.parse.config import parse_config
+from hubmem.schema.kv import KVOptions
+from hubmem.schema.training import TrainingOptions
+from hubmem.snapshot import Snapshot, WeightFile
+from scripts import ROOT
 
 FIXTURES = ROOT / "fixtures" / "repos"
 VALIDATION_MD = ROOT / "scripts" / "VALIDATION.md"
@@ -547,7 +544,7 @@ def write_section(results: list[Result], command: str, args: argparse.Namespace)
     body = "\n".join(
         [
             BEGIN,
-            "## Measured vs projected (scripts/validate_memory.py)",
+            "## Measured vs projected (scripts/validate/memory.py)",
             "",
             f"Command: `{command}`",
             "",
@@ -578,7 +575,11 @@ def _tf_version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m scripts.validate.memory",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--only", action="append", help="fixture repo folder (org__name); repeatable")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--vocab", type=int, default=8192)
@@ -603,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
     print(table(results))
     if args.write:
-        command = ".venv/bin/python scripts/validate_memory.py " + " ".join(
+        command = ".venv/bin/python -m scripts.validate.memory " + " ".join(
             argv if argv is not None else sys.argv[1:]
         )
         write_section(results, command.strip(), args)

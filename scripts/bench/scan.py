@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """Batch-scan benchmark: ``hubmem scan`` vs hf-mem 0.5.6 vs huggingface_hub's ``get_safetensors_metadata``,
 in one run, over 200+ repos served by the fake Hub with injected latency (and, in a second round, faults).
 
-    .venv/bin/python scripts/bench_scan.py                         # 240 repos, 50 ms latency, concurrency 16
-    .venv/bin/python scripts/bench_scan.py --repos 300 --latency 0.1 --concurrency 32 --json out.json
+    .venv/bin/python -m scripts.bench.scan                       # 240 repos, 50 ms latency, concurrency 16
+    .venv/bin/python -m scripts.bench.scan --repos 300 --latency 0.1 --concurrency 32 --json out.json
 
 Repos: every real-model fixture repo (fixtures/repos/*/repo.json, the hubmem-test/* error cases left out),
 served under several alias ids (``<org>-b<k>/<name>``) from a temporary fixtures folder whose files are
@@ -61,11 +60,7 @@ os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # the fake Hub does not speak 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from hubmem.fakehub.fixtures.layout import READER_TOKEN, default_fixtures_dir  # noqa: E402
+from hubmem.fakehub.fixtures.layout import READER_TOKEN, default_fixtures_dir
 
 HF_ORIGIN = ("https", "huggingface.co", 443)
 
@@ -98,7 +93,9 @@ def build_alias_fixtures(src: Path, dst: Path, target: int, max_tensors: int | N
             continue
         real.append((d, json.loads(meta_file.read_text())))
     if not real:
-        raise SystemExit(f"no built fixture repos under {src / 'repos'} (run scripts/build_fixtures.py)")
+        raise SystemExit(
+            f"no built fixture repos under {src / 'repos'} (run .venv/bin/python -m scripts.fixtures.build)"
+        )
     copies = math.ceil(target / len(real))
     ids: list[str] = []
     for k in range(copies):
@@ -408,7 +405,11 @@ def agreement(base: Run, other: Run) -> tuple[int, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m scripts.bench.scan",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--repos", type=int, default=240)
     ap.add_argument(
         "--latency", type=float, default=0.05, help="seconds added to every request (both origins)"
