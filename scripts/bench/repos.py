@@ -35,11 +35,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from scripts import ROOT
+from scripts import ROOT, results
 from scripts.bench import peers
 
-DOC = ROOT / "scripts" / "BENCHMARKS.md"
-SECTION = "## Per-repo fetch cost"
+DOC = results.BENCHMARKS
+SECTION = "## Per-repo fetch cost"  # the heading of this script's section (scripts.results name bench.repos)
 DOC_INTRO = (
     "# hubmem benchmarks\n\n"
     "Measurements of hubmem against its peers, each produced by a script in `scripts/`. Every section\n"
@@ -814,21 +814,6 @@ def findings(bench: Bench) -> str:
     return "\n".join(out)
 
 
-def write_section(text: str, doc: Path = DOC) -> None:
-    """Replace (or append) the section starting at ``SECTION`` up to the next ``## `` heading; the file is
-    re-read right before writing, other sections are left as they are."""
-    current = doc.read_text() if doc.exists() else DOC_INTRO
-    lines = current.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join([*lines[:start], *text.rstrip("\n").splitlines(), *([""] if end < len(lines) else []),
-                         *lines[end:]]) + "\n"  # fmt: skip
-    doc.write_text(new)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m scripts.bench.repos", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -878,7 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(bench_to_json(bench), indent=1))
     if args.write:
-        write_section(text)
+        results.write_section(DOC, "bench.repos", text, new_doc=DOC_INTRO)
         print(f"wrote '{SECTION}' in {DOC}", file=sys.stderr)
     return 0
 

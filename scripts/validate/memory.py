@@ -57,12 +57,10 @@ from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.training import TrainingOptions
 from hubmem.snapshot import Snapshot, WeightFile
-from scripts import ROOT
+from scripts import ROOT, results
 
 FIXTURES = ROOT / "fixtures" / "repos"
-VALIDATION_MD = ROOT / "scripts" / "VALIDATION.md"
-BEGIN = "<!-- validate_memory:begin -->"
-END = "<!-- validate_memory:end -->"
+VALIDATION_MD = results.VALIDATION
 DEFAULT_REPOS = [
     "meta-llama__Llama-3.1-8B",
     "Qwen__Qwen3-0.6B",
@@ -543,7 +541,6 @@ READING = """How to read it:
 def write_section(results: list[Result], command: str, args: argparse.Namespace) -> None:
     body = "\n".join(
         [
-            BEGIN,
             "## Measured vs projected (scripts/validate/memory.py)",
             "",
             f"Command: `{command}`",
@@ -555,17 +552,10 @@ def write_section(results: list[Result], command: str, args: argparse.Namespace)
             "",
             READING,
             "",
-            END,
+            "",
         ]
     )
-    text = VALIDATION_MD.read_text() if VALIDATION_MD.exists() else "# Validation\n"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + body + tail
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    VALIDATION_MD.write_text(text)
+    results.write_section(VALIDATION_MD, "validate.memory", body, new_doc="# Validation\n")
 
 
 def _tf_version() -> str:

@@ -58,11 +58,11 @@ from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.params.formula import ConfigParams, expected_parameters
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVOptions
-from scripts import ROOT
+from scripts import ROOT, results
 
 REPOS = ROOT / "fixtures" / "repos"
 THEORY = ROOT / "fixtures" / "theory"
-VALIDATION_MD = ROOT / "scripts" / "VALIDATION.md"
+VALIDATION_MD = results.VALIDATION
 SECTION = "## Validation against transformers"
 COMMAND = ".venv/bin/python -m scripts.validate.transformers --write"
 
@@ -668,17 +668,8 @@ NOTES = """\
 
 
 def write_section(body: str) -> None:
-    text = VALIDATION_MD.read_text() if VALIDATION_MD.exists() else "# Validation\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + body.strip() + "\n"
-    else:
-        # the section ends at the next heading, or at the marker another script keeps before its own section
-        ends = [i for i in (text.find(m, start + len(SECTION)) for m in ("\n## ", "\n<!-- ")) if i != -1]
-        end = min(ends) if ends else -1
-        tail = text[end:] if end != -1 else ""
-        text = text[:start] + SECTION + "\n\n" + body.strip() + "\n" + tail
-    VALIDATION_MD.write_text(text)
+    section = SECTION + "\n\n" + body.strip() + "\n"
+    results.write_section(VALIDATION_MD, "validate.transformers", section, new_doc="# Validation\n")
 
 
 def main(argv: list[str] | None = None) -> int:
