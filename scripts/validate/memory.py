@@ -113,36 +113,50 @@ def reduced_config(cfg: dict[str, Any], args: argparse.Namespace) -> tuple[dict[
     """A small copy of a real config: fewer layers, capped vocabulary / experts / windows."""
     cfg = copy.deepcopy(cfg)
     cfg.pop("quantization_config", None)  # validate the dequantized (bf16) model
-    changes = []
-    layer_key = next(k for k in ("num_hidden_layers", "n_layer", "num_layers") if k in cfg)
-    if cfg[layer_key] > args.layers:
-        changes.append(f"layers {cfg[layer_key]}->{args.layers}")
-        cfg[layer_key] = args.layers
-        if isinstance(cfg.get("layer_types"), list):
-            cfg["layer_types"] = cfg["layer_types"][: args.layers]
-        if "max_window_layers" in cfg:
-            cfg["max_window_layers"] = min(cfg["max_window_layers"], args.layers)
-    if cfg.get("vocab_size", 0) > args.vocab:
-        changes.append(f"vocab {cfg['vocab_size']}->{args.vocab}")
-        cfg["vocab_size"] = args.vocab
-        for k in ("bos_token_id", "eos_token_id", "pad_token_id"):
-            v = cfg.get(k)
-            if isinstance(v, int) and v >= args.vocab:
-                cfg[k] = 0
-            elif isinstance(v, list):
-                cfg[k] = [t if t < args.vocab else 0 for t in v]
-    for k in ("num_experts", "num_local_experts", "n_routed_experts"):
-        if isinstance(cfg.get(k), int) and cfg[k] > args.experts:
-            changes.append(f"{k} {cfg[k]}->{args.experts}")
-            cfg[k] = args.experts
-            for kk in ("num_experts_per_tok", "experts_per_token"):
-                if isinstance(cfg.get(kk), int):
-                    cfg[kk] = min(cfg[kk], args.experts)
+    changes: list[str] = []
+    _cap_layers(cfg, args.layers, changes)
+    _cap_vocab(cfg, args.vocab, changes)
+    _cap_experts(cfg, args.experts, changes)
     window = cfg.get("sliding_window")
     if isinstance(window, int) and window > args.window:
         changes.append(f"sliding_window {window}->{args.window}")
         cfg["sliding_window"] = args.window
     return cfg, ", ".join(changes) or "as published"
+
+
+def _cap_layers(cfg: dict[str, Any], layers: int, changes: list[str]) -> None:
+    layer_key = next(k for k in ("num_hidden_layers", "n_layer", "num_layers") if k in cfg)
+    if cfg[layer_key] <= layers:
+        return
+    changes.append(f"layers {cfg[layer_key]}->{layers}")
+    cfg[layer_key] = layers
+    if isinstance(cfg.get("layer_types"), list):
+        cfg["layer_types"] = cfg["layer_types"][:layers]
+    if "max_window_layers" in cfg:
+        cfg["max_window_layers"] = min(cfg["max_window_layers"], layers)
+
+
+def _cap_vocab(cfg: dict[str, Any], vocab: int, changes: list[str]) -> None:
+    if cfg.get("vocab_size", 0) <= vocab:
+        return
+    changes.append(f"vocab {cfg['vocab_size']}->{vocab}")
+    cfg["vocab_size"] = vocab
+    for k in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        v = cfg.get(k)
+        if isinstance(v, int) and v >= vocab:
+            cfg[k] = 0
+        elif isinstance(v, list):
+            cfg[k] = [t if t < vocab else 0 for t in v]
+
+
+def _cap_experts(cfg: dict[str, Any], experts: int, changes: list[str]) -> None:
+    for k in ("num_experts", "num_local_experts", "n_routed_experts"):
+        if isinstance(cfg.get(k), int) and cfg[k] > experts:
+            changes.append(f"{k} {cfg[k]}->{experts}")
+            cfg[k] = experts
+            for kk in ("num_experts_per_tok", "experts_per_token"):
+                if isinstance(cfg.get(kk), int):
+                    cfg[kk] = min(cfg[kk], experts)
 
 
 # ------------------------------------------------------------------------------------------- helpers
