@@ -5,9 +5,6 @@ The Hub here follows /work/shared/docs/hub-protocol.md: revision info with ``exp
 directly, Range -> 206 + Content-Range, the 401/403/404 auth matrix with ``X-Error-Code``, tree with
 ``Link`` pagination, paths-info, and the optional safetensors-metadata route (``main`` only).
 The CDN refuses any request that carries ``Authorization``, so a token leak fails loudly.
-
-(Module name starts with ``test_fetch_`` because the fetch helper owns ``tests/test_fetch_*.py``;
-it holds no tests.)
 """
 
 from __future__ import annotations
