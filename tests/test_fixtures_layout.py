@@ -223,3 +223,16 @@ def test_only_real_names_are_served() -> None:
     for d in REPOS.iterdir():
         for p in (d / "files").rglob("*") if (d / "files").is_dir() else []:
             assert not bad.search(p.name), p
+
+
+def test_fixtures_readme_is_what_the_builder_writes(tmp_path: Path) -> None:
+    """fixtures/README.md is generated from every repo.json (scripts/fixtures/readme.py): a hand edit that
+    the generator does not know would be lost on the next build."""
+    from scripts.fixtures import readme
+
+    for repo_json in fixture_glob("repos/*/repo.json"):
+        copy = tmp_path / "repos" / repo_json.parent.name / "repo.json"
+        copy.parent.mkdir(parents=True)
+        copy.write_bytes(repo_json.read_bytes())
+    readme.update(tmp_path, [])
+    assert (tmp_path / "README.md").read_text() == (REPOS.parent / "README.md").read_text()
