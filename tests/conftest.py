@@ -1,21 +1,44 @@
-"""Shared pytest fixtures. Keep this file small and generic; area-specific fixtures live in test files."""
+"""Shared pytest fixtures. Keep this file small and generic; area-specific fixtures live in test files,
+shared helpers (fixture paths, sample repos) in tests/support/."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
-# huggingface_hub freezes these at import: set them before anything imports it.
+# Nothing the suite runs may read or write the user's Hugging Face home (hub cache, saved token) or hubmem's
+# own header cache: all point into a throw-away folder of this process (each xdist worker has its own), and
+# every subprocess a test starts inherits that. huggingface_hub freezes these at import, so they are set
+# here, before anything imports it; explicit cache_dir= / env= arguments in tests still win.
+SESSION_HOME = Path(tempfile.mkdtemp(prefix="hubmem-tests-"))
+atexit.register(shutil.rmtree, SESSION_HOME, ignore_errors=True)
+os.environ["HF_HOME"] = str(SESSION_HOME / "hf-home")
+os.environ["HF_HUB_CACHE"] = str(SESSION_HOME / "hf-home" / "hub")
+os.environ.pop("HF_TOKEN_PATH", None)  # else a saved token outside HF_HOME would still be read
+os.environ["HUBMEM_CACHE"] = str(SESSION_HOME / "hubmem-cache")
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # the fake Hub does not speak the Xet protocol
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 
-import pytest
+import huggingface_hub.constants  # noqa: E402
+import pytest  # noqa: E402
 
-from hubmem.fakehub.server import FakeHub
-from hubmem.fakehub.thread import HubThread
+from hubmem.fakehub.server import FakeHub  # noqa: E402
+from hubmem.fakehub.thread import HubThread  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_hf_home() -> Path:
+    """Fails the session early if huggingface_hub was imported before the folder above was set."""
+    assert Path(huggingface_hub.constants.HF_HUB_CACHE).is_relative_to(SESSION_HOME), (
+        f"huggingface_hub caches in {huggingface_hub.constants.HF_HUB_CACHE}, not under {SESSION_HOME}"
+    )
+    return SESSION_HOME
 
 
 @pytest.fixture

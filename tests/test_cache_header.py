@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from scan_samples import Dims, write_llama
 
 from hubmem.errors import GatedRepoError
 from hubmem.fakehub.fixtures.layout import READER_TOKEN, write_tokens
@@ -22,6 +21,8 @@ from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.snapshot import Snapshot
+
+from support.scan_samples import Dims, write_llama
 
 SHA1, SHA2 = "1" * 40, "2" * 40
 
@@ -169,6 +170,7 @@ def _hammer(root: str, worker: int, rounds: int) -> int:
     return bad
 
 
+@pytest.mark.e2e
 def test_concurrent_processes_never_see_a_partial_entry(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
@@ -177,6 +179,7 @@ def test_concurrent_processes_never_see_a_partial_entry(tmp_path: Path) -> None:
     assert HeaderCache(tmp_path).size_on_disk() <= 60_000 + 4 * 2_000  # evictions kept it near the cap
 
 
+@pytest.mark.e2e
 def test_cli_cache_options(root: Path, tmp_path: Path, make_fake_hub: Callable[..., FakeHub]) -> None:
     hub = make_fake_hub(root)
     env = dict(os.environ, HF_ENDPOINT=hub.endpoint, HF_TOKEN="", HUBMEM_CACHE=str(tmp_path / "env-cache"))

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from scan_samples import Dims, Expected, llama_tensors, write_llama
 
 from hubmem.check.name import check_name_size, parse_size_claims
 from hubmem.errors import CorruptHeaderError
@@ -23,6 +22,9 @@ from hubmem.pipeline import analyze_async
 from hubmem.schema.check import CHECK_NAMES, CheckItem
 from hubmem.schema.report import Report
 from hubmem.schema.weights import ComponentWeights, MoEInfo, WeightsReport
+
+from support.paths import FIXTURES, repo_meta
+from support.scan_samples import Dims, Expected, llama_tensors, write_llama
 
 pytestmark = pytest.mark.e2e
 D = Dims()
@@ -333,17 +335,13 @@ def test_size_claims_parse_and_tolerance() -> None:
     )
 
 
-# -- the shared fixtures (fixtures/repos, built by scripts/build_fixtures.py) -------------------------------
+# -- the committed fixtures (fixtures/repos, built by scripts/fixtures/build.py) ----------------------------
 
 
 def fixture_hub(make_fake_hub: Callable[..., FakeHub], *repo_dirs: str) -> FakeHub:
-    from hubmem.fakehub.fixtures.layout import default_fixtures_dir
-
-    root = default_fixtures_dir()
-    missing = [d for d in repo_dirs if not (root / "repos" / d / "repo.json").is_file()]
-    if missing:
-        pytest.skip(f"fixture repos not built yet: {', '.join(missing)}")
-    return make_fake_hub(root)
+    for d in repo_dirs:
+        repo_meta(d)  # fails, naming it, when a committed fixture repo is missing
+    return make_fake_hub(FIXTURES)
 
 
 async def test_fixture_broken_index(make_fake_hub: Callable[..., FakeHub]) -> None:

@@ -29,7 +29,10 @@ from hubmem.errors import (
 from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
 from hubmem.fakehub.server import FakeHub
 
-ROOT = Path(__file__).resolve().parents[1]
+from support.paths import fixture_glob, fixture_path, repo_meta
+
+pytestmark = pytest.mark.e2e
+
 LLAMA = "meta-llama/Llama-3.1-8B"
 LLAMA_BYTES = 16_060_522_496  # index metadata.total_size (corpus README)
 LLAMA_PARAMS = 8_030_261_248  # Hub API safetensors total (corpus README)
@@ -68,10 +71,7 @@ def report_json(hub: FakeHub, *args: str, tmp: Path, token: str | None = READER_
 
 
 def repo_json(repo_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        (ROOT / "fixtures/repos" / repo_id.replace("/", "__") / "repo.json").read_text()
-    )
-    return data
+    return repo_meta(repo_id)
 
 
 def test_llama_json_with_token_gives_the_published_figures(fake_hub: FakeHub, tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_exit_codes_are_distinct_per_kind() -> None:
 
 
 def test_unknown_dtype_error_names_the_dtype(fake_hub: FakeHub, tmp_path: Path) -> None:
-    header = (ROOT / "fixtures/repos/hubmem-test__unknown-dtype/headers/model.safetensors.json").read_bytes()
+    header = fixture_path("repos/hubmem-test__unknown-dtype/headers/model.safetensors.json").read_bytes()
     dtypes = {v["dtype"] for k, v in json.loads(header).items() if k != "__metadata__"}
     unknown = sorted(d for d in dtypes if d not in {"F32", "BF16", "F16", "I64"})
     proc = run_cli(fake_hub, "hubmem-test/unknown-dtype", tmp=tmp_path)
@@ -142,7 +142,7 @@ def test_unknown_dtype_error_names_the_dtype(fake_hub: FakeHub, tmp_path: Path) 
 
 def test_header_of_exactly_99995_bytes_parses(fake_hub: FakeHub, tmp_path: Path) -> None:
     header = gzip.decompress(
-        (ROOT / "fixtures/repos/hubmem-test__header-99995/headers/model.safetensors.json.gz").read_bytes()
+        fixture_path("repos/hubmem-test__header-99995/headers/model.safetensors.json.gz").read_bytes()
     )
     assert len(header) == 99_995
     tensors = {k: v for k, v in json.loads(header).items() if k != "__metadata__"}
@@ -204,7 +204,7 @@ def test_demo_runs_offline_on_the_bundled_fixtures(tmp_path: Path) -> None:
 def test_demo_names_the_bundled_repos_for_an_unknown_one(tmp_path: Path) -> None:
     proc = run_cli(None, "demo", "nobody/no-such-model", tmp=tmp_path)
     assert proc.returncode == RepoNotFoundError.exit_code
-    bundled = [json.loads(p.read_text())["repo_id"] for p in (ROOT / "fixtures/repos").glob("*/repo.json")]
+    bundled = [json.loads(p.read_text())["repo_id"] for p in fixture_glob("repos/*/repo.json")]
     assert "meta-llama/Llama-3.1-8B" in bundled
     assert all(r in proc.stderr.replace("\n", "") for r in bundled if not r.startswith("hubmem-test/"))
     assert "Traceback" not in proc.stderr

@@ -6,7 +6,6 @@ Each expected value is read from the config file in the test itself, by the rule
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,27 @@ from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVOptions
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import fixture_glob, load_json
+
 # real models only (hubmem-test__* are fake-Hub scenario repos that reuse a corpus config)
-CORPUS_CONFIGS = sorted(
-    p for p in REPOS.glob("*/files/config.json") if not p.parts[-3].startswith("hubmem-test__")
-)
+CORPUS_CONFIGS = [
+    p for p in fixture_glob("repos/*/files/config.json") if not p.parts[-3].startswith("hubmem-test__")
+]
 ALL_JSON_CONFIGS = sorted(
-    p for pattern in ("*/files/*.json", "*/corpus/*.json") for p in REPOS.glob(pattern) if "config" in p.name
+    p
+    for pattern in ("repos/*/files/*.json", "repos/*/corpus/*.json")
+    for p in fixture_glob(pattern)
+    if "config" in p.name
 )
+
+
+def uniform_full_attention(path: Path) -> bool:
+    return set(parse_config(load_json(path)).layer_kinds) == {"full"}
+
+
+# the KV-per-token rule below holds for models whose every layer is full attention
+FULL_ATTENTION_CONFIGS = [p for p in CORPUS_CONFIGS if uniform_full_attention(p)]
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
-
-
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
 
 
 def text_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -51,14 +57,14 @@ def test_corpus_is_there() -> None:
 @pytest.mark.parametrize("path", ALL_JSON_CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_every_config_like_file_parses(path: Path) -> None:
     """Every config-like JSON of the corpus (also MLC presets and DeepSeek inference configs)."""
-    arch = parse_config(load(path))
+    arch = parse_config(load_json(path))
     assert arch.layer_kinds == [] or len(arch.layer_kinds) == arch.num_layers
     assert "unknown" not in arch.layer_kinds
 
 
 @pytest.mark.parametrize("path", CORPUS_CONFIGS, ids=lambda p: p.parent.parent.name)
 def test_core_dims_follow_the_config(path: Path) -> None:
-    cfg = load(path)
+    cfg = load_json(path)
     tc = text_config(cfg)
     arch = parse_config(cfg)
 
@@ -108,14 +114,12 @@ def test_core_dims_follow_the_config(path: Path) -> None:
     assert arch.num_kv_heads == expected_kv
 
 
-@pytest.mark.parametrize("path", CORPUS_CONFIGS, ids=lambda p: p.parent.parent.name)
+@pytest.mark.parametrize("path", FULL_ATTENTION_CONFIGS, ids=lambda p: p.parent.parent.name)
 def test_kv_per_token_of_uniform_full_attention_models(path: Path) -> None:
     """All-full-attention models: bytes/token = L x nkv x 2 x head_dim x bytes (theory.md 2.1)."""
-    cfg = load(path)
+    cfg = load_json(path)
     tc = text_config(cfg)
     arch = parse_config(cfg)
-    if set(arch.layer_kinds) != {"full"}:
-        pytest.skip("not a uniform full-attention model")
     heads = first(tc, "num_attention_heads", "n_head")
     hd = tc.get("head_dim") or first(tc, "hidden_size", "n_embd") // heads
     nkv = first(tc, "num_kv_heads", "num_key_value_heads") or heads
@@ -132,7 +136,7 @@ def test_kv_per_token_of_uniform_full_attention_models(path: Path) -> None:
 
 @pytest.mark.parametrize("path", CORPUS_CONFIGS, ids=lambda p: p.parent.parent.name)
 def test_every_corpus_model_gets_a_kv_report(path: Path) -> None:
-    arch = parse_config(load(path))
+    arch = parse_config(load_json(path))
     for engine in ("transformers", "vllm"):
         report = estimate_kv_cache(arch, KVOptions(engine=engine))
         assert report.complete, report.missing

@@ -6,42 +6,33 @@ transformers configuration class named in the test.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVOptions
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
-
-
-def load(repo: str, name: str = "config.json") -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((REPOS / repo / "files" / name).read_text())
-    return data
-
+from support.paths import repo_config
 
 # --- real configs --------------------------------------------------------------------------------------
 
 
 def test_mistral_v01_slides_on_every_layer() -> None:
-    cfg = load("mistralai__Mistral-7B-v0.1")
+    cfg = repo_config("mistralai__Mistral-7B-v0.1")
     arch = parse_config(cfg)
     assert arch.layer_kinds == ["sliding"] * cfg["num_hidden_layers"]
     assert arch.sliding_window == cfg["sliding_window"] == 4096
 
 
 def test_null_sliding_window_means_full_attention() -> None:
-    cfg = load("mistralai__Devstral-Small-2507")
+    cfg = repo_config("mistralai__Devstral-Small-2507")
     assert "sliding_window" in cfg and cfg["sliding_window"] is None
     assert parse_config(cfg).layer_kinds == ["full"] * cfg["num_hidden_layers"]
 
 
 def test_qwen2_sliding_window_is_ignored_without_use_sliding_window() -> None:
-    cfg = load("Qwen__Qwen2-7B-Instruct")
+    cfg = repo_config("Qwen__Qwen2-7B-Instruct")
     assert cfg["sliding_window"] == 131072 and cfg["use_sliding_window"] is False
     arch = parse_config(cfg)
     assert arch.layer_kinds == ["full"] * cfg["num_hidden_layers"]
@@ -51,14 +42,17 @@ def test_qwen2_sliding_window_is_ignored_without_use_sliding_window() -> None:
 def test_qwen2_rule_when_enabled_slides_from_max_window_layers() -> None:
     # configuration_qwen2.py: sliding iff use_sliding_window and i >= max_window_layers
     cfg = dict(
-        load("Qwen__Qwen2-7B-Instruct"), use_sliding_window=True, max_window_layers=20, sliding_window=4096
+        repo_config("Qwen__Qwen2-7B-Instruct"),
+        use_sliding_window=True,
+        max_window_layers=20,
+        sliding_window=4096,
     )
     kinds = parse_config(cfg).layer_kinds
     assert kinds == ["full"] * 20 + ["sliding"] * (cfg["num_hidden_layers"] - 20)
 
 
 def test_gemma2_alternates_starting_with_sliding() -> None:
-    cfg = load("google__gemma-2-9b")
+    cfg = repo_config("google__gemma-2-9b")
     arch = parse_config(cfg)
     n = cfg["num_hidden_layers"]
     assert arch.layer_kinds == ["sliding" if (i + 1) % 2 else "full" for i in range(n)]
@@ -67,7 +61,7 @@ def test_gemma2_alternates_starting_with_sliding() -> None:
 
 
 def test_gemma3_pattern_every_sixth_layer_full() -> None:
-    cfg = load("google__gemma-3-1b-it")
+    cfg = repo_config("google__gemma-3-1b-it")
     arch = parse_config(cfg)
     pattern = cfg["sliding_window_pattern"]
     full = [i for i, k in enumerate(arch.layer_kinds) if k == "full"]
@@ -97,7 +91,7 @@ def test_gemma3_default_pattern_and_serialized_private_key() -> None:
 
 
 def test_gpt_oss_layer_types_are_honoured() -> None:
-    cfg = load("openai__gpt-oss-20b")
+    cfg = repo_config("openai__gpt-oss-20b")
     arch = parse_config(cfg)
     expected = {"sliding_attention": "sliding", "full_attention": "full"}
     assert arch.layer_kinds == [expected[t] for t in cfg["layer_types"]]
@@ -117,7 +111,7 @@ def test_gpt_oss_layer_types_are_honoured() -> None:
 
 
 def test_llama4_chunked_layers_and_nope_layers() -> None:
-    cfg = load("meta-llama__Llama-4-Scout-17B-16E-Instruct")
+    cfg = repo_config("meta-llama__Llama-4-Scout-17B-16E-Instruct")
     tc = cfg["text_config"]
     arch = parse_config(cfg)
     assert arch.text_config_key == "text_config"
@@ -130,7 +124,7 @@ def test_llama4_chunked_layers_and_nope_layers() -> None:
 
 
 def test_nemotron_super_no_op_attention_layers_hold_no_kv() -> None:
-    cfg = load("nvidia__Llama-3_3-Nemotron-Super-49B-v1")
+    cfg = repo_config("nvidia__Llama-3_3-Nemotron-Super-49B-v1")
     blocks = cfg["block_configs"]
     arch = parse_config(cfg)
     no_op = [i for i, b in enumerate(blocks) if b["attention"]["no_op"]]
@@ -154,7 +148,7 @@ def test_nemotron_super_no_op_attention_layers_hold_no_kv() -> None:
 
 
 def test_nemotron_h_hybrid_override_pattern() -> None:
-    cfg = load("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    cfg = repo_config("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
     pattern = cfg["hybrid_override_pattern"]
     arch = parse_config(cfg)
     assert len(pattern) == cfg["num_hidden_layers"]
@@ -174,7 +168,7 @@ def test_nemotron_h_hybrid_override_pattern() -> None:
 
 
 def test_deepseek_mla_fields_and_mtp() -> None:
-    cfg = load("deepseek-ai__DeepSeek-V3")
+    cfg = repo_config("deepseek-ai__DeepSeek-V3")
     arch = parse_config(cfg)
     assert arch.mla is not None
     assert (
@@ -185,12 +179,12 @@ def test_deepseek_mla_fields_and_mtp() -> None:
     assert arch.num_experts == cfg["n_routed_experts"] and arch.shared_experts == cfg["n_shared_experts"]
     assert arch.first_dense_layers == cfg["first_k_dense_replace"]
     assert arch.quantization_config == cfg["quantization_config"]
-    v32 = parse_config(load("deepseek-ai__DeepSeek-V3.2"))
+    v32 = parse_config(repo_config("deepseek-ai__DeepSeek-V3.2"))
     assert v32.mla is not None and v32.mla.index_head_dim == 128
 
 
 def test_falcon_new_decoder_architecture_overrides_multi_query() -> None:
-    cfg = load("tiiuae__falcon-180B-chat")
+    cfg = repo_config("tiiuae__falcon-180B-chat")
     assert cfg["multi_query"] is True and cfg["new_decoder_architecture"] is True
     arch = parse_config(cfg)
     assert arch.num_kv_heads == cfg["num_kv_heads"] == 8
@@ -200,7 +194,7 @@ def test_falcon_new_decoder_architecture_overrides_multi_query() -> None:
 
 
 def test_gpt2_keys_and_float32_tensors() -> None:
-    cfg = load("openai-community__gpt2")
+    cfg = repo_config("openai-community__gpt2")
     arch = parse_config(
         cfg, tensors=[Tensor("h.0.attn.c_attn.weight", "F32", (768, 2304), 0, 768 * 2304 * 4)]
     )
@@ -216,7 +210,7 @@ def test_gpt2_keys_and_float32_tensors() -> None:
 
 def test_encoder_only_models_keep_no_cache() -> None:
     for repo in ("google-bert__bert-base-uncased", "sentence-transformers__all-MiniLM-L6-v2"):
-        cfg = load(repo)
+        cfg = repo_config(repo)
         arch = parse_config(cfg)
         assert arch.layer_kinds == ["encoder"] * cfg["num_hidden_layers"]
         report = estimate_kv_cache(arch, KVOptions())
@@ -225,7 +219,7 @@ def test_encoder_only_models_keep_no_cache() -> None:
 
 
 def test_vlm_reads_text_config_and_its_dtype() -> None:
-    cfg = load("Qwen__Qwen3-VL-8B-Instruct")
+    cfg = repo_config("Qwen__Qwen3-VL-8B-Instruct")
     tc = cfg["text_config"]
     arch = parse_config(cfg)
     assert arch.model_type == cfg["model_type"] and arch.text_config_key == "text_config"
@@ -239,7 +233,7 @@ def test_vlm_reads_text_config_and_its_dtype() -> None:
 
 
 def test_fp8_checkpoint_dtype_is_the_activation_dtype() -> None:
-    cfg = load("Qwen__Qwen3-30B-A3B-FP8")
+    cfg = repo_config("Qwen__Qwen3-30B-A3B-FP8")
     tensors = [
         Tensor("model.layers.0.mlp.experts.0.down_proj.weight", "F8_E4M3", (2048, 768), 0, 2048 * 768),
         Tensor("model.layers.0.mlp.experts.0.down_proj.weight_scale_inv", "F32", (16, 6), 0, 384),
@@ -261,7 +255,7 @@ def test_fp8_checkpoint_dtype_is_the_activation_dtype() -> None:
 
 
 def test_gptq_config_keeps_fp16_activation_dtype_and_mha_default() -> None:
-    cfg = load("TheBloke__Wizard-Vicuna-30B-Uncensored-GPTQ")
+    cfg = repo_config("TheBloke__Wizard-Vicuna-30B-Uncensored-GPTQ")
     assert "num_key_value_heads" not in cfg
     arch = parse_config(cfg)
     assert arch.dtype == "float16"
@@ -271,13 +265,13 @@ def test_gptq_config_keeps_fp16_activation_dtype_and_mha_default() -> None:
 
 
 def test_moe_fields() -> None:
-    cfg = load("mistralai__Mixtral-8x7B-v0.1")
+    cfg = repo_config("mistralai__Mixtral-8x7B-v0.1")
     arch = parse_config(cfg)
     assert (arch.num_experts, arch.experts_per_token) == (
         cfg["num_local_experts"],
         cfg["num_experts_per_tok"],
     )
-    q = load("Qwen__Qwen3-30B-A3B")
+    q = repo_config("Qwen__Qwen3-30B-A3B")
     qa = parse_config(q)
     assert (qa.num_experts, qa.experts_per_token, qa.moe_intermediate_size) == (
         q["num_experts"],
@@ -287,7 +281,7 @@ def test_moe_fields() -> None:
 
 
 def test_phi_sliding_window_beyond_max_context_still_grows() -> None:
-    cfg = load("microsoft__Phi-3.5-mini-instruct")
+    cfg = repo_config("microsoft__Phi-3.5-mini-instruct")
     arch = parse_config(cfg)
     assert set(arch.layer_kinds) == {"sliding"} and cfg["sliding_window"] >= cfg["max_position_embeddings"]
     report = estimate_kv_cache(arch, KVOptions())

@@ -15,11 +15,12 @@ from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVOptions
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import fixture_glob
+
 # real models only (hubmem-test__* are fake-Hub scenario repos that reuse a corpus config)
-CORPUS_CONFIGS = sorted(
-    p for p in REPOS.glob("*/files/config.json") if not p.parts[-3].startswith("hubmem-test__")
-)
+CORPUS_CONFIGS = [
+    p for p in fixture_glob("repos/*/files/config.json") if not p.parts[-3].startswith("hubmem-test__")
+]
 
 
 @pytest.mark.parametrize("bad", [[1, 2], "config", 3, 2.5, True])

@@ -7,24 +7,13 @@ Rounded published figures are compared at the precision they were published with
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
-
-from theory_configs import theory_config
 
 from hubmem.estimate.params.formula import ConfigParams, expected_parameters
 from hubmem.parse.config import parse_config
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
-
-
-def load(repo: str, name: str = "config.json") -> dict[str, Any]:
-    # normpath: "../corpus/x" must not need the (possibly empty, so untracked) files/ folder to exist
-    path = os.path.normpath(REPOS / repo.replace("/", "__") / "files" / name)
-    data: dict[str, Any] = json.loads(Path(path).read_text())
-    return data
+from support.paths import repo_config
+from support.theory_configs import theory_config
 
 
 def count(config: dict[str, Any]) -> ConfigParams:
@@ -38,7 +27,7 @@ def billions(n: int | None, digits: int = 1) -> float:
 
 def test_llama_3_1_8b_exact() -> None:
     # corpus README: 8,030,261,248 (Hub API); theory.md 6.1 / 6.10: P = 8,030,261,248
-    p = count(load("meta-llama/Llama-3.1-8B"))
+    p = count(repo_config("meta-llama/Llama-3.1-8B"))
     assert p.total == 8_030_261_248
     assert p.active == p.total  # dense
     assert p.complete
@@ -49,7 +38,7 @@ def test_llama_3_1_8b_exact() -> None:
 def test_mistral_7b_v0_1_exact() -> None:
     # theory.md 6.2: "Params 7,241,732,096 [derived from config]"; config = the corpus copy of
     # mistralai/Mistral-7B-v0.1/config.json (same values as theory.md's https://huggingface.co/dmayboroda/42_mistral_0.1)
-    assert count(load("mistralai/Mistral-7B-v0.1")).total == 7_241_732_096
+    assert count(repo_config("mistralai/Mistral-7B-v0.1")).total == 7_241_732_096
 
 
 QWEN2_5_7B = theory_config("Qwen2.5-7B")  # theory.md 6.3
@@ -60,7 +49,7 @@ def test_qwen2_5_7b_exact_with_qkv_biases() -> None:
     p = count(QWEN2_5_7B)
     assert p.total == 7_615_616_512
     # the Qwen2-7B-Instruct corpus config has the same dimensions, hence the same count
-    assert count(load("Qwen/Qwen2-7B-Instruct")).total == 7_615_616_512
+    assert count(repo_config("Qwen/Qwen2-7B-Instruct")).total == 7_615_616_512
     # attention = weights + the q/k/v biases (28 layers x (28 + 4 + 4) heads x 128); o_proj has no bias
     biases = 28 * (28 + 4 + 4) * 128
     assert p.components["attention"] - biases == 28 * (3584 * 3584 + 2 * 3584 * 512 + 3584 * 3584)
@@ -71,10 +60,10 @@ def test_devstral_text_model_equals_index_total_parameters() -> None:
     # model.safetensors.index.json weight_map holds only language-model tensors (model.layers.*, embed_tokens,
     # norm, lm_head) and metadata.total_parameters = 23,572,403,200 (corpus README); total_size = 2 x that
     # (bf16).
-    index = load("mistralai/Devstral-Small-2507", "model.safetensors.index.json")
+    index = repo_config("mistralai/Devstral-Small-2507", "model.safetensors.index.json")
     assert all(k.startswith(("model.", "lm_head.")) for k in index["weight_map"])
     assert not any("vision" in k or "multi_modal" in k for k in index["weight_map"])
-    p = count(load("mistralai/Devstral-Small-2507"))
+    p = count(repo_config("mistralai/Devstral-Small-2507"))
     assert p.total == int(index["metadata"]["total_parameters"]) == 23_572_403_200
     assert 2 * p.total == int(index["metadata"]["total_size"])
 
@@ -101,7 +90,7 @@ def test_gpt_oss_20b_matches_hub_dtype_totals() -> None:
     # U8 = logical + logical/32, i.e. logical = U8 x 32/33.
     u8, bf16 = 19_707_494_400, 1_804_459_584
     assert u8 * 32 % 33 == 0
-    p = count(load("openai/gpt-oss-20b"))
+    p = count(repo_config("openai/gpt-oss-20b"))
     assert p.total == bf16 + u8 * 32 // 33
     # OpenAI model card: 21B parameters, 3.6B active; the active figure leaves out the input embedding
     assert billions(p.total, 0) == 21
@@ -110,17 +99,17 @@ def test_gpt_oss_20b_matches_hub_dtype_totals() -> None:
 
 def test_qwen3_30b_a3b_total_and_active() -> None:
     # corpus README (model card): 30.5B total, 29.9B non-embedding, 3.3B activated
-    p = count(load("Qwen/Qwen3-30B-A3B"))
+    p = count(repo_config("Qwen/Qwen3-30B-A3B"))
     assert billions(p.total) == 30.5
     assert billions(p.total - p.components["embeddings"] - p.components["lm_head"]) == 29.9  # type: ignore[operator]
     assert p.active is not None and 3.3e9 <= p.active < 3.4e9  # card figure, truncated to 0.1B
     # the FP8 repo has the same logical parameters (scales are not parameters)
-    assert count(load("Qwen/Qwen3-30B-A3B-FP8")).total == p.total
+    assert count(repo_config("Qwen/Qwen3-30B-A3B-FP8")).total == p.total
 
 
 def test_mixtral_8x7b_total_and_active() -> None:
     # corpus README: 46.7B total, 12.9B active (Mistral AI's figures, embeddings included)
-    p = count(load("mistralai/Mixtral-8x7B-v0.1"))
+    p = count(repo_config("mistralai/Mixtral-8x7B-v0.1"))
     assert billions(p.total) == 46.7
     assert billions(p.active) == 12.9
 
@@ -130,7 +119,7 @@ def test_deepseek_v3_main_model_and_mtp() -> None:
     # weights";
     # README_WEIGHTS.md: main model 671B, "Activation parameters: 36.6B (including 0.9B for the output Head)";
     # MTP: "11.5B unique parameters (excluding the shared 0.9B Embedding and 0.9B output Head)".
-    config = load("deepseek-ai/DeepSeek-V3")
+    config = repo_config("deepseek-ai/DeepSeek-V3")
     p = count(config)
     assert billions(p.total, 0) == 671
     # active without the input embedding (DeepSeek's convention, the output head included)
@@ -142,13 +131,13 @@ def test_deepseek_v3_main_model_and_mtp() -> None:
     # the checkpoint holds main + MTP; the Hub's "685B" also counts the FP8 weight_scale_inv tensors (F32)
     assert p.checkpoint_total is not None and 684e9 <= p.checkpoint_total < 686e9
     # R1 has the same architecture
-    assert count(load("deepseek-ai/DeepSeek-R1")).total == p.total
+    assert count(repo_config("deepseek-ai/DeepSeek-R1")).total == p.total
 
 
 def test_deepseek_v2_lite_total_and_active() -> None:
     # corpus README: DeepSeek-V2-Lite 15.7B total, 2.4B active. The corpus has only a subset of the HF config
     # (mlc-llm preset; q_lora_rank absent = no q LoRA, as in V2-Lite).
-    p = count(load("deepseek-ai/DeepSeek-V2-Lite", "../corpus/config.mlc-preset-subset.json"))
+    p = count(repo_config("deepseek-ai/DeepSeek-V2-Lite", "../corpus/config.mlc-preset-subset.json"))
     assert billions(p.total) == 15.7
     active = p.active - p.components["embeddings"]  # type: ignore[operator]
     assert 2.4e9 <= active < 2.5e9
@@ -157,7 +146,7 @@ def test_deepseek_v2_lite_total_and_active() -> None:
 def test_deepseek_v2_from_reference_inference_config() -> None:
     # DeepSeek-V2 paper / model card: 236B total, 21B activated. The corpus has DeepSeek's reference-inference
     # config (inference/configs/config_236B.json); its keys are renamed here to the HF names they stand for.
-    ref = load("deepseek-ai/DeepSeek-V2", "../corpus/deepseek_inference_config_236B.json")
+    ref = repo_config("deepseek-ai/DeepSeek-V2", "../corpus/deepseek_inference_config_236B.json")
     config = {
         "model_type": "deepseek_v2",
         "architectures": ["DeepseekV2ForCausalLM"],
@@ -186,7 +175,7 @@ def test_deepseek_v2_from_reference_inference_config() -> None:
 
 def test_nemotron_3_nano_hybrid_mamba_moe() -> None:
     # NVIDIA model card for Nemotron-3-Nano-30B-A3B: 31.6B total, 3.2B active (3.6B including embeddings)
-    p = count(load("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"))
+    p = count(repo_config("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"))
     assert billions(p.total) == 31.6
     assert billions(p.active) == 3.6
     assert billions(p.active - p.components["embeddings"]) == 3.2  # type: ignore[operator]
@@ -196,7 +185,7 @@ def test_nemotron_3_nano_hybrid_mamba_moe() -> None:
 
 def test_gpt2_124m() -> None:
     # OpenAI's GPT-2 small: 124M parameters (lm_head tied to wte)
-    p = count(load("openai-community/gpt2"))
+    p = count(repo_config("openai-community/gpt2"))
     assert round(p.total / 1e6) == 124  # type: ignore[operator]
     assert p.components["lm_head"] == 0
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakehub_samples import BIG, SHARDED, TINY, build, tiny_tensors
 from huggingface_hub import HfApi
 from huggingface_hub.utils import parse_ratelimit_headers
 from safetensors.numpy import save
@@ -18,6 +17,8 @@ from hubmem.fakehub.__main__ import FAULT_ARGS, build_parser
 from hubmem.fakehub.faults import FaultConfig, FaultInjector
 from hubmem.fakehub.server import FakeHub
 from hubmem.fakehub.thread import run_in_thread
+
+from support.fakehub_samples import BIG, SHARDED, TINY, build, tiny_tensors
 
 
 @pytest.fixture(scope="module")

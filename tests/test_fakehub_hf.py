@@ -10,22 +10,6 @@ from pathlib import Path
 
 import huggingface_hub
 import pytest
-from fakehub_samples import (
-    BIG,
-    CONFIG,
-    DISABLED,
-    GATED,
-    PRIVATE,
-    SHA_MAIN,
-    SHA_PR,
-    SHARDED,
-    TINY,
-    TOOLONG,
-    build,
-    count_by_dtype,
-    shard_tensors,
-    tiny_tensors,
-)
 from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import (
     DisabledRepoError,
@@ -43,6 +27,23 @@ from safetensors.numpy import save
 from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
 from hubmem.fakehub.server import FakeHub
 from hubmem.fakehub.thread import run_in_thread
+
+from support.fakehub_samples import (
+    BIG,
+    CONFIG,
+    DISABLED,
+    GATED,
+    PRIVATE,
+    SHA_MAIN,
+    SHA_PR,
+    SHARDED,
+    TINY,
+    TOOLONG,
+    build,
+    count_by_dtype,
+    shard_tensors,
+    tiny_tensors,
+)
 
 DTYPES = {"float32": "F32", "float16": "F16", "int64": "I64", "int8": "I8"}
 

@@ -8,7 +8,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from fakehub_samples import (
+from huggingface_hub.utils import parse_ratelimit_headers
+from safetensors.numpy import save
+
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
+from hubmem.fakehub.server import FakeHub
+from hubmem.fakehub.thread import run_in_thread
+
+from support.fakehub_samples import (
     BIG,
     BIG_DATA,
     DISABLED,
@@ -23,12 +30,6 @@ from fakehub_samples import (
     shard_tensors,
     tiny_tensors,
 )
-from huggingface_hub.utils import parse_ratelimit_headers
-from safetensors.numpy import save
-
-from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
-from hubmem.fakehub.server import FakeHub
-from hubmem.fakehub.thread import run_in_thread
 
 READER = {"Authorization": f"Bearer {READER_TOKEN}"}
 NOGATE = {"Authorization": f"Bearer {NOGATE_TOKEN}"}

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakehub_samples import (
+from safetensors.numpy import save
+
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, RepoWriter, default_fixtures_dir
+from hubmem.fakehub.fixtures.store import FixtureStore
+from hubmem.fakehub.handlers.http import HubError, Unsatisfiable, parse_range
+from hubmem.fakehub.routing import parse_route
+
+from support.fakehub_samples import (
     BIG,
     BIG_DATA,
     SHA_MAIN,
@@ -23,12 +30,7 @@ from fakehub_samples import (
     shard_tensors,
     tiny_tensors,
 )
-from safetensors.numpy import save
-
-from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, RepoWriter, default_fixtures_dir
-from hubmem.fakehub.fixtures.store import FixtureStore
-from hubmem.fakehub.handlers.http import HubError, Unsatisfiable, parse_range
-from hubmem.fakehub.routing import parse_route
+from support.paths import FIXTURES
 
 
 @pytest.fixture(scope="module")
@@ -245,8 +247,7 @@ def test_encoded_slash_in_repo_id_is_a_bad_request() -> None:
 
 def test_default_fixtures_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("HUBMEM_FIXTURES", raising=False)
-    repo_root = Path(__file__).resolve().parents[1]
-    assert default_fixtures_dir() == repo_root / "fixtures"
+    assert default_fixtures_dir() == FIXTURES  # <repo root>/fixtures
     monkeypatch.setenv("HUBMEM_FIXTURES", str(tmp_path))
     assert default_fixtures_dir() == tmp_path.resolve()
 

@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 import respx
 from huggingface_hub import constants as hf_constants
-from test_fetch_support import (
+
+from hubmem.errors import CorruptHeaderError, NetworkError, OfflineError, RateLimitedError
+from hubmem.fetch.http.client import HubClient
+from hubmem.formats.safetensors import parse_tensors
+
+from support.minihub import (
     CDN,
     ENDPOINT,
     GOOD_TOKEN,
@@ -25,10 +30,6 @@ from test_fetch_support import (
     st_bytes,
     tensors,
 )
-
-from hubmem.errors import CorruptHeaderError, NetworkError, OfflineError, RateLimitedError
-from hubmem.fetch.http.client import HubClient
-from hubmem.formats.safetensors import parse_tensors
 
 URL = f"{ENDPOINT}/api/models/org/x/revision/main"
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_fetch_support import expected_layout, header_length_of, sharded_files, st_bytes, tensors
 
 from hubmem.errors import GatedRepoError, RepoNotFoundError
 from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, RepoWriter, write_tokens
@@ -18,6 +17,8 @@ from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.formats.safetensors import parse_tensors
 from hubmem.snapshot import Snapshot
+
+from support.minihub import expected_layout, header_length_of, sharded_files, st_bytes, tensors
 
 pytestmark = pytest.mark.e2e
 

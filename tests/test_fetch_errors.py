@@ -8,16 +8,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import respx
-from test_fetch_support import (
-    ENDPOINT,
-    GOOD_TOKEN,
-    OTHER_TOKEN,
-    FakeTime,
-    MiniHub,
-    config_bytes,
-    st_bytes,
-    tensors,
-)
 
 from hubmem.errors import (
     CorruptHeaderError,
@@ -37,6 +27,17 @@ from hubmem.fetch.http.answers import error_from_response, hub_message
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.snapshot import Snapshot
+
+from support.minihub import (
+    ENDPOINT,
+    GOOD_TOKEN,
+    OTHER_TOKEN,
+    FakeTime,
+    MiniHub,
+    config_bytes,
+    st_bytes,
+    tensors,
+)
 
 SHA = "a" * 40
 

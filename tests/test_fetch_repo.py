@@ -9,7 +9,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import respx
-from test_fetch_support import (
+
+from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.hub import fetch_snapshot
+from hubmem.formats.safetensors import parse_tensors
+from hubmem.snapshot import Snapshot
+
+from support.minihub import (
     CDN,
     CONFIG,
     ENDPOINT,
@@ -23,11 +29,6 @@ from test_fetch_support import (
     st_bytes,
     tensors,
 )
-
-from hubmem.fetch.http.client import HubClient
-from hubmem.fetch.hub import fetch_snapshot
-from hubmem.formats.safetensors import parse_tensors
-from hubmem.snapshot import Snapshot
 
 SHA = "a" * 40
 NEW = "b" * 40

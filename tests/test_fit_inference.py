@@ -7,9 +7,7 @@ published index total_size. GPU capacities are the vendor figures the catalog ci
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,12 +17,13 @@ from hubmem.estimate.fit.verdict import arch_for_tp, fit_inference, largest_true
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitOptions
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import repo_config
+
 LLAMA_WEIGHTS = 16_060_522_496  # meta-llama/Llama-3.1-8B index metadata.total_size (corpus README)
 
 
 def arch_of(repo: str) -> Architecture:
-    cfg: dict[str, Any] = json.loads((FIXTURES / repo / "files" / "config.json").read_text())
+    cfg = repo_config(repo)
     h, nh = cfg["hidden_size"], cfg["num_attention_heads"]
     return Architecture(
         num_layers=cfg["num_hidden_layers"],
@@ -203,7 +202,7 @@ def test_kv_adapter_over_estimate_kv_cache() -> None:
     from hubmem.estimate.fit.verdict import kv_function
     from hubmem.parse.config import parse_config
 
-    cfg = json.loads((FIXTURES / "meta-llama__Llama-3.1-8B" / "files" / "config.json").read_text())
+    cfg = repo_config("meta-llama__Llama-3.1-8B")
     kv = kv_function(parse_config(cfg))
     assert kv(8192, 1, 1) == 1_073_741_824  # theory 6.1
     assert kv(8192, 2, 2) == 1_073_741_824  # two sequences, half the heads per GPU

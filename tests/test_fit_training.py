@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 from hubmem.estimate.fit.verdict import fit_training
 from hubmem.estimate.training.prepare import prepare_training
@@ -15,11 +13,9 @@ from hubmem.schema.fit import FitOptions
 from hubmem.schema.training import TrainingOptions
 from hubmem.schema.weights import WeightsReport
 
-CFG = json.loads(
-    (
-        Path(__file__).resolve().parent.parent / "fixtures/repos/meta-llama__Llama-3.1-8B/files/config.json"
-    ).read_text()
-)
+from support.paths import repo_config
+
+CFG = repo_config("meta-llama__Llama-3.1-8B")
 H, INTER, V, L = CFG["hidden_size"], CFG["intermediate_size"], CFG["vocab_size"], CFG["num_hidden_layers"]
 NH, NKV = CFG["num_attention_heads"], CFG["num_key_value_heads"]
 HD = H // NH

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent / "fixtures"
-REPOS = ROOT / "repos"
+from support.paths import REPOS, fixture_glob
+
 # safetensors Dtype::bitsize (theory.md 3.1)
 BITS = {
     "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F4": 4, "F6_E2M3": 6,
@@ -31,7 +31,7 @@ BROKEN_HEADER = {"hubmem-test/corrupt-header", "hubmem-test/unknown-dtype"}
 BROKEN_INDEX = {"hubmem-test/broken-index"}
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
-REPO_DIRS = sorted(p.parent for p in REPOS.glob("*/repo.json"))
+REPO_DIRS = [p.parent for p in fixture_glob("repos/*/repo.json")]
 
 
 @cache
@@ -223,3 +223,16 @@ def test_only_real_names_are_served() -> None:
     for d in REPOS.iterdir():
         for p in (d / "files").rglob("*") if (d / "files").is_dir() else []:
             assert not bad.search(p.name), p
+
+
+def test_fixtures_readme_is_what_the_builder_writes(tmp_path: Path) -> None:
+    """fixtures/README.md is generated from every repo.json (scripts/fixtures/readme.py): a hand edit that
+    the generator does not know would be lost on the next build."""
+    from scripts.fixtures import readme
+
+    for repo_json in fixture_glob("repos/*/repo.json"):
+        copy = tmp_path / "repos" / repo_json.parent.name / "repo.json"
+        copy.parent.mkdir(parents=True)
+        copy.write_bytes(repo_json.read_bytes())
+    readme.update(tmp_path, [])
+    assert (tmp_path / "README.md").read_text() == (REPOS.parent / "README.md").read_text()

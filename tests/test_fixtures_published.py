@@ -16,20 +16,19 @@ from typing import Any
 
 import pytest
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import committed, repo_config, repo_dir, repo_meta
 
 
 @cache
 def repo(repo_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((REPOS / repo_id.replace("/", "__") / "repo.json").read_text())
-    return data
+    return repo_meta(repo_id)
 
 
 @cache
 def header(repo_id: str, path: str) -> bytes:
-    base = REPOS / repo_id.replace("/", "__") / "headers" / path
+    base = repo_dir(repo_id) / "headers" / path
     plain, gz = Path(f"{base}.json"), Path(f"{base}.json.gz")
-    return plain.read_bytes() if plain.is_file() else gzip.decompress(gz.read_bytes())
+    return plain.read_bytes() if plain.is_file() else gzip.decompress(committed(gz).read_bytes())
 
 
 @cache
@@ -64,10 +63,7 @@ def file_size(repo_id: str, path: str) -> int:
 
 
 def real_index(repo_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        (REPOS / repo_id.replace("/", "__") / "files" / "model.safetensors.index.json").read_text()
-    )
-    return data
+    return repo_config(repo_id, "model.safetensors.index.json")
 
 
 # ---- exact published integers ------------------------------------------------------------------------

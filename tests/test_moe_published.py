@@ -9,10 +9,7 @@ as published: a figure ``p`` given to ``d`` decimals is met by any ``x`` in ``[p
 
 from __future__ import annotations
 
-import json
-import os
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,12 +21,7 @@ from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
-
-
-def load_config(repo: str, name: str = "config.json") -> dict[str, Any]:
-    # normpath: "../corpus/x" must not need the (possibly empty, so untracked) files/ folder to exist
-    return json.loads(Path(os.path.normpath(REPOS / repo / "files" / name)).read_text())
+from support.paths import repo_config
 
 
 def published(x: int, figure: str, unit: float = 1e9) -> bool:
@@ -122,7 +114,7 @@ def mixtral(cfg: dict[str, Any]) -> Gen:
 
 
 def test_mixtral_8x7b_total_46_7b_active_12_9b() -> None:
-    cfg = load_config("mistralai__Mixtral-8x7B-v0.1")
+    cfg = repo_config("mistralai__Mixtral-8x7B-v0.1")
     g = mixtral(cfg)
     w = estimate_weights(snapshot_for(cfg, g), g.tensors, arch_for(cfg))
     assert w.moe is not None
@@ -162,7 +154,7 @@ def qwen3_moe(cfg: dict[str, Any]) -> Gen:
 
 
 def test_qwen3_30b_a3b_total_30_5b_active_3_3b() -> None:
-    cfg = load_config("Qwen__Qwen3-30B-A3B")
+    cfg = repo_config("Qwen__Qwen3-30B-A3B")
     g = qwen3_moe(cfg)
     w = estimate_weights(snapshot_for(cfg, g), g.tensors, arch_for(cfg))
     assert w.moe is not None
@@ -179,7 +171,7 @@ def test_qwen3_30b_a3b_total_30_5b_active_3_3b() -> None:
 def test_moe_fields_come_from_the_config_parser_only() -> None:
     """The estimator reads the parsed Architecture, never the raw config: without the parser's MoE fields
     the active figure is not derived (and a note says why), with them it is."""
-    cfg = load_config("Qwen__Qwen3-30B-A3B")
+    cfg = repo_config("Qwen__Qwen3-30B-A3B")
     g = qwen3_moe(cfg)
     full = estimate_weights(snapshot_for(cfg, g), g.tensors, arch_for(cfg))
     bare = estimate_weights(snapshot_for(cfg, g), g.tensors, Architecture())
@@ -256,7 +248,7 @@ def deepseek(cfg: dict[str, Any], *, fp8: bool) -> Gen:
 
 
 def test_deepseek_v3_671b_main_plus_mtp_active_37b() -> None:
-    cfg = load_config("deepseek-ai__DeepSeek-V3")
+    cfg = repo_config("deepseek-ai__DeepSeek-V3")
     g = deepseek(cfg, fp8=True)
     arch = arch_for(cfg, mtp_layers=cfg["num_nextn_predict_layers"])
     w = estimate_weights(snapshot_for(cfg, g), g.tensors, arch)
@@ -292,9 +284,9 @@ def test_deepseek_v3_671b_main_plus_mtp_active_37b() -> None:
 
 def test_deepseek_v2_lite_15_7b_active_2_4b() -> None:
     # the HF config as mlc-llm copies it (values upstream's; see fixtures SOURCE.txt)
-    cfg = load_config("deepseek-ai__DeepSeek-V2-Lite", "../corpus/config.mlc-preset-subset.json")
+    cfg = repo_config("deepseek-ai__DeepSeek-V2-Lite", "../corpus/config.mlc-preset-subset.json")
     # cross-check the dims with DeepSeek's own inference config for the 16B model
-    ref = load_config("deepseek-ai__DeepSeek-V2-Lite", "../corpus/deepseek_inference_config_16B.json")
+    ref = repo_config("deepseek-ai__DeepSeek-V2-Lite", "../corpus/deepseek_inference_config_16B.json")
     assert (cfg["hidden_size"], cfg["n_routed_experts"], cfg["num_experts_per_tok"]) == (
         ref["dim"],
         ref["n_routed_experts"],
@@ -343,7 +335,7 @@ def gpt_oss(cfg: dict[str, Any]) -> Gen:
 
 
 def test_gpt_oss_20b_21b_total_3_6b_active_and_hub_dtype_totals() -> None:
-    cfg = load_config("openai__gpt-oss-20b")
+    cfg = repo_config("openai__gpt-oss-20b")
     g = gpt_oss(cfg)
     w = estimate_weights(snapshot_for(cfg, g), g.tensors, arch_for(cfg))
     m = w.moe
@@ -365,7 +357,7 @@ def test_gpt_oss_20b_21b_total_3_6b_active_and_hub_dtype_totals() -> None:
 
 def test_gpt_oss_120b_exact_integers_of_theory_6_6() -> None:
     """gpt-oss-120b = the 20b config with 36 layers and 128 experts (GptOssConfig defaults, theory 6.6)."""
-    cfg = {**load_config("openai__gpt-oss-20b"), "num_hidden_layers": 36, "num_local_experts": 128}
+    cfg = {**repo_config("openai__gpt-oss-20b"), "num_hidden_layers": 36, "num_local_experts": 128}
     cfg["layer_types"] = ["sliding_attention", "full_attention"] * 18
     g = gpt_oss(cfg)
     w = estimate_weights(snapshot_for(cfg, g), g.tensors, arch_for(cfg))

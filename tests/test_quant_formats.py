@@ -28,7 +28,8 @@ from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot, WeightFile
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import repo_config
+
 HIDDEN, INTER, VOCAB = 256, 512, 1000
 
 
@@ -140,9 +141,7 @@ def test_gptq_unpacks_qweight_and_skips_bookkeeping(bits: int, tmp_path: Path) -
 
 def test_gptq_config_in_quantize_config_json_of_a_real_repo(tmp_path: Path) -> None:
     """TheBloke repos keep the settings in quantize_config.json (no quant_method in it)."""
-    qcfg = json.loads(
-        (REPOS / "TheBloke__Llama-2-13B-chat-GPTQ" / "files" / "quantize_config.json").read_text()
-    )
+    qcfg = repo_config("TheBloke__Llama-2-13B-chat-GPTQ", "quantize_config.json")
     assert "quant_method" not in qcfg
     w = analyze(
         save(gptq_file(qcfg["bits"], qcfg["group_size"])),
@@ -265,7 +264,7 @@ def test_mxfp4_gpt_oss_experts(tmp_path: Path) -> None:
         arrays[f"{x}.{name}_scales"] = np.zeros((e, out, k // 32), np.uint8)
         arrays[f"{x}.{name}_bias"] = np.zeros((e, out), np.float16)
     arrays["model.layers.0.mlp.router.weight"] = np.zeros((e, h), np.float16)
-    cfg = json.loads((REPOS / "openai__gpt-oss-20b" / "files" / "config.json").read_text())
+    cfg = repo_config("openai__gpt-oss-20b")
     w = analyze(save(arrays), tmp_path, config={"quantization_config": cfg["quantization_config"]})
     experts = e * (2 * inter * h + h * inter)
     assert w.by_dtype["U8"].parameters == experts
@@ -387,9 +386,7 @@ def test_nvfp4_modelopt_with_hf_quant_config(tmp_path: Path) -> None:
 
 
 def test_fp8_modelopt_real_hf_quant_config(tmp_path: Path) -> None:
-    hf_quant = json.loads(
-        (REPOS / "nvidia__Llama-3.1-70B-Instruct-FP8" / "files" / "hf_quant_config.json").read_text()
-    )
+    hf_quant = repo_config("nvidia__Llama-3.1-70B-Instruct-FP8", "hf_quant_config.json")
     spec: dict[str, tuple[str, tuple[int, ...]]] = {"lm_head.weight": ("BF16", (VOCAB, HIDDEN))}
     for m, i, o in LINEARS:
         spec[f"{m}.weight"] = ("F8_E4M3", (o, i))
@@ -405,7 +402,7 @@ def test_fp8_modelopt_real_hf_quant_config(tmp_path: Path) -> None:
 
 def test_fp8_block_deepseek_config(tmp_path: Path) -> None:
     """DeepSeek-V3 FP8: weight e4m3 + weight_scale_inv F32 [cdiv(out,128), cdiv(in,128)] (blocks padded)."""
-    ds = json.loads((REPOS / "deepseek-ai__DeepSeek-V3" / "files" / "config.json").read_text())
+    ds = repo_config("deepseek-ai__DeepSeek-V3")
     dims = [
         ("model.layers.0.self_attn.kv_a_proj_with_mqa", 7168 // 8, 576),
         ("model.layers.0.mlp.down_proj", 300, 200),

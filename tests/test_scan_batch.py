@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scan_samples import Expected, jsonl, write_many
 
 from hubmem.fakehub.server import FakeHub
 from hubmem.fetch.http.client import HubClient
@@ -26,6 +25,8 @@ from hubmem.scan.output import compact_output
 from hubmem.scan.runner import ScanSettings, scan_repos
 from hubmem.schema.check import CHECK_NAMES
 from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow
+
+from support.scan_samples import Expected, jsonl, write_many
 
 pytestmark = pytest.mark.e2e
 N_REPOS = 210
@@ -203,9 +204,9 @@ def test_sigkill_half_way_then_resume_loses_and_duplicates_nothing(
 async def test_resume_skips_same_commit_and_redoes_a_moved_branch(
     tmp_path: Path, make_fake_hub: Callable[..., FakeHub]
 ) -> None:
-    from scan_samples import write_llama
-
     from hubmem.fakehub.fixtures.layout import write_tokens
+
+    from support.scan_samples import write_llama
 
     write_tokens(tmp_path)
     a = write_llama(tmp_path, "org/a", sha="a" * 40)
@@ -217,7 +218,7 @@ async def test_resume_skips_same_commit_and_redoes_a_moved_branch(
     first = await run_scan(targets, settings, ScanFiles(out))
     assert first.ok == 3 and len(jsonl(out)) == 3
     # org/b's main moves to a new commit with an extra layer
-    from scan_samples import Dims
+    from support.scan_samples import Dims
 
     b2 = write_llama(tmp_path, "org/b", sha="c" * 40, dims=Dims(layers=3))
     hub.reload()

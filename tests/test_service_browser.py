@@ -21,11 +21,13 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, default_fixtures_dir
+from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
 from hubmem.fakehub.server import FakeHub
 from hubmem.service.app import create_app
 from hubmem.service.backend import HubBackend
 from hubmem.service.settings import Settings
+
+from support.paths import FIXTURES, repo_meta
 
 pytestmark = pytest.mark.e2e
 
@@ -243,11 +245,8 @@ LLAMA_PARAMS = 8_030_261_248  # published: Hub API parameter count
 async def test_page_shows_published_figures_for_llama(
     make_fake_hub: Callable[..., FakeHub], tmp_path: Path
 ) -> None:
-    fixtures = default_fixtures_dir()
-    repo_json = fixtures / "repos" / "meta-llama__Llama-3.1-8B" / "repo.json"
-    if not repo_json.is_file():
-        pytest.skip(f"{repo_json} not built yet (scripts/build_fixtures.py)")
-    hub = make_fake_hub(fixtures)
+    repo_meta(LLAMA)  # the committed fixture: fails when missing
+    hub = make_fake_hub(FIXTURES)
     server = await start_service(hub)
     try:
         async with chromium_page(tmp_path) as cdp:

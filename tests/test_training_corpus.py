@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +19,7 @@ from hubmem.parse.config import parse_config
 from hubmem.schema.training import TrainingOptions
 from hubmem.snapshot import Snapshot, WeightFile
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import fixture_path, repo_config, repo_dir
 
 # published parameter counts (corpus README): exact integers, or the rounding the card uses
 PUBLISHED = {
@@ -42,9 +41,8 @@ CASES = [
 
 
 def load(repo: str) -> tuple[Snapshot, list[Tensor]]:
-    root = REPOS / repo
-    if not (root / "headers").is_dir():
-        pytest.skip(f"{repo}: no headers in fixtures")
+    root = repo_dir(repo)
+    fixture_path("repos", repo, "headers")  # fails when the committed headers are missing
     files, tensors = [], []
     for path in sorted(p for p in (root / "headers").rglob("*") if p.is_file()):
         raw = path.read_bytes()
@@ -54,7 +52,7 @@ def load(repo: str) -> tuple[Snapshot, list[Tensor]]:
         name = str(path.relative_to(root / "headers")).removesuffix(".gz").removesuffix(".json")
         tensors += parse_tensors(header, file=name)
         files.append(WeightFile(path=name, header_length=len(raw), header=header))
-    config = json.loads((root / "files" / "config.json").read_text())
+    config = repo_config(repo)
     snap = Snapshot(repo_id=repo, revision="main", commit=None, source="local", config=config, files=files)
     return snap, tensors
 

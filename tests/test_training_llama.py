@@ -7,9 +7,7 @@ number (corpus README, theory 6.10) or computed in the test from those shapes.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +19,11 @@ from hubmem.schema.architecture import Architecture
 from hubmem.schema.training import TrainingOptions, TrainingReport
 from hubmem.schema.weights import WeightsReport
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import repo_config
+
 PUBLISHED_PARAMS = 8_030_261_248  # corpus README: meta-llama/Llama-3.1-8B, Hub API
 PUBLISHED_TOTAL_SIZE = 16_060_522_496  # index metadata.total_size (corpus README, theory 6.1)
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-def load_config(repo: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / repo / "files" / "config.json").read_text())
 
 
 def llama_shapes(cfg: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
@@ -95,7 +90,7 @@ def arch_of(cfg: dict[str, Any]) -> Architecture:
     )
 
 
-CFG = load_config("meta-llama__Llama-3.1-8B")
+CFG = repo_config("meta-llama__Llama-3.1-8B")
 TENSORS = as_tensors(llama_shapes(CFG))
 WEIGHTS = weights_of(TENSORS)
 ARCH = arch_of(CFG)
@@ -199,7 +194,7 @@ def test_bytes_per_parameter_table(options: dict[str, Any], per_param: int) -> N
 
 def test_8bit_adam_uses_the_real_tensor_sizes() -> None:
     # Qwen3-0.6B has q_norm / k_norm (128) and layer norms (1024) below bitsandbytes' min_8bit_size=4096
-    cfg = load_config("Qwen__Qwen3-0.6B")
+    cfg = repo_config("Qwen__Qwen3-0.6B")
     shapes = llama_shapes(cfg)
     for i in range(cfg["num_hidden_layers"]):
         shapes += [

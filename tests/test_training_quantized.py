@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 from hubmem.estimate.training.logical import logical_tensors
@@ -19,12 +18,9 @@ from hubmem.schema.architecture import Architecture
 from hubmem.schema.training import TrainingOptions
 from hubmem.schema.weights import QuantizationInfo, WeightsReport
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import repo_config, repo_dir
+
 BYTES = {"F16": 2, "BF16": 2, "F32": 4, "I32": 4, "U8": 1}
-
-
-def load_config(repo: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / repo / "files" / "config.json").read_text())
 
 
 def linears(cfg: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -101,7 +97,7 @@ def weights_of(tensors: list[Tensor], method: str, bits: int) -> WeightsReport:
 
 # ---------------------------------------------------------------------------------------------- GPTQ
 
-GPTQ = load_config("TheBloke__Llama-2-13B-chat-GPTQ")
+GPTQ = repo_config("TheBloke__Llama-2-13B-chat-GPTQ")
 G = GPTQ["quantization_config"]["group_size"]
 B = GPTQ["quantization_config"]["bits"]
 
@@ -160,7 +156,7 @@ def test_full_finetune_of_gptq_trains_the_dequantized_model() -> None:
 
 # ----------------------------------------------------------------------------- bitsandbytes NF4 (8B)
 
-LLAMA = load_config("meta-llama__Llama-3.1-8B")
+LLAMA = repo_config("meta-llama__Llama-3.1-8B")
 
 
 def bnb_tensors() -> list[Tensor]:
@@ -203,7 +199,7 @@ def test_buffers_are_not_trained() -> None:
     # all-MiniLM-L6-v2's real header holds an int64 position_ids buffer next to the F32 parameters
     header = json.loads(
         (
-            FIXTURES / "sentence-transformers__all-MiniLM-L6-v2" / "headers" / "model.safetensors.json"
+            repo_dir("sentence-transformers__all-MiniLM-L6-v2") / "headers" / "model.safetensors.json"
         ).read_text()
     )
     from hubmem.formats.safetensors import parse_tensors

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from hubmem.formats.safetensors import Tensor, decode_header, parse_tensors
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 
-REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
+from support.paths import repo_dir
 
 # (real tensor name, component); num_layers for the MTP rule given per case where it matters
 NAMES: list[tuple[str, str]] = [
@@ -224,7 +223,7 @@ def from_index(index: dict[str, Any], shape_of: Callable[[str], tuple[int, ...]]
 
 
 def repo_snapshot(repo: str, tensors: list[Tensor]) -> tuple[Snapshot, dict[str, Any]]:
-    files = REPOS / repo / "files"
+    files = repo_dir(repo) / "files"
     config = json.loads((files / "config.json").read_text())
     index = json.loads((files / "model.safetensors.index.json").read_text())
     shards = sorted(set(index["weight_map"].values()))
@@ -242,7 +241,7 @@ def repo_snapshot(repo: str, tensors: list[Tensor]) -> tuple[Snapshot, dict[str,
 
 
 def test_falcon_180b_real_index_total_size() -> None:
-    files = REPOS / "tiiuae__falcon-180B-chat" / "files"
+    files = repo_dir("tiiuae__falcon-180B-chat") / "files"
     cfg = json.loads((files / "config.json").read_text())
     index = json.loads((files / "model.safetensors.index.json").read_text())
     h, v, hd = cfg["hidden_size"], cfg["vocab_size"], cfg["hidden_size"] // cfg["num_attention_heads"]
@@ -277,7 +276,7 @@ def test_falcon_180b_real_index_total_size() -> None:
 
 
 def test_devstral_real_index_total_parameters_metadata() -> None:
-    files = REPOS / "mistralai__Devstral-Small-2507" / "files"
+    files = repo_dir("mistralai__Devstral-Small-2507") / "files"
     cfg = json.loads((files / "config.json").read_text())
     index = json.loads((files / "model.safetensors.index.json").read_text())
     h, v, hd, i = cfg["hidden_size"], cfg["vocab_size"], cfg["head_dim"], cfg["intermediate_size"]
@@ -324,7 +323,7 @@ def test_metadata_total_parameters_disagreement_is_noted() -> None:
 
 
 def test_real_minilm_header_components_and_sizes() -> None:
-    root = REPOS / "sentence-transformers__all-MiniLM-L6-v2" / "files"
+    root = repo_dir("sentence-transformers__all-MiniLM-L6-v2") / "files"
     raw = (root.parent / "headers" / "model.safetensors.json").read_bytes()
     header = decode_header(raw)
     size = 90_868_376  # the real file size (corpus README / SOURCE.txt)

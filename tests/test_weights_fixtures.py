@@ -2,7 +2,7 @@
 
 Each repo is read the way the fetch stage hands it over (header bytes, N, real file size, config,
 index, quantize_config.json / hf_quant_config.json) and run through parse_config + estimate_weights.
-Repos whose headers are not built are skipped. The expected figures are published ones (model
+A repo whose committed headers are missing fails. The expected figures are published ones (model
 cards, corpus README, index files), never numbers copied from a run of this code.
 """
 
@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 
 from hubmem.estimate.weights.report import estimate_weights
-from hubmem.fakehub.fixtures.layout import default_fixtures_dir
 from hubmem.formats.safetensors import Tensor, decode_header, parse_tensors
 from hubmem.parse.config import parse_config
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot, WeightFile
 
-REPOS = default_fixtures_dir() / "repos"
+from support.paths import fixture_glob, fixture_path, repo_dir, repo_meta
 
 
 def published(x: int, figure: str, unit: float = 1e9) -> bool:
@@ -33,10 +32,9 @@ def published(x: int, figure: str, unit: float = 1e9) -> bool:
 
 
 def load(repo: str) -> tuple[WeightsReport, list[Tensor], dict[str, Any]]:
-    d = REPOS / repo
-    if not (d / "headers").is_dir():
-        pytest.skip(f"fixture headers for {repo} not built")
-    files_json = json.loads((d / "repo.json").read_text())["files"]
+    d = repo_dir(repo)
+    fixture_path("repos", repo, "headers")  # fails when the committed headers are missing
+    files_json = repo_meta(repo)["files"]
 
     def js(name: str) -> Any:
         f = d / "files" / name
@@ -169,14 +167,12 @@ def test_published_figures(repo: str) -> None:
     CASES[repo](w, tensors, config)
 
 
-ALL = sorted(p.name for p in REPOS.iterdir() if (p / "headers").is_dir()) if REPOS.is_dir() else []
+ALL = [p.parent.name for p in fixture_glob("repos/*/headers")]
 
 
-@pytest.mark.parametrize("repo", ALL or ["(no fixture headers built)"])
+@pytest.mark.parametrize("repo", ALL)
 def test_every_fixture_repo_is_classified(repo: str) -> None:
     """No tensor of a real model family lands in 'other' except known heads (pooler, NSP)."""
-    if not ALL:
-        pytest.skip("no fixture headers built")
     try:
         w, tensors, _ = load(repo)
     except Exception as exc:  # fixtures of corrupt headers exist on purpose

@@ -6,14 +6,12 @@ Each file is a config.json shape plus a top-level "_source" string (where theory
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-THEORY = Path(__file__).resolve().parent.parent / "fixtures" / "theory"
+from support.paths import fixture_path, load_json
 
 
 def theory_config(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((THEORY / f"{name}.json").read_text())
+    data: dict[str, Any] = load_json(fixture_path("theory", f"{name}.json"))
     data.pop("_source", None)
     return data

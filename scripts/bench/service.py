@@ -1,7 +1,7 @@
 """Load and fault test of the hubmem service on loopback, against the fake Hub.
 
-    .venv/bin/python scripts/load_service.py                 # all phases, ~1 minute
-    .venv/bin/python scripts/load_service.py --workers 64 --seconds 20 --soak 60
+    .venv/bin/python -m scripts.bench.service                # all phases, ~1 minute
+    .venv/bin/python -m scripts.bench.service --workers 64 --seconds 20 --soak 60
 
 The service runs as its own process (``hubmem.service.run``), so its RSS is measured alone; the fake Hub
 runs in a thread of this process; the client is a bounded set of aiohttp workers. Phases:
@@ -37,13 +37,11 @@ from typing import Any
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hubmem.fakehub.fixtures.layout import READER_TOKEN, RepoWriter, default_fixtures_dir  # noqa: E402
-from hubmem.fakehub.fixtures.layout import write_tokens as write_fixture_tokens  # noqa: E402
-from hubmem.fakehub.server import FakeHub  # noqa: E402
-from hubmem.fakehub.thread import run_in_thread  # noqa: E402
+from hubmem.fakehub.fixtures.layout import READER_TOKEN, RepoWriter, default_fixtures_dir
+from hubmem.fakehub.fixtures.layout import write_tokens as write_fixture_tokens
+from hubmem.fakehub.server import FakeHub
+from hubmem.fakehub.thread import run_in_thread
+from scripts import ROOT
 
 
 def free_port() -> int:
@@ -90,7 +88,8 @@ def pct(values: list[float], q: float) -> float:
 
 SERVER = """
 import logging, sys
-from hubmem.service import Settings, run
+from hubmem.service.app import run
+from hubmem.service.settings import Settings
 logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 run(Settings(endpoint=sys.argv[1], cache_entries=int(sys.argv[3]), upstream_timeout=float(sys.argv[4])),
     host="127.0.0.1", port=int(sys.argv[2]))
@@ -329,7 +328,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.bench.service",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--repo", default="meta-llama/Llama-3.1-8B")
     p.add_argument("--token", default=READER_TOKEN, help="sent as Authorization: Bearer (fixture reader)")
     p.add_argument("--workers", type=int, default=32, help="concurrent client workers")

@@ -1,17 +1,17 @@
 """Per-repo fetch cost: hubmem vs huggingface_hub's get_safetensors_metadata vs hf-mem 0.5.6, side by side,
 against the fake Hub (in this process, in a thread) with injected latency on both origins.
 
-    .venv/bin/python scripts/bench_repos.py                    # every real fixture repo, 3 cold runs each
-    .venv/bin/python scripts/bench_repos.py --latency 0.1 --runs 5 --repos Qwen/Qwen3-8B openai/gpt-oss-20b
-    .venv/bin/python scripts/bench_repos.py --write            # also rewrite the "Per-repo fetch cost"
-                                                               # section of scripts/BENCHMARKS.md
+    .venv/bin/python -m scripts.bench.repos                  # every real fixture repo, 3 cold runs each
+    .venv/bin/python -m scripts.bench.repos --latency 0.1 --runs 5 --repos Qwen/Qwen3-8B openai/gpt-oss-20b
+    .venv/bin/python -m scripts.bench.repos --write          # also rewrite the "Per-repo fetch cost"
+                                                             # section of scripts/BENCHMARKS.md
 
 Per repo and tool it records, from the fake Hub's request log (not from the tools' own accounting):
 requests per origin (hub + cdn), body bytes the server sent (both origins), and round trips: the longest
 chain of requests in which each one arrived after the previous one had been answered (dependent requests
 and waves forced by a concurrency limit both count). Plus the wall time of the call (median of the runs)
 and the weight bytes / element count each tool computed, so the answers can be compared. Every run is
-cold (scripts/peers.py). Repos: every served real-model fixture, plus hubmem-test/header-99995 as a
+cold (scripts/bench/peers.py). Repos: every served real-model fixture, plus hubmem-test/header-99995 as a
 correctness row (a 99,995-byte header: hf-mem 0.5.6's boundary bug). Gated repos get the fixtures'
 reader token, for every tool. "hubmem (ranges)" is hubmem with the safetensors-metadata route turned off
 (``HubClient(use_metadata_route=False)``), measured on sharded repos only (single files never use it).
@@ -35,15 +35,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for _p in (str(ROOT), str(ROOT / "scripts")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+from scripts import ROOT, results
+from scripts.bench import peers
 
-import peers  # noqa: E402  (scripts/peers.py)
-
-DOC = ROOT / "scripts" / "BENCHMARKS.md"
-SECTION = "## Per-repo fetch cost"
+DOC = results.BENCHMARKS
+SECTION = "## Per-repo fetch cost"  # the heading of this script's section (scripts.results name bench.repos)
 DOC_INTRO = (
     "# hubmem benchmarks\n\n"
     "Measurements of hubmem against its peers, each produced by a script in `scripts/`. Every section\n"
@@ -274,7 +270,7 @@ def run_bench(args: argparse.Namespace, repos: list[Repo]) -> Bench:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "versions": versions(),
-        "command": " ".join(["scripts/bench_repos.py", *_without_json(args.argv)]),
+        "command": " ".join(["-m scripts.bench.repos", *_without_json(args.argv)]),
     }
     return Bench(repos, cells, settings)
 
@@ -548,7 +544,7 @@ requests and bytes come from the fake Hub's request log
 `analyze_async` equivalent (fetch + parse + every estimate: weights, KV cache, training); its fetch stage
 alone is in parentheses. {skipped}
 
-How the tools are run (`scripts/peers.py`, reusable by other benchmarks):
+How the tools are run (`scripts/bench/peers.py`, reusable by other benchmarks):
 
 - Every call is cold. hubmem opens a new `HubClient` with no header cache. huggingface_hub's session is
   closed first (no kept-alive connection) and `HF_HUB_CACHE` points at a fresh empty directory (its
@@ -818,23 +814,8 @@ def findings(bench: Bench) -> str:
     return "\n".join(out)
 
 
-def write_section(text: str, doc: Path = DOC) -> None:
-    """Replace (or append) the section starting at ``SECTION`` up to the next ``## `` heading; the file is
-    re-read right before writing, other sections are left as they are."""
-    current = doc.read_text() if doc.exists() else DOC_INTRO
-    lines = current.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join([*lines[:start], *text.rstrip("\n").splitlines(), *([""] if end < len(lines) else []),
-                         *lines[end:]]) + "\n"  # fmt: skip
-    doc.write_text(new)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m scripts.bench.repos", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--latency", type=float, default=0.05, help="seconds added to every request (default 0.05)"
     )
@@ -882,7 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(bench_to_json(bench), indent=1))
     if args.write:
-        write_section(text)
+        results.write_section(DOC, "bench.repos", text, new_doc=DOC_INTRO)
         print(f"wrote '{SECTION}' in {DOC}", file=sys.stderr)
     return 0
 

@@ -1,7 +1,7 @@
 """Peer adapters for benchmarks: hubmem, huggingface_hub's ``get_safetensors_metadata`` and hf-mem 0.5.6,
 each pointed at any Hub endpoint (in practice the fake Hub) and each returning the same :class:`ToolResult`.
 
-    from peers import TOOLS, isolated_hf_env
+    from scripts.bench.peers import TOOLS, isolated_hf_env
     with isolated_hf_env():                       # no token file, no HF_TOKEN, empty cache, no progress bars
         result = TOOLS["hf-mem"](repo_id, endpoint=hub.endpoint, token=None)
 

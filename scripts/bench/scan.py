@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """Batch-scan benchmark: ``hubmem scan`` vs hf-mem 0.5.6 vs huggingface_hub's ``get_safetensors_metadata``,
 in one run, over 200+ repos served by the fake Hub with injected latency (and, in a second round, faults).
 
-    .venv/bin/python scripts/bench_scan.py                         # 240 repos, 50 ms latency, concurrency 16
-    .venv/bin/python scripts/bench_scan.py --repos 300 --latency 0.1 --concurrency 32 --json out.json
+    .venv/bin/python -m scripts.bench.scan                       # 240 repos, 50 ms latency, concurrency 16
+    .venv/bin/python -m scripts.bench.scan --repos 300 --latency 0.1 --concurrency 32 --json out.json
 
 Repos: every real-model fixture repo (fixtures/repos/*/repo.json, the hubmem-test/* error cases left out),
 served under several alias ids (``<org>-b<k>/<name>``) from a temporary fixtures folder whose files are
@@ -61,11 +60,7 @@ os.environ.setdefault("HF_HUB_DISABLE_XET", "1")  # the fake Hub does not speak 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from hubmem.fakehub.fixtures.layout import READER_TOKEN, default_fixtures_dir  # noqa: E402
+from hubmem.fakehub.fixtures.layout import READER_TOKEN, default_fixtures_dir
 
 HF_ORIGIN = ("https", "huggingface.co", 443)
 
@@ -89,6 +84,28 @@ def build_alias_fixtures(src: Path, dst: Path, target: int, max_tensors: int | N
     ``ceil(target / n)`` alias repos whose files are symlinks to the originals and whose repo.json names
     the alias. Returns ``target`` ids."""
     shutil.copy(src / "tokens.json", dst / "tokens.json")
+    real = _real_repos(src, max_tensors)
+    if not real:
+        raise SystemExit(
+            f"no built fixture repos under {src / 'repos'} (run .venv/bin/python -m scripts.fixtures.build)"
+        )
+    copies = math.ceil(target / len(real))
+    ids: list[str] = []
+    for k in range(copies):
+        for d, meta in real:
+            org, _, name = str(meta["repo_id"]).partition("/")
+            alias = f"{org}-b{k}/{name}" if name else f"b{k}/{org}"
+            out = dst / "repos" / alias.replace("/", "__")
+            _link_files(d, out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "repo.json").write_text(json.dumps({**meta, "repo_id": alias}))
+            ids.append(alias)
+    order = sorted(ids, key=lambda r: (int(r.split("/")[0].rsplit("-b", 1)[-1]) if "-b" in r else 0, r))
+    return order[:target]
+
+
+def _real_repos(src: Path, max_tensors: int | None) -> list[tuple[Path, dict[str, Any]]]:
+    """(folder, repo.json) of every built real-model repo of ``src`` with at most ``max_tensors`` tensors."""
     real = []
     for d in sorted((src / "repos").iterdir()):
         meta_file = d / "repo.json"
@@ -97,29 +114,17 @@ def build_alias_fixtures(src: Path, dst: Path, target: int, max_tensors: int | N
         if max_tensors is not None and _tensors(d) > max_tensors:
             continue
         real.append((d, json.loads(meta_file.read_text())))
-    if not real:
-        raise SystemExit(f"no built fixture repos under {src / 'repos'} (run scripts/build_fixtures.py)")
-    copies = math.ceil(target / len(real))
-    ids: list[str] = []
-    for k in range(copies):
-        for d, meta in real:
-            org, _, name = str(meta["repo_id"]).partition("/")
-            alias = f"{org}-b{k}/{name}" if name else f"b{k}/{org}"
-            out = dst / "repos" / alias.replace("/", "__")
-            for sub in ("files", "headers"):
-                base = d / sub
-                if not base.is_dir():
-                    continue
-                for dirpath, _, filenames in os.walk(base):
-                    for fn in filenames:
-                        rel = Path(dirpath, fn).relative_to(d)
-                        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                        os.symlink(Path(dirpath, fn).resolve(), out / rel)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "repo.json").write_text(json.dumps({**meta, "repo_id": alias}))
-            ids.append(alias)
-    order = sorted(ids, key=lambda r: (int(r.split("/")[0].rsplit("-b", 1)[-1]) if "-b" in r else 0, r))
-    return order[:target]
+    return real
+
+
+def _link_files(repo_dir: Path, out: Path) -> None:
+    """Symlinks under ``out`` to every file of ``repo_dir``'s files/ and headers/ (same relative paths)."""
+    for sub in ("files", "headers"):
+        for dirpath, _, filenames in os.walk(repo_dir / sub):  # nothing when the folder is absent
+            for fn in filenames:
+                rel = Path(dirpath, fn).relative_to(repo_dir)
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(Path(dirpath, fn).resolve(), out / rel)
 
 
 # -- the fake Hub in a child process -----------------------------------------------------------------------
@@ -408,7 +413,11 @@ def agreement(base: Run, other: Run) -> tuple[int, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m scripts.bench.scan",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--repos", type=int, default=240)
     ap.add_argument(
         "--latency", type=float, default=0.05, help="seconds added to every request (both origins)"
@@ -469,44 +478,54 @@ def main(argv: list[str] | None = None) -> int:
                     runs[name] = measure(hub, name, fn, faults)
         hub.stop()
 
-        base = runs.get("hubmem")
-        peers = [n for n in ("hf-mem 0.5.6", "huggingface_hub") if n in runs]
-        if base is not None and peers:
-            print("agreement with hubmem (repos both ok / same weight bytes / same element count):")
-            for name in peers:
-                both, sb, se = agreement(base, runs[name])
-                print(f"  {name:<18} {both} / {sb} / {se}")
-            print("ratios (other / hubmem): wall time, requests per repo, bytes per repo")
-            for name in peers:
-                o = runs[name]
-                req = o.server["requests"] / base.server["requests"]
-                nbytes = o.server["bytes"] / base.server["bytes"]
-                t = o.seconds / base.seconds
-                print(f"  {name:<18} time x{t:.2f}  requests x{req:.2f}  bytes x{nbytes:.2f}")
+        print_comparison(runs)
         if args.json:
-            args.json.write_text(
-                json.dumps(
-                    {
-                        "repos": len(ids),
-                        "latency": args.latency,
-                        "concurrency": c,
-                        "runs": {
-                            k: {
-                                "seconds": r.seconds,
-                                "cpu_seconds": r.cpu,
-                                "ok": r.ok,
-                                "errors": dict(r.errors()),
-                                "server": r.server,
-                            }
-                            for k, r in runs.items()
-                        },
-                    },
-                    indent=2,
-                )
-            )
+            write_json(args.json, len(ids), args, runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def print_comparison(runs: dict[str, Run]) -> None:
+    """The peers' agreement with hubmem and their cost ratios, when hubmem and a peer both ran."""
+    base = runs.get("hubmem")
+    peers = [n for n in ("hf-mem 0.5.6", "huggingface_hub") if n in runs]
+    if base is None or not peers:
+        return
+    print("agreement with hubmem (repos both ok / same weight bytes / same element count):")
+    for name in peers:
+        both, sb, se = agreement(base, runs[name])
+        print(f"  {name:<18} {both} / {sb} / {se}")
+    print("ratios (other / hubmem): wall time, requests per repo, bytes per repo")
+    for name in peers:
+        o = runs[name]
+        req = o.server["requests"] / base.server["requests"]
+        nbytes = o.server["bytes"] / base.server["bytes"]
+        t = o.seconds / base.seconds
+        print(f"  {name:<18} time x{t:.2f}  requests x{req:.2f}  bytes x{nbytes:.2f}")
+
+
+def write_json(path: Path, repos: int, args: argparse.Namespace, runs: dict[str, Run]) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "repos": repos,
+                "latency": args.latency,
+                "concurrency": args.concurrency,
+                "runs": {
+                    k: {
+                        "seconds": r.seconds,
+                        "cpu_seconds": r.cpu,
+                        "ok": r.ok,
+                        "errors": dict(r.errors()),
+                        "server": r.server,
+                    }
+                    for k, r in runs.items()
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
-#!/usr/bin/env python
 """Measured vs projected memory: real transformers models (random weights) against hubmem's projections.
 
-    .venv/bin/python scripts/validate_memory.py                       # CPU, the default repos, prints a table
-    .venv/bin/python scripts/validate_memory.py --write               # ... and updates scripts/VALIDATION.md
-    .venv/bin/python scripts/validate_memory.py --only meta-llama__Llama-3.1-8B --layers 2 --vocab 8192
-    .venv/bin/python scripts/validate_memory.py --device cuda         # GPU peaks (UNTESTED: no GPU here)
+    .venv/bin/python -m scripts.validate.memory                     # CPU, the default repos, prints a table
+    .venv/bin/python -m scripts.validate.memory --write             # ... and updates scripts/VALIDATION.md
+    .venv/bin/python -m scripts.validate.memory --only meta-llama__Llama-3.1-8B --layers 2 --vocab 8192
+    .venv/bin/python -m scripts.validate.memory --device cuda       # GPU peaks (UNTESTED: no GPU here)
 
 For each corpus config (fixtures/repos/<repo>/files/config.json) a *reduced* copy is built (``--layers``
 decoder layers, vocabulary capped at ``--vocab``, routed experts capped at ``--experts``, sliding windows
@@ -47,25 +46,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from hubmem.estimate.kv.report import estimate_kv_cache  # noqa: E402
-from hubmem.estimate.training.report import estimate_training  # noqa: E402
-from hubmem.estimate.weights.report import estimate_weights  # noqa: E402
-from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length  # noqa: E402
-from hubmem.parse.config import parse_config  # noqa: E402
-from hubmem.schema.kv import KVOptions  # noqa: E402
-from hubmem.schema.training import TrainingOptions  # noqa: E402
-from hubmem.snapshot import Snapshot, WeightFile  # noqa: E402
+from hubmem.estimate.kv.report import estimate_kv_cache
+from hubmem.estimate.training.report import estimate_training
+from hubmem.estimate.weights.report import estimate_weights
+from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length
+from hubmem.parse.config import parse_config
+from hubmem.schema.kv import KVOptions
+from hubmem.schema.training import TrainingOptions
+from hubmem.snapshot import Snapshot, WeightFile
+from scripts import ROOT, results
 
 FIXTURES = ROOT / "fixtures" / "repos"
-VALIDATION_MD = ROOT / "scripts" / "VALIDATION.md"
-BEGIN = "<!-- validate_memory:begin -->"
-END = "<!-- validate_memory:end -->"
+VALIDATION_MD = results.VALIDATION
 DEFAULT_REPOS = [
     "meta-llama__Llama-3.1-8B",
     "Qwen__Qwen3-0.6B",
@@ -118,36 +113,50 @@ def reduced_config(cfg: dict[str, Any], args: argparse.Namespace) -> tuple[dict[
     """A small copy of a real config: fewer layers, capped vocabulary / experts / windows."""
     cfg = copy.deepcopy(cfg)
     cfg.pop("quantization_config", None)  # validate the dequantized (bf16) model
-    changes = []
-    layer_key = next(k for k in ("num_hidden_layers", "n_layer", "num_layers") if k in cfg)
-    if cfg[layer_key] > args.layers:
-        changes.append(f"layers {cfg[layer_key]}->{args.layers}")
-        cfg[layer_key] = args.layers
-        if isinstance(cfg.get("layer_types"), list):
-            cfg["layer_types"] = cfg["layer_types"][: args.layers]
-        if "max_window_layers" in cfg:
-            cfg["max_window_layers"] = min(cfg["max_window_layers"], args.layers)
-    if cfg.get("vocab_size", 0) > args.vocab:
-        changes.append(f"vocab {cfg['vocab_size']}->{args.vocab}")
-        cfg["vocab_size"] = args.vocab
-        for k in ("bos_token_id", "eos_token_id", "pad_token_id"):
-            v = cfg.get(k)
-            if isinstance(v, int) and v >= args.vocab:
-                cfg[k] = 0
-            elif isinstance(v, list):
-                cfg[k] = [t if t < args.vocab else 0 for t in v]
-    for k in ("num_experts", "num_local_experts", "n_routed_experts"):
-        if isinstance(cfg.get(k), int) and cfg[k] > args.experts:
-            changes.append(f"{k} {cfg[k]}->{args.experts}")
-            cfg[k] = args.experts
-            for kk in ("num_experts_per_tok", "experts_per_token"):
-                if isinstance(cfg.get(kk), int):
-                    cfg[kk] = min(cfg[kk], args.experts)
+    changes: list[str] = []
+    _cap_layers(cfg, args.layers, changes)
+    _cap_vocab(cfg, args.vocab, changes)
+    _cap_experts(cfg, args.experts, changes)
     window = cfg.get("sliding_window")
     if isinstance(window, int) and window > args.window:
         changes.append(f"sliding_window {window}->{args.window}")
         cfg["sliding_window"] = args.window
     return cfg, ", ".join(changes) or "as published"
+
+
+def _cap_layers(cfg: dict[str, Any], layers: int, changes: list[str]) -> None:
+    layer_key = next(k for k in ("num_hidden_layers", "n_layer", "num_layers") if k in cfg)
+    if cfg[layer_key] <= layers:
+        return
+    changes.append(f"layers {cfg[layer_key]}->{layers}")
+    cfg[layer_key] = layers
+    if isinstance(cfg.get("layer_types"), list):
+        cfg["layer_types"] = cfg["layer_types"][:layers]
+    if "max_window_layers" in cfg:
+        cfg["max_window_layers"] = min(cfg["max_window_layers"], layers)
+
+
+def _cap_vocab(cfg: dict[str, Any], vocab: int, changes: list[str]) -> None:
+    if cfg.get("vocab_size", 0) <= vocab:
+        return
+    changes.append(f"vocab {cfg['vocab_size']}->{vocab}")
+    cfg["vocab_size"] = vocab
+    for k in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        v = cfg.get(k)
+        if isinstance(v, int) and v >= vocab:
+            cfg[k] = 0
+        elif isinstance(v, list):
+            cfg[k] = [t if t < vocab else 0 for t in v]
+
+
+def _cap_experts(cfg: dict[str, Any], experts: int, changes: list[str]) -> None:
+    for k in ("num_experts", "num_local_experts", "n_routed_experts"):
+        if isinstance(cfg.get(k), int) and cfg[k] > experts:
+            changes.append(f"{k} {cfg[k]}->{experts}")
+            cfg[k] = experts
+            for kk in ("num_experts_per_tok", "experts_per_token"):
+                if isinstance(cfg.get(kk), int):
+                    cfg[kk] = min(cfg[kk], experts)
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -546,8 +555,7 @@ READING = """How to read it:
 def write_section(results: list[Result], command: str, args: argparse.Namespace) -> None:
     body = "\n".join(
         [
-            BEGIN,
-            "## Measured vs projected (scripts/validate_memory.py)",
+            "## Measured vs projected (scripts/validate/memory.py)",
             "",
             f"Command: `{command}`",
             "",
@@ -558,17 +566,10 @@ def write_section(results: list[Result], command: str, args: argparse.Namespace)
             "",
             READING,
             "",
-            END,
+            "",
         ]
     )
-    text = VALIDATION_MD.read_text() if VALIDATION_MD.exists() else "# Validation\n"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + body + tail
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    VALIDATION_MD.write_text(text)
+    results.write_section(VALIDATION_MD, "validate.memory", body, new_doc="# Validation\n")
 
 
 def _tf_version() -> str:
@@ -578,7 +579,11 @@ def _tf_version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m scripts.validate.memory",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--only", action="append", help="fixture repo folder (org__name); repeatable")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--vocab", type=int, default=8192)
@@ -603,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
     print(table(results))
     if args.write:
-        command = ".venv/bin/python scripts/validate_memory.py " + " ".join(
+        command = ".venv/bin/python -m scripts.validate.memory " + " ".join(
             argv if argv is not None else sys.argv[1:]
         )
         write_section(results, command.strip(), args)

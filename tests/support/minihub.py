@@ -5,9 +5,6 @@ The Hub here follows /work/shared/docs/hub-protocol.md: revision info with ``exp
 directly, Range -> 206 + Content-Range, the 401/403/404 auth matrix with ``X-Error-Code``, tree with
 ``Link`` pagination, paths-info, and the optional safetensors-metadata route (``main`` only).
 The CDN refuses any request that carries ``Authorization``, so a token leak fails loudly.
-
-(Module name starts with ``test_fetch_`` because the fetch helper owns ``tests/test_fetch_*.py``;
-it holds no tests.)
 """
 
 from __future__ import annotations
@@ -216,75 +213,86 @@ class MiniHub:
         if isinstance(repo, httpx.Response):
             return repo
         kind = rest[2] if len(rest) > 2 else ""
-        query = parse_qs(request.url.query.decode())
-        if kind == "revision":
-            sha = self._sha(repo, rest[3])
-            if sha is None:
-                return self._error(404, "RevisionNotFound", f"Invalid rev id: {rest[3]}")
-            sha = repo.info_sha or sha
-            files = repo.commits[sha]
-            expand = set(query.get("expand", []) + query.get("expand[]", []))
-            body: dict[str, Any] = {"_id": "x", "id": repo_id}
-            if "sha" in expand:
-                body["sha"] = sha
-            if "siblings" in expand:
-                body["siblings"] = [{"rfilename": p} for p in sorted(files)]
-            if "gated" in expand:
-                body["gated"] = "manual" if repo.gated else False
-            if "safetensors" in expand:
-                params: dict[str, int] = {}
-                for path, raw in files.items():
-                    if path.endswith(".safetensors"):
-                        for arr in load(raw).values():
-                            key = {"float32": "F32", "float16": "F16", "int64": "I64"}[str(arr.dtype)]
-                            params[key] = params.get(key, 0) + int(arr.size)
-                body["safetensors"] = {"parameters": params, "total": sum(params.values())}
-            return httpx.Response(200, json=body)
-        if kind == "tree":
-            sha = self._sha(repo, rest[3])
-            if sha is None:
-                return self._error(404, "RevisionNotFound", f"Invalid rev id: {rest[3]}")
-            entries = [
-                {"type": "file", "path": p, "size": len(b), "oid": "0"}
-                for p, b in sorted(repo.commits[sha].items())
-            ]
-            start = int(query.get("cursor", ["0"])[0])
-            page = entries[start : start + self.tree_page]
-            headers = {}
-            if start + self.tree_page < len(entries):
-                nxt = f"{self.endpoint}/api/models/{repo_id}/tree/{rest[3]}"
-                nxt += f"?recursive=true&cursor={start + self.tree_page}"
-                headers["link"] = f'<{nxt}>; rel="next"'
-            return httpx.Response(200, json=page, headers=headers)
-        if kind == "paths-info":
-            sha = self._sha(repo, rest[3])
-            if sha is None:
-                return self._error(404, "RevisionNotFound", f"Invalid rev id: {rest[3]}")
-            form = parse_qs(request.content.decode())
-            files = repo.commits[sha]
-            out = [
-                {"type": "file", "path": p, "size": len(files[p])}
-                for p in form.get("paths", [])
-                if p in files
-            ]
-            return httpx.Response(200, json=out)
         if kind == "safetensors-metadata" and self.route:
-            index_path = "/".join(rest[3:])
-            files = repo.commits[repo.refs["main"]]
-            if index_path not in files:
-                return self._error(404, "EntryNotFound", f"{index_path} does not exist on main")
-            index = json.loads(files[index_path])
-            base = index_path.rsplit("/", 1)[0] + "/" if "/" in index_path else ""
-            headers_out = {}
-            for shard in sorted(set(index["weight_map"].values())):
-                raw = files[base + shard]
-                n = header_length_of(raw)
-                headers_out[shard] = json.loads(raw[8 : 8 + n])
-            return httpx.Response(
-                200,
-                json={"index": {k: v for k, v in index.items() if k != "weight_map"}, "headers": headers_out},
-            )
-        return self._error(404, None, "Not Found")
+            return self._api_safetensors_metadata(repo, "/".join(rest[3:]))
+        handlers = {
+            "revision": self._api_revision,
+            "tree": self._api_tree,
+            "paths-info": self._api_paths_info,
+        }
+        if kind not in handlers:
+            return self._error(404, None, "Not Found")
+        sha = self._sha(repo, rest[3])
+        if sha is None:
+            return self._error(404, "RevisionNotFound", f"Invalid rev id: {rest[3]}")
+        return handlers[kind](request, repo_id, repo, sha, rest[3])
+
+    def _api_revision(
+        self, request: httpx.Request, repo_id: str, repo: Repo, sha: str, rev: str
+    ) -> httpx.Response:
+        query = parse_qs(request.url.query.decode())
+        sha = repo.info_sha or sha
+        files = repo.commits[sha]
+        expand = set(query.get("expand", []) + query.get("expand[]", []))
+        body: dict[str, Any] = {"_id": "x", "id": repo_id}
+        if "sha" in expand:
+            body["sha"] = sha
+        if "siblings" in expand:
+            body["siblings"] = [{"rfilename": p} for p in sorted(files)]
+        if "gated" in expand:
+            body["gated"] = "manual" if repo.gated else False
+        if "safetensors" in expand:
+            params: dict[str, int] = {}
+            for path, raw in files.items():
+                if path.endswith(".safetensors"):
+                    for arr in load(raw).values():
+                        key = {"float32": "F32", "float16": "F16", "int64": "I64"}[str(arr.dtype)]
+                        params[key] = params.get(key, 0) + int(arr.size)
+            body["safetensors"] = {"parameters": params, "total": sum(params.values())}
+        return httpx.Response(200, json=body)
+
+    def _api_tree(
+        self, request: httpx.Request, repo_id: str, repo: Repo, sha: str, rev: str
+    ) -> httpx.Response:
+        query = parse_qs(request.url.query.decode())
+        entries = [
+            {"type": "file", "path": p, "size": len(b), "oid": "0"}
+            for p, b in sorted(repo.commits[sha].items())
+        ]
+        start = int(query.get("cursor", ["0"])[0])
+        page = entries[start : start + self.tree_page]
+        headers = {}
+        if start + self.tree_page < len(entries):
+            nxt = f"{self.endpoint}/api/models/{repo_id}/tree/{rev}"
+            nxt += f"?recursive=true&cursor={start + self.tree_page}"
+            headers["link"] = f'<{nxt}>; rel="next"'
+        return httpx.Response(200, json=page, headers=headers)
+
+    def _api_paths_info(
+        self, request: httpx.Request, repo_id: str, repo: Repo, sha: str, rev: str
+    ) -> httpx.Response:
+        form = parse_qs(request.content.decode())
+        files = repo.commits[sha]
+        out = [
+            {"type": "file", "path": p, "size": len(files[p])} for p in form.get("paths", []) if p in files
+        ]
+        return httpx.Response(200, json=out)
+
+    def _api_safetensors_metadata(self, repo: Repo, index_path: str) -> httpx.Response:
+        files = repo.commits[repo.refs["main"]]
+        if index_path not in files:
+            return self._error(404, "EntryNotFound", f"{index_path} does not exist on main")
+        index = json.loads(files[index_path])
+        base = index_path.rsplit("/", 1)[0] + "/" if "/" in index_path else ""
+        headers_out = {}
+        for shard in sorted(set(index["weight_map"].values())):
+            raw = files[base + shard]
+            n = header_length_of(raw)
+            headers_out[shard] = json.loads(raw[8 : 8 + n])
+        return httpx.Response(
+            200,
+            json={"index": {k: v for k, v in index.items() if k != "weight_map"}, "headers": headers_out},
+        )
 
     def _resolve(
         self, request: httpx.Request, repo_id: str, rev: str, path: str, token: str | None

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Validate hubmem's config-derived parameter counts and KV-cache projections against transformers.
 
 Dev-only: needs torch and transformers (installed in .venv for scripts; hubmem itself never imports them).
@@ -20,8 +19,8 @@ Dev-only: needs torch and transformers (installed in .venv for scripts; hubmem i
     hubmem on the full config.
 
 Usage:
-    .venv/bin/python scripts/validate_transformers.py            # print the tables
-    .venv/bin/python scripts/validate_transformers.py --write    # also update scripts/VALIDATION.md
+    .venv/bin/python -m scripts.validate.transformers            # print the tables
+    .venv/bin/python -m scripts.validate.transformers --write    # also update scripts/VALIDATION.md
 
 Exit status 1 when a difference is not explained (see ``EXPLAINED`` and the status rules below).
 """
@@ -43,31 +42,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from transformers import (  # noqa: E402
+import torch
+import transformers
+from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     PreTrainedConfig,
     PreTrainedModel,
     StaticCache,
 )
-from transformers.cache_utils import DYNAMIC_LAYER_TYPE_MAPPING, get_layer_types_and_kwargs  # noqa: E402
-from transformers.modeling_utils import remove_tied_weights_from_state_dict  # noqa: E402
+from transformers.cache_utils import DYNAMIC_LAYER_TYPE_MAPPING, get_layer_types_and_kwargs
+from transformers.modeling_utils import remove_tied_weights_from_state_dict
 
-from hubmem.estimate.kv.report import estimate_kv_cache  # noqa: E402
-from hubmem.estimate.params.formula import ConfigParams, expected_parameters  # noqa: E402
-from hubmem.parse.config import parse_config  # noqa: E402
-from hubmem.schema.kv import KVOptions  # noqa: E402
+from hubmem.estimate.kv.report import estimate_kv_cache
+from hubmem.estimate.params.formula import ConfigParams, expected_parameters
+from hubmem.parse.config import parse_config
+from hubmem.schema.kv import KVOptions
+from scripts import ROOT, results
 
 REPOS = ROOT / "fixtures" / "repos"
 THEORY = ROOT / "fixtures" / "theory"
-VALIDATION_MD = ROOT / "scripts" / "VALIDATION.md"
+VALIDATION_MD = results.VALIDATION
 SECTION = "## Validation against transformers"
-COMMAND = ".venv/bin/python scripts/validate_transformers.py --write"
+COMMAND = ".venv/bin/python -m scripts.validate.transformers --write"
 
 warnings.filterwarnings("ignore")
 transformers.logging.set_verbosity_error()
@@ -671,21 +668,15 @@ NOTES = """\
 
 
 def write_section(body: str) -> None:
-    text = VALIDATION_MD.read_text() if VALIDATION_MD.exists() else "# Validation\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + body.strip() + "\n"
-    else:
-        # the section ends at the next heading, or at the marker another script keeps before its own section
-        ends = [i for i in (text.find(m, start + len(SECTION)) for m in ("\n## ", "\n<!-- ")) if i != -1]
-        end = min(ends) if ends else -1
-        tail = text[end:] if end != -1 else ""
-        text = text[:start] + SECTION + "\n\n" + body.strip() + "\n" + tail
-    VALIDATION_MD.write_text(text)
+    section = SECTION + "\n\n" + body.strip() + "\n"
+    results.write_section(VALIDATION_MD, "validate.transformers", section, new_doc="# Validation\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap = argparse.ArgumentParser(
+        prog="python -m scripts.validate.transformers",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
     ap.add_argument(
         "--write", action="store_true", help=f"update the '{SECTION}' section of {VALIDATION_MD.name}"
     )

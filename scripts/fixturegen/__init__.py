@@ -1,1 +1,0 @@
-"""Helpers for scripts/build_fixtures.py: safetensors header synthesis, sharding, quantized layouts."""
