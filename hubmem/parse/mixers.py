@@ -39,41 +39,62 @@ def read_mla(r: Reader, text_type: str, nh: int | None, notes: list[str]) -> MLA
 
 
 def read_mamba(r: Reader, text_type: str, hidden: int | None, missing: list[str]) -> MambaConfig | None:
-    if text_type in MAMBA2_TYPES or (r.has("mamba_num_heads") or r.has("n_mamba_heads")):
-        version = 2
-    elif text_type in MAMBA1_TYPES:
-        version = 1
-    else:
+    """The Mamba mixer's dimensions; None for a model without one, or (named in ``missing``) when the
+    dimensions are incomplete."""
+    version = _mamba_version(r, text_type)
+    if version is None:
         return None
     state = r.get_int("ssm_state_size", "state_size", "mamba_d_state")
     conv = r.get_int("conv_kernel", "mamba_d_conv", "d_conv")
     ssm_dtype = normalize_dtype(r.raw("mamba_ssm_cache_dtype"))
     if version == 1:
-        expand = r.get_float("mamba_expand" if text_type in ("jamba", "zamba") else "expand")
-        # Jamba/Zamba's intermediate_size belongs to the MLP; falcon-mamba ships expand=16 but
-        # intermediate_size=8192 and the explicit key wins (theory.md 1.2).
-        inter: int | None = None if text_type in ("jamba", "zamba") else r.get_int("intermediate_size")
-        if inter is None and expand is not None and hidden is not None:
-            inter = int(expand * hidden)
-        if inter is None or state is None or conv is None:
-            missing.append("mamba: intermediate_size/state_size/conv_kernel not all known")
-            return None
-        return MambaConfig(
-            version=1, intermediate_size=inter, state_size=state, conv_kernel=conv, ssm_cache_dtype=ssm_dtype
-        )
-    plain = text_type == "mamba2"
-    heads = r.get_int("mamba_num_heads", "n_mamba_heads", "mamba_n_heads", *(("num_heads",) if plain else ()))
-    head_dim = r.get_int("mamba_head_dim", "mamba_headdim", "mamba_d_head", *(("head_dim",) if plain else ()))
-    groups = r.get_int("n_groups", "mamba_ngroups", "mamba_n_groups") or 1
-    inter = heads * head_dim if heads is not None and head_dim is not None else None
-    if inter is None:
-        expand = r.get_float("mamba_expand", "expand")
-        if expand is not None and hidden is not None:
-            inter = int(expand * hidden)
-    if heads is None and head_dim is not None and inter is not None:
-        heads = inter // head_dim
-    if head_dim is None and heads is not None and inter is not None:
-        head_dim = inter // heads  # Zamba2Config: mamba_headdim = mamba_expand * hidden_size // n_mamba_heads
+        return _read_mamba1(r, text_type, hidden, missing, state=state, conv=conv, ssm_dtype=ssm_dtype)
+    return _read_mamba2(r, text_type, hidden, missing, state=state, conv=conv, ssm_dtype=ssm_dtype)
+
+
+def _mamba_version(r: Reader, text_type: str) -> int | None:
+    if text_type in MAMBA2_TYPES or (r.has("mamba_num_heads") or r.has("n_mamba_heads")):
+        return 2
+    if text_type in MAMBA1_TYPES:
+        return 1
+    return None
+
+
+def _read_mamba1(
+    r: Reader,
+    text_type: str,
+    hidden: int | None,
+    missing: list[str],
+    *,
+    state: int | None,
+    conv: int | None,
+    ssm_dtype: str | None,
+) -> MambaConfig | None:
+    expand = r.get_float("mamba_expand" if text_type in ("jamba", "zamba") else "expand")
+    # Jamba/Zamba's intermediate_size belongs to the MLP; falcon-mamba ships expand=16 but
+    # intermediate_size=8192 and the explicit key wins (theory.md 1.2).
+    inter: int | None = None if text_type in ("jamba", "zamba") else r.get_int("intermediate_size")
+    if inter is None and expand is not None and hidden is not None:
+        inter = int(expand * hidden)
+    if inter is None or state is None or conv is None:
+        missing.append("mamba: intermediate_size/state_size/conv_kernel not all known")
+        return None
+    return MambaConfig(
+        version=1, intermediate_size=inter, state_size=state, conv_kernel=conv, ssm_cache_dtype=ssm_dtype
+    )
+
+
+def _read_mamba2(
+    r: Reader,
+    text_type: str,
+    hidden: int | None,
+    missing: list[str],
+    *,
+    state: int | None,
+    conv: int | None,
+    ssm_dtype: str | None,
+) -> MambaConfig | None:
+    heads, head_dim, groups, inter = _mamba2_heads(r, text_type, hidden)
     if inter is None or state is None or conv is None or heads is None or head_dim is None:
         missing.append("mamba2: num_heads/head_dim/state_size/conv_kernel not all known")
         return None
@@ -89,6 +110,27 @@ def read_mamba(r: Reader, text_type: str, hidden: int | None, missing: list[str]
         n_groups=groups,
         ssm_cache_dtype=ssm_dtype,
     )
+
+
+def _mamba2_heads(
+    r: Reader, text_type: str, hidden: int | None
+) -> tuple[int | None, int | None, int, int | None]:
+    """(num_heads, head_dim, n_groups, intermediate_size): any two of heads / head_dim / intermediate size
+    (num_heads x head_dim, else mamba_expand x hidden_size) give the third."""
+    plain = text_type == "mamba2"
+    heads = r.get_int("mamba_num_heads", "n_mamba_heads", "mamba_n_heads", *(("num_heads",) if plain else ()))
+    head_dim = r.get_int("mamba_head_dim", "mamba_headdim", "mamba_d_head", *(("head_dim",) if plain else ()))
+    groups = r.get_int("n_groups", "mamba_ngroups", "mamba_n_groups") or 1
+    inter = heads * head_dim if heads is not None and head_dim is not None else None
+    if inter is None:
+        expand = r.get_float("mamba_expand", "expand")
+        if expand is not None and hidden is not None:
+            inter = int(expand * hidden)
+    if heads is None and head_dim is not None and inter is not None:
+        heads = inter // head_dim
+    if head_dim is None and heads is not None and inter is not None:
+        head_dim = inter // heads  # Zamba2Config: mamba_headdim = mamba_expand * hidden_size // n_mamba_heads
+    return heads, head_dim, groups, inter
 
 
 def read_linear_attention(
