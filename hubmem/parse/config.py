@@ -24,8 +24,8 @@ from hubmem.parse.fields import (
     read_max_context,
     read_quantization,
 )
-from hubmem.parse.layer_plan import LayerFacts
-from hubmem.parse.layers import resolve_layer_plan
+from hubmem.parse.layers.plan import LayerFacts
+from hubmem.parse.layers.resolve import resolve_layer_plan
 from hubmem.parse.mixers import read_linear_attention, read_mamba, read_mla
 from hubmem.parse.model_types import ENCODER_DECODER_TYPES, ENCODER_ONLY_TYPES, SHORT_CONV_TYPES, T5_LIKE
 from hubmem.parse.quant import read_quant_config

@@ -7,7 +7,7 @@ A rule may change the model-wide ``sliding_window`` / ``attention_chunk_size`` o
 
 from __future__ import annotations
 
-from hubmem.parse.layer_plan import LayerFacts, LayerPlan
+from hubmem.parse.layers.plan import LayerFacts, LayerPlan
 from hubmem.parse.reader import Reader
 
 _MAMBA_ONLY_TYPES = {"mamba": "mamba", "falcon_mamba": "mamba", "mamba2": "mamba2"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from hubmem.parse.layer_plan import LayerFacts, LayerPlan
+from hubmem.parse.layers.plan import LayerFacts, LayerPlan
 from hubmem.parse.reader import Reader, positive_int
 
 # transformers layer_types vocabulary (cache_utils LAYER_TYPE_MAPPINGs, legacy remaps, Nemotron-H lists),

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from hubmem.parse.layer_descriptions import (
+from hubmem.parse.layers.descriptions import (
     hybrid_override_pattern,
     layer_type_names,
     minimax_attn_types,
     nemotron_nas_blocks,
 )
-from hubmem.parse.layer_families import (
+from hubmem.parse.layers.families import (
     encoder_decoder_full,
     gemma2_alternating,
     gpt_oss_alternating,
@@ -32,7 +32,7 @@ from hubmem.parse.layer_families import (
     recurrent_without_rule,
     sliding_window_pattern,
 )
-from hubmem.parse.layer_plan import LayerFacts, LayerPlan, uniform_plan
+from hubmem.parse.layers.plan import LayerFacts, LayerPlan, uniform_plan
 from hubmem.parse.reader import Reader
 
 LayerRule = Callable[[Reader, LayerFacts], LayerPlan | None]
