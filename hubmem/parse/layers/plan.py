@@ -32,7 +32,7 @@ class LayerFacts:
 @dataclass
 class LayerPlan:
     kinds: list[str]
-    source: str
+    source: str | None  # the rule that decided (None: no layer count, so no layer is described)
     kv_heads: list[int] | None = None
     head_dims: list[int] | None = None
     windows: list[int | None] | None = None

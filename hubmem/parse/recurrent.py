@@ -1,6 +1,9 @@
-"""Config readers for non-standard token mixers: MLA (theory.md 2.2), Mamba-1/2 and linear attention."""
+"""Recurrent token mixers, which keep a fixed-size state instead of a KV cache: Mamba-1/2, linear
+attention (gated DeltaNet, lightning) and short convolutions (theory.md 1.2)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from hubmem.parse.dtype import normalize_dtype
 from hubmem.parse.model_types import (
@@ -8,34 +11,53 @@ from hubmem.parse.model_types import (
     LIGHTNING_TYPES,
     MAMBA1_TYPES,
     MAMBA2_TYPES,
-    MLA_MODEL_TYPES,
+    SHORT_CONV_TYPES,
 )
 from hubmem.parse.reader import Reader
-from hubmem.schema.architecture import LinearAttentionConfig, MambaConfig, MLAConfig
+from hubmem.schema.architecture import LinearAttentionConfig, MambaConfig, ShortConvConfig
 
 
-def read_mla(r: Reader, text_type: str, nh: int | None, notes: list[str]) -> MLAConfig | None:
-    rank = r.get_int("kv_lora_rank")
-    rope = r.get_int("qk_rope_head_dim")
-    if rank is None:
+@dataclass(frozen=True)
+class RecurrentMixers:
+    mamba: MambaConfig | None = None
+    linear: LinearAttentionConfig | None = None
+    short_conv: ShortConvConfig | None = None
+
+    @property
+    def kind(self) -> str | None:
+        """What a recurrent layer of this model is: "mamba" | "mamba2" | "linear" | "conv" | None."""
+        if self.mamba is not None:
+            return "mamba" if self.mamba.version == 1 else "mamba2"
+        if self.linear is not None:
+            return "linear"
+        if self.short_conv is not None:
+            return "conv"
         return None
-    if rope is None:
-        return None
-    if text_type not in MLA_MODEL_TYPES:
-        notes.append(
-            f"MLA cache assumed from kv_lora_rank (model_type {text_type!r} is not in vLLM's MLA list)"
-        )
-    index_dim = r.get_int("index_head_dim") if r.has("index_topk") or text_type == "deepseek_v32" else None
-    return MLAConfig(
-        kv_lora_rank=rank,
-        qk_rope_head_dim=rope,
-        qk_nope_head_dim=r.get_int("qk_nope_head_dim"),
-        v_head_dim=r.get_int("v_head_dim"),
-        q_lora_rank=r.get_int("q_lora_rank"),
-        num_heads=nh,
-        index_head_dim=index_dim,
-        index_n_heads=r.get_int("index_n_heads") if index_dim else None,
+
+
+def read_recurrent_mixers(
+    r: Reader, text_type: str, hidden: int | None, nh: int | None, head_dim: int | None, missing: list[str]
+) -> RecurrentMixers:
+    """The model's recurrent mixers; dimensions that are incomplete are named in ``missing``."""
+    mamba = read_mamba(r, text_type, hidden, missing)
+    linear = None if mamba is not None else read_linear_attention(r, text_type, nh, head_dim, missing)
+    return RecurrentMixers(
+        mamba=mamba, linear=linear, short_conv=read_short_conv(r, text_type, hidden, missing)
     )
+
+
+def read_short_conv(
+    r: Reader, text_type: str, hidden: int | None, missing: list[str]
+) -> ShortConvConfig | None:
+    """LFM2: the short convolution's kernel and width."""
+    if text_type not in SHORT_CONV_TYPES:
+        return None
+    kernel = r.get_int("conv_L_cache")
+    dim = r.get_int("conv_dim") or hidden
+    if kernel is not None and dim is not None:
+        return ShortConvConfig(dim=dim, conv_kernel=kernel)
+    missing.append("short conv: conv_L_cache / hidden_size unknown")
+    return None
 
 
 def read_mamba(r: Reader, text_type: str, hidden: int | None, missing: list[str]) -> MambaConfig | None:
