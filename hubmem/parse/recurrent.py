@@ -4,6 +4,7 @@ attention (gated DeltaNet, lightning) and short convolutions (theory.md 1.2)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hubmem.parse.dtype import normalize_dtype
 from hubmem.parse.model_types import (
@@ -66,12 +67,22 @@ def read_mamba(r: Reader, text_type: str, hidden: int | None, missing: list[str]
     version = _mamba_version(r, text_type)
     if version is None:
         return None
-    state = r.get_int("ssm_state_size", "state_size", "mamba_d_state")
-    conv = r.get_int("conv_kernel", "mamba_d_conv", "d_conv")
-    ssm_dtype = normalize_dtype(r.raw("mamba_ssm_cache_dtype"))
+    ssm = _SsmState(
+        state_size=r.get_int("ssm_state_size", "state_size", "mamba_d_state"),
+        conv_kernel=r.get_int("conv_kernel", "mamba_d_conv", "d_conv"),
+        cache_dtype=normalize_dtype(r.raw("mamba_ssm_cache_dtype")),
+    )
     if version == 1:
-        return _read_mamba1(r, text_type, hidden, missing, state=state, conv=conv, ssm_dtype=ssm_dtype)
-    return _read_mamba2(r, text_type, hidden, missing, state=state, conv=conv, ssm_dtype=ssm_dtype)
+        return _read_mamba1(r, text_type, hidden, ssm, missing)
+    return _read_mamba2(r, text_type, hidden, ssm, missing)
+
+
+class _SsmState(NamedTuple):
+    """What both Mamba versions read the same way."""
+
+    state_size: int | None
+    conv_kernel: int | None
+    cache_dtype: str | None
 
 
 def _mamba_version(r: Reader, text_type: str) -> int | None:
@@ -83,14 +94,7 @@ def _mamba_version(r: Reader, text_type: str) -> int | None:
 
 
 def _read_mamba1(
-    r: Reader,
-    text_type: str,
-    hidden: int | None,
-    missing: list[str],
-    *,
-    state: int | None,
-    conv: int | None,
-    ssm_dtype: str | None,
+    r: Reader, text_type: str, hidden: int | None, ssm: _SsmState, missing: list[str]
 ) -> MambaConfig | None:
     expand = r.get_float("mamba_expand" if text_type in ("jamba", "zamba") else "expand")
     # Jamba/Zamba's intermediate_size belongs to the MLP; falcon-mamba ships expand=16 but
@@ -98,25 +102,24 @@ def _read_mamba1(
     inter: int | None = None if text_type in ("jamba", "zamba") else r.get_int("intermediate_size")
     if inter is None and expand is not None and hidden is not None:
         inter = int(expand * hidden)
+    state, conv = ssm.state_size, ssm.conv_kernel
     if inter is None or state is None or conv is None:
         missing.append("mamba: intermediate_size/state_size/conv_kernel not all known")
         return None
     return MambaConfig(
-        version=1, intermediate_size=inter, state_size=state, conv_kernel=conv, ssm_cache_dtype=ssm_dtype
+        version=1,
+        intermediate_size=inter,
+        state_size=state,
+        conv_kernel=conv,
+        ssm_cache_dtype=ssm.cache_dtype,
     )
 
 
 def _read_mamba2(
-    r: Reader,
-    text_type: str,
-    hidden: int | None,
-    missing: list[str],
-    *,
-    state: int | None,
-    conv: int | None,
-    ssm_dtype: str | None,
+    r: Reader, text_type: str, hidden: int | None, ssm: _SsmState, missing: list[str]
 ) -> MambaConfig | None:
     heads, head_dim, groups, inter = _mamba2_heads(r, text_type, hidden)
+    state, conv, ssm_dtype = ssm
     if inter is None or state is None or conv is None or heads is None or head_dim is None:
         missing.append("mamba2: num_heads/head_dim/state_size/conv_kernel not all known")
         return None
