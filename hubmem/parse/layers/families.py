@@ -11,6 +11,7 @@ from hubmem.parse.layers.plan import LayerFacts, LayerPlan
 from hubmem.parse.reader import Reader
 
 _MAMBA_ONLY_TYPES = {"mamba": "mamba", "falcon_mamba": "mamba", "mamba2": "mamba2"}
+_QWEN2_TYPES = ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe")  # the Qwen2 sliding rule applies unasked
 
 
 def _alternating(n: int) -> list[str]:
@@ -52,14 +53,12 @@ def jamba_zamba_period(r: Reader, facts: LayerFacts) -> LayerPlan | None:
 def qwen3_next_interval(r: Reader, facts: LayerFacts) -> LayerPlan | None:
     if facts.recurrent_kind != "linear" or not facts.model_type.startswith(("qwen3_next", "qwen3_5")):
         return None
-    interval = r.get_int("full_attention_interval")
-    notes = []
-    if interval is None:
-        interval = 4
-        notes.append("Qwen3NextConfig default full_attention_interval=4 applied")
+    given = r.get_int("full_attention_interval")
+    interval = 4 if given is None else given
     kinds = ["linear" if (i + 1) % interval else "full" for i in range(facts.num_layers)]
     plan = facts.plan(kinds, "full_attention_interval (Qwen3-Next)")
-    plan.notes = notes
+    if given is None:
+        plan.notes.append("Qwen3NextConfig default full_attention_interval=4 applied")
     return plan
 
 
@@ -76,17 +75,14 @@ def sliding_window_pattern(r: Reader, facts: LayerFacts) -> LayerPlan | None:
     mt = facts.model_type
     if mt not in ("gemma3", "gemma3_text", "cohere2") or facts.sliding_window is None:
         return None
-    default = 4 if mt == "cohere2" else 6
-    pattern = r.get_int("sliding_window_pattern", "_sliding_window_pattern")
-    notes = []
-    if pattern is None:
-        pattern = default
-        notes.append(f"{mt}: default sliding_window_pattern={default} applied")
+    given = r.get_int("sliding_window_pattern", "_sliding_window_pattern")
+    pattern = (4 if mt == "cohere2" else 6) if given is None else given
     kinds = ["sliding" if (i + 1) % pattern else "full" for i in range(facts.num_layers)]
     plan = facts.plan(
         kinds, f"sliding_window_pattern={pattern}: every {pattern}th layer full, the rest sliding"
     )
-    plan.notes = notes
+    if given is None:
+        plan.notes.append(f"{mt}: default sliding_window_pattern={pattern} applied")
     return plan
 
 
@@ -137,12 +133,7 @@ def _llama4_rope_layers(r: Reader, n: int, missing: list[str]) -> tuple[list[int
 
 def qwen2_max_window_layers(r: Reader, facts: LayerFacts) -> LayerPlan | None:
     """Qwen2 rule: only with use_sliding_window, and only layers >= max_window_layers (default 28) slide."""
-    if r.raw("use_sliding_window") is None and facts.model_type not in (
-        "qwen2",
-        "qwen2_moe",
-        "qwen3",
-        "qwen3_moe",
-    ):
+    if r.raw("use_sliding_window") is None and facts.model_type not in _QWEN2_TYPES:
         return None
     n = facts.num_layers
     use = r.get_bool("use_sliding_window") or False
@@ -155,13 +146,11 @@ def qwen2_max_window_layers(r: Reader, facts: LayerFacts) -> LayerPlan | None:
                 f"sliding_window={facts.sliding_window} ignored because use_sliding_window is false"
             )
         return plan
-    notes = []
+    first_sliding = 28 if mwl is None else mwl
+    kinds = ["sliding" if i >= first_sliding else "full" for i in range(n)]
+    plan = facts.plan(kinds, f"use_sliding_window: layers >= max_window_layers={first_sliding} slide")
     if mwl is None:
-        mwl = 28
-        notes.append("Qwen2Config default max_window_layers=28 applied")
-    kinds = ["sliding" if i >= mwl else "full" for i in range(n)]
-    plan = facts.plan(kinds, f"use_sliding_window: layers >= max_window_layers={mwl} slide")
-    plan.notes = notes
+        plan.notes.append("Qwen2Config default max_window_layers=28 applied")
     return plan
 
 
