@@ -210,8 +210,7 @@ def _architecture(
     missing: list[str],
     companions: Mapping[str, Any],
 ) -> Architecture:
-    """Phase 7 and the assembly. What the readers called here find wrong is not named in ``missing``:
-    the problems were reported before they ran."""
+    """Phase 7 and the assembly (what the readers called here find wrong is not named in ``missing``)."""
     r, attention, mixers, plan = tc.reader, stack.attention, stack.mixers, stack.plan
     moe = read_moe_layout(r)
     return Architecture(
