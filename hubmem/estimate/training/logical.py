@@ -1,4 +1,4 @@
-"""Logical tensors: the checkpoint's real tensor list as the model sees it (theory.md section 4).
+"""Logical tensors: the checkpoint's real tensor list as the model sees it (docs/theory.md section 4).
 
 Packed quantized weights are unpacked to their logical shape and auxiliary tensors (scales, zeros,
 absmax ...) are folded into the module they belong to, so per-tensor training rules see the real shapes.

@@ -1,4 +1,5 @@
-"""LoRA / QLoRA: which real tensors get an adapter, and the NF4 bytes of a QLoRA base (theory.md 4.2, 3.2).
+"""LoRA / QLoRA: which real tensors get an adapter, and the NF4 bytes of a QLoRA base (docs/theory.md 4.2,
+3.2).
 
 Adapters follow PEFT (``peft/tuners/lora/layer.py``): ``lora_A = Linear(in, r)``, ``lora_B = Linear(r, out)``
 so an adapted ``Linear(in, out)`` (weight shape ``[out, in]``) trains ``r * (in + out)`` parameters

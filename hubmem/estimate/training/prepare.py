@@ -1,4 +1,4 @@
-"""The per-checkpoint half of a training projection (theory.md section 4).
+"""The per-checkpoint half of a training projection (docs/theory.md section 4).
 
 ``prepare_training`` reads the checkpoint once: its logical tensors (packed weights unpacked, scales
 folded into their module), which of them are trainable, the quantization family and whether the MLP is

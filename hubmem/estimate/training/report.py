@@ -1,4 +1,4 @@
-"""Training memory projected from the real tensor list (theory.md section 4).
+"""Training memory projected from the real tensor list (docs/theory.md section 4).
 
 Three steps, each done once for what it depends on:
 

@@ -1,5 +1,5 @@
 """Model states of a training run, unsharded: weights, gradients, master weights and optimizer states of a
-full, LoRA or QLoRA fine-tune (theory.md section 4).
+full, LoRA or QLoRA fine-tune (docs/theory.md section 4).
 
 Everything here is independent of the GPU count: each breakdown line is a :class:`StateItem` that says
 which kind of state it is, and :class:`~hubmem.estimate.training.sharding.Sharder` turns it into per-GPU

@@ -1,7 +1,7 @@
 """Quantized checkpoints: which format, and how many *logical* parameters each stored tensor holds.
 
 The rules follow huggingface.js ``parse-safetensors-metadata.ts`` (``getQuantizationMultiplier``,
-``shouldSkipTensor``; theory.md 3.2), which is what the Hub's model page shows, with three
+``shouldSkipTensor``; docs/theory.md 3.2), which is what the Hub's model page shows, with three
 deliberate refinements: the packing factor is the exact ratio ``container_bits / bits`` (3-bit
 GPTQ in I32 is 32/3, not ``floor(32/3) = 10``); bitsandbytes 4-bit follows the storage dtype
 (``bnb_4bit_quant_storage``: ``nbytes * 2`` values); and a scalar that is a real parameter counts

@@ -1,4 +1,4 @@
-"""Exact weight bytes and logical parameters, per dtype, per component and per file (theory.md 3).
+"""Exact weight bytes and logical parameters, per dtype, per component and per file (docs/theory.md 3).
 
 * bytes: ``sum(end - begin)`` over the tensors of the headers, exact;
 * elements: ``prod(shape)`` per tensor, scalars 1 (huggingface_hub ``get_safetensors_metadata``);
