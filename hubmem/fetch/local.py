@@ -13,7 +13,6 @@ report is built by the same code; only the first ``8 + N`` bytes of each weight 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, O
 from hubmem.fetch.assemble import finish_snapshot
 from hubmem.fetch.ids import validate_repo_id
 from hubmem.fetch.layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, Layout, join, plan_layout, shards_of
+from hubmem.formats.json_reader import load_json_file, open_regular
 from hubmem.formats.safetensors import decode_header, read_header_length
 from hubmem.snapshot import Snapshot, WeightFile
 
@@ -41,9 +41,10 @@ def looks_local(arg: str) -> bool:
 
 
 def read_local_header(file: Path, rel: str) -> WeightFile:
-    """The header of one safetensors file on disk (8 + N bytes read), with the real file size."""
+    """The header of one safetensors file on disk (8 + N bytes read), with the real file size; a FIFO,
+    device or folder under the name is refused at once."""
     try:
-        with open(file, "rb") as fh:
+        with open_regular(file) as fh:
             size = os.fstat(fh.fileno()).st_size
             n = read_header_length(fh.read(8), file=rel)
             if 8 + n > size:
@@ -59,8 +60,10 @@ def read_local_header(file: Path, rel: str) -> WeightFile:
 
 
 def _read_json(file: Path, rel: str, warnings: list[str]) -> Any:
+    """A small JSON file (config.json, a companion, the index) through the bounded reader: a regular
+    file of at most ``MAX_JSON_BYTES``; anything else is a warning and None."""
     try:
-        return json.loads(file.read_bytes().decode("utf-8-sig"))
+        return load_json_file(file)
     except OSError as exc:
         warnings.append(f"{rel}: cannot read ({exc.strerror or exc}); ignored")
     except (UnicodeDecodeError, ValueError) as exc:

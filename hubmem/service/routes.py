@@ -21,6 +21,7 @@ from hubmem.errors import (
     PayloadTooLargeError,
 )
 from hubmem.fetch.ids import validate_repo_id
+from hubmem.formats.json_reader import load_json
 from hubmem.schema.options import Options
 from hubmem.service.auth import Caller, TokenHasher, caller_from_header
 from hubmem.service.core import Core, Kind
@@ -202,10 +203,10 @@ async def scan(request: web.Request) -> web.StreamResponse:
     options = _options(request)
     caller = caller_of(request)
     raw = await request.read()  # bounded by client_max_size (413)
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError:
-        raise InvalidRequestError("The body must be JSON: a list of repo ids.") from None
+    try:  # a list of ids, or {"repo_ids": [...]}: two levels at most
+        data = load_json(raw or b"null", max_bytes=settings.client_max_size, max_depth=2)
+    except ValueError as exc:
+        raise InvalidRequestError(f"The body must be JSON: a list of repo ids ({exc}).") from None
     if isinstance(data, dict) and set(data) == {"repo_ids"}:
         data = data["repo_ids"]
     if not isinstance(data, list) or not all(isinstance(x, str) for x in data):

@@ -8,7 +8,6 @@ Hub or a mirror on 127.0.0.1 behaves like the real one).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 
@@ -25,8 +24,10 @@ from hubmem.errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
+from hubmem.formats.json_reader import load_json
 
 _MAX_MESSAGE = 400
+_MAX_ERROR_BODY = 65536  # the part of an error body that is read for the Hub's explanation
 _INVALID_CREDENTIALS = re.compile(r"invalid (credentials|(user )?token|authorization)", re.I)
 _DISABLED = re.compile(r"disabled", re.I)
 
@@ -40,7 +41,7 @@ def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
 def hub_message(headers: Mapping[str, str], body: bytes) -> str:
     """The Hub's explanation: ``X-Error-Message``, the JSON ``error``/``errors``, or a short text body."""
     parts: list[str] = []
-    text = body[:65536].decode("utf-8", errors="replace").strip()
+    text = body[:_MAX_ERROR_BODY].decode("utf-8", errors="replace").strip()
     for value in [headers.get("x-error-message"), *(_body_messages(text) if text else [])]:
         if isinstance(value, str) and value.strip() and value.strip() not in parts:
             parts.append(value.strip())
@@ -51,7 +52,7 @@ def _body_messages(text: str) -> list[object]:
     """What an error body says: its JSON ``error``, ``error_description`` and ``errors[].message``, or
     the text itself (not an HTML page)."""
     try:
-        data = json.loads(text)
+        data = load_json(text, max_bytes=_MAX_ERROR_BODY)
     except ValueError:
         return [] if text.lstrip().startswith("<") else [text[:_MAX_MESSAGE]]
     if not isinstance(data, dict):
