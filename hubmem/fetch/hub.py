@@ -152,6 +152,8 @@ class _Fetch:
             await asyncio.to_thread(
                 cc.remember_complete, self.revision, self.subfolder, [f.path for f in files]
             )
+        if self.cache is not None and (cache_warning := self.cache.take_warning()) is not None:
+            self.warnings.append(cache_warning)
         snapshot = Snapshot(
             repo_id=self.repo_id,
             revision=self.revision,
