@@ -35,3 +35,8 @@ def _smallest_context(r: Reader, root: Reader) -> tuple[int | None, str | None]:
             v, k = min(found)
             return v, k
     return None, None
+
+
+def context_invalid(tc: TextConfig) -> bool:
+    """Whether a context key held an invalid value (then the context is not *missing* a key)."""
+    return tc.reader.is_invalid(*_MAX_CONTEXT_KEYS) or tc.root.is_invalid(*_MAX_CONTEXT_KEYS)

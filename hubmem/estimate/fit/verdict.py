@@ -3,7 +3,7 @@
 Inference, per GPU, tensor parallel over ``tp`` GPUs::
 
     required = ceil(weights / tp) + kv(context, batch, tp) + workspace(tp)
-    usable   = floor(memory x utilization) - reserve
+    usable   = max(0, floor(memory x utilization) - reserve)   (a reserve above the share: nothing usable)
     fits     = required <= usable
 
 * ``memory``: the catalog's vendor figure (decimal GB) or, with ``memory_basis="reported"``, the
@@ -204,6 +204,11 @@ def inference_workspace(arch: Architecture | None, tp: int, options: FitOptions)
 # ------------------------------------------------------------------------------------------- inference
 
 
+def usable_memory(memory: int, utilization: float, reserve: int) -> int:
+    """Bytes a GPU leaves to the model: its share of ``memory`` minus the reserve, never below 0."""
+    return max(0, int(memory * utilization) - reserve)
+
+
 def fit_inference(
     weights: WeightsReport | int,
     arch: Architecture | None,
@@ -225,7 +230,7 @@ def fit_inference(
     memory, memory_text = memory_of(spec, options.memory_basis)
     util = options.utilization if options.utilization is not None else INFERENCE_UTILIZATION
     reserve = options.reserve_bytes if options.reserve_bytes is not None else DEFAULT_RESERVE
-    usable = int(memory * util) - reserve
+    usable = usable_memory(memory, util, reserve)
     model_max = arch.max_context if arch is not None else None
     context = options.context or min(DEFAULT_CONTEXT, model_max or DEFAULT_CONTEXT)
     batch = options.batch
@@ -265,7 +270,8 @@ def fit_inference(
     ]
     assumptions = [
         memory_text,
-        f"usable = floor(memory x {util:g}) - reserve {_fmt(reserve)} B = {_fmt(usable)} B ({_gib(usable)})",
+        f"usable = max(0, floor(memory x {util:g}) - reserve {_fmt(reserve)} B) = {_fmt(usable)} B "
+        f"({_gib(usable)})",
         f"utilization {util:g}: vLLM gpu_memory_utilization default 0.9 (0.92 on current main)",
         f"reserve {_gib(reserve)}: CUDA context and non-torch memory (transformers anatomy: 1-2 GB); "
         "CUDA graphs can add 1-3 GiB (vLLM), not counted",
@@ -333,7 +339,7 @@ def fit_training(
     memory, memory_text = memory_of(spec, options.memory_basis)
     util = options.utilization if options.utilization is not None else TRAINING_UTILIZATION
     reserve = options.reserve_bytes if options.reserve_bytes is not None else DEFAULT_RESERVE
-    usable = int(memory * util) - reserve
+    usable = usable_memory(memory, util, reserve)
 
     training, arch = plan.options, plan.model.arch
     report = project_training(plan)
@@ -355,7 +361,8 @@ def fit_training(
     ]
     assumptions = [
         memory_text,
-        f"usable = floor(memory x {util:g}) - reserve {_fmt(reserve)} B = {_fmt(usable)} B ({_gib(usable)})",
+        f"usable = max(0, floor(memory x {util:g}) - reserve {_fmt(reserve)} B) = {_fmt(usable)} B "
+        f"({_gib(usable)})",
         "training: no engine budget (utilization 1.0 unless set); allocator fragmentation not modelled",
         "min_gpus candidates: " + ", ".join(str(n) for n in candidates),
         *report.assumptions,
