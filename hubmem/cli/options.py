@@ -9,6 +9,7 @@ from typing import Any, get_args
 import click
 from pydantic import ValidationError
 
+from hubmem.errors import UsageError
 from hubmem.fetch.cache import HeaderCache
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.options import Options
@@ -171,7 +172,11 @@ def build_options(kw: dict[str, Any]) -> Options:
             gpus=kw["gpus"],
         )
     except ValidationError as exc:
-        raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
+        raise UsageError(
+            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()),
+            hint="--gpus must be a multiple of --tp, and --zero and --fsdp exclude each other "
+            "(see `hubmem --help`).",
+        ) from None
     return Options(
         revision=kw["revision"],
         subfolder=kw["subfolder"],

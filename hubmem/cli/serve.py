@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
 from hubmem.cli.console import guarded
+from hubmem.errors import UsageError
 
 
 @click.command("serve")
@@ -30,8 +33,16 @@ def serve_cmd(host: str, port: int, endpoint: str | None, use_server_token: bool
     server_token = get_token() if use_server_token else None
     if use_server_token and not server_token:
         raise click.UsageError("--use-server-token: no token found (HF_TOKEN or `hf auth login`).")
-    run(
-        Settings(endpoint=endpoint, server_token=server_token, cache_entries=cache_entries),
-        host=host,
-        port=port,
-    )
+    try:
+        run(
+            Settings(endpoint=endpoint, server_token=server_token, cache_entries=cache_entries),
+            host=host,
+            port=port,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise UsageError(  # the address is in use, or not ours to listen on
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="Pick a free port with --port (0 lets the system choose one) or another --host.",
+        ) from None

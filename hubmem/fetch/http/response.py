@@ -10,6 +10,7 @@ import httpx
 from huggingface_hub import constants as hf_constants
 
 from hubmem.errors import NetworkError
+from hubmem.fetch.http.answers import redact
 from hubmem.formats.json_reader import load_json
 
 ERROR_BODY_CAP = 1 << 20  # read at most 1 MiB of an error or redirect body
@@ -80,7 +81,7 @@ async def read_capped(response: httpx.Response, cap: int, *, strict: bool) -> by
         buf += chunk
         if len(buf) > cap:
             if strict:
-                raise NetworkError(f"{response.url}: response larger than {cap:,} bytes")
+                raise NetworkError(f"{redact(str(response.url))}: response larger than {cap:,} bytes")
             del buf[cap:]
             break
     return bytes(buf)
