@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from hubmem.service.auth import TokenHasher
@@ -44,6 +46,12 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf "%{User-Agent}i"'
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """aiohttp server settings: a connection that has not sent a whole request line and headers within
+    ``header_timeout`` seconds (idle keep-alive connections included) is closed."""
+    return {"keepalive_timeout": settings.header_timeout}
+
+
 def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve until interrupted (``hubmem serve``)."""
     import logging
@@ -55,4 +63,5 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> Non
         port=port,
         access_log_format=ACCESS_LOG_FORMAT,
         print=lambda msg: logging.getLogger("hubmem.service").info("%s", msg),
+        **server_options(settings),
     )
