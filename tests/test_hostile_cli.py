@@ -109,6 +109,7 @@ def test_literal_text_helpers_escape_control_characters() -> None:
         (("--tp", "2", "--gpus", "3", "--gpu", "h100"), "multiple of tensor_parallel"),
         (("--train", "full", "--zero", "3", "--fsdp", "full_shard"), "ZeRO"),
         (("--zero", "3", "--fsdp", "full_shard"), "ZeRO"),
+        (("--context", str(2**41)), "context: Input should be less than or equal to"),
     ],
 )
 def test_options_that_do_not_go_together_are_usage_errors(

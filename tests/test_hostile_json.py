@@ -220,3 +220,14 @@ def test_header_helper_round_trips() -> None:
     raw = header(GOOD)
     assert struct.calcsize("<Q") == 8 and len(raw) % 8 == 0
     assert parse_tensors(decode_header(raw))[0].nbytes == 8
+
+
+def test_layer_indexes_and_counts_in_names_and_indexes_are_bounded() -> None:
+    """A 5,000-digit layer index in a tensor name, or a count of 5,000 digits in the index, crashed int()."""
+    from hubmem.estimate.weights.names import layer_index
+    from hubmem.estimate.weights.report import as_count
+
+    assert layer_index("model.layers.12.mlp.weight") == (12, ["mlp", "weight"])
+    assert layer_index("model.layers." + "9" * 5000 + ".mlp.weight") is None
+    assert as_count("9" * 5000) is None and as_count("²") is None and as_count(2**64) is None
+    assert as_count("1024") == 1024 and as_count(1024.0) == 1024

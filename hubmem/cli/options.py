@@ -147,6 +147,30 @@ def open_cache(kw: dict[str, Any]) -> HeaderCache | None:
 
 
 def build_options(kw: dict[str, Any]) -> Options:
+    """The Options of a report command; values that do not go together are a usage error (exit 2)."""
+    try:
+        return _options(kw)
+    except ValidationError as exc:
+        raise usage_error(exc) from None
+
+
+def usage_error(exc: ValidationError) -> UsageError:
+    """Option values pydantic refused, as one usage error (exit 2) naming each option."""
+    return UsageError(
+        "; ".join(_problem(e) for e in exc.errors()),
+        hint="--gpus must be a multiple of --tp, --zero and --fsdp exclude each other, and sizes have "
+        "upper bounds (see `hubmem --help`).",
+    )
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as ``field: message`` (model-level checks have no field)."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _options(kw: dict[str, Any]) -> Options:
     kv = KVOptions(
         context=kw["context"],
         batch=kw["batch"],
@@ -156,27 +180,20 @@ def build_options(kw: dict[str, Any]) -> Options:
         max_num_batched_tokens=kw["max_num_batched_tokens"],
         encoder_length=kw["encoder_length"],
     )
-    try:
-        training = TrainingOptions(
-            method=kw["train_method"] or "full",
-            optimizer=kw["optimizer"],
-            precision=kw["precision"],
-            rank=kw["rank"],
-            lora_targets=kw["lora_targets"],
-            zero=int(kw["zero"]),
-            fsdp=kw["fsdp"],
-            tensor_parallel=kw["tp"],
-            micro_batch=kw["micro_batch"],
-            seq_len=kw["seq_len"],
-            gradient_checkpointing=kw["checkpointing"],
-            gpus=kw["gpus"],
-        )
-    except ValidationError as exc:
-        raise UsageError(
-            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()),
-            hint="--gpus must be a multiple of --tp, and --zero and --fsdp exclude each other "
-            "(see `hubmem --help`).",
-        ) from None
+    training = TrainingOptions(
+        method=kw["train_method"] or "full",
+        optimizer=kw["optimizer"],
+        precision=kw["precision"],
+        rank=kw["rank"],
+        lora_targets=kw["lora_targets"],
+        zero=int(kw["zero"]),
+        fsdp=kw["fsdp"],
+        tensor_parallel=kw["tp"],
+        micro_batch=kw["micro_batch"],
+        seq_len=kw["seq_len"],
+        gradient_checkpointing=kw["checkpointing"],
+        gpus=kw["gpus"],
+    )
     return Options(
         revision=kw["revision"],
         subfolder=kw["subfolder"],

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from hubmem.cli.console import err_console, guarded
-from hubmem.cli.options import KV_DTYPES, cache_options, open_cache
+from hubmem.cli.options import KV_DTYPES, cache_options, open_cache, usage_error
 from hubmem.pipeline import run_sync
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.options import Options
@@ -95,13 +96,8 @@ def scan_cmd(repos: Any, **kw: Any) -> None:
     if kw["resume"] and kw["overwrite"]:
         raise click.UsageError("--resume and --overwrite exclude each other")
     targets = parse_targets(repos, default_revision=kw["revision"])
-    options = Options(
-        revision=kw["revision"],
-        subfolder=kw["subfolder"],
-        kv=KVOptions(context=kw["context"], batch=kw["batch"], kv_dtype=kw["kv_dtype"]),
-    )
     settings = ScanSettings(
-        options=options,
+        options=_scan_options(kw),
         concurrency=kw["concurrency"],
         check=kw["with_check"],
         endpoint=kw["endpoint"],
@@ -134,3 +130,14 @@ def scan_cmd(repos: Any, **kw: Any) -> None:
         )
     print_summary(summary, err_console)
     sys.exit(0 if summary.failed_total == 0 else 1)
+
+
+def _scan_options(kw: dict[str, Any]) -> Options:
+    try:
+        return Options(
+            revision=kw["revision"],
+            subfolder=kw["subfolder"],
+            kv=KVOptions(context=kw["context"], batch=kw["batch"], kv_dtype=kw["kv_dtype"]),
+        )
+    except ValidationError as exc:
+        raise usage_error(exc) from None

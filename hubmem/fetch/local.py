@@ -103,9 +103,9 @@ def load_local(
             raise NoSafetensorsError(f"{path} is a file; --subfolder applies to folders only")
         return _load_file(root, Snapshot(shown, revision, commit, source))
     if not root.is_dir():
+        what = "not a regular file or folder" if os.path.lexists(root) else "no such file or folder"
         raise NoSafetensorsError(
-            f"{path}: no such file or folder",
-            hint="Pass a checkpoint folder, a .safetensors file or a Hub repo id.",
+            f"{path}: {what}", hint="Pass a checkpoint folder, a .safetensors file or a Hub repo id."
         )
     sub = (subfolder.strip("/") if subfolder else None) or None
     siblings = _list_files(root)

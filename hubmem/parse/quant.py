@@ -8,6 +8,7 @@ text config), quantize_config.json (AutoGPTQ), quant_config.json (AutoAWQ), hf_q
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -23,7 +24,7 @@ def _as_int(q: Reader, *keys: str) -> int | None:
     """First of ``keys`` holding an integer (a string of digits counts; -1 means "per channel"), bounded."""
     for key in keys:
         v = q.raw(key)
-        if isinstance(v, str) and v.strip().isdigit() and len(v.strip()) <= 10:
+        if isinstance(v, str) and re.fullmatch(r"[0-9]{1,10}", v.strip()):
             v = int(v.strip())
         if v is None:
             continue

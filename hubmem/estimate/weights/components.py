@@ -25,6 +25,7 @@ from hubmem.estimate.weights.segments import (
     EMBED_SEGMENTS,
     FINAL_NORM_SEGMENTS,
     FUSED_EXPERT_SEGMENTS,
+    INDEX,
     LAYER_CONTAINERS,
     LM_HEAD_SEGMENTS,
     MIXER_ATTENTION,
@@ -205,7 +206,7 @@ def classify_tensor(
 
 
 _DIGITS_RE = re.compile(r"\d+")
-_LAYER_RE = re.compile(r"(?:^|\.)(?:" + "|".join(sorted(LAYER_CONTAINERS)) + r")\.(\d+)(?:\.|$)")
+_LAYER_RE = re.compile(r"(?:^|\.)(?:" + "|".join(sorted(LAYER_CONTAINERS)) + rf")\.({INDEX})(?:\.|$)")
 
 
 class Classifier:
