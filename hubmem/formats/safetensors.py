@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +40,7 @@ def read_header_length(first8: bytes, *, file: str = "") -> int:
     """Decode the u64 header length and refuse absurd values before reading any further."""
     if len(first8) < 8:
         raise CorruptHeaderError(f"{file or 'file'}: shorter than 8 bytes, not a safetensors file")
-    (n,) = struct.unpack("<Q", first8[:8])
+    n = int.from_bytes(first8[:8], "little")  # u64, little-endian
     if n > MAX_HEADER_LENGTH:
         raise CorruptHeaderError(
             f"{file or 'file'}: header length {n:,} bytes exceeds the {MAX_HEADER_LENGTH:,}-byte limit"
@@ -76,39 +75,54 @@ def parse_tensors(header: dict[str, Any], *, file: str = "", data_size: int | No
             if info is not None and not isinstance(info, dict):
                 raise CorruptHeaderError(f"{where}: __metadata__ is not an object")
             continue
-        if not isinstance(info, dict):
-            raise CorruptHeaderError(f"{where}: entry {name!r} is not an object")
-        raw_dtype = info.get("dtype")
-        dtype = canonical_dtype(raw_dtype) if isinstance(raw_dtype, str) else None
-        if dtype is None:
-            raise CorruptHeaderError(
-                f"{where}: tensor {name!r} has unknown dtype {raw_dtype!r}",
-                hint="Known dtypes: " + " ".join(DTYPE_BITS),
-            )
-        shape = info.get("shape")
-        offsets = info.get("data_offsets")
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-        ):
-            raise CorruptHeaderError(f"{where}: tensor {name!r} has an invalid shape {shape!r}")
-        if (
-            not isinstance(offsets, list)
-            or len(offsets) != 2
-            or not all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
-            or offsets[0] > offsets[1]
-        ):
-            raise CorruptHeaderError(f"{where}: tensor {name!r} has invalid data_offsets {offsets!r}")
-        t = Tensor(name, dtype, tuple(shape), offsets[0], offsets[1], file)
-        nbits = t.numel * DTYPE_BITS[dtype]
-        if nbits % 8:
-            raise CorruptHeaderError(f"{where}: tensor {name!r} is not byte aligned ({nbits} bits)")
-        if t.nbytes != nbits // 8:
-            raise CorruptHeaderError(
-                f"{where}: tensor {name!r} spans {t.nbytes:,} bytes "
-                f"but {dtype} x {list(shape)} needs {nbits // 8:,}"
-            )
-        tensors.append(t)
+        tensors.append(_entry_tensor(name, info, where, file))
     tensors.sort(key=lambda t: (t.begin, t.end))
+    _check_contiguous(tensors, where, data_size)
+    return tensors
+
+
+def _is_count(value: Any) -> bool:
+    """A non-negative integer (bool excluded): a valid dimension or byte offset."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _entry_tensor(name: str, info: Any, where: str, file: str) -> Tensor:
+    """One header entry checked on its own: dtype, shape, offsets and a byte size that fits them."""
+    if not isinstance(info, dict):
+        raise CorruptHeaderError(f"{where}: entry {name!r} is not an object")
+    raw_dtype = info.get("dtype")
+    dtype = canonical_dtype(raw_dtype) if isinstance(raw_dtype, str) else None
+    if dtype is None:
+        raise CorruptHeaderError(
+            f"{where}: tensor {name!r} has unknown dtype {raw_dtype!r}",
+            hint="Known dtypes: " + " ".join(DTYPE_BITS),
+        )
+    shape = info.get("shape")
+    offsets = info.get("data_offsets")
+    if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+        raise CorruptHeaderError(f"{where}: tensor {name!r} has an invalid shape {shape!r}")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(_is_count(o) for o in offsets)
+        or offsets[0] > offsets[1]
+    ):
+        raise CorruptHeaderError(f"{where}: tensor {name!r} has invalid data_offsets {offsets!r}")
+    t = Tensor(name, dtype, tuple(shape), offsets[0], offsets[1], file)
+    nbits = t.numel * DTYPE_BITS[dtype]
+    if nbits % 8:
+        raise CorruptHeaderError(f"{where}: tensor {name!r} is not byte aligned ({nbits} bits)")
+    if t.nbytes != nbits // 8:
+        raise CorruptHeaderError(
+            f"{where}: tensor {name!r} spans {t.nbytes:,} bytes "
+            f"but {dtype} x {list(shape)} needs {nbits // 8:,}"
+        )
+    return t
+
+
+def _check_contiguous(tensors: list[Tensor], where: str, data_size: int | None) -> None:
+    """Tensors (sorted by offset) tile the buffer from 0 without holes or overlaps, and cover
+    ``data_size`` bytes exactly when it is known."""
     cursor = 0
     for t in tensors:
         if t.begin != cursor:
@@ -119,4 +133,3 @@ def parse_tensors(header: dict[str, Any], *, file: str = "", data_size: int | No
         raise CorruptHeaderError(
             f"{where}: tensors cover {cursor:,} bytes but the file holds {data_size:,} bytes of data"
         )
-    return tensors

@@ -41,31 +41,52 @@ def resolve_dtype(
 ) -> tuple[str, str, str | None]:
     """(dtype, source, problem) following vLLM get_torch_dtype's order (theory.md 1.2)."""
     ignored: list[str] = []
-    candidates: list[tuple[Reader, str]] = [(root, "config")]
+    found = _config_dtype(_dtype_holders(root, r, tc_key, config), ignored)
+    if found is not None:
+        return found[0], found[1], None
+    if tensors and (best := _tensor_dtype(tensors)) is not None:
+        return best, "tensors", None
+    why = "no dtype/torch_dtype in config and no floating-point tensors"
+    if ignored:
+        why += f" ({', '.join(ignored)} is not an activation dtype)"
+    return DEFAULT_DTYPE, "default", f"dtype: {why}; {DEFAULT_DTYPE} assumed for projections"
+
+
+def _dtype_holders(
+    root: Reader, r: Reader, tc_key: str | None, config: dict[str, Any]
+) -> list[tuple[Reader, str]]:
+    """The config objects that may name the dtype, in the order they are asked, with their labels."""
+    holders: list[tuple[Reader, str]] = [(root, "config")]
     if tc_key is not None:
-        candidates.append((r, tc_key))
+        holders.append((r, tc_key))
     for sub in ("vision_config", "encoder"):
         if isinstance(config.get(sub), dict):
-            candidates.append((Reader(config[sub]), sub))
-    for reader, label in candidates:
+            holders.append((Reader(config[sub]), sub))
+    return holders
+
+
+def _config_dtype(holders: list[tuple[Reader, str]], ignored: list[str]) -> tuple[str, str] | None:
+    """The first activation dtype a config names, and where (``config:torch_dtype``); names that are not
+    activation dtypes are added to ``ignored``."""
+    for reader, label in holders:
         for key in ("dtype", "torch_dtype"):
             raw = reader.raw(key)
             if raw is None:
                 continue
             canon = normalize_dtype(raw)
             if canon is not None:
-                return canon, f"{label}:{key}", None
+                return canon, f"{label}:{key}"
             ignored.append(f"{label}.{key}={raw!r}")
-    if tensors:
-        counts: Counter[str] = Counter()
-        for t in tensors:
-            name = _TENSOR_FLOAT_DTYPES.get(t.dtype)
-            if name is not None:
-                counts[name] += t.numel
-        if counts:
-            best = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
-            return best, "tensors", None
-    why = "no dtype/torch_dtype in config and no floating-point tensors"
-    if ignored:
-        why += f" ({', '.join(ignored)} is not an activation dtype)"
-    return DEFAULT_DTYPE, "default", f"dtype: {why}; {DEFAULT_DTYPE} assumed for projections"
+    return None
+
+
+def _tensor_dtype(tensors: Sequence[Tensor]) -> str | None:
+    """The floating dtype holding the most elements (ties: the larger name), or None without one."""
+    counts: Counter[str] = Counter()
+    for t in tensors:
+        name = _TENSOR_FLOAT_DTYPES.get(t.dtype)
+        if name is not None:
+            counts[name] += t.numel
+    if not counts:
+        return None
+    return max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]

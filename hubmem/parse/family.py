@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubmem.parse.reader import Reader
+from hubmem.parse.reader import Reader, positive_int
 from hubmem.schema.architecture import FamilyConfig, NasBlock, VisionTower
 
 _NEMOTRON_BLOCKS = {"mamba": "M", "attention": "*", "mlp": "-", "moe": "E"}
@@ -46,10 +46,6 @@ def _block_pattern(r: Reader) -> str | None:
     return None
 
 
-def _positive(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
-
-
 def _nas_block(block: Any) -> NasBlock:
     attn = block.get("attention") if isinstance(block, Mapping) else None
     ffn = block.get("ffn") if isinstance(block, Mapping) else None
@@ -59,11 +55,11 @@ def _nas_block(block: Any) -> NasBlock:
     return NasBlock(
         attention_no_op=bool(attn.get("no_op")),
         attention_linear=bool(attn.get("replace_with_linear")),
-        n_heads_in_group=_positive(group),
+        n_heads_in_group=positive_int(group),
         ffn_no_op=bool(ffn.get("no_op")),
         ffn_linear=bool(ffn.get("replace_with_linear")),
         ffn_mult=float(mult) if isinstance(mult, int | float) and not isinstance(mult, bool) else None,
-        ffn_intermediate=_positive(inter),
+        ffn_intermediate=positive_int(inter),
     )
 
 
@@ -119,7 +115,7 @@ def read_family(r: Reader, root: Reader, text_type: str) -> FamilyConfig:
         type_vocab_size=_int(r, "type_vocab_size"),
         relative_attention_num_buckets=_int(r, "relative_attention_num_buckets"),
         feed_forward_proj=r.raw("feed_forward_proj") if isinstance(r.raw("feed_forward_proj"), str) else None,
-        time_step_rank=_positive(r.raw("time_step_rank")),
+        time_step_rank=positive_int(r.raw("time_step_rank")),
         block_pattern=_block_pattern(r) if text_type == "nemotron_h" else None,
         nas_blocks=[_nas_block(b) for b in blocks] if isinstance(blocks, list) else None,
         vision=_vision(root),

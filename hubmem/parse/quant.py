@@ -82,6 +82,17 @@ def _per_module(method: str, qc: dict[str, Any]) -> dict[str, object]:
     return {k: v for k, v in qc.items() if isinstance(v, dict | bool)}
 
 
+def read_quantization(root: Reader, r: Reader) -> dict[str, Any] | None:
+    """config.json's own ``quantization_config`` / ``compression_config`` object as it stands (top level
+    first; an empty object counts here, unlike in :func:`read_quant_config`)."""
+    for reader in (root, r):
+        for key in ("quantization_config", "compression_config"):
+            d = reader.get_dict(key)
+            if d is not None:
+                return d
+    return None
+
+
 def read_quant_config(root: Reader, r: Reader, companions: Mapping[str, Any]) -> QuantConfig | None:
     """The quantization settings the config files state, or None when none do."""
     expert_dtype = root.raw("expert_dtype") if root.raw("expert_dtype") is not None else r.raw("expert_dtype")

@@ -12,6 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def positive_int(value: Any) -> int | None:
+    """``value`` if it is an integer > 0 (bool excluded), else None: a raw value's check outside a Reader."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 class Reader:
     def __init__(
         self, data: Mapping[str, Any], *, where: str = "", problems: list[str] | None = None

@@ -1,0 +1,67 @@
+"""How many layers the model has, and how many can hold a cache (theory.md 1.2).
+
+The count comes from the first layer-count key; for an encoder-decoder model the cache lives in the
+decoder's layers; without any count, the length of a per-layer description is one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hubmem.parse.encoder import read_encoder_decoder
+from hubmem.parse.reader import Reader
+from hubmem.parse.text_config import TextConfig
+from hubmem.schema.architecture import EncoderConfig
+
+MAX_LAYERS = 10_000  # a layer count beyond this is a broken config, not a model
+
+# Keys whose value describes every layer: their length is the layer count.
+_PER_LAYER_KEYS = (
+    "layer_types",
+    "layers_block_type",
+    "block_configs",
+    "hybrid_override_pattern",
+    "attn_type_list",
+)
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    num_layers: int | None  # the model's layers (an encoder-decoder model's encoder layers when no other)
+    cache_layers: int | None  # the layers that can hold a cache: the decoder layers of encoder-decoder models
+    encoder: EncoderConfig | None  # the encoder of an encoder-decoder model
+
+
+def read_num_layers(r: Reader) -> int | None:
+    num_layers, key = r.int_("num_hidden_layers", "n_layer", "n_layers", "num_layers", "encoder_layers")
+    if num_layers is not None and num_layers > MAX_LAYERS:
+        r.problems.append(f"{key}: {num_layers:,} layers is implausible (> {MAX_LAYERS:,}); ignored")
+        return None
+    return num_layers
+
+
+def count_layers(tc: TextConfig, num_layers: int | None, notes: list[str]) -> LayerCounts:
+    r = tc.reader
+    encoder: EncoderConfig | None = None
+    cache_layers = num_layers
+    if tc.encoder_decoder:
+        encoder = read_encoder_decoder(r, tc.text_type, t5_like=tc.t5_like, notes=notes)
+        cache_layers = encoder.decoder_layers
+        if cache_layers is not None and cache_layers > MAX_LAYERS:
+            r.problems.append(f"decoder layers: {cache_layers:,} is implausible (> {MAX_LAYERS:,}); ignored")
+            cache_layers = None
+        if num_layers is None:
+            num_layers = encoder.encoder_layers
+    if cache_layers is None and (described := _described_layers(r, notes)) is not None:
+        cache_layers = num_layers = described
+    return LayerCounts(num_layers=num_layers, cache_layers=cache_layers, encoder=encoder)
+
+
+def _described_layers(r: Reader, notes: list[str]) -> int | None:
+    """A per-layer description is a fact about the layer count."""
+    for key in _PER_LAYER_KEYS:
+        value = r.raw(key)
+        if isinstance(value, (list, str)) and 0 < len(value) <= MAX_LAYERS:
+            notes.append(f"num_layers taken from the length of {key}")
+            return len(value)
+    return None
