@@ -3,7 +3,7 @@ GGUFReader; the same bytes fed in pieces; and hostile headers, each of which mus
 
 from __future__ import annotations
 
-import json
+import gzip
 import math
 import struct
 import time
@@ -18,7 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubmem.errors import CorruptHeaderError
-from hubmem.formats.gguf import GGUFArray, GGUFHeader, GGUFParser, Limits, parse_gguf
+from hubmem.formats.gguf.header import GGUFArray, GGUFHeader, Limits
+from hubmem.formats.gguf.parser import GGUFParser, parse_gguf
+
+from support.paths import DATA, fixture_path, load_json
 
 Q = gguf.GGMLQuantizationType
 VT = gguf.GGUFValueType
@@ -68,8 +71,6 @@ TENSORS: list[tuple[str, Any, tuple[int, ...]]] = [
 ]
 if hasattr(Q, "MXFP4"):  # gguf >= 0.18
     TENSORS.append(("blk.0.ffn_gate_exps.weight", Q.MXFP4, (2, 2, 64)))
-
-NOTES = Path("/work/notes/llamacpp")
 
 
 def write_gguf(
@@ -571,20 +572,17 @@ def test_mutated_headers_only_ever_raise_corrupt(
         assert header.header_end <= len(blob)
 
 
-# -- the real gemma-3-270m header, when another helper has fetched it ------------------------------------
+# -- the real gemma-3-270m header (the committed fixture) ---------------------------------------------------
 
-GEMMA = NOTES / "gemma-3-270m-q4_k_m.header.bin"  # the file's first header_end bytes
-GEMMA_JSON = NOTES / "gemma-3-270m-q4_k_m.header.json"  # what an independent reader made of them
+GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
+# what gguf-py's GGUFReader made of the whole file
+GEMMA_JSON = DATA / "llamacpp" / "gemma-3-270m-q4_k_m.header.json"
 
 
-@pytest.mark.skipif(
-    not (GEMMA.exists() and GEMMA_JSON.exists()),
-    reason=f"{GEMMA} and {GEMMA_JSON.name} are not there (real-header fixtures are added separately)",
-)
 def test_real_gemma_3_270m_header() -> None:
-    data = GEMMA.read_bytes()
-    want = json.loads(GEMMA_JSON.read_text())
-    header = parse_gguf(data, file=GEMMA.name, file_size=want["file_size"])
+    data = gzip.decompress(fixture_path(GEMMA_PREFIX).read_bytes())  # the file's first header_end bytes
+    want = load_json(GEMMA_JSON)
+    header = parse_gguf(data, file=want["file"], file_size=want["file_size"])
     assert header.tensor_bytes == 246_587_904
     assert header.parameters == 268_098_176
     assert (header.architecture, header.file_type_label, header.size_problem) == ("gemma3", "Q4_K_M", None)
@@ -594,9 +592,8 @@ def test_real_gemma_3_270m_header() -> None:
         want["n_kv"],
     )
     assert (header.header_end, header.data_offset) == (want["header_end"], want["data_offset"])
-    got = [(t.name, list(t.ne), t.ggml_type, t.offset, t.elements, t.nbytes) for t in header.tensors]
-    keys = ("name", "dims", "type_name", "offset", "n_elements", "n_bytes")
-    assert got == [tuple(t[k] for k in keys) for t in want["tensors"]]
+    got = [[t.name, list(t.ne), t.ggml_type, t.offset, t.elements, t.nbytes] for t in header.tensors]
+    assert got == want["tensors"]
     for key, value in want["kv_scalars"].items():
         assert header.metadata[key] == value, key
     for key, info in want["kv_arrays"].items():
@@ -605,7 +602,7 @@ def test_real_gemma_3_270m_header() -> None:
         assert count == info["len"], key
     assert header.metadata["tokenizer.ggml.tokens"] == GGUFArray("STRING", 262_144, 4_412_518)
     # the read pattern hubmem uses: 64 KiB, then wanted() bytes
-    parser = GGUFParser(file=GEMMA.name, file_size=want["file_size"])
+    parser = GGUFParser(file=want["file"], file_size=want["file_size"])
     parser.feed(data[: 64 * 1024])
     reads = 1
     while not parser.done:
