@@ -108,6 +108,15 @@ class NoSafetensorsError(HubmemError, NotASafetensorsRepoError):
     )
 
 
+class BadOptionError(HubmemError, ValueError):
+    """An option that does not apply to this repo, model or engine (a GGUF file the repo does not have, a KV
+    cache type the engine lacks). A ValueError too, so generic option validation handlers catch it; the CLI
+    exits 2 like a click usage error."""
+
+    kind = "bad_option"
+    exit_code = 2
+
+
 class CorruptHeaderError(HubmemError, SafetensorsParsingError):
     kind = "corrupt_header"
     exit_code = 8

@@ -12,19 +12,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hubmem.check.crosscheck import cross_check
-from hubmem.errors import ConfigError
+from hubmem.check.gguf import config_only_cross_check, gguf_cross_check
+from hubmem.estimate.checkpoint import Checkpoint, read_checkpoint
+from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
 from hubmem.estimate.fit.verdict import fit_inference, fit_training, kv_function
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.prepare import prepare_training
 from hubmem.estimate.training.report import TrainingPlan, plan_training, project_training, replace_gpus
-from hubmem.estimate.weights.report import estimate_weights
 from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.local import load_cached, load_local, looks_local
-from hubmem.formats.safetensors import Tensor, parse_tensors
-from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
+from hubmem.schema.check import CheckReport
+from hubmem.schema.engines import EngineReport
 from hubmem.schema.fit import FitOptions, FitReport
 from hubmem.schema.options import Options
 from hubmem.schema.report import FetchInfo, Report
@@ -34,19 +35,12 @@ from hubmem.snapshot import Snapshot
 T = TypeVar("T")
 
 
-def parse_snapshot_tensors(snapshot: Snapshot, *, check_sizes: bool = True) -> list[Tensor]:
-    """Validate every header of the snapshot and return all tensors (file order, then offset order).
-
-    ``check_sizes=False`` does not refuse a file whose size differs from 8 + N + data (the
-    cross-check reports it instead)."""
-    tensors: list[Tensor] = []
-    for f in snapshot.files:
-        data_size = None if f.size is None or not check_sizes else f.size - 8 - f.header_length
-        tensors.extend(parse_tensors(f.header, file=f.path, data_size=data_size))
-    return tensors
-
-
 FIT_SCENARIO_GPUS = (1, 2, 4, 8)
+TRAINING_BASIS = {
+    "gguf": "GGUF: training projected for the unquantized bf16 model the GGUF was converted from",
+    "config": "no weight file read: training projected from the config-derived parameters, one stand-in "
+    "tensor per component (LoRA adapters need the real tensor list and are not projected)",
+}
 
 
 def project_fit(
@@ -93,19 +87,20 @@ def build_report(
 
     ``check=True`` adds the cross-checks (``Report.check``, hubmem.check.crosscheck)."""
     options = options or Options()
-    tensors = parse_snapshot_tensors(snapshot, check_sizes=not check)
+    checkpoint = read_checkpoint(snapshot, check_sizes=not check)
     warnings = list(snapshot.warnings)
-    config = snapshot.config
-    if config is not None and not isinstance(config, dict):
-        raise ConfigError(f"{snapshot.repo_id}: config.json is not a JSON object")
-    arch = parse_config(config, tensors=tensors, companions=snapshot.extra)
-    weights = estimate_weights(snapshot, tensors, arch)
-    kv = estimate_kv_cache(arch, options.kv)
-    plan = plan_training(prepare_training(weights, tensors, arch), options.training)
+    arch, weights = checkpoint.architecture, checkpoint.weights
+    kv = estimate_kv_cache(arch, options.kv, options.llama_cpp)
+    engine = None
+    if options.kv.engine == "llama.cpp":
+        engine = EngineReport(llama_cpp=llama_cpp_view(snapshot, checkpoint, options.llama_cpp, options.kv))
+    plan = plan_training(prepare_training(weights, checkpoint.training_tensors, arch), options.training)
     training = project_training(plan)
+    if checkpoint.source in TRAINING_BASIS:
+        training.assumptions.insert(0, TRAINING_BASIS[checkpoint.source])
     fit, fit_scenarios = project_fit(weights, arch, options, plan)
     stats = snapshot.stats
-    checks = cross_check(snapshot, tensors, weights, arch) if check else None
+    checks = cross_checks(snapshot, checkpoint) if check else None
     return Report(
         repo_id=snapshot.repo_id,
         revision=snapshot.revision,
@@ -116,6 +111,7 @@ def build_report(
         architecture=arch,
         weights=weights,
         kv_cache=kv,
+        engine=engine,
         training=training,
         fit=fit,
         fit_scenarios=fit_scenarios,
@@ -129,6 +125,17 @@ def build_report(
         check=checks,
         warnings=warnings,
     )
+
+
+def cross_checks(snapshot: Snapshot, checkpoint: Checkpoint) -> CheckReport:
+    """The cross-checks that apply to the checkpoint's format (no weights read: the repo name only)."""
+    if checkpoint.source == "gguf":
+        return gguf_cross_check(
+            snapshot, checkpoint.weights, checkpoint.architecture, checkpoint.config_architecture
+        )
+    if checkpoint.source == "config":
+        return config_only_cross_check(snapshot, checkpoint.weights)
+    return cross_check(snapshot, checkpoint.tensors, checkpoint.weights, checkpoint.architecture)
 
 
 async def analyze_async(
@@ -151,6 +158,8 @@ async def analyze_async(
         "subfolder": options.subfolder,
         "cache": cache,
         "with_hub_info": check,
+        "gguf_file": options.gguf_file,
+        "quant": options.quant,
     }
     if client is None:
         async with HubClient(endpoint=endpoint, token=token) as own:
@@ -204,7 +213,10 @@ def analyze_source(
     """The report of ``target``: a local folder / ``.safetensors`` file, else a Hub repo read from the
     local Hugging Face cache (``offline`` or ``HF_HUB_OFFLINE``), else from the Hub (through ``cache``)."""
     if looks_local(target):
-        return build_report(load_local(target, subfolder=options.subfolder), options, check=check)
+        snapshot = load_local(
+            target, subfolder=options.subfolder, gguf_file=options.gguf_file, quant=options.quant
+        )
+        return build_report(snapshot, options, check=check)
     if offline or offline_mode():
         snapshot = load_cached(
             target, revision=options.revision, subfolder=options.subfolder, cache_dir=hf_cache_dir

@@ -107,7 +107,7 @@ def test_llama_without_token_is_a_clean_gated_error(fake_hub: FakeHub, tmp_path:
         (["hubmem-test/gated-auto"], NOGATE_TOKEN, GatedRepoError),
         (["openai-community/gpt2"], "hf_not_a_valid_token", UnauthorizedError),
         (["openai-community/gpt2", "--revision", "no-such-branch"], None, RevisionNotFoundError),
-        (["hubmem-test/pytorch-only"], None, NoSafetensorsError),
+        (["hubmem-test/subfolder-weights"], None, NoSafetensorsError),  # no weights and no config.json
         (["hubmem-test/corrupt-header"], None, CorruptHeaderError),
         (["hubmem-test/unknown-dtype"], None, CorruptHeaderError),
         (["hubmem-test/header-too-large"], None, CorruptHeaderError),

@@ -10,7 +10,8 @@ import click
 from pydantic import ValidationError
 
 from hubmem.fetch.cache import HeaderCache
-from hubmem.schema.kv import KVOptions
+from hubmem.schema.engines import CacheType, LlamaCppOptions
+from hubmem.schema.kv import KVDtype, KVEngine, KVOptions
 from hubmem.schema.options import Options
 from hubmem.schema.training import (
     Checkpointing,
@@ -21,7 +22,7 @@ from hubmem.schema.training import (
     TrainingOptions,
 )
 
-KV_DTYPES = ["auto", "bf16", "fp16", "fp32", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla"]
+KV_DTYPES = list(get_args(KVDtype))  # every name transformers, vLLM and llama.cpp users type
 
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -35,6 +36,8 @@ _SOURCE_OPTIONS: tuple[Decorator, ...] = (
     click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)."),
     click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
     click.option("--bytes", "show_bytes", is_flag=True, help="Show exact byte counts beside sizes."),
+    click.option("--gguf-file", default=None, help="GGUF repos: the file (or split model) to read."),
+    click.option("--quant", default=None, help="GGUF repos: the quantization to read (Q4_K_M, Q8_0 ...)."),
 )
 # the KV cache projection (hubmem.schema.kv.KVOptions)
 _KV_OPTIONS: tuple[Decorator, ...] = (
@@ -45,14 +48,14 @@ _KV_OPTIONS: tuple[Decorator, ...] = (
         type=click.Choice(KV_DTYPES),
         default="auto",
         show_default=True,
-        help="KV cache dtype; auto = the model's activation dtype.",
+        help="KV cache dtype; auto = the model's activation dtype (llama.cpp: f16).",
     ),
     click.option(
         "--engine",
-        type=click.Choice(["transformers", "vllm"]),
+        type=click.Choice(get_args(KVEngine)),
         default="transformers",
         show_default=True,
-        help="KV view: tokens held (transformers) or what a paged engine reserves (vllm).",
+        help="KV view: tokens held (transformers), what vLLM reserves, what llama.cpp allocates at load.",
     ),
     click.option(
         "--block-size", type=click.IntRange(min=1), default=None, help="vLLM block size [16; 64 for MLA]."
@@ -67,6 +70,50 @@ _KV_OPTIONS: tuple[Decorator, ...] = (
     click.option(
         "--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."
     ),
+)
+# the llama.cpp view (hubmem.schema.engines.LlamaCppOptions), under llama.cpp's own option names
+_LLAMA_CPP_OPTIONS: tuple[Decorator, ...] = (
+    click.option(
+        "-c",
+        "--ctx-size",
+        type=click.IntRange(min=0),
+        default=None,
+        help="llama.cpp: context [--context x -np].",
+    ),
+    click.option(
+        "-b", "--batch-size", type=click.IntRange(min=1), default=2048, show_default=True, help="llama.cpp."
+    ),
+    click.option(
+        "-ub", "--ubatch-size", type=click.IntRange(min=1), default=512, show_default=True, help="llama.cpp."
+    ),
+    click.option(
+        "-np", "--parallel", type=click.IntRange(1, 256), default=None, help="llama.cpp: sequences [--batch]."
+    ),
+    click.option(
+        "-ctk", "--cache-type-k", type=click.Choice(get_args(CacheType)), default=None, help="llama.cpp."
+    ),
+    click.option(
+        "-ctv", "--cache-type-v", type=click.Choice(get_args(CacheType)), default=None, help="llama.cpp."
+    ),
+    click.option(
+        "-fa",
+        "--flash-attn",
+        type=click.Choice(["on", "off", "auto"]),
+        default="auto",
+        show_default=True,
+        help="llama.cpp.",
+    ),
+    click.option("--swa-full", is_flag=True, help="llama.cpp: full-size cache for sliding-window layers."),
+    click.option("--kv-unified", is_flag=True, help="llama.cpp: one KV buffer for all sequences."),
+    click.option(
+        "-ngl",
+        "--n-gpu-layers",
+        type=click.IntRange(min=-1),
+        default=0,
+        show_default=True,
+        help="llama.cpp (-1 = all).",
+    ),
+    click.option("--no-mmap", is_flag=True, help="llama.cpp: load the weights instead of mapping the file."),
 )
 # the training projection (hubmem.schema.training.TrainingOptions)
 _TRAINING_OPTIONS: tuple[Decorator, ...] = (
@@ -125,7 +172,9 @@ _FIT_OPTIONS: tuple[Decorator, ...] = (
 
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``report`` and ``demo`` (in this order in --help)."""
-    for option in reversed((*_SOURCE_OPTIONS, *_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS)):
+    for option in reversed(
+        (*_SOURCE_OPTIONS, *_KV_OPTIONS, *_LLAMA_CPP_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS)
+    ):
         fn = option(fn)
     return fn
 
@@ -172,10 +221,26 @@ def build_options(kw: dict[str, Any]) -> Options:
         )
     except ValidationError as exc:
         raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
+    llama_cpp = LlamaCppOptions(
+        ctx_size=kw["ctx_size"],
+        batch_size=kw["batch_size"],
+        ubatch_size=kw["ubatch_size"],
+        parallel=kw["parallel"],
+        cache_type_k=kw["cache_type_k"],
+        cache_type_v=kw["cache_type_v"],
+        flash_attn=kw["flash_attn"],
+        swa_full=kw["swa_full"],
+        kv_unified=kw["kv_unified"],
+        n_gpu_layers=kw["n_gpu_layers"],
+        mmap=not kw["no_mmap"],
+    )
     return Options(
         revision=kw["revision"],
         subfolder=kw["subfolder"],
+        gguf_file=kw["gguf_file"],
+        quant=kw["quant"],
         kv=kv,
+        llama_cpp=llama_cpp,
         training=training,
         gpu=kw["gpu"],
         fit="training" if kw["train_method"] else "inference",

@@ -45,10 +45,11 @@ from typing import Any
 
 from huggingface_hub import constants as hf_constants
 
-from hubmem.errors import NetworkError, OfflineError
+from hubmem.errors import HubmemError, NetworkError, OfflineError
 from hubmem.fetch import listing
 from hubmem.fetch.assemble import finish_snapshot
 from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.gguf import conventional_name
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.ranges import DEFAULT_FIRST_READ
 from hubmem.fetch.http.tasks import run_all
@@ -83,6 +84,7 @@ class _Fetch:
         with_hub_info: bool,
         list_tree: bool,
         cache: HeaderCache | None = None,
+        gguf: tuple[str | None, str | None] = (None, None),
     ) -> None:
         self.client = client
         self.cache = cache
@@ -94,6 +96,7 @@ class _Fetch:
         self.trace = Trace(FetchStats())
         self.warnings: list[str] = []
         self.spec = Speculation(client, repo_id, revision)
+        self.gguf_file, self.quant = gguf  # --gguf-file, --quant
 
     # -- wave 1 ------------------------------------------------------------------------------------
 
@@ -110,6 +113,9 @@ class _Fetch:
             self.spec.start_file(join(base, CONFIG_FILE), self.trace.fork())
             self.spec.start_file(join(base, INDEX_FILE), self.trace.fork())
             self.spec.start_header(join(base, SINGLE_FILE), self.trace.fork())
+            gguf_name = conventional_name(self.repo_id)
+            if gguf_name is not None and self.gguf_file is None and self.quant is None:
+                self.spec.start_gguf(join(base, gguf_name), self.trace.fork())
         try:
             info = await info_task
             self.trace.join(t_info)
@@ -141,7 +147,7 @@ class _Fetch:
             for s in info.get("siblings") or []
             if isinstance(s, dict) and isinstance(s.get("rfilename"), str)
         ]
-        layout = plan_layout(siblings, self.subfolder)
+        layout = plan_layout(siblings, self.subfolder, gguf_file=self.gguf_file, quant=self.quant)
         self.warnings.extend(layout.warnings)
         config, (files, index), companions, sizes = await self.read_all(layout, reads)
         self.trace.join(*self.spec.finished_traces())
@@ -167,7 +173,7 @@ class _Fetch:
             warnings=self.warnings,
         )
         where = f"in {self.subfolder}/ or the root" if self.subfolder else "in the repo"
-        return finish_snapshot(snapshot, layout, config, companions, where=where)
+        return finish_snapshot(snapshot, layout, config, companions, where=where, sizes=sizes)
 
     async def read_all(
         self, layout: Layout, reads: CommitReads
@@ -175,12 +181,11 @@ class _Fetch:
         """config.json, the weights and the companions in parallel, and with ``list_tree`` the file
         sizes of the tree listing beside them."""
         root = self.trace
-        t_tree = root.fork() if self.list_tree else None
+        unsized = [p for p in layout.sized if p not in layout.files]
+        t_tree = root.fork() if self.list_tree or unsized else None
         tree: asyncio.Task[dict[str, int]] | None = None
         if t_tree is not None:
-            tree = asyncio.ensure_future(
-                listing.tree_sizes(self.client, self.repo_id, self.revision, reads.sha, t_tree, self.warnings)
-            )
+            tree = asyncio.ensure_future(self.sizes(reads.sha, t_tree, None if self.list_tree else unsized))
         t_config, t_weights = root.fork(), root.fork()
         t_extra = [root.fork() for _ in layout.companions]
         config_path = layout.config_path
@@ -198,6 +203,19 @@ class _Fetch:
         root.join(t_config, t_weights, *t_extra, *([t_tree] if t_tree is not None else []))
         return config, weights, companions, sizes
 
+    async def sizes(self, sha: str, trace: Trace, paths: list[str] | None) -> dict[str, int]:
+        """File sizes at the sha: the whole tree listing (``paths`` None), else ``paths-info`` for ``paths``
+        (a failure there is a warning: the sizes are then unknown)."""
+        if paths is None:
+            return await listing.tree_sizes(
+                self.client, self.repo_id, self.revision, sha, trace, self.warnings
+            )
+        try:
+            return await listing.paths_sizes(self.client, self.repo_id, self.revision, sha, paths, trace)
+        except HubmemError as exc:
+            self.warnings.append(f"file sizes unknown: {exc}")
+            return {}
+
     async def weights(
         self,
         layout: Layout,
@@ -207,6 +225,8 @@ class _Fetch:
         tree_trace: Trace | None,
     ) -> Weights:
         """Every weight file's header: range reads, or for a sharded ``main`` the one-request route."""
+        if layout.gguf is not None:
+            return await reads.gguf_headers(layout.files, trace), None
         if layout.index_path is None:
             return await reads.headers(dict.fromkeys(layout.files, DEFAULT_FIRST_READ), trace), None
         index_path = layout.index_path
@@ -275,8 +295,11 @@ async def fetch_snapshot(
     speculative: bool = True,
     cache: HeaderCache | None = None,
     list_tree: bool | None = None,
+    gguf_file: str | None = None,
+    quant: str | None = None,
 ) -> Snapshot:
-    """Read config.json, the companions and every safetensors header of ``repo_id`` at one commit.
+    """Read config.json, the companions and every safetensors header (or the chosen GGUF model's header:
+    ``gguf_file`` / ``quant``, see :mod:`hubmem.fetch.gguf`) of ``repo_id`` at one commit.
 
     Raises hubmem's typed errors: ``InvalidRepoIdError``, ``RepoNotFoundError``, ``GatedRepoError``,
     ``UnauthorizedError``, ``RevisionNotFoundError``, ``NoSafetensorsError``, ``CorruptHeaderError``,
@@ -298,5 +321,5 @@ async def fetch_snapshot(
         )
     subfolder = norm_subfolder(subfolder)
     list_tree = True if list_tree is None else list_tree
-    fetch = _Fetch(client, repo_id, revision, subfolder, with_hub_info, list_tree, cache)
+    fetch = _Fetch(client, repo_id, revision, subfolder, with_hub_info, list_tree, cache, (gguf_file, quant))
     return await fetch.run(speculative)

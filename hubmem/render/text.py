@@ -8,13 +8,11 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from hubmem.render.units import exact, human_bytes, human_count
+from hubmem.render.sources import architecture_source, llama_cpp_section, source_lines, weights_basis
+from hubmem.render.units import PROJECTED, exact, human_bytes, human_count
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitReport
 from hubmem.schema.report import Report
-
-EXACT = "[bold green]exact[/]"
-PROJECTED = "[bold yellow]projected[/]"
 
 
 def _size(n: int, show_bytes: bool) -> str:
@@ -32,8 +30,9 @@ def _header(r: Report) -> RenderableType:
     cost = f"{f.requests} requests, {human_bytes(f.bytes_received)} read"
     if f.seconds is not None:
         cost += f", {f.seconds:.2f} s"
-    return Text.from_markup(
-        f"[bold cyan]{where}[/] -> commit [bold]{commit}[/]  [dim]({r.source}: {cost})[/]"
+    # repo ids, revisions and subfolders are repo text: never read as markup
+    return Text.assemble(
+        (where, "bold cyan"), " -> commit ", (commit, "bold"), (f"  ({r.source}: {cost})", "dim")
     )
 
 
@@ -81,7 +80,7 @@ def _arch_details(a: Architecture) -> list[Text]:
 
 def _architecture(r: Report) -> RenderableType:
     a = r.architecture
-    title = Text.from_markup("\n[bold]Architecture[/] [dim](config.json)[/]")
+    title = Text.assemble("\n", ("Architecture", "bold"), " ", (f"({architecture_source(r)})", "dim"))
     return Group(title, Text(" · ".join(_arch_parts(a))), *_arch_details(a))
 
 
@@ -106,7 +105,8 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
     for name, c in sorted(w.by_component.items(), key=lambda kv: -kv[1].bytes):
         share = f"{100 * c.bytes / w.total_bytes:.1f}%" if w.total_bytes else "-"
         ct.add_row(name, _size(c.bytes, show_bytes), exact(c.parameters), share)
-    items: list[RenderableType] = [_title("Weights", EXACT), Text(head), dt, Text(""), ct]
+    items: list[RenderableType] = [_title("Weights", weights_basis(w)), Text(head), *source_lines(w)]
+    items += [dt, Text(""), ct]
     notes = list(w.notes)
     if w.tied_embeddings:
         notes.append("lm_head is tied to the input embeddings (stored once)")
@@ -116,6 +116,7 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
         items.append(
             Text(
                 f"quantization: {q.method}"
+                + (f" {q.format}" if q.format else "")
                 + (f" {q.bits:g}-bit" if q.bits else "")
                 + (f", group {q.group_size}" if q.group_size else "")
                 + f"{bpp}; {q.aux_tensors:,} auxiliary tensors ({human_bytes(q.aux_bytes)})"
@@ -142,7 +143,7 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
         return None
     items: list[RenderableType] = [_title(f"KV cache ({kv.engine} view)", PROJECTED)]
     if kv.missing and not kv.total_bytes:
-        items.append(Text.from_markup(f"[yellow]cannot project: {'; '.join(kv.missing)}[/]"))
+        items.append(Text(f"cannot project: {'; '.join(kv.missing)}", style="yellow"))
         return Group(*items)
     if kv.bytes_per_token or not kv.bytes_per_token_all_layers:
         line = f"{kv.dtype} · {_size(kv.bytes_per_token, True)} per token"
@@ -276,6 +277,9 @@ def render_report(report: Report, *, show_bytes: bool = False) -> Group:
         _architecture(report),
         _weights(report, show_bytes),
         _kv(report, show_bytes),
+        llama_cpp_section(report.engine.llama_cpp, show_bytes)
+        if report.engine is not None and report.engine.llama_cpp is not None
+        else None,
         _training(report, show_bytes),
         _fit(report, show_bytes),
     ]

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from hubmem.schema.common import Model
 
-KVEngine = Literal["transformers", "vllm"]
+KVEngine = Literal["transformers", "vllm", "llama.cpp"]
 
 # Accepted --kv-dtype values. "auto" = the model's activation dtype (never a packed storage dtype).
 # "fp8_ds_mla" is vLLM's FlashMLA-sparse layout (656 B per token per layer) and applies to MLA models only.
@@ -25,6 +25,15 @@ KVDtype = Literal[
     "fp8_e4m3",
     "fp8_e5m2",
     "fp8_ds_mla",
+    # llama.cpp's names (-ctk / -ctv): f16/f32 everywhere, the block-quantized types with engine llama.cpp
+    "f16",
+    "f32",
+    "q8_0",
+    "q4_0",
+    "q4_1",
+    "iq4_nl",
+    "q5_0",
+    "q5_1",
 ]
 # Recurrent (SSM / DeltaNet) state dtype. "auto": see estimate/state.py.
 SSMDtype = Literal["auto", "bfloat16", "bf16", "float16", "fp16", "float32", "fp32"]

@@ -52,7 +52,7 @@ def _records(tensors: list[Tensor], arch: Architecture, counter: QuantCounter, m
     return records
 
 
-def _totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, ComponentWeights]]:
+def totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, ComponentWeights]]:
     """Bytes, parameters, elements and tensor counts per dtype and per component."""
     dt: dict[str, list[int]] = {}
     comp: dict[str, list[int]] = {}
@@ -127,7 +127,7 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
     mtp = _has_mtp(tensors, arch, arch.num_layers)
     records = _records(tensors, arch, counter, mtp)
     notes = _layout_notes(records, tensors, arch, mtp)
-    by_dtype, by_component = _totals(records)
+    by_dtype, by_component = totals(records)
     files = _files(snapshot, records, notes)
     notes += _duplicates_note(tensors)
     tied, duplicate = _tied(records, arch, notes)

@@ -108,7 +108,7 @@ class _FirstRead:
         return bytes(buf[:limit] if limit is not None else buf)
 
 
-class _SpanRead:
+class SpanRead:
     """Reader of bytes [start, end) (skipping what we already have when Range is ignored)."""
 
     def __init__(self, start: int, end: int, path: str, repo_id: str | None) -> None:
@@ -174,13 +174,13 @@ async def read_header(
             f"{path}: header length {n:,} needs {end:,} bytes but the file has {size:,}", repo_id=repo_id
         )
     if len(data) < end:
-        data += await read_span(client, response, url, _SpanRead(len(data), end, path, repo_id), trace)
+        data += await read_span(client, response, url, SpanRead(len(data), end, path, repo_id), trace)
     if len(data) < end:
         raise CorruptHeaderError(f"{path}: file ends inside the {n:,}-byte header", repo_id=repo_id)
     return WeightFile(path, n, decode_header(data[8:end], file=path), size, response.commit)
 
 
-async def read_span(client: Requester, first: HubResponse, url: str, span: _SpanRead, trace: Trace) -> bytes:
+async def read_span(client: Requester, first: HubResponse, url: str, span: SpanRead, trace: Trace) -> bytes:
     """The bytes of ``span``. Goes straight to the URL the first read ended at (the signed CDN URL,
     no token) and falls back to the resolve URL if that one is refused."""
     where = {"repo_id": span.repo_id, "path": span.path}

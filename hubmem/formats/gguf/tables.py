@@ -99,3 +99,18 @@ def codec(order: str) -> Codec:
         type_offset=struct.Struct(order + "IQ"),
         scalars=scalars,
     )
+
+
+@functools.cache
+def ggml_type_sizes() -> dict[str, tuple[int, int]]:
+    """ggml type name ("Q8_0", "F16" ...) -> (block size, bytes per block), from the gguf package's tables."""
+    return {name: (block, size) for name, block, size in tables().ggml_types.values()}
+
+
+def row_size(type_name: str, n: int) -> int:
+    """Bytes of ``n`` values of a ggml type (ggml.c ``ggml_row_size``: type size x n / block size); ValueError
+    when ``n`` is not a whole number of blocks."""
+    block, size = ggml_type_sizes()[type_name.upper()]
+    if n % block:
+        raise ValueError(f"{n} values are not a whole number of {type_name} blocks of {block}")
+    return n // block * size
