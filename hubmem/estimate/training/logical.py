@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hubmem.estimate.weights.names import module_name
 from hubmem.estimate.weights.quant_scheme import (
@@ -165,16 +165,32 @@ class _Unpacker:
         return LogicalTensor(t.name, t.shape, t.numel, t.nbytes, t.dtype, False, not is_param)
 
 
-def _fold_aux(out: list[LogicalTensor], aux_bytes: dict[str, int]) -> None:
-    """Add each module's auxiliary bytes to its logical weight (or keep them as a bookkeeping buffer)."""
+def _with_aux(out: list[LogicalTensor], aux_bytes: dict[str, int]) -> list[LogicalTensor]:
+    """Each module's auxiliary bytes added to its logical weight: the tensor of that name, else the last
+    tensor of that module; bytes no tensor owns stay as a bookkeeping buffer."""
     by_module = {module_name(lt.name): i for i, lt in enumerate(out)}
     by_name = {lt.name: i for i, lt in enumerate(out)}
+    extra: dict[int, int] = {}
+    orphans: list[LogicalTensor] = []
     for owner, nbytes in aux_bytes.items():
         i = by_name.get(owner, by_module.get(owner))
         if i is None:
-            out.append(LogicalTensor(owner + ".<aux>", (0,), 0, nbytes, "U8", buffer=True))
+            orphans.append(LogicalTensor(owner + ".<aux>", (0,), 0, nbytes, "U8", buffer=True))
         else:
-            out[i] = replace(out[i], stored_bytes=out[i].stored_bytes + nbytes)
+            extra[i] = extra.get(i, 0) + nbytes
+    for i, nbytes in extra.items():
+        lt = out[i]
+        out[i] = LogicalTensor(
+            lt.name,
+            lt.shape,
+            lt.params,
+            lt.stored_bytes + nbytes,
+            lt.dtype,
+            lt.packed,
+            lt.buffer,
+            lt.shape_inferred,
+        )
+    return out + orphans
 
 
 def logical_tensors(
@@ -191,6 +207,4 @@ def logical_tensors(
             aux_bytes[owner] = aux_bytes.get(owner, 0) + t.nbytes
         else:
             out.append(unpack.logical(t, mod, leaf))
-    if aux_bytes:
-        _fold_aux(out, aux_bytes)
-    return out
+    return _with_aux(out, aux_bytes) if aux_bytes else out
