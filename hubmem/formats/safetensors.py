@@ -19,8 +19,11 @@ from hubmem.formats.dtypes import DTYPE_BITS, canonical_dtype
 MAX_HEADER_LENGTH = 25_000_000  # huggingface_hub / huggingface.js SAFETENSORS_MAX_HEADER_LENGTH
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Tensor:
+    """One tensor of a header (treat as read-only; not frozen, which would make building 100k of them
+    several times slower)."""
+
     name: str
     dtype: str  # canonical safetensors dtype
     shape: tuple[int, ...]
@@ -31,7 +34,7 @@ class Tensor:
 
     def __post_init__(self) -> None:
         if self.numel < 0:
-            object.__setattr__(self, "numel", math.prod(self.shape))
+            self.numel = math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:

@@ -7,6 +7,7 @@ absmax ...) are folded into the module they belong to, so per-tensor training ru
 from __future__ import annotations
 
 import math
+from collections.abc import Set
 from dataclasses import dataclass
 
 from hubmem.estimate.weights.quant_scheme import (
@@ -118,7 +119,7 @@ def sibling(mod: str, leaf: str) -> str:
 class Unpacker:
     """The rules of one checkpoint: which tensors are bookkeeping, and each packed tensor's logical shape."""
 
-    def __init__(self, names: set[str], quant: str | None, bits: int, arch: Architecture | None) -> None:
+    def __init__(self, names: Set[str], quant: str | None, bits: int, arch: Architecture | None) -> None:
         self.names, self.quant, self.bits, self.arch = names, quant, bits, arch
 
     def aux_owner(self, t: Tensor, mod: str, leaf: str) -> str | None:

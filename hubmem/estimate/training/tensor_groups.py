@@ -10,11 +10,12 @@ tensors (scales, zeros, absmax ...) are folded into the module they belong to, t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 
+from hubmem.estimate.table import TensorGroup, TensorTable, tensor_table
 from hubmem.estimate.training.logical import LogicalTensor, Unpacker, sibling
-from hubmem.estimate.weights.names import mask_all, module_name
+from hubmem.estimate.weights.names import module_name
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 
@@ -30,12 +31,13 @@ class _Group:
 class _Neighbours:
     """Which neighbour-dependent rules can apply at all in this checkpoint (most checkpoints: none)."""
 
-    def __init__(self, names: set[str]) -> None:
+    def __init__(self, names: Set[str], patterns: Set[str]) -> None:
         self.names = names
-        self.absmax = any(n.endswith((".absmax", ".quant_map")) for n in names)
-        self.qweight = any(n.endswith(".qweight") for n in names)
-        self.scales = any(n.endswith(".scales") for n in names)
-        self.blocks = any(n.endswith("_blocks") for n in names)
+        self.absmax = any(p.endswith((".absmax", ".quant_map")) for p in patterns)
+        self.qweight = any(p.endswith(".qweight") for p in patterns)
+        self.scales = any(p.endswith(".scales") for p in patterns)
+        self.blocks = any(p.endswith("_blocks") for p in patterns)
+        self.any = self.absmax or self.qweight or self.scales or self.blocks
 
     def key(self, name: str, mod: str, leaf: str) -> tuple[bool, ...]:
         n = self.names
@@ -49,33 +51,76 @@ class _Neighbours:
 
 @dataclass
 class _Grouping:
-    groups: dict[tuple[object, ...], _Group] = field(default_factory=dict)
+    groups: list[_Group] = field(default_factory=list)
     aux: dict[str, int] = field(default_factory=dict)  # owner -> auxiliary bytes, in first-seen order
 
 
-def _group(tensors: Sequence[Tensor], unpack: Unpacker) -> _Grouping:
+def _group(table: TensorTable, unpack: Unpacker) -> _Grouping:
     out = _Grouping()
-    neighbours = _Neighbours(unpack.names)
-    decided: dict[tuple[object, ...], bool] = {}  # key -> is auxiliary
-    for t, pattern in zip(tensors, mask_all(t.name for t in tensors), strict=True):
-        mod, _, leaf = t.name.rpartition(".")
-        key = (pattern, t.dtype, t.shape, neighbours.key(t.name, mod, leaf))
-        aux = decided.get(key)
-        if aux is None:
-            aux = decided[key] = unpack.aux_owner(t, mod, leaf) is not None
-        if aux:
-            owner = unpack.aux_owner(t, mod, leaf)
-            assert owner is not None
-            out.aux[owner] = out.aux.get(owner, 0) + t.nbytes
+    neighbours = _Neighbours(unpack.names, table.patterns)
+    seen: dict[tuple[object, ...], _Group | None] = {}  # key -> its group, None for auxiliary tensors
+    for tgroup in table.groups:
+        if not neighbours.any:  # one decision for the whole table group
+            _add_alike(tgroup, unpack, seen, out)
             continue
-        group = out.groups.get(key)
-        if group is None:
-            proto = unpack.logical(t, mod, leaf)
-            renamed = proto.name != t.name
-            group = out.groups[key] = _Group(proto, proto.name.rpartition(".")[2] if renamed else None)
+        for t in tgroup.tensors:
+            mod, _, leaf = t.name.rpartition(".")
+            _add(t, mod, leaf, (id(tgroup), neighbours.key(t.name, mod, leaf)), unpack, seen, out)
+    out.groups = [g for g in seen.values() if g is not None]
+    return out
+
+
+def _add(
+    t: Tensor,
+    mod: str,
+    leaf: str,
+    key: tuple[object, ...],
+    unpack: Unpacker,
+    seen: dict[tuple[object, ...], _Group | None],
+    out: _Grouping,
+) -> None:
+    """One tensor into its logical group, or its bytes to the module it is bookkeeping for."""
+    group = seen.get(key, _UNSEEN)
+    if group is _UNSEEN:
+        aux = unpack.aux_owner(t, mod, leaf) is not None
+        group = seen[key] = None if aux else _new_group(t, mod, leaf, unpack)
+    if group is None:
+        owner = unpack.aux_owner(t, mod, leaf)
+        assert owner is not None
+        out.aux[owner] = out.aux.get(owner, 0) + t.nbytes
+    else:
         group.names.append(sibling(mod, group.leaf) if group.leaf is not None else t.name)
         group.stored += t.nbytes
-    return out
+
+
+def _add_alike(
+    tgroup: TensorGroup, unpack: Unpacker, seen: dict[tuple[object, ...], _Group | None], out: _Grouping
+) -> None:
+    """A table group whose decision does not depend on neighbours: the first tensor decides for all; an
+    auxiliary group whose first tensor belongs to its own module gives every member's bytes to its module."""
+    first = tgroup.first
+    mod, _, leaf = first.name.rpartition(".")
+    _add(first, mod, leaf, (id(tgroup),), unpack, seen, out)
+    group = seen[(id(tgroup),)]
+    own_module = group is None and unpack.aux_owner(first, mod, leaf) == mod
+    for t in tgroup.tensors[1:]:
+        if own_module:
+            owner = t.name.rpartition(".")[0]
+            out.aux[owner] = out.aux.get(owner, 0) + t.nbytes
+        elif group is not None and group.leaf is None:
+            group.names.append(t.name)
+            group.stored += t.nbytes
+        else:
+            tmod, _, tleaf = t.name.rpartition(".")
+            _add(t, tmod, tleaf, (id(tgroup),), unpack, seen, out)
+
+
+def _new_group(t: Tensor, mod: str, leaf: str, unpack: Unpacker) -> _Group:
+    proto = unpack.logical(t, mod, leaf)
+    return _Group(proto, proto.name.rpartition(".")[2] if proto.name != t.name else None)
+
+
+_UNSEEN = _Group(LogicalTensor("", None, 0, 0, ""), None)  # a marker: this key was not decided yet
 
 
 def _fold(grouping: _Grouping) -> tuple[dict[str, int], list[LogicalTensor]]:
@@ -83,7 +128,7 @@ def _fold(grouping: _Grouping) -> tuple[dict[str, int], list[LogicalTensor]]:
     and the bookkeeping buffers of bytes no tensor owns."""
     by_name: dict[str, str] = {}
     by_module: dict[str, str] = {}
-    for group in grouping.groups.values():
+    for group in grouping.groups:
         for name in group.names:
             by_name[name] = name
             by_module[module_name(name)] = name
@@ -99,18 +144,28 @@ def _fold(grouping: _Grouping) -> tuple[dict[str, int], list[LogicalTensor]]:
 
 
 def _unpacked(
-    tensors: Sequence[Tensor], quant: str | None, bits: int, arch: Architecture | None
+    tensors: Sequence[Tensor],
+    quant: str | None,
+    bits: int,
+    arch: Architecture | None,
+    table: TensorTable | None,
 ) -> tuple[_Grouping, dict[str, int], list[LogicalTensor]]:
-    grouping = _group(tensors, Unpacker({t.name for t in tensors}, quant, bits, arch))
+    table = table if table is not None else tensor_table(tensors)
+    grouping = _group(table, Unpacker(table.names, quant, bits, arch))
     extra, orphans = _fold(grouping)
     return grouping, extra, orphans
 
 
 def logical_groups(
-    tensors: Sequence[Tensor], *, quant: str | None, bits: int = 4, arch: Architecture | None = None
+    tensors: Sequence[Tensor],
+    *,
+    quant: str | None,
+    bits: int = 4,
+    arch: Architecture | None = None,
+    table: TensorTable | None = None,
 ) -> list[LogicalTensor]:
     """The checkpoint's logical tensors in groups (``count`` members each), orphan scales last."""
-    grouping, extra, orphans = _unpacked(tensors, quant, bits, arch)
+    grouping, extra, orphans = _unpacked(tensors, quant, bits, arch, table)
     groups = [
         replace(
             g.proto,
@@ -119,7 +174,7 @@ def logical_groups(
             count=len(g.names),
             names=tuple(g.names),
         )
-        for g in grouping.groups.values()
+        for g in grouping.groups
     ]
     return groups + orphans
 
@@ -129,10 +184,10 @@ def logical_tensors(
 ) -> list[LogicalTensor]:
     """The checkpoint's logical tensors one by one: each group's members with their own stored bytes (the
     members of a group have the same shape and dtype, so the same bytes before auxiliary ones)."""
-    grouping, extra, orphans = _unpacked(tensors, quant, bits, arch)
+    grouping, extra, orphans = _unpacked(tensors, quant, bits, arch, None)
     each = [
         replace(g.proto, name=name, stored_bytes=g.proto.stored_bytes + extra.get(name, 0))
-        for g in grouping.groups.values()
+        for g in grouping.groups
         for name in g.names
     ]
     return each + orphans

@@ -229,21 +229,28 @@ class Classifier:
         """``masked``: ``name`` with its digits masked (``mask_digits``), when the caller has it already."""
         return NameInfo(*self.locate(name, shape, masked or mask_digits(name)))
 
+    def pattern(self, name: str, shape: tuple[int, ...], masked: str) -> tuple[NameInfo, int | None]:
+        """(component of the pattern, index of the layer number in ``name.split(".")``) for every tensor
+        named like ``name`` (``masked``: its digits masked) with as many dims as ``shape``."""
+        key = (masked, len(shape) == 4)  # 4-D: the causal-mask buffer rule
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = (classify_tensor(name, shape), _layer_segment(name))
+        return cached
+
+    def component(self, base: NameInfo, layer: int | None) -> str:
+        """A layer at or beyond num_hidden_layers is a multi-token-prediction layer (in a model with MTP)."""
+        if layer is not None and self.mtp and self.num_layers is not None and layer >= self.num_layers:
+            return MTP
+        return base.component
+
     def locate(self, name: str, shape: tuple[int, ...], masked: str) -> tuple[str, int | None]:
         """(component, layer index) of one tensor, ``masked`` being its name with the digits masked."""
-        cached = self._cache.get((masked, len(shape) == 4))  # 4-D: the causal-mask buffer rule
-        if cached is None:
-            cached = self._cache[(masked, len(shape) == 4)] = (
-                classify_tensor(name, shape),
-                _layer_segment(name),
-            )
-        base, segment = cached
+        base, segment = self.pattern(name, shape, masked)
         if segment is None:
             return base.component, base.layer
         layer = int(name.split(".", segment + 1)[segment])
-        if self.mtp and self.num_layers is not None and layer >= self.num_layers:
-            return MTP, layer
-        return base.component, layer
+        return self.component(base, layer), layer
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,9 @@ pattern, and the weights estimate then works on ~1,000 records instead of every 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from hubmem.estimate.table import TensorGroup, TensorTable
 from hubmem.estimate.weights.components import EXPERTS, Classifier, Record
 from hubmem.estimate.weights.names import layer_index
 from hubmem.estimate.weights.quant_roles import QuantCounter, Role
@@ -20,67 +20,84 @@ from hubmem.schema.architecture import Architecture
 _MTP_MARKERS = ("eh_proj", "enorm", "hnorm", "shared_head")
 
 
-_EXPERT_INDEX_RE = re.compile(r"\.experts\.(?:expert_)?(\d+)\.")
-
-
-def _experts(name: str, shape: tuple[int, ...]) -> int | None:
-    """Experts a routed-expert tensor shows: its index + 1, or the leading dim of a stacked ``[E, ...]``."""
-    m = _EXPERT_INDEX_RE.search(name)
-    if m:
-        return int(m.group(1)) + 1
-    if len(shape) >= 3 or (len(shape) == 2 and name.endswith("bias")):
-        return shape[0]  # stacked [E, ...] (gpt-oss *_blocks / *_bias, transformers-5 gate_up_proj)
+def _expert_segment(name: str) -> int | None:
+    """Index in ``name.split(".")`` of the expert number (``experts.7`` or ``experts.expert_7``)."""
+    segs = name.split(".")
+    for i in range(2, len(segs)):
+        if segs[i - 1] == "experts" and segs[i].removeprefix("expert_").isdigit() and i < len(segs) - 1:
+            return i
     return None
 
 
-# (pattern, layer, dtype, shape, file, component, role, parameters per tensor)
-_GroupKey = tuple[str, int | None, str, tuple[int, ...], str, str, Role, int]
+def _stacked_experts(t: Tensor) -> int | None:
+    """The leading dim of a stacked ``[E, ...]`` expert tensor (gpt-oss ``*_blocks`` / ``*_bias``,
+    transformers-5 ``gate_up_proj``), else None."""
+    if len(t.shape) >= 3 or (len(t.shape) == 2 and t.name.endswith("bias")):
+        return t.shape[0]
+    return None
 
 
-def records_of(
-    tensors: list[Tensor], masked: list[str], arch: Architecture, counter: QuantCounter, mtp: bool
-) -> list[Record]:
-    """The tensors grouped into records (see :class:`Record`): component, layer, quantization role and
-    logical parameters are decided once per name pattern; only the layer number is read from every name."""
-    locate = Classifier(num_layers=arch.num_layers, mtp=mtp).locate
-    roles: dict[tuple[str, str, tuple[int, ...]], tuple[Role, int, int]] = {}
-    groups: dict[_GroupKey, list[Any]] = {}
-    for t, pattern in zip(tensors, masked, strict=True):
-        if counter.by_pattern:
-            found = roles.get((pattern, t.dtype, t.shape))
+def records_of(table: TensorTable, arch: Architecture, counter: QuantCounter, mtp: bool) -> list[Record]:
+    """The tensors grouped into records (see :class:`Record`): component and quantization role are decided
+    once per group of the table; only the layer and expert numbers (and the file) are read per tensor."""
+    classify = Classifier(num_layers=arch.num_layers, mtp=mtp)
+    out: list[Record] = []
+    for group in table.groups:
+        first = group.first
+        base, segment = classify.pattern(first.name, first.shape, group.pattern)
+        expert = _expert_segment(first.name) if base.component == EXPERTS else None
+        cut = max(segment or 0, expert or 0) + 1
+        records: dict[tuple[int | None, str, str, Role, int], list[Any]] = {}
+        role, params = _group_role(counter, group)
+        experts = 0
+        for t in group.tensors:
+            if not counter.by_pattern:
+                role, params = counter.count(t)
+            layer = base.layer
+            if segment is not None or expert is not None:
+                parts = t.name.split(".", cut)
+                if segment is not None:
+                    layer = int(parts[segment])
+                if expert is not None:
+                    experts = max(experts, 1 + int(parts[expert].removeprefix("expert_")))
+            key = (layer, t.file, classify.component(base, layer), role, params)
+            found = records.get(key)
             if found is None:
-                found = roles[(pattern, t.dtype, t.shape)] = _count(counter, t)
-            role, params, inexact = found
-            counter.inexact += inexact
-        else:
-            role, params = counter.count(t)
-        component, layer = locate(t.name, t.shape, pattern)
-        key = (pattern, layer, t.dtype, t.shape, t.file, component, role, params)
-        group = groups.get(key)
-        experts = _experts(t.name, t.shape) if component == EXPERTS else None
-        if group is None:
-            groups[key] = [t, 1, experts]
-        else:
-            group[1] += 1
-            if experts is not None and (group[2] is None or experts > group[2]):
-                group[2] = experts
-    return [
-        Record(
-            t.name,
-            t.dtype,
-            t.shape,
-            t.file,
-            n * t.nbytes,
-            n * t.numel,
-            n * key[7],
-            key[6],
-            key[5],
-            key[1],
-            n,
-            e,
-        )
-        for key, (t, n, e) in groups.items()
-    ]
+                records[key] = [t, 1]
+            else:
+                found[1] += 1
+        shown = experts or (_stacked_experts(first) if base.component == EXPERTS else None)
+        out += [_record(t, n, key, shown) for key, (t, n) in records.items()]
+    return out
+
+
+def _group_role(counter: QuantCounter, group: TensorGroup) -> tuple[Role, int]:
+    """The role of a group whose role depends only on its pattern, dtype and shape (counted for every
+    member); a placeholder otherwise (the caller then asks for each tensor)."""
+    if not counter.by_pattern:
+        return "plain", 0
+    role, params, inexact = _count(counter, group.first)
+    counter.inexact += inexact * len(group.tensors)
+    return role, params
+
+
+def _record(t: Tensor, n: int, key: tuple[int | None, str, str, Role, int], experts: int | None) -> Record:
+    layer, file, component, role, params = key
+    shown = experts if component == EXPERTS else None
+    return Record(
+        t.name,
+        t.dtype,
+        t.shape,
+        file,
+        n * t.nbytes,
+        n * t.numel,
+        n * params,
+        role,
+        component,
+        layer,
+        n,
+        shown,
+    )
 
 
 def _count(counter: QuantCounter, t: Tensor) -> tuple[Role, int, int]:
@@ -92,15 +109,16 @@ def _count(counter: QuantCounter, t: Tensor) -> tuple[Role, int, int]:
     return role, params, inexact
 
 
-def has_mtp(tensors: list[Tensor], masked: list[str], arch: Architecture) -> bool:
+def has_mtp(table: TensorTable, arch: Architecture) -> bool:
     """Are layers at index >= num_hidden_layers multi-token-prediction modules? (The config says so, or
     tensors with MTP markers sit there; markers are looked for once per name pattern.)"""
     if arch.mtp_layers > 0:
         return True
     if arch.num_layers is None:
         return False
-    marked = {p for p in set(masked) if any(m in p for m in _MTP_MARKERS)}
-    for t, pattern in zip(tensors, masked, strict=True):
-        if pattern in marked and (li := layer_index(t.name)) is not None and li[0] >= arch.num_layers:
-            return True
+    for group in table.groups:
+        if any(m in group.pattern for m in _MTP_MARKERS):
+            for t in group.tensors:
+                if (li := layer_index(t.name)) is not None and li[0] >= arch.num_layers:
+                    return True
     return False

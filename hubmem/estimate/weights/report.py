@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from hubmem.estimate.table import TensorTable, tensor_table
 from hubmem.estimate.weights.components import COMPONENTS, LM_HEAD, MTP, Record
 from hubmem.estimate.weights.moe import estimate_moe
-from hubmem.estimate.weights.names import is_token_embedding, mask_all
+from hubmem.estimate.weights.names import is_token_embedding
 from hubmem.estimate.weights.quant_detect import detect_scheme
 from hubmem.estimate.weights.quant_roles import QuantCounter
 from hubmem.estimate.weights.quant_scheme import QuantScheme
@@ -69,7 +70,9 @@ def _layout_notes(records: list[Record], tensors: list[Tensor], arch: Architectu
     return notes
 
 
-def _duplicates_note(tensors: list[Tensor]) -> list[str]:
+def _duplicates_note(tensors: list[Tensor], table: TensorTable) -> list[str]:
+    if len(table.names) == len(tensors):
+        return []
     dupes = [n for n, c in Counter(t.name for t in tensors).items() if c > 1]
     if not dupes:
         return []
@@ -105,17 +108,20 @@ def _scale_only_note(records: list[Record]) -> list[str]:
     ]
 
 
-def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architecture) -> WeightsReport:
-    """The weights section of the report, from the parsed headers (``tensors``) and the config."""
-    scheme = detect_scheme(arch.quant, tensors)
+def estimate_weights(
+    snapshot: Snapshot, tensors: list[Tensor], arch: Architecture, table: TensorTable | None = None
+) -> WeightsReport:
+    """The weights section of the report, from the parsed headers (``tensors``, grouped in ``table``:
+    built here when not given) and the config."""
+    table = table if table is not None else tensor_table(tensors)
+    scheme = detect_scheme(arch.quant, tensors, table.names)
     counter = QuantCounter(scheme, tensors)
-    masked = mask_all(t.name for t in tensors)
-    mtp = has_mtp(tensors, masked, arch)
-    records = records_of(tensors, masked, arch, counter, mtp)
+    mtp = has_mtp(table, arch)
+    records = records_of(table, arch, counter, mtp)
     notes = _layout_notes(records, tensors, arch, mtp)
     by_dtype, by_component = _totals(records)
     files = _files(snapshot, records, notes)
-    notes += _duplicates_note(tensors)
+    notes += _duplicates_note(tensors, table)
     tied, duplicate = _tied(records, arch, notes)
     quant = _quant_info(scheme, counter, records)
     if quant is None:
