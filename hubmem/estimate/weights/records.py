@@ -46,29 +46,37 @@ def records_of(table: TensorTable, arch: Architecture, counter: QuantCounter, mt
         first = group.first
         base, segment = classify.pattern(first.name, first.shape, group.pattern)
         expert = _expert_segment(first.name) if base.component == EXPERTS else None
-        cut = max(segment or 0, expert or 0) + 1
-        records: dict[tuple[int | None, str, str, Role, int], list[Any]] = {}
-        role, params = _group_role(counter, group)
-        experts = 0
-        for t in group.tensors:
-            if not counter.by_pattern:
-                role, params = counter.count(t)
-            layer = base.layer
-            if segment is not None or expert is not None:
-                parts = t.name.split(".", cut)
-                if segment is not None:
-                    layer = int(parts[segment])
-                if expert is not None:
-                    experts = max(experts, 1 + int(parts[expert].removeprefix("expert_")))
-            key = (layer, t.file, classify.component(base, layer), role, params)
-            found = records.get(key)
-            if found is None:
-                records[key] = [t, 1]
-            else:
-                found[1] += 1
+        counts, experts = _tally(group, segment, expert, base.layer, counter)
         shown = experts or (_stacked_experts(first) if base.component == EXPERTS else None)
-        out += [_record(t, n, key, shown) for key, (t, n) in records.items()]
+        for (layer, file, role, params), (t, n) in counts.items():
+            key = (layer, file, classify.component(base, layer), role, params)
+            out.append(_record(t, n, key, shown))
     return out
+
+
+def _tally(
+    group: TensorGroup, segment: int | None, expert: int | None, layer: int | None, counter: QuantCounter
+) -> tuple[dict[tuple[int | None, str, Role, int], list[Any]], int]:
+    """Tensors of one table group per (layer, file, role, parameters), and the largest expert number + 1."""
+    role, params = _group_role(counter, group)
+    cut = max(segment or 0, expert or 0) + 1
+    counts: dict[tuple[int | None, str, Role, int], list[Any]] = {}
+    experts = 0
+    for t in group.tensors:
+        if not counter.by_pattern:
+            role, params = counter.count(t)
+        if segment is not None or expert is not None:
+            parts = t.name.split(".", cut)
+            if segment is not None:
+                layer = int(parts[segment])
+            if expert is not None:
+                experts = max(experts, 1 + int(parts[expert].removeprefix("expert_")))
+        found = counts.get((layer, t.file, role, params))
+        if found is None:
+            counts[(layer, t.file, role, params)] = [t, 1]
+        else:
+            found[1] += 1
+    return counts, experts
 
 
 def _group_role(counter: QuantCounter, group: TensorGroup) -> tuple[Role, int]:
