@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hubmem.estimate.training.logical import LogicalTensor, logical_tensors, quant_kind
+from hubmem.estimate.training.logical import LogicalTensor, quant_kind
+from hubmem.estimate.training.tensor_groups import logical_groups
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
@@ -43,7 +44,7 @@ def _is_gated(tensors: Sequence[LogicalTensor]) -> bool:
 def prepare_training(weights: WeightsReport, tensors: Sequence[Tensor], arch: Architecture) -> PreparedModel:
     """One pass over the checkpoint's tensors for every later training projection."""
     quant, bits = quant_kind(weights)
-    lts = tuple(logical_tensors(tensors, quant=quant, bits=bits, arch=arch))
+    lts = tuple(logical_groups(tensors, quant=quant, bits=bits, arch=arch))
     params = tuple(t for t in lts if not t.buffer)
     buffers = tuple(t for t in lts if t.buffer)
     return PreparedModel(
@@ -53,7 +54,7 @@ def prepare_training(weights: WeightsReport, tensors: Sequence[Tensor], arch: Ar
         tensors=lts,
         params=params,
         buffers=buffers,
-        parameters=sum(t.params for t in params),
+        parameters=sum(t.total_params for t in params),
         buffer_bytes=sum(t.stored_bytes for t in buffers),
         gated_mlp=_is_gated(lts),
         weights_parameters=weights.parameters,
