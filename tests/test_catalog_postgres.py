@@ -108,19 +108,25 @@ def _get(url: str) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
-def _serve(url: str, hub: FakeHub, cache: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "hubmem", "serve", "--port", str(port), "--endpoint", hub.endpoint]
-    cmd += ["--catalog", url, "--cache-dir", str(cache)]
-    proc = subprocess.Popen(cmd, env=_env(hub), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+def _wait_healthy(base: str, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             if _get(base + "/healthz")[0] == 200:
-                return proc, base
+                return True
         except OSError:
             time.sleep(0.1)
+    return False
+
+
+def _serve(url: str, hub: FakeHub, cache: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """``hubmem serve --reuse-port`` on ``port`` (several workers on one port)."""
+    cmd = [sys.executable, "-m", "hubmem", "serve", "--port", str(port), "--endpoint", hub.endpoint]
+    cmd += ["--catalog", url, "--cache-dir", str(cache), "--reuse-port"]
+    proc = subprocess.Popen(cmd, env=_env(hub), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    if _wait_healthy(base):
+        return proc, base
     proc.kill()
     raise AssertionError("the service did not start")
 
@@ -133,7 +139,7 @@ def test_two_service_processes_share_the_catalog_and_the_header_cache(
     if _stored(pg_url) < N_REPOS:  # this test may run first, or alone
         done = subprocess.run(_scan(pg_url), env=_env(hub), capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr
-    services = [_serve(pg_url, hub, tmp_path / "headers") for _ in range(2)]
+    services = [_serve(pg_url, hub, tmp_path / "headers", _free_port()) for _ in range(2)]
     try:
         query = "/v1/catalog?max_params=100000&sort=parameters&order=desc&limit=50"
         answers = [_get(base + query) for _, base in services]
@@ -151,6 +157,11 @@ def test_two_service_processes_share_the_catalog_and_the_header_cache(
         status, report = _get(services[1][1] + f"/v1/models/{repo}")  # the other process: headers from disk
         assert status == 200 and report["weights"]["total_bytes"] == expected[repo].total_bytes
         assert [e.path for e in hub.log] == [f"/api/models/{repo}/revision/main"]
+        # a third worker on the first one's port: when the first stops, the port still answers
+        services.append(_serve(pg_url, hub, tmp_path / "headers", int(services[0][1].rsplit(":", 1)[1])))
+        services[0][0].terminate()
+        services[0][0].wait(timeout=30)
+        assert _wait_healthy(services[0][1]) and _get(services[0][1] + query) == (200, want)
     finally:
         for proc, _ in services:
             proc.terminate()

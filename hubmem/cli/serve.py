@@ -23,6 +23,11 @@ from hubmem.cli.options import cache_options, open_cache
 @click.option(
     "--catalog", default=None, help="Catalog database (SQLite file or postgresql:// URL) for /v1/catalog."
 )
+@click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Share the port with other `hubmem serve --reuse-port` processes (SO_REUSEPORT, Linux).",
+)
 @cache_options
 @guarded
 def serve_cmd(
@@ -47,4 +52,4 @@ def serve_cmd(
         header_cache=str(cache.root) if cache is not None else None,
         catalog=str(kw["catalog"]) if kw["catalog"] is not None else None,
     )
-    run(settings, host=host, port=port)
+    run(settings, host=host, port=port, reuse_port=bool(kw["reuse_port"]))

@@ -50,8 +50,9 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf "%{User-Agent}i"'
 
 
-def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve until interrupted (``hubmem serve``)."""
+def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, reuse_port: bool = False) -> None:
+    """Serve until interrupted (``hubmem serve``). ``reuse_port``: SO_REUSEPORT, so several processes listen
+    on one port and the kernel spreads the connections among them (Linux)."""
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -59,6 +60,7 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> Non
         create_app(settings),
         host=host,
         port=port,
+        reuse_port=reuse_port or None,
         access_log_format=ACCESS_LOG_FORMAT,
         print=lambda msg: logging.getLogger("hubmem.service").info("%s", msg),
     )
