@@ -53,13 +53,23 @@ def fixtures(tmp_path: Path) -> tuple[Path, dict[str, Expected]]:
     return root, write_many(root, 9, prefix="cat")
 
 
-async def test_catalog_endpoint(
+Stack = tuple[FakeHub, Path, dict[str, Expected]]
+
+
+@pytest.fixture
+async def stack(
     fixtures: tuple[Path, dict[str, Expected]], make_fake_hub: Callable[..., FakeHub], tmp_path: Path
-) -> None:
+) -> Stack:
+    """The fake Hub and a catalog of its repos (plus one that fails), scanned with an L4 verdict at 4k."""
     root, expected = fixtures
     hub = make_fake_hub(root)
     db = tmp_path / "catalog.sqlite"
     await scanned(hub, db, expected)
+    return hub, db, expected
+
+
+async def test_catalog_endpoint(stack: Stack) -> None:
+    hub, db, expected = stack
     with_catalog = await serve(Settings(endpoint=hub.endpoint, catalog=str(db)))
     without = await serve(Settings(endpoint=hub.endpoint))
     try:
@@ -117,15 +127,10 @@ async def test_two_instances_share_the_on_disk_header_cache(
     assert [e.path for e in hub.log] == [f"/api/models/{repo}/revision/main"]
 
 
-async def test_catalog_page_filter_sort_and_open_a_report(
-    fixtures: tuple[Path, dict[str, Expected]], make_fake_hub: Callable[..., FakeHub], tmp_path: Path
-) -> None:
+async def test_catalog_page_filter_sort_and_open_a_report(stack: Stack, tmp_path: Path) -> None:
     from test_service_browser import CDP, chromium_page, shown_int
 
-    root, expected = fixtures
-    hub = make_fake_hub(root)
-    db = tmp_path / "catalog.sqlite"
-    await scanned(hub, db, expected)
+    hub, db, expected = stack
     server = await serve(Settings(endpoint=hub.endpoint, catalog=str(db)))
 
     async def shown_repos(cdp: CDP) -> list[str]:
