@@ -40,10 +40,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "check": _CORE | {"estimate", "formats", "schema", "snapshot"},
     "render": {"schema"},
     "pipeline": _CORE | {"check", "estimate", "fetch", "formats", "parse", "schema", "snapshot"},
-    "scan": _CORE | {"fetch", "pipeline", "schema", "snapshot"},
-    "service": _CORE | {"fetch", "pipeline", "schema", "snapshot"},
+    "catalog": _CORE | {"estimate", "schema"},  # estimate: the GPU catalog, for --fits h100
+    "scan": _CORE | {"catalog", "fetch", "pipeline", "schema", "snapshot"},
+    "service": _CORE | {"catalog", "fetch", "pipeline", "schema", "snapshot"},
     "fakehub": _CORE | {"fetch"},
-    "cli": _CORE | {"fakehub", "fetch", "pipeline", "render", "scan", "schema", "service"},
+    "cli": _CORE | {"catalog", "fakehub", "fetch", "pipeline", "render", "scan", "schema", "service"},
     "__main__": {"cli"},
     "hubmem": _CORE | {"fetch", "pipeline", "schema"},
 }

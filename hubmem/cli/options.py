@@ -130,6 +130,13 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def projection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The KV cache, training and fit options of ``report``, for commands that take them too (``scan``)."""
+    for option in reversed((*_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS)):
+        fn = option(fn)
+    return fn
+
+
 def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--no-cache / --cache-dir (the on-disk header cache, hubmem.fetch.cache)."""
     fn = click.option(
