@@ -6,14 +6,25 @@ fetch (Hub, cache or local files) -> Snapshot -> parse -> estimate -> Report
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from hubmem.check.crosscheck import cross_check
 from hubmem.check.gguf import config_only_cross_check, gguf_cross_check
-from hubmem.estimate.checkpoint import Checkpoint, read_checkpoint
+from hubmem.errors import ConfigError
+from hubmem.estimate.checkpoint import (
+    Checkpoint,
+    config_checkpoint,
+    gguf_checkpoint,
+    gguf_headers,
+    parse_snapshot_tensors,
+    safetensors_checkpoint,
+    weight_source,
+)
 from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
 from hubmem.estimate.fit.verdict import fit_inference, fit_training, kv_function
 from hubmem.estimate.kv.report import estimate_kv_cache
@@ -23,6 +34,9 @@ from hubmem.fetch.cache import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.local import load_cached, load_local, looks_local
+from hubmem.formats.safetensors import Tensor
+from hubmem.parse.config import parse_config
+from hubmem.parse.gguf.architecture import architecture_from_gguf
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.check import CheckReport
 from hubmem.schema.engines import EngineReport
@@ -80,21 +94,40 @@ def project_fit(
     return main, scenarios
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector around work that builds ~100k short-lived acyclic objects
+    (reference counting frees them): a 92k-tensor report spends a quarter of its CPU in collections
+    otherwise (scripts/BENCHMARKS.md). It runs again as before on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build_report(
     snapshot: Snapshot, options: Options | None = None, *, seconds: float | None = None, check: bool = False
 ) -> Report:
     """Parse and estimate: a pure function of the snapshot and the options (no I/O).
 
     ``check=True`` adds the cross-checks (``Report.check``, hubmem.check.crosscheck)."""
-    options = options or Options()
+    with cyclic_gc_paused():
+        return _build_report(snapshot, options or Options(), seconds, check)
+
+
+def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, check: bool) -> Report:
     checkpoint = read_checkpoint(snapshot, check_sizes=not check)
     warnings = list(snapshot.warnings)
     arch, weights = checkpoint.architecture, checkpoint.weights
     kv = estimate_kv_cache(arch, options.kv, options.llama_cpp)
     engine = None
     if options.kv.engine == "llama.cpp":
-        engine = EngineReport(llama_cpp=llama_cpp_view(snapshot, checkpoint, options.llama_cpp, options.kv))
-    plan = plan_training(prepare_training(weights, checkpoint.training_tensors, arch), options.training)
+        engine = EngineReport(llama_cpp=llama_cpp_view(checkpoint, options.llama_cpp, options.kv))
+    prepared = prepare_training(weights, checkpoint.training_tensors, arch, checkpoint.table)
+    plan = plan_training(prepared, options.training)
     training = project_training(plan)
     if checkpoint.source in TRAINING_BASIS:
         training.assumptions.insert(0, TRAINING_BASIS[checkpoint.source])
@@ -127,12 +160,31 @@ def build_report(
     )
 
 
+def _config_architecture(snapshot: Snapshot, tensors: list[Tensor] | None = None) -> Architecture:
+    config = snapshot.config
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(f"{snapshot.repo_id}: config.json is not a JSON object")
+    return parse_config(config, tensors=tensors, companions=snapshot.extra)
+
+
+def read_checkpoint(snapshot: Snapshot, *, check_sizes: bool = True) -> Checkpoint:
+    """Parse the snapshot's headers (safetensors, GGUF) or config.json alone into the checkpoint the estimates
+    work on (hubmem.estimate.checkpoint); a GGUF's architecture is its metadata's."""
+    source = weight_source(snapshot)
+    if source == "gguf":
+        headers = gguf_headers(snapshot)
+        config = _config_architecture(snapshot) if snapshot.config is not None else None
+        return gguf_checkpoint(snapshot, headers, architecture_from_gguf(headers[0][1]), config)
+    if source == "config":
+        return config_checkpoint(snapshot, _config_architecture(snapshot))
+    tensors = parse_snapshot_tensors(snapshot, check_sizes=check_sizes)
+    return safetensors_checkpoint(snapshot, tensors, _config_architecture(snapshot, tensors))
+
+
 def cross_checks(snapshot: Snapshot, checkpoint: Checkpoint) -> CheckReport:
     """The cross-checks that apply to the checkpoint's format (no weights read: the repo name only)."""
     if checkpoint.source == "gguf":
-        return gguf_cross_check(
-            snapshot, checkpoint.weights, checkpoint.architecture, checkpoint.config_architecture
-        )
+        return gguf_cross_check(snapshot, checkpoint)
     if checkpoint.source == "config":
         return config_only_cross_check(snapshot, checkpoint.weights)
     return cross_check(snapshot, checkpoint.tensors, checkpoint.weights, checkpoint.architecture)

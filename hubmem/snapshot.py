@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hubmem.formats.gguf.header import GGUFHeader
-from hubmem.schema.weights import GGUFChoice
-
 
 @dataclass(frozen=True)
 class WeightFile:
@@ -20,8 +17,9 @@ class WeightFile:
     header, whether read over HTTP, from the header cache or from disk.
 
     safetensors: ``header`` is the raw header JSON and ``header_length`` its length N (the u64 at offset 0).
-    GGUF: ``gguf`` is the parsed header, ``header_length`` the bytes up to the end of the tensor infos, and
-    ``header`` is empty."""
+    GGUF: ``header`` is the header's record (:func:`hubmem.formats.gguf.record.header_record`: the metadata,
+    long arrays summarised, and the tensor infos), ``header_length`` the bytes up to the end of the tensor
+    infos."""
 
     path: str  # path inside the repo (or the local folder)
     header_length: int
@@ -29,7 +27,25 @@ class WeightFile:
     size: int | None = None  # real file size in bytes when known (X-Linked-Size, Content-Range, stat)
     commit: str | None = None  # the commit the header was read at, when the source said (X-Repo-Commit)
     format: Literal["safetensors", "gguf"] = "safetensors"
-    gguf: GGUFHeader | None = None
+
+
+@dataclass(frozen=True)
+class GGUFModel:
+    """A GGUF model of a repo: one file, or the shards of a split file (in order)."""
+
+    name: str
+    paths: tuple[str, ...]
+    quant: str | None  # the quantization its name carries (Q4_K_M ...)
+    mmproj: bool  # a multimodal projector, not a language model
+
+
+@dataclass(frozen=True)
+class GGUFSelection:
+    """Which GGUF model was read (its shards are the snapshot's ``files``), why, and every one of the repo."""
+
+    models: list[GGUFModel]
+    chosen: GGUFModel
+    reason: str
 
 
 @dataclass
@@ -54,9 +70,13 @@ class Snapshot:
     index: dict[str, Any] | None = None  # model.safetensors.index.json when sharded
     index_path: str | None = None
     files: list[WeightFile] = field(default_factory=list)
-    gguf: GGUFChoice | None = None  # a GGUF repo: the model read (``files`` holds its shards) and the others
-    # weight files that are not read (pytorch_model*.bin, *.pt, consolidated.*.pth), path -> listed size
-    unread: dict[str, int | None] = field(default_factory=dict)
+    gguf: GGUFSelection | None = (
+        None  # a GGUF repo: the model read (``files`` holds its shards) and the others
+    )
+    # exact sizes the listing gave for files that are not read: the other GGUF models, and the weight files
+    # of formats hubmem does not read (pytorch_model*.bin, *.pt, consolidated.*.pth), which ``unread`` names
+    sizes: dict[str, int] = field(default_factory=dict)
+    unread: list[str] = field(default_factory=list)
     # other small JSON files read alongside (quantize_config.json, params.json ...), path -> content
     extra: dict[str, Any] = field(default_factory=dict)
     # the Hub's own view when fetched (model_info ``safetensors``, ``gated``, file sizes from the tree)

@@ -149,7 +149,12 @@ async def test_weights_hubmem_does_not_read_are_listed_with_their_sizes(hub: Min
     """config.json + pytorch_model.bin: a snapshot of the config alone, the .bin listed with its size."""
     hub.add("org/bin", {"config.json": config_bytes(), "pytorch_model.bin": b"x" * 1234})
     s = await snap(ft, "org/bin")
-    assert (s.files, s.config is not None, s.unread) == ([], True, {"pytorch_model.bin": 1234})
+    assert (s.files, s.config is not None, s.unread, s.sizes) == (
+        [],
+        True,
+        ["pytorch_model.bin"],
+        {"pytorch_model.bin": 1234},
+    )
 
 
 async def test_no_weights_and_no_config_is_still_an_error(hub: MiniHub, ft: FakeTime) -> None:

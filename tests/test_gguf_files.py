@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from hubmem.errors import BadOptionError
-from hubmem.estimate.checkpoint import read_checkpoint
 from hubmem.fetch.gguf import choose_gguf, conventional_name, gguf_models, quant_of
 from hubmem.fetch.local import load_local, looks_local
 from hubmem.formats.gguf.parser import parse_gguf
 from hubmem.formats.gguf.record import header_from_record, header_record
 from hubmem.parse.gguf.architecture import architecture_from_gguf
+from hubmem.pipeline import read_checkpoint
 from scripts.validate.llama_cpp_models import write_models
 
 from support.paths import fixture_path
@@ -80,7 +80,8 @@ def test_local_gguf_file_and_folder(tmp_path: Path) -> None:
     assert (one.source, one.weights.parameters) == ("gguf", 6_166_016)  # the tensor elements gguf-py wrote
     folder = load_local(tmp_path / "m", gguf_file="tiny-mamba-f16.gguf")
     assert [f.path for f in folder.files] == ["tiny-mamba-f16.gguf"]
-    assert folder.gguf is not None and len(folder.gguf.available) == len(models)
+    assert folder.gguf is not None and len(folder.gguf.models) == len(models)
+    assert folder.sizes == {p.name: p.stat().st_size for p in models.values()}
 
 
 @pytest.mark.parametrize(

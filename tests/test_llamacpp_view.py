@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from hubmem.errors import BadOptionError
-from hubmem.estimate.checkpoint import read_checkpoint
 from hubmem.estimate.engines.llamacpp.memory import kv_report
 from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
 from hubmem.fetch.local import load_local
+from hubmem.pipeline import read_checkpoint
 from hubmem.schema.engines import LlamaCppOptions, LlamaCppView
 from hubmem.schema.kv import KVOptions
 from scripts.validate.llama_cpp import COMPARED, options_of
@@ -44,7 +44,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def view_of(models: dict[str, Path], row: dict[str, Any]) -> LlamaCppView:
     snapshot = load_local(models[row["model"]])
-    return llama_cpp_view(snapshot, read_checkpoint(snapshot), options_of(row["settings"]), KVOptions())
+    return llama_cpp_view(read_checkpoint(snapshot), options_of(row["settings"]), KVOptions())
 
 
 def _ids(rows: list[dict[str, Any]]) -> list[str]:
@@ -102,12 +102,12 @@ def test_kv_options_fill_what_llama_cpp_options_leave_open(models: dict[str, Pat
     """Without -c / -np: each of --batch sequences gets --context tokens; --kv-dtype maps to a cache type."""
     snapshot = load_local(models["gemma-3-270m-q4_k_m.gguf"])
     kv = KVOptions(engine="llama.cpp", context=4096, batch=2, kv_dtype="bfloat16")
-    v = llama_cpp_view(snapshot, read_checkpoint(snapshot), LlamaCppOptions(), kv)
+    v = llama_cpp_view(read_checkpoint(snapshot), LlamaCppOptions(), kv)
     s = v.settings
     assert (s.n_ctx, s.n_ctx_seq, s.n_seq_max, s.type_k, s.type_v) == (8192, 4096, 2, "bf16", "bf16")
     with pytest.raises(BadOptionError, match="fp8"):
         llama_cpp_view(
-            snapshot, read_checkpoint(snapshot), LlamaCppOptions(), kv.model_copy(update={"kv_dtype": "fp8"})
+            read_checkpoint(snapshot), LlamaCppOptions(), kv.model_copy(update={"kv_dtype": "fp8"})
         )
 
 
@@ -115,10 +115,8 @@ def test_gpu_layers_move_weights_off_the_cpu_buffer(models: dict[str, Path]) -> 
     """-ngl N: the last N layers (and with N > n_layer the output layer) leave the CPU_Mapped span."""
     snapshot = load_local(models["tiny-llama-gqa-f16.gguf"])
     checkpoint = read_checkpoint(snapshot)
-    cpu = llama_cpp_view(snapshot, checkpoint, LlamaCppOptions(ctx_size=512), KVOptions())
-    all_gpu = llama_cpp_view(
-        snapshot, checkpoint, LlamaCppOptions(ctx_size=512, n_gpu_layers=-1), KVOptions()
-    )
+    cpu = llama_cpp_view(checkpoint, LlamaCppOptions(ctx_size=512), KVOptions())
+    all_gpu = llama_cpp_view(checkpoint, LlamaCppOptions(ctx_size=512, n_gpu_layers=-1), KVOptions())
     assert [b.name for b in cpu.model_buffers] == ["CPU_Mapped"]
     by_name = {b.name: b.bytes for b in all_gpu.model_buffers}
     embd = 512 * 8192 * 2  # token_embd stays on the CPU (the input layer)

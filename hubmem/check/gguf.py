@@ -10,6 +10,8 @@ from __future__ import annotations
 from hubmem.check.common import MAX_EXAMPLES, report_of
 from hubmem.check.config import check_config_parameters
 from hubmem.check.name import check_name_size
+from hubmem.estimate.checkpoint import Checkpoint
+from hubmem.formats.gguf.header import GGUFHeader
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.check import CheckItem, CheckReport
 from hubmem.schema.weights import WeightsReport
@@ -18,18 +20,15 @@ from hubmem.snapshot import Snapshot
 _FIELDS = ("num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "vocab_size")
 
 
-def check_gguf_file_sizes(snapshot: Snapshot) -> CheckItem:
+def check_gguf_file_sizes(snapshot: Snapshot, headers: list[tuple[str, GGUFHeader]]) -> CheckItem:
     title = "real GGUF file sizes vs data offset + the tensor data the tensor infos describe"
-    known = [f for f in snapshot.files if f.gguf is not None and f.size is not None]
+    sizes = {f.path: f.size for f in snapshot.files if f.size is not None}
+    known = [(header, sizes[path]) for path, header in headers if path in sizes]
     if not known:
         return CheckItem(name="file_sizes", status="unavailable", title=title, detail="no file size reported")
-    bad = [
-        p
-        for f in known
-        if f.gguf is not None and f.size is not None and (p := f.gguf.check_file_size(f.size))
-    ]
-    expected = sum(f.gguf.expected_file_size for f in known if f.gguf is not None)
-    actual = sum(f.size for f in known if f.size is not None)
+    bad = [p for header, size in known if (p := header.check_file_size(size))]
+    expected = sum(header.expected_file_size for header, _ in known)
+    actual = sum(size for _, size in known)
     return CheckItem(
         name="file_sizes",
         status="mismatch" if bad else "ok",
@@ -71,18 +70,18 @@ def check_gguf_config(gguf_arch: Architecture, config_arch: Architecture | None)
     )
 
 
-def gguf_cross_check(
-    snapshot: Snapshot, weights: WeightsReport, gguf_arch: Architecture, config_arch: Architecture | None
-) -> CheckReport:
+def gguf_cross_check(snapshot: Snapshot, checkpoint: Checkpoint) -> CheckReport:
     """The cross-checks that apply to a GGUF model (the safetensors index and the Hub's safetensors summary
     do not)."""
-    items = [check_gguf_file_sizes(snapshot), check_gguf_config(gguf_arch, config_arch)]
-    items.append(check_name_size(snapshot.repo_id, weights))
-    if config_arch is not None:
-        items.append(check_config_parameters(snapshot, weights, config_arch))
-    return report_of(
-        items, "not a safetensors checkpoint" if config_arch is not None else "no config.json or safetensors"
-    )
+    weights, config_arch = checkpoint.weights, checkpoint.config_architecture
+    no_config = CheckItem(name="config_parameters", status="unavailable", detail="no config.json")
+    items = [
+        check_gguf_file_sizes(snapshot, checkpoint.gguf),
+        check_gguf_config(checkpoint.architecture, config_arch),
+        check_name_size(snapshot.repo_id, weights),
+        no_config if config_arch is None else check_config_parameters(snapshot, weights, config_arch),
+    ]
+    return report_of(items, "does not apply to a GGUF model")
 
 
 def config_only_cross_check(snapshot: Snapshot, weights: WeightsReport) -> CheckReport:

@@ -179,6 +179,14 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def projection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The KV cache (llama.cpp's included), training and fit options of ``report``, for commands that take
+    them too (``scan``)."""
+    for option in reversed((*_KV_OPTIONS, *_LLAMA_CPP_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS)):
+        fn = option(fn)
+    return fn
+
+
 def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--no-cache / --cache-dir (the on-disk header cache, hubmem.fetch.cache)."""
     fn = click.option(
@@ -237,8 +245,8 @@ def build_options(kw: dict[str, Any]) -> Options:
     return Options(
         revision=kw["revision"],
         subfolder=kw["subfolder"],
-        gguf_file=kw["gguf_file"],
-        quant=kw["quant"],
+        gguf_file=kw.get("gguf_file"),  # report / demo only: a scan reads each repo's default GGUF
+        quant=kw.get("quant"),
         kv=kv,
         llama_cpp=llama_cpp,
         training=training,

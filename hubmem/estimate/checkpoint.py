@@ -1,26 +1,25 @@
-"""The checkpoint a snapshot holds, whatever its format: its architecture, its weights section and the tensors
-the training projection works on.
+"""The checkpoint a snapshot holds, whatever its format, once its architecture is known: the weights section
+and the tensors the training projection works on (the pipeline parses the architecture and calls these).
 
-* ``safetensors``: config.json -> architecture; the headers -> exact weights (``estimate_weights``);
-* ``gguf``: the GGUF metadata -> architecture (:mod:`hubmem.parse.gguf`), its tensor infos -> exact weights
-  (:mod:`hubmem.estimate.weights.gguf`); config.json, when the repo has one, is parsed too for the
-  cross-checks;
-* ``config``: no weight file read; config.json -> architecture and projected weights
+* ``safetensors``: the headers -> exact weights (``estimate_weights``);
+* ``gguf``: the GGUF tensor infos -> exact weights (:mod:`hubmem.estimate.weights.gguf`), the architecture
+  read from its metadata; config.json's, when the repo has one, is kept for the cross-checks;
+* ``config``: no weight file read; weights projected from config.json
   (:mod:`hubmem.estimate.weights.projected`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from hubmem.errors import ConfigError
+from hubmem.estimate.table import TensorTable, tensor_table
 from hubmem.estimate.weights.gguf import estimate_gguf_weights, gguf_training_tensors
 from hubmem.estimate.weights.projected import project_config_weights
 from hubmem.estimate.weights.report import estimate_weights
+from hubmem.formats.gguf.header import GGUFHeader
+from hubmem.formats.gguf.record import header_from_record
 from hubmem.formats.safetensors import Tensor, parse_tensors
-from hubmem.parse.config import parse_config
-from hubmem.parse.gguf.architecture import architecture_from_gguf
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot
@@ -36,12 +35,19 @@ class Checkpoint:
     tensors: list[Tensor]  # the safetensors tensors (empty for the other sources)
     training_tensors: list[Tensor]  # what the training projection counts (GGUF: bf16 stand-ins)
     config_architecture: Architecture | None = None  # GGUF: config.json's, when the repo has one
+    table: TensorTable | None = None  # the safetensors tensors grouped (hubmem.estimate.table)
+    gguf: list[tuple[str, GGUFHeader]] = field(default_factory=list)  # every GGUF shard read: path, header
 
 
 def weight_source(snapshot: Snapshot) -> Source:
     if not snapshot.files:
         return "config"
-    return "gguf" if any(f.gguf is not None for f in snapshot.files) else "safetensors"
+    return "gguf" if any(f.format == "gguf" for f in snapshot.files) else "safetensors"
+
+
+def gguf_headers(snapshot: Snapshot) -> list[tuple[str, GGUFHeader]]:
+    """The GGUF header of every shard read (rebuilt from the snapshot's records)."""
+    return [(f.path, header_from_record(f.header)) for f in snapshot.files if f.format == "gguf"]
 
 
 def parse_snapshot_tensors(snapshot: Snapshot, *, check_sizes: bool = True) -> list[Tensor]:
@@ -55,26 +61,20 @@ def parse_snapshot_tensors(snapshot: Snapshot, *, check_sizes: bool = True) -> l
     return tensors
 
 
-def _config_architecture(snapshot: Snapshot, tensors: list[Tensor] | None = None) -> Architecture:
-    config = snapshot.config
-    if config is not None and not isinstance(config, dict):
-        raise ConfigError(f"{snapshot.repo_id}: config.json is not a JSON object")
-    return parse_config(config, tensors=tensors, companions=snapshot.extra)
+def gguf_checkpoint(
+    snapshot: Snapshot, headers: list[tuple[str, GGUFHeader]], arch: Architecture, config: Architecture | None
+) -> Checkpoint:
+    weights = estimate_gguf_weights(snapshot, headers, arch)
+    training = gguf_training_tensors(headers)
+    return Checkpoint("gguf", arch, weights, [], training, config_architecture=config, gguf=headers)
 
 
-def read_checkpoint(snapshot: Snapshot, *, check_sizes: bool = True) -> Checkpoint:
-    """Parse the snapshot's headers (or config.json alone) into the checkpoint the estimates work on."""
-    source = weight_source(snapshot)
-    if source == "gguf":
-        first = next(f.gguf for f in snapshot.files if f.gguf is not None)
-        arch = architecture_from_gguf(first)
-        config_arch = _config_architecture(snapshot) if snapshot.config is not None else None
-        weights = estimate_gguf_weights(snapshot, arch)
-        return Checkpoint(source, arch, weights, [], gguf_training_tensors(snapshot), config_arch)
-    if source == "config":
-        arch = _config_architecture(snapshot)
-        weights, stand_ins = project_config_weights(snapshot, arch)
-        return Checkpoint(source, arch, weights, [], stand_ins)
-    tensors = parse_snapshot_tensors(snapshot, check_sizes=check_sizes)
-    arch = _config_architecture(snapshot, tensors)
-    return Checkpoint(source, arch, estimate_weights(snapshot, tensors, arch), tensors, tensors)
+def config_checkpoint(snapshot: Snapshot, arch: Architecture) -> Checkpoint:
+    weights, stand_ins = project_config_weights(snapshot, arch)
+    return Checkpoint("config", arch, weights, [], stand_ins)
+
+
+def safetensors_checkpoint(snapshot: Snapshot, tensors: list[Tensor], arch: Architecture) -> Checkpoint:
+    table = tensor_table(tensors)
+    weights = estimate_weights(snapshot, tensors, arch, table)
+    return Checkpoint("safetensors", arch, weights, tensors, tensors, table=table)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubmem.fetch.gguf import gguf_choice
 from hubmem.fetch.layout import Layout
 from hubmem.snapshot import Snapshot
 
@@ -25,11 +24,9 @@ def finish_snapshot(
     config.json was looked for ("in the repo", "beside model.safetensors") when there is none; ``sizes``
     are the exact file sizes the listing gave (for the GGUF models and the weight files not read)."""
     warnings = snapshot.warnings
-    known = {f.path: f.size for f in snapshot.files if f.size is not None} | (sizes or {})
-    if layout.gguf is not None:
-        g = layout.gguf
-        snapshot.gguf = gguf_choice(g.models, g.chosen, g.reason, known)
-    snapshot.unread = {p: known.get(p) for p in layout.unread}
+    snapshot.gguf = layout.gguf
+    snapshot.sizes = {p: n for p, n in (sizes or {}).items() if p in set(layout.sized)}
+    snapshot.unread = list(layout.unread)
     if layout.config_path is None and layout.gguf is None:
         warnings.append(f"no config.json {where}: architecture figures are unavailable")
     elif config is not None and not isinstance(config, dict):

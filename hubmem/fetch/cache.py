@@ -35,7 +35,6 @@ from typing import Any
 
 import filelock
 
-from hubmem.formats.gguf.record import header_from_record, header_record
 from hubmem.snapshot import WeightFile
 
 ENV_DIR = "HUBMEM_CACHE"  # cache folder; "off" / "0" / "none" / "false" disables the cache
@@ -291,8 +290,6 @@ class CommitCache:
     def get_header(self, path: str) -> WeightFile | None:
         """The header stored for ``path`` (read at this commit), or None."""
         value = self.cache.get(self._key(path))
-        if value is not None and value.get("kind") == "gguf":
-            return self._gguf(path, value)
         if value is None or value.get("kind") != "header":
             return None
         n, header, size = value.get("header_length"), value.get("header"), value.get("size")
@@ -302,27 +299,18 @@ class CommitCache:
             or not (size is None or isinstance(size, int))
         ):
             return None
+        if value.get("format") == "gguf":
+            return WeightFile(path, n, header, size, self.sha, format="gguf")
         return WeightFile(path, n, header, size, self.sha)
-
-    def _gguf(self, path: str, value: dict[str, Any]) -> WeightFile | None:
-        try:
-            header = header_from_record(value["record"])
-        except (KeyError, TypeError, ValueError):
-            return None
-        size = value.get("size")
-        size = size if isinstance(size, int) else None
-        return WeightFile(path, header.header_end, {}, size, self.sha, format="gguf", gguf=header)
 
     def has_header(self, path: str) -> bool:
         return self.cache.has(self._key(path))
 
     def put_header(self, f: WeightFile) -> None:
         """Keep ``f``'s header (safetensors JSON, or the GGUF header's record) under its path."""
-        value: dict[str, Any]
-        if f.gguf is not None:
-            value = {"kind": "gguf", "record": header_record(f.gguf), "size": f.size}
-        else:
-            value = {"kind": "header", "header_length": f.header_length, "header": f.header, "size": f.size}
+        value = {"kind": "header", "header_length": f.header_length, "header": f.header, "size": f.size}
+        if f.format != "safetensors":
+            value["format"] = f.format
         self.cache.put(self._key(f.path), value)
 
     def is_complete(self, subfolder: str | None) -> bool:

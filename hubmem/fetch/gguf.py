@@ -18,10 +18,9 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from hubmem.errors import BadOptionError
-from hubmem.schema.weights import GGUFChoice, GGUFFile
+from hubmem.snapshot import GGUFModel
 
 _SPLIT = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 _QUANT = re.compile(
@@ -31,22 +30,6 @@ _QUANT = re.compile(
 )
 _GGUF_MY_REPO = re.compile(r"^(?P<model>.+)-(?P<quant>I?Q\d\w*|F16|BF16|F32)-GGUF$", re.IGNORECASE)
 PREFERENCE = ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q4_0", "Q6_K", "Q8_0", "BF16", "F16", "F32")
-
-
-@dataclass(frozen=True)
-class GGUFModel:
-    """A model file of the repo (the shards of a split file together)."""
-
-    name: str
-    paths: tuple[str, ...]
-    quant: str | None
-    mmproj: bool
-
-    def entry(self, sizes: dict[str, int]) -> GGUFFile:
-        known = [sizes.get(p) for p in self.paths]
-        size = sum(s for s in known if s is not None) if all(s is not None for s in known) else None
-        kind = "mmproj" if self.mmproj else "model"
-        return GGUFFile(name=self.name, files=list(self.paths), size=size, quant=self.quant, kind=kind)
 
 
 def quant_of(name: str) -> str | None:
@@ -114,11 +97,6 @@ def _preferred(quant: str) -> str:
 def _no_match(problem: str, models: list[GGUFModel]) -> BadOptionError:
     names = ", ".join(m.name for m in models) or "none"
     return BadOptionError(problem, hint=f"GGUF models in the repo: {names}")
-
-
-def gguf_choice(models: list[GGUFModel], chosen: GGUFModel, reason: str, sizes: dict[str, int]) -> GGUFChoice:
-    """The report's record of the choice, with every model's exact size where the listing gave one."""
-    return GGUFChoice(chosen=chosen.name, reason=reason, available=[m.entry(sizes) for m in models])
 
 
 def conventional_name(repo_id: str) -> str | None:

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubmem.errors import BadOptionError, CorruptHeaderError, NoSafetensorsError
-from hubmem.fetch.gguf import GGUFModel, choose_gguf, gguf_models
+from hubmem.fetch.gguf import choose_gguf, gguf_models
 from hubmem.formats.safetensors import MAX_HEADER_LENGTH
+from hubmem.snapshot import GGUFSelection
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -28,22 +29,13 @@ HEADER_MARGIN = 2048
 
 
 @dataclass(frozen=True)
-class GGUFPlan:
-    """A GGUF repo: every model in it, the one to read (its shards are ``Layout.files``) and why."""
-
-    models: list[GGUFModel]
-    chosen: GGUFModel
-    reason: str
-
-
-@dataclass(frozen=True)
 class Layout:
     config_path: str | None  # config.json to read (subfolder first, then the root)
     files: list[str]  # weight files read directly (no index): safetensors, or the chosen GGUF's shards
     index_path: str | None  # the safetensors index when sharded
     companions: list[str]  # small JSON files read into Snapshot.extra
     warnings: list[str] = field(default_factory=list)
-    gguf: GGUFPlan | None = None
+    gguf: GGUFSelection | None = None
     unread: list[str] = field(default_factory=list)  # weight files not read (no safetensors, no GGUF)
 
     @property
@@ -85,7 +77,7 @@ def plan_layout(
     models = gguf_models(p for p in paths if not base or p.startswith(base + "/"))
     if models and (gguf_file or quant or (not files and index_path is None)):
         chosen, reason = choose_gguf(models, gguf_file=gguf_file, quant=quant)
-        plan = GGUFPlan(models, chosen, reason)
+        plan = GGUFSelection(models, chosen, reason)
         return Layout(config_path, list(chosen.paths), None, companions, warnings, gguf=plan)
     if gguf_file or quant:
         raise BadOptionError(f"--gguf-file / --quant: there is no GGUF file in {base or 'the repo'}")

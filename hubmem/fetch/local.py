@@ -27,15 +27,15 @@ from hubmem.fetch.layout import (
     CONFIG_FILE,
     INDEX_FILE,
     SINGLE_FILE,
-    GGUFPlan,
     Layout,
     join,
     plan_layout,
     shards_of,
 )
 from hubmem.formats.gguf.parser import GGUFParser
+from hubmem.formats.gguf.record import header_record
 from hubmem.formats.safetensors import decode_header, read_header_length
-from hubmem.snapshot import Snapshot, WeightFile
+from hubmem.snapshot import GGUFSelection, Snapshot, WeightFile
 
 MAX_LISTED_FILES = 100_000  # a folder with more files than this is not a checkpoint
 LOCAL_REVISION = "local"
@@ -84,7 +84,7 @@ def read_local_gguf(file: Path, rel: str) -> WeightFile:
     except OSError as exc:
         raise CorruptHeaderError(f"{rel}: cannot read ({exc.strerror or exc})") from None
     header = parser.finish()
-    return WeightFile(rel, header.header_end, {}, size, format="gguf", gguf=header)
+    return WeightFile(rel, header.header_end, header_record(header), size, format="gguf")
 
 
 def _read_weights(root: Path, paths: list[str], layout: Layout) -> list[WeightFile]:
@@ -191,7 +191,7 @@ def _load_file(file: Path, snapshot: Snapshot) -> Snapshot:
     plan = None
     if file.name.endswith(".gguf"):
         models = gguf_models([file.name])
-        plan = GGUFPlan(models, *choose_gguf(models, gguf_file=file.name))
+        plan = GGUFSelection(models, *choose_gguf(models, gguf_file=file.name))
         snapshot.files = [read_local_gguf(file, file.name)]
     else:
         snapshot.files = [read_local_header(file, file.name)]

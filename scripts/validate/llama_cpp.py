@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from hubmem.errors import BadOptionError
-from hubmem.estimate.checkpoint import read_checkpoint
 from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
 from hubmem.fetch.local import load_local
+from hubmem.pipeline import read_checkpoint
 from hubmem.schema.engines import LLAMA_CPP_COMMIT, LlamaCppOptions, LlamaCppView
 from hubmem.schema.kv import KVOptions
 from scripts import results
@@ -164,7 +164,7 @@ def run_llama(python: str, model: Path, settings: dict[str, Any]) -> tuple[bool,
 
 def predict(model: Path, settings: dict[str, Any]) -> LlamaCppView:
     snapshot = load_local(model)
-    return llama_cpp_view(snapshot, read_checkpoint(snapshot), options_of(settings), KVOptions())
+    return llama_cpp_view(read_checkpoint(snapshot), options_of(settings), KVOptions())
 
 
 def run_row(name: str, model: Path, settings: dict[str, Any], python: str) -> Row:

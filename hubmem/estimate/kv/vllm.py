@@ -1,4 +1,4 @@
-"""The vLLM engine view: what the paged KV allocator reserves for one request (theory.md 2.3, 2.6).
+"""The vLLM engine view: what the paged KV allocator reserves for one request (docs/theory.md 2.3, 2.6).
 
 Reference: vLLM ``vllm/v1/kv_cache_interface.py`` and ``vllm/v1/core/kv_cache_utils.py`` @001cabc1be16,
 ``vllm/model_executor/models/config.py`` @0144dd5b (``HybridAttentionMambaModelConfig``).

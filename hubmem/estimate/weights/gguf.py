@@ -19,8 +19,8 @@ from hubmem.estimate.weights.report import totals
 from hubmem.formats.gguf.header import GGUFHeader, GGUFTensor
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
-from hubmem.schema.weights import FileWeights, QuantizationInfo, WeightsReport
-from hubmem.snapshot import Snapshot
+from hubmem.schema.weights import FileWeights, GGUFChoice, GGUFFile, QuantizationInfo, WeightsReport
+from hubmem.snapshot import GGUFModel, GGUFSelection, Snapshot
 
 # llama.cpp tensor name (below ``blk.N.``) -> module path below ``model.layers.N.``
 LEAVES: dict[str, str] = {
@@ -130,38 +130,50 @@ def _quantization(headers: list[tuple[str, GGUFHeader]], records: list[Record]) 
     )
 
 
-def _files(snapshot: Snapshot, records: list[Record], notes: list[str]) -> list[FileWeights]:
+def _files(
+    snapshot: Snapshot, headers: list[tuple[str, GGUFHeader]], records: list[Record], notes: list[str]
+) -> list[FileWeights]:
     out = []
-    for f in snapshot.files:
-        assert f.gguf is not None
-        mine = [r for r in records if r.file == f.path]
+    sizes = {f.path: f.size for f in snapshot.files}
+    for path, header in headers:
+        mine = [r for r in records if r.file == path]
+        size = sizes.get(path)
+        data = sum(r.bytes for r in mine)
         out.append(
-            FileWeights(
-                path=f.path,
-                size=f.size,
-                header_length=f.header_length,
-                tensors=len(mine),
-                bytes=sum(r.bytes for r in mine),
-            )
+            FileWeights(path=path, size=size, header_length=header.header_end, tensors=len(mine), bytes=data)
         )
-        problem = f.gguf.check_file_size(f.size) if f.size is not None else None
+        problem = header.check_file_size(size) if size is not None else None
         if problem:
             notes.append(problem)
-        notes.extend(f.gguf.notes)
+        notes.extend(header.notes)
     return out
 
 
-def gguf_headers(snapshot: Snapshot) -> list[tuple[str, GGUFHeader]]:
-    return [(f.path, f.gguf) for f in snapshot.files if f.gguf is not None]
+def _entry(model: GGUFModel, sizes: dict[str, int]) -> GGUFFile:
+    known = [sizes.get(p) for p in model.paths]
+    size = sum(s for s in known if s is not None) if all(s is not None for s in known) else None
+    kind = "mmproj" if model.mmproj else "model"
+    return GGUFFile(name=model.name, files=list(model.paths), size=size, quant=model.quant, kind=kind)
 
 
-def estimate_gguf_weights(snapshot: Snapshot, arch: Architecture) -> WeightsReport:
+def gguf_choice(selection: GGUFSelection, snapshot: Snapshot) -> GGUFChoice:
+    """The report's record of the choice, with every model's exact size (from the listing or the reads)."""
+    sizes = snapshot.sizes | {f.path: f.size for f in snapshot.files if f.size is not None}
+    return GGUFChoice(
+        chosen=selection.chosen.name,
+        reason=selection.reason,
+        available=[_entry(m, sizes) for m in selection.models],
+    )
+
+
+def estimate_gguf_weights(
+    snapshot: Snapshot, headers: list[tuple[str, GGUFHeader]], arch: Architecture
+) -> WeightsReport:
     """The weights section of a GGUF model (every shard of a split file)."""
-    headers = gguf_headers(snapshot)
     records = _records(headers, arch)
     notes: list[str] = []
     by_dtype, by_component = totals(records)
-    files = _files(snapshot, records, notes)
+    files = _files(snapshot, headers, records, notes)
     tied = arch.tie_word_embeddings
     moe, moe_notes = estimate_moe(records, arch, tied_embeddings=tied)
     return WeightsReport(
@@ -176,19 +188,15 @@ def estimate_gguf_weights(snapshot: Snapshot, arch: Architecture) -> WeightsRepo
         tied_embeddings=tied,
         quantization=_quantization(headers, records),
         moe=moe,
-        gguf=snapshot.gguf,
+        gguf=gguf_choice(snapshot.gguf, snapshot) if snapshot.gguf is not None else None,
         notes=notes + moe_notes,
     )
 
 
-def gguf_training_tensors(snapshot: Snapshot) -> list[Tensor]:
+def gguf_training_tensors(headers: list[tuple[str, GGUFHeader]]) -> list[Tensor]:
     """The GGUF tensors as the unquantized bf16 checkpoint they were converted from (what training would
     start from), under their transformers-style names."""
-    out = []
-    for path, header in gguf_headers(snapshot):
-        for t in header.tensors:
-            out.append(_bf16(t, path))
-    return out
+    return [_bf16(t, path) for path, header in headers for t in header.tensors]
 
 
 def _bf16(t: GGUFTensor, path: str) -> Tensor:

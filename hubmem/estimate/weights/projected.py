@@ -61,7 +61,7 @@ def project_config_weights(snapshot: Snapshot, arch: Architecture) -> tuple[Weig
             for k, n in components.items()
         },
         files=[],
-        unread_files=[ListedFile(path=p, size=s) for p, s in snapshot.unread.items()],
+        unread_files=[ListedFile(path=p, size=snapshot.sizes.get(p)) for p in snapshot.unread],
         notes=notes,
     )
     stand_ins = [Tensor(f"config.{k}", st_dtype, (n,), 0, n * size) for k, n in components.items() if n > 0]

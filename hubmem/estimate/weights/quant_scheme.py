@@ -94,17 +94,5 @@ class QuantScheme:
     notes: list[str] = field(default_factory=list)
 
 
-def as_int(v: object) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, str) and v.strip().isdigit():
-        return int(v.strip())
-    return None
-
-
 def as_dict(v: object) -> dict[str, Any] | None:
     return v if isinstance(v, dict) else None

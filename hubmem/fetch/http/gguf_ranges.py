@@ -25,6 +25,7 @@ from hubmem.fetch.http.response import int_or_none
 from hubmem.fetch.http.trace import Trace
 from hubmem.formats.gguf.header import GGUFHeader
 from hubmem.formats.gguf.parser import GGUFParser
+from hubmem.formats.gguf.record import header_record
 from hubmem.snapshot import WeightFile
 
 GGUF_FIRST_READ = 8 << 20
@@ -106,4 +107,4 @@ async def read_gguf_header(
             break  # the server sent nothing more: finish() says the header is truncated
     header: GGUFHeader = parser.finish()
     size = response.linked_size or parse.size
-    return WeightFile(path, header.header_end, {}, size, response.commit, format="gguf", gguf=header)
+    return WeightFile(path, header.header_end, header_record(header), size, response.commit, format="gguf")

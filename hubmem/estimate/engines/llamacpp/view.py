@@ -23,7 +23,6 @@ from hubmem.estimate.engines.llamacpp.model import PlacedTensor, model_buffers
 from hubmem.estimate.weights.components import LM_HEAD, NORMS, classify
 from hubmem.schema.engines import LlamaCppOptions, LlamaCppSettings, LlamaCppView
 from hubmem.schema.kv import KVOptions
-from hubmem.snapshot import Snapshot
 
 
 def _layer_of(name: str, n_layer: int) -> int:
@@ -35,16 +34,16 @@ def _layer_of(name: str, n_layer: int) -> int:
     return n_layer if info.component in (LM_HEAD, NORMS) else -1
 
 
-def placed_tensors(snapshot: Snapshot, checkpoint: Checkpoint, n_layer: int) -> list[PlacedTensor]:
+def placed_tensors(checkpoint: Checkpoint, n_layer: int) -> list[PlacedTensor]:
     """Where load_tensors puts each weight: its layer and bytes (GGUF: with its data offset)."""
     if checkpoint.source == "gguf":
         out = []
-        for f in snapshot.files:
-            for t in f.gguf.tensors if f.gguf is not None else []:
+        for path, header in checkpoint.gguf:
+            for t in header.tensors:
                 parts = t.name.split(".")
                 layer = int(parts[1]) if parts[0] == "blk" and parts[1].isdigit() else -1
                 layer = n_layer if parts[0] in ("output", "output_norm") else layer
-                out.append(PlacedTensor(f.path, layer, t.nbytes, t.offset))
+                out.append(PlacedTensor(path, layer, t.nbytes, t.offset))
         return out
     if checkpoint.source == "config":
         return [PlacedTensor("(projected)", -1, checkpoint.weights.total_bytes)]
@@ -67,14 +66,12 @@ def _assumptions(checkpoint: Checkpoint, cp: LlamaCppSettings) -> list[str]:
     return out
 
 
-def llama_cpp_view(
-    snapshot: Snapshot, checkpoint: Checkpoint, options: LlamaCppOptions, kv: KVOptions
-) -> LlamaCppView:
+def llama_cpp_view(checkpoint: Checkpoint, options: LlamaCppOptions, kv: KVOptions) -> LlamaCppView:
     """What llama.cpp allocates at load for this checkpoint and these options (BadOptionError where llama.cpp
     would refuse them)."""
     mem = memory(checkpoint.architecture, options, kv)
     hp, cp = mem.hp, mem.cp
-    buffers = model_buffers(placed_tensors(snapshot, checkpoint, hp.n_layer), hp.n_layer, cp)
+    buffers = model_buffers(placed_tensors(checkpoint, hp.n_layer), hp.n_layer, cp)
     out = output_buffer(hp, cp)
     phases = compute_phases(hp, cp, mem.caches)
     compute = max(phases.values())
