@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", type=Path, default=None, help="folder for the tiny GGUFs [a temporary one]")
     ap.add_argument("--only", default="", help="rows whose name contains this")
     ap.add_argument("--write", action="store_true", help="update scripts/VALIDATION.md")
-    args = ap.parse_args(argv)
+    argv_used = list(sys.argv[1:] if argv is None else argv)
+    args = ap.parse_args(argv_used)
     with tempfile.TemporaryDirectory() as tmp:
         models = write_models(args.models or Path(tmp))
         models["gemma-3-270m-q4_k_m.gguf"] = gemma_file(args.llama_python, args.gemma)
@@ -258,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             "## llama.cpp view against llama.cpp (scripts/validate/llama_cpp.py)",
             "",
             f"llama.cpp {LLAMA_CPP_COMMIT} (llama-cpp-python 0.3.36), CPU backend, extra buffer types off. "
-            "Command: `.venv/bin/python -m scripts.validate.llama_cpp --write`.",
+            f"Command: `.venv/bin/python -m scripts.validate.llama_cpp {' '.join(argv_used)}` (the lab's "
+            "llama-cpp-python 0.3.36 venv and the gemma file assembled from its PyPI packages).",
             "",
             summary(rows),
             "",

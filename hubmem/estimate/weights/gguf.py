@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from hubmem.estimate.weights.components import Classifier, Record
 from hubmem.estimate.weights.moe import estimate_moe
-from hubmem.estimate.weights.report import totals
+from hubmem.estimate.weights.report import tallies
 from hubmem.formats.gguf.header import GGUFHeader, GGUFTensor
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
@@ -172,18 +172,12 @@ def estimate_gguf_weights(
     """The weights section of a GGUF model (every shard of a split file)."""
     records = _records(headers, arch)
     notes: list[str] = []
-    by_dtype, by_component = totals(records)
     files = _files(snapshot, headers, records, notes)
     tied = arch.tie_word_embeddings
     moe, moe_notes = estimate_moe(records, arch, tied_embeddings=tied)
     return WeightsReport(
+        **tallies(records),
         source="gguf",
-        total_bytes=sum(r.bytes for r in records),
-        parameters=sum(r.parameters for r in records),
-        elements=sum(r.elements for r in records),
-        tensors=len(records),
-        by_dtype=by_dtype,
-        by_component=by_component,
         files=files,
         tied_embeddings=tied,
         quantization=_quantization(headers, records),

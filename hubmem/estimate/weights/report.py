@@ -60,6 +60,20 @@ def totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, Co
     return by_dtype, by_component
 
 
+def tallies(records: list[Record]) -> dict[str, Any]:
+    """The sums of a weights section: ``total_bytes``, ``parameters``, ``elements``, ``tensors``, ``by_dtype``
+    and ``by_component`` (WeightsReport fields), over ``records``."""
+    by_dtype, by_component = totals(records)
+    return {
+        "total_bytes": sum(r.bytes for r in records),
+        "parameters": sum(r.parameters for r in records),
+        "elements": sum(r.elements for r in records),
+        "tensors": sum(r.count for r in records),
+        "by_dtype": by_dtype,
+        "by_component": by_component,
+    }
+
+
 def _layout_notes(records: list[Record], tensors: list[Tensor], arch: Architecture, mtp: bool) -> list[str]:
     notes = []
     n = arch.num_layers
@@ -119,7 +133,8 @@ def estimate_weights(
     mtp = has_mtp(table, arch)
     records = records_of(table, arch, counter, mtp)
     notes = _layout_notes(records, tensors, arch, mtp)
-    by_dtype, by_component = totals(records)
+    sums = tallies(records)
+    by_component = sums["by_component"]
     files = _files(snapshot, records, notes)
     notes += _duplicates_note(tensors, table)
     tied, duplicate = _tied(records, arch, notes)
@@ -135,12 +150,7 @@ def estimate_weights(
             "(used only for speculative decoding)"
         )
     return WeightsReport(
-        total_bytes=sum(r.bytes for r in records),
-        parameters=sum(r.parameters for r in records),
-        elements=sum(r.elements for r in records),
-        tensors=sum(r.count for r in records),
-        by_dtype=by_dtype,
-        by_component=by_component,
+        **sums,
         files=files,
         tied_embeddings=tied,
         tied_duplicate_bytes=sum(r.bytes for r in duplicate),
