@@ -1,4 +1,4 @@
-"""fetch_snapshot: one consistent snapshot of a Hub repo (config.json + safetensors headers only).
+"""fetch_snapshot: one consistent snapshot of a Hub repo (config.json + safetensors or GGUF headers only).
 
 Design (fewest sequential round trips that still reads everything at ONE commit):
 
@@ -31,6 +31,9 @@ hops included; as measured in tests/test_fetch_repo.py and against the fake Hub)
   single file        2  (revision info | config | index 404 | 302 + 206 from the CDN)
   sharded            3  (wave 1: 1, then 302 + 206 for every shard concurrently)
   sharded + route    2  (wave 1: 1, then route | paths-info)
+  GGUF-my-repo       2  (revision info | 302 + 206 of ``<model>-<quant>.gguf``, read speculatively by its
+                        conventional name; the real 6.5 MB gemma-3-270m header arrives in that one read)
+  other GGUF repos   3  (revision info, then 302 + 206; paths-info beside it for the sizes of the others)
   +1 when the Hub answers config/index with a 307 to /api/resolve-cache (the index is on the
   critical path of sharded repos), companions cost revision info + 1-2 in parallel, +1 for a
   header longer than its first read (the CDN URL is reused), +1 per retry, +1 when the route fails
