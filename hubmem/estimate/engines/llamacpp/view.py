@@ -24,6 +24,8 @@ from hubmem.estimate.weights.components import LM_HEAD, NORMS, classify
 from hubmem.schema.engines import LlamaCppOptions, LlamaCppSettings, LlamaCppView
 from hubmem.schema.kv import KVOptions
 
+CONVERTED = "(the GGUF conversion)"
+
 
 def _layer_of(name: str, n_layer: int) -> int:
     """The load_tensors layer of a safetensors tensor: its layer, ``n_layer`` for the output head and the
@@ -45,9 +47,11 @@ def placed_tensors(checkpoint: Checkpoint, n_layer: int) -> list[PlacedTensor]:
                 layer = n_layer if parts[0] in ("output", "output_norm") else layer
                 out.append(PlacedTensor(path, layer, t.nbytes, t.offset))
         return out
+    # safetensors / config.json: the weights as one GGUF converted at their dtypes (convert_hf_to_gguf.py
+    # writes one file unless told to split), so one model buffer
     if checkpoint.source == "config":
-        return [PlacedTensor("(projected)", -1, checkpoint.weights.total_bytes)]
-    return [PlacedTensor(t.file, _layer_of(t.name, n_layer), t.nbytes) for t in checkpoint.tensors]
+        return [PlacedTensor(CONVERTED, -1, checkpoint.weights.total_bytes)]
+    return [PlacedTensor(CONVERTED, _layer_of(t.name, n_layer), t.nbytes) for t in checkpoint.tensors]
 
 
 def _assumptions(checkpoint: Checkpoint, cp: LlamaCppSettings) -> list[str]:
