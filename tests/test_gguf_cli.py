@@ -111,3 +111,15 @@ def test_llama_cpp_cache_types_with_another_engine_are_a_clear_error(
     assert proc.returncode == 2 and "q8_0 is a llama.cpp cache type" in proc.stderr
     ok = report(fake_hub, tmp_path, GEMMA, "--kv-dtype", "half")
     assert ok["kv_cache"]["dtype"] == "float16"
+
+
+def test_llama_cpp_view_of_a_sharded_safetensors_repo_is_one_converted_file(
+    fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    """From config.json and safetensors headers: the weights as one GGUF at their dtypes, each tensor padded
+    to 32 bytes in the model buffer; the KV cache from the config (Qwen3-8B: 36 layers x 8 KV heads x 128)."""
+    data = report(fake_hub, tmp_path, "Qwen/Qwen3-8B", "--engine", "llama.cpp", "-c", "4096")
+    w, view = data["weights"], data["engine"]["llama_cpp"]
+    assert [b["name"] for b in view["model_buffers"]] == ["CPU_Mapped"]
+    assert w["total_bytes"] <= view["model_buffer_bytes"] <= w["total_bytes"] + 32 * w["tensors"]
+    assert view["kv_caches"][0]["bytes"] == 36 * 2 * 8 * 128 * 2 * 4096
