@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import httpx
 
-from hubmem.errors import CorruptHeaderError, NetworkError
-from hubmem.fetch.http.ranges import Requester, SpanRead, parse_content_range, range_headers, read_span
+from hubmem.errors import NetworkError
+from hubmem.fetch.http.ranges import Requester, SpanRead, first_read, parse_content_range, read_span
 from hubmem.fetch.http.response import int_or_none
 from hubmem.fetch.http.trace import Trace
 from hubmem.formats.gguf.header import GGUFHeader
@@ -85,15 +85,10 @@ async def read_gguf_header(
     Raises CorruptHeaderError for a hostile or truncated header (as soon as the bytes show it)."""
     trace = trace if trace is not None else Trace()
     parse = _Parse(path)
-    where = {"repo_id": repo_id, "path": path, "revision": revision}
     first = _GGUFSpan(parse, 0, max(1, first_bytes), repo_id)
-    response = await client.request(
-        "GET", url, headers=range_headers(0, first.end), trace=trace, reader=first, **where
+    response = await first_read(
+        client, url, first.end, first, trace, path=path, repo_id=repo_id, revision=revision
     )
-    if response.status == 416:
-        raise CorruptHeaderError(f"{path}: the file is empty (416 Range Not Satisfiable)", repo_id=repo_id)
-    if response.status >= 400:
-        raise client.error(response, **where)
     parser = parse.parser
     if parser is None:  # pragma: no cover - a 2xx answer always went through the reader
         raise NetworkError(f"{repo_id}: {path}: the range read returned no body", repo_id=repo_id)
