@@ -21,7 +21,7 @@ from typing import Any
 
 from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
 from hubmem.fetch.assemble import finish_snapshot
-from hubmem.fetch.gguf import choose_gguf, gguf_models
+from hubmem.fetch.gguf import gguf_models
 from hubmem.fetch.ids import validate_repo_id
 from hubmem.fetch.layout import (
     CONFIG_FILE,
@@ -191,7 +191,7 @@ def _load_file(file: Path, snapshot: Snapshot) -> Snapshot:
     plan = None
     if file.name.endswith(".gguf"):
         models = gguf_models([file.name])
-        plan = GGUFSelection(models, *choose_gguf(models, gguf_file=file.name))
+        plan = GGUFSelection(models, models[0], "the file given")
         snapshot.files = [read_local_gguf(file, file.name)]
     else:
         snapshot.files = [read_local_header(file, file.name)]

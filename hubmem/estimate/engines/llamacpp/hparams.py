@@ -80,13 +80,29 @@ def _recurrent_rows(arch: Architecture) -> tuple[int, int, str | None]:
     return 0, 0, None
 
 
+def _missing(arch: Architecture, kv: list[int], head_k: list[int]) -> list[str]:
+    """What the llama.cpp rules need and the architecture does not give."""
+    missing = [
+        f"llama.cpp view: {what}"
+        for value, what in (
+            (arch.layer_kinds, "no layers"),
+            (arch.hidden_size, "no hidden size"),
+            (arch.vocab_size, "no vocabulary size"),
+        )
+        if not value
+    ]
+    attends = [il for il, kind in enumerate(arch.layer_kinds) if kind in ATTENTION]
+    if any(not kv[il] or not head_k[il] for il in attends):
+        missing.append("llama.cpp view: KV heads or head size unknown")
+    if "unknown" in arch.layer_kinds:
+        missing.append("llama.cpp view: a layer of unknown kind")
+    return missing
+
+
 def hparams_of(arch: Architecture) -> Hparams:
     """llama.cpp's view of the architecture; what it lacks is named in ``missing``."""
     kinds = list(arch.layer_kinds)
     n = len(kinds)
-    missing = [f"llama.cpp view: {m}" for m in arch.missing]
-    if not n:
-        missing.append("llama.cpp view: no layers")
     mla = arch.mla is not None
     kv = _per_layer(arch.layer_kv_heads, 1 if mla else arch.num_kv_heads, n)
     kv = [h if kind in ATTENTION else 0 for h, kind in zip(kv, kinds, strict=True)]
@@ -94,6 +110,7 @@ def hparams_of(arch: Architecture) -> Hparams:
     head_v = _per_layer(arch.layer_head_dims, arch.v_head_dim or arch.head_dim, n)
     if mla and arch.mla is not None:
         head_v = [arch.mla.kv_lora_rank] * n  # GGUF value_length = kv_lora_rank (V is a view of the latent)
+    missing = _missing(arch, kv, head_k)
     r, s, lacking = _recurrent_rows(arch)
     if lacking:
         missing.append(f"llama.cpp view: {lacking} unknown")
