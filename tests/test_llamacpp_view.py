@@ -121,3 +121,13 @@ def test_gpu_layers_move_weights_off_the_cpu_buffer(models: dict[str, Path]) -> 
     by_name = {b.name: b.bytes for b in all_gpu.model_buffers}
     embd = 512 * 8192 * 2  # token_embd stays on the CPU (the input layer)
     assert by_name == {"CPU_Mapped": embd, "CUDA0": checkpoint.weights.total_bytes - embd}
+
+
+def test_the_fit_knows_llama_cpp_refuses_more_than_256_sequences(models: dict[str, Path]) -> None:
+    from hubmem.estimate.fit.verdict import REFUSED_BYTES, kv_function
+
+    arch = read_checkpoint(load_local(models["gemma-3-270m-q4_k_m.gguf"])).architecture
+    kv_bytes = kv_function(arch, KVOptions(engine="llama.cpp"))
+    assert kv_bytes(8192, 257, 1) == REFUSED_BYTES
+    # 256 sequences of 8,192 tokens: 3 non-SWA layers x 8,192 cells + 15 SWA layers x 1,024 cells, 1 KiB each
+    assert kv_bytes(8192, 256, 1) == 256 * (3 * 8192 + 15 * 1024) * 1024

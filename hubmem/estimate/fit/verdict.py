@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hubmem.errors import BadOptionError
 from hubmem.estimate.fit.gpus import find_gpu, load_catalog
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.optimizers import cdiv
@@ -148,6 +149,9 @@ def arch_for_tp(arch: Architecture, tp: int) -> Architecture:
     return arch.model_copy(update=update)
 
 
+REFUSED_BYTES = 1 << 62  # what a size the engine refuses "needs": more than any GPU has
+
+
 def kv_function(arch: Architecture, kv_options: KVOptions | None = None) -> KVBytes:
     """``kv_bytes(context, batch, tp)`` from ``hubmem.estimate.kv.report.estimate_kv_cache`` (per GPU)."""
     base = kv_options or KVOptions()
@@ -157,7 +161,10 @@ def kv_function(arch: Architecture, kv_options: KVOptions | None = None) -> KVBy
         a = per_tp.get(tp)
         if a is None:
             a = per_tp[tp] = arch_for_tp(arch, tp)
-        report = estimate_kv_cache(a, base.model_copy(update={"context": context, "batch": batch}))
+        try:
+            report = estimate_kv_cache(a, base.model_copy(update={"context": context, "batch": batch}))
+        except BadOptionError:  # the engine refuses this size (llama.cpp: over 256 sequences): no fit
+            return REFUSED_BYTES
         return int(report.total_bytes)
 
     return kv_bytes
