@@ -149,6 +149,15 @@ class OutputExistsError(HubmemError):
 # -- errors of the service's HTTP layer only -------------------------------------------------------------
 
 
+class BadOptionError(HubmemError, ValueError):
+    """An option value that does not mean anything here (``--gpu-memory-utilization 90``, an unknown vLLM
+    version): kind ``bad_option``, exit code 2 like a click usage error; a ValueError too, so generic option
+    validation handlers (the service's 422) catch it."""
+
+    kind = "bad_option"
+    exit_code = 2
+
+
 class ServiceError(HubmemError):
     """Errors that only exist at the HTTP layer."""
 

@@ -13,7 +13,8 @@ import pytest
 
 from hubmem.errors import ConfigError
 from hubmem.estimate.fit.gpus import find_gpu, load_catalog
-from hubmem.estimate.fit.verdict import arch_for_tp, fit_inference, largest_true
+from hubmem.estimate.fit.verdict import fit_inference, largest_true
+from hubmem.estimate.kv.per_rank import arch_for_tp
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitOptions
 

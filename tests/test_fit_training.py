@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hubmem.estimate.fit.verdict import fit_training
+from hubmem.estimate.fit.training import fit_training
 from hubmem.estimate.training.prepare import prepare_training
 from hubmem.estimate.training.report import TrainingPlan, estimate_training, plan_training
 from hubmem.formats.safetensors import Tensor

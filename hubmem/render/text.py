@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hubmem.render.units import exact, human_bytes, human_count
+from hubmem.render.vllm import vllm_section
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitReport
 from hubmem.schema.report import Report
@@ -202,6 +203,8 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
 
 
 def _verdict(fit: FitReport) -> str:
+    if fit.refusal is not None:
+        return "[bold red]vLLM would refuse[/]"
     return "[bold green]fits[/]" if fit.fits else "[bold red]does not fit[/]"
 
 
@@ -249,7 +252,10 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
     fit = r.fit
     if fit is None:
         return None
-    items: list[RenderableType] = [_title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode})", PROJECTED)]
+    accounting = ", vLLM's accounting" if fit.engine == "vllm" else ""
+    items: list[RenderableType] = [
+        _title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode}{accounting})", PROJECTED)
+    ]
     required, usable = _size(fit.required_bytes, show_bytes), _size(fit.usable_bytes, show_bytes)
     need = f"needs {required} of {usable} usable per GPU"
     verdict = Text.from_markup(_verdict(fit))
@@ -261,7 +267,7 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
     t.add_column("per GPU", justify="right")
     t.add_column("how", style="dim")
     for it in fit.breakdown:
-        t.add_row(it.name, _size(it.bytes, show_bytes), it.formula or "")
+        t.add_row(Text(it.name), _size(it.bytes, show_bytes), Text(it.formula or ""))
     items.append(t)
     if len(r.fit_scenarios) > 1:
         items += [Text(""), _scenario_table(fit, r.fit_scenarios)]
@@ -276,6 +282,7 @@ def render_report(report: Report, *, show_bytes: bool = False) -> Group:
         _architecture(report),
         _weights(report, show_bytes),
         _kv(report, show_bytes),
+        vllm_section(report.engine.vllm if report.engine else None, show_bytes),
         _training(report, show_bytes),
         _fit(report, show_bytes),
     ]

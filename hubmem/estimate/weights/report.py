@@ -124,7 +124,7 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
     """The weights section of the report, from the parsed headers (``tensors``) and the config."""
     scheme = detect_scheme(arch.quant, tensors)
     counter = QuantCounter(scheme, tensors)
-    mtp = _has_mtp(tensors, arch, arch.num_layers)
+    mtp = has_mtp(tensors, arch, arch.num_layers)
     records = _records(tensors, arch, counter, mtp)
     notes = _layout_notes(records, tensors, arch, mtp)
     by_dtype, by_component = _totals(records)
@@ -161,7 +161,7 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
     )
 
 
-def _has_mtp(tensors: list[Tensor], arch: Architecture, num_layers: int | None) -> bool:
+def has_mtp(tensors: list[Tensor], arch: Architecture, num_layers: int | None) -> bool:
     """Are layers at index >= num_hidden_layers multi-token-prediction modules?"""
     if arch.mtp_layers > 0:
         return True
