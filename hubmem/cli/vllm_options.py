@@ -14,6 +14,7 @@ from typing import Any, get_args
 import click
 
 from hubmem.errors import BadOptionError
+from hubmem.estimate.engines.vllm.era import parse_version
 from hubmem.schema.engines import VLLM_DEFAULT_VERSION, Sampler, VllmOptions
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.IGNORECASE)
@@ -83,6 +84,9 @@ def check_fraction(value: float | None) -> float | None:
 
 
 def vllm_options(kw: dict[str, Any]) -> VllmOptions:
+    parse_version(
+        kw["vllm_version"]
+    )  # a bad version is a one-line error with a hint, before pydantic sees it
     return VllmOptions(
         vllm_version=kw["vllm_version"],
         tensor_parallel_size=kw["tensor_parallel_size"],
