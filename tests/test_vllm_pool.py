@@ -13,7 +13,7 @@ import pytest
 
 from hubmem.estimate.engines.vllm.era import Era
 from hubmem.estimate.engines.vllm.groups import group_size_of
-from hubmem.estimate.engines.vllm.startup import vllm_startup
+from hubmem.estimate.engines.vllm.startup import project_startup
 from hubmem.parse.config import parse_config
 from hubmem.schema.engines import VllmOptions, VllmView
 from hubmem.schema.kv import KVOptions
@@ -45,7 +45,7 @@ def view(config: dict[str, Any], kv_bytes: int, version: str, *, kv: dict[str, A
         kv=KVOptions(engine="vllm", **kv),
         vllm=VllmOptions(vllm_version=version, kv_cache_memory_bytes=kv_bytes, **vllm),
     )
-    return vllm_startup(tensors, arch, config, options)
+    return project_startup(tensors, arch, config, options).view
 
 
 def test_qwen3_next_hybrid_pool_reproduces_vllm_015() -> None:

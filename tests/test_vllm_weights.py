@@ -14,7 +14,7 @@ import pytest
 from hubmem.estimate.engines.vllm.rope import rope_spec
 from hubmem.estimate.engines.vllm.settings import resolve_settings
 from hubmem.estimate.engines.vllm.shard import Layout, dense_share, vocab_share
-from hubmem.estimate.engines.vllm.startup import vllm_startup
+from hubmem.estimate.engines.vllm.startup import project_startup
 from hubmem.estimate.engines.vllm.weights import pp_layer_ranges, weights_per_stage
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.config import parse_config
@@ -38,7 +38,7 @@ def model(repo: str) -> tuple[list[Tensor], Architecture, dict[str, object]]:
 def loading(repo: str, **vllm: object) -> int:
     tensors, arch, config = model(repo)
     options = Options(gpu="h100", vllm=VllmOptions(**vllm), kv=KVOptions(engine="vllm"))  # type: ignore[arg-type]
-    return vllm_startup(tensors, arch, config, options).model_loading_bytes
+    return project_startup(tensors, arch, config, options).view.model_loading_bytes
 
 
 def test_llama_31_8b_tp1_is_the_checkpoint_plus_the_rope_buffer() -> None:
@@ -73,7 +73,7 @@ def test_logged_model_loading_within_one_percent(
 ) -> None:
     tensors, arch, config = model(repo)
     options = Options(gpu="a100-80", vllm=VllmOptions(**vllm), kv=KVOptions(engine="vllm"))  # type: ignore[arg-type]
-    got = vllm_startup(tensors, arch, config, options).model_loading_bytes / GiB
+    got = project_startup(tensors, arch, config, options).view.model_loading_bytes / GiB
     assert abs(got - logged_gib) / logged_gib < 0.01
 
 
@@ -129,10 +129,9 @@ def test_mtp_layers_load_only_with_mtp_speculative_decoding() -> None:
     """DeepSeek-V3's layer 61 is its MTP module: counted only with --mtp (the drafter is loaded then)."""
     tensors, arch, config = model("deepseek-ai/DeepSeek-V3")
     mtp_bytes = sum(t.nbytes for t in tensors if ".layers.61." in t.name)
-    base = vllm_startup(tensors, arch, config, Options(gpu="b200", kv=KVOptions(engine="vllm")))
-    with_mtp = vllm_startup(
-        tensors, arch, config, Options(gpu="b200", kv=KVOptions(engine="vllm", include_mtp=True))
-    )
+    base = project_startup(tensors, arch, config, Options(gpu="b200", kv=KVOptions(engine="vllm"))).view
+    mtp_on = Options(gpu="b200", kv=KVOptions(engine="vllm", include_mtp=True))
+    with_mtp = project_startup(tensors, arch, config, mtp_on).view
     added = with_mtp.model_loading_bytes - base.model_loading_bytes
     assert mtp_bytes > 10 * 2**30 and added == pytest.approx(mtp_bytes, rel=0.01)
 

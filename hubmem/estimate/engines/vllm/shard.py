@@ -116,7 +116,12 @@ def vocab_share(t: Tensor, layout: Layout, nbytes: int) -> Share:
     return Share(nbytes // rows * cdiv(padded, layout.tp), "vocab")
 
 
-REPLICATED = frozenset({"gate", "router", "shared_expert_gate", "q_a_proj", "kv_a_proj_with_mqa", "wpe"})
+REPLICATED = frozenset(
+    {
+        "gate", "router", "shared_expert_gate", "q_a_proj", "kv_a_proj_with_mqa", "wpe",
+        "position_embeddings", "token_type_embeddings", "pos_embed", "embed_positions",
+    }
+)  # fmt: skip
 
 
 def _rule(module: str, suffix: str) -> str:

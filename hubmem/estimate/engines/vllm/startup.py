@@ -170,18 +170,6 @@ def project_startup(
     return Startup(view, settings, blocks_at)
 
 
-def vllm_startup(
-    tensors: list[Tensor],
-    arch: Architecture,
-    config: dict[str, Any] | None,
-    options: Options,
-    *,
-    gpus: int = 1,
-) -> VllmView:
-    """Project ``vllm serve`` for this model on ``options.gpu`` (H100 when none), per GPU rank."""
-    return project_startup(tensors, arch, config, options, gpus=gpus).view
-
-
 def _assemble(
     settings: Settings,
     arch: Architecture,
