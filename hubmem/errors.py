@@ -146,6 +146,15 @@ class OutputExistsError(HubmemError):
     default_hint = "Pass --resume to continue that scan, or --overwrite to start again."
 
 
+class CatalogError(HubmemError):
+    """The catalog database (``hubmem scan --db``, ``hubmem catalog``): cannot be opened, has another schema,
+    or a ``--sql`` query failed, was not read-only, or ran past its time."""
+
+    kind = "catalog"
+    exit_code = 13
+    default_hint = "Check --db (a SQLite file or a postgresql:// URL) and, for --sql, the query."
+
+
 # -- errors of the service's HTTP layer only -------------------------------------------------------------
 
 

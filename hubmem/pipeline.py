@@ -6,8 +6,10 @@ fetch (Hub, cache or local files) -> Snapshot -> parse -> estimate -> Report
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +20,7 @@ from hubmem.estimate.fit.training import fit_training
 from hubmem.estimate.fit.verdict import fit_inference, kv_function
 from hubmem.estimate.fit.vllm import fit_vllm
 from hubmem.estimate.kv.report import estimate_kv_cache
+from hubmem.estimate.table import tensor_table
 from hubmem.estimate.training.prepare import prepare_training
 from hubmem.estimate.training.report import TrainingPlan, plan_training, project_training, replace_gpus
 from hubmem.estimate.weights.report import estimate_weights
@@ -133,22 +136,41 @@ def _engine_warnings(engine: EngineReport | None, fit: FitReport | None) -> list
     return out
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector around work that builds ~100k short-lived acyclic objects
+    (reference counting frees them): a 92k-tensor report spends a quarter of its CPU in collections
+    otherwise (scripts/BENCHMARKS.md). It runs again as before on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build_report(
     snapshot: Snapshot, options: Options | None = None, *, seconds: float | None = None, check: bool = False
 ) -> Report:
     """Parse and estimate: a pure function of the snapshot and the options (no I/O).
 
     ``check=True`` adds the cross-checks (``Report.check``, hubmem.check.crosscheck)."""
-    options = options or Options()
+    with cyclic_gc_paused():
+        return _build_report(snapshot, options or Options(), seconds, check)
+
+
+def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, check: bool) -> Report:
     tensors = parse_snapshot_tensors(snapshot, check_sizes=not check)
     warnings = list(snapshot.warnings)
     config = snapshot.config
     if config is not None and not isinstance(config, dict):
         raise ConfigError(f"{snapshot.repo_id}: config.json is not a JSON object")
     arch = parse_config(config, tensors=tensors, companions=snapshot.extra)
-    weights = estimate_weights(snapshot, tensors, arch)
+    table = tensor_table(tensors)
+    weights = estimate_weights(snapshot, tensors, arch, table)
     kv = estimate_kv_cache(arch, options.kv)
-    plan = plan_training(prepare_training(weights, tensors, arch), options.training)
+    plan = plan_training(prepare_training(weights, tensors, arch, table), options.training)
     training = project_training(plan)
     startup_for = _startups(tensors, arch, config, options) if options.kv.engine == "vllm" else None
     engine = EngineReport(vllm=startup_for(inference_gpus(options)).view) if startup_for else None

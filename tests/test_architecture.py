@@ -21,6 +21,29 @@ MAX_FUNCTION_LINES = 60
 LONG_FUNCTIONS_BEING_REWRITTEN: set[str] = set()  # TEMPORARY entries while a rewrite is under way
 LONG_MODULES_BEING_REWRITTEN: set[str] = set()  # TEMPORARY, as above
 
+# Which top-level parts of hubmem each part may import (README "Architecture"): the data flow, one way.
+_CORE = {"errors", "_version"}
+MAY_IMPORT: dict[str, set[str]] = {
+    "errors": set(),
+    "_version": set(),
+    "schema": set(),
+    "snapshot": set(),
+    "formats": {"errors"},
+    "parse": {"errors", "formats", "schema"},
+    "fetch": _CORE | {"formats", "snapshot"},
+    "estimate": _CORE | {"formats", "schema", "snapshot"},
+    "check": _CORE | {"estimate", "formats", "schema", "snapshot"},
+    "render": {"schema"},
+    "pipeline": _CORE | {"check", "estimate", "fetch", "formats", "parse", "schema", "snapshot"},
+    "catalog": _CORE | {"estimate", "schema"},  # estimate: the GPU catalog, for --fits h100
+    "scan": _CORE | {"catalog", "fetch", "pipeline", "schema", "snapshot"},
+    "service": _CORE | {"catalog", "fetch", "pipeline", "schema", "snapshot"},
+    "fakehub": _CORE | {"fetch"},
+    "cli": _CORE | {"catalog", "fakehub", "fetch", "pipeline", "render", "scan", "schema", "service"},
+    "__main__": {"cli"},
+    "hubmem": _CORE | {"fetch", "pipeline", "schema"},
+}
+
 PUBLIC = [
     "ConfigError",
     "CorruptHeaderError",
@@ -91,6 +114,22 @@ def import_cycle() -> list[str]:
 
 def test_no_import_cycle() -> None:
     assert import_cycle() == []
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "hubmem"
+
+
+def test_each_part_imports_only_what_comes_before_it() -> None:
+    known = module_files()
+    stray = sorted(
+        f"{m} -> {target}"
+        for m, path in known.items()
+        for target in imported_modules(m, path, known)
+        if _part(target) != _part(m) and _part(target) not in MAY_IMPORT[_part(m)]
+    )
+    assert stray == []
 
 
 def test_the_cycle_detector_sees_a_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

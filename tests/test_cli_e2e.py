@@ -1,7 +1,7 @@
 """The real CLI, in a subprocess, against the fake Hub over real sockets (HF_ENDPOINT), as a user runs it.
 
 Expected figures are published ones (shared/corpus/README.md: the Hub API's parameter count and the
-index's total_size of meta-llama/Llama-3.1-8B; theory.md 6.1 for the KV bytes per token), or read
+index's total_size of meta-llama/Llama-3.1-8B; docs/theory.md 6.1 for the KV bytes per token), or read
 from the fixture's own repo.json (commit shas), never from hubmem's output.
 """
 
@@ -36,7 +36,8 @@ pytestmark = pytest.mark.e2e
 LLAMA = "meta-llama/Llama-3.1-8B"
 LLAMA_BYTES = 16_060_522_496  # index metadata.total_size (corpus README)
 LLAMA_PARAMS = 8_030_261_248  # Hub API safetensors total (corpus README)
-LLAMA_KV_PER_TOKEN = 32 * 8 * (128 + 128) * 2  # theory.md 6.1: layers x kv heads x (K+V head dims) x bf16
+# docs/theory.md 6.1: layers x kv heads x (K+V head dims) x bf16
+LLAMA_KV_PER_TOKEN = 32 * 8 * (128 + 128) * 2
 
 
 def run_cli(

@@ -1,6 +1,6 @@
 """parse_config over every real config.json of the corpus (fixtures/repos/*/files/).
 
-Each expected value is read from the config file in the test itself, by the rule of theory.md 1.2
+Each expected value is read from the config file in the test itself, by the rule of docs/theory.md 1.2
 (e.g. head_dim = hidden_size // num_attention_heads when head_dim is absent), never copied from a run.
 """
 
@@ -77,7 +77,7 @@ def test_core_dims_follow_the_config(path: Path) -> None:
     heads = first(tc, "num_attention_heads", "n_head")
     assert arch.num_attention_heads == heads
 
-    # theory.md 1.2 max context: the smallest of the listed keys
+    # docs/theory.md 1.2 max context: the smallest of the listed keys
     ctx_keys = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length")
     present = [tc[k] for k in ctx_keys if isinstance(tc.get(k), int)]
     if present:
@@ -91,7 +91,7 @@ def test_core_dims_follow_the_config(path: Path) -> None:
         assert arch.dtype == "bfloat16" and arch.dtype_source == "default"
         assert any(m.startswith("dtype:") for m in arch.missing)
 
-    # head dim and KV heads, by the key order of theory.md 1.2
+    # head dim and KV heads, by the key order of docs/theory.md 1.2
     if tc.get("kv_lora_rank") is not None:
         assert arch.mla is not None
         assert arch.head_dim == tc["kv_lora_rank"] + tc["qk_rope_head_dim"]
@@ -116,7 +116,7 @@ def test_core_dims_follow_the_config(path: Path) -> None:
 
 @pytest.mark.parametrize("path", FULL_ATTENTION_CONFIGS, ids=lambda p: p.parent.parent.name)
 def test_kv_per_token_of_uniform_full_attention_models(path: Path) -> None:
-    """All-full-attention models: bytes/token = L x nkv x 2 x head_dim x bytes (theory.md 2.1)."""
+    """All-full-attention models: bytes/token = L x nkv x 2 x head_dim x bytes (docs/theory.md 2.1)."""
     cfg = load_json(path)
     tc = text_config(cfg)
     arch = parse_config(cfg)

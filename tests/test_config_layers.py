@@ -1,4 +1,5 @@
-"""Per-layer attention kinds (theory.md 1.3) on real configs, plus the family rules on small inline configs.
+"""Per-layer attention kinds (docs/theory.md 1.3) on real configs, plus the family rules on small inline
+configs.
 
 Expected kinds are derived in each test from the config's own keys and the rule quoted from the
 transformers configuration class named in the test.

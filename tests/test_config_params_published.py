@@ -1,7 +1,8 @@
 """Config-derived parameter counts against published figures.
 
 Every expected number below comes from outside hubmem: the corpus README (Hub API / model cards / index
-files), theory.md section 6 (worked examples), or the vendors' own documents, cited next to each assertion.
+files), docs/theory.md section 6 (worked examples), or the vendors' own documents, cited next to each
+assertion.
 Rounded published figures are compared at the precision they were published with.
 """
 
@@ -26,7 +27,7 @@ def billions(n: int | None, digits: int = 1) -> float:
 
 
 def test_llama_3_1_8b_exact() -> None:
-    # corpus README: 8,030,261,248 (Hub API); theory.md 6.1 / 6.10: P = 8,030,261,248
+    # corpus README: 8,030,261,248 (Hub API); docs/theory.md 6.1 / 6.10: P = 8,030,261,248
     p = count(repo_config("meta-llama/Llama-3.1-8B"))
     assert p.total == 8_030_261_248
     assert p.active == p.total  # dense
@@ -36,16 +37,18 @@ def test_llama_3_1_8b_exact() -> None:
 
 
 def test_mistral_7b_v0_1_exact() -> None:
-    # theory.md 6.2: "Params 7,241,732,096 [derived from config]"; config = the corpus copy of
-    # mistralai/Mistral-7B-v0.1/config.json (same values as theory.md's https://huggingface.co/dmayboroda/42_mistral_0.1)
+    # docs/theory.md 6.2: "Params 7,241,732,096 [derived from config]"; config = the corpus copy of
+    # mistralai/Mistral-7B-v0.1/config.json (same values as docs/theory.md's
+    # https://huggingface.co/dmayboroda/42_mistral_0.1)
     assert count(repo_config("mistralai/Mistral-7B-v0.1")).total == 7_241_732_096
 
 
-QWEN2_5_7B = theory_config("Qwen2.5-7B")  # theory.md 6.3
+QWEN2_5_7B = theory_config("Qwen2.5-7B")  # docs/theory.md 6.3
 
 
 def test_qwen2_5_7b_exact_with_qkv_biases() -> None:
-    # theory.md 6.3: "Params 7,615,616,512 (q/k/v biases included)" = parameters.BF16 in huggingface_hub #4221
+    # docs/theory.md 6.3: "Params 7,615,616,512 (q/k/v biases included)" = parameters.BF16 in
+    # huggingface_hub #4221
     p = count(QWEN2_5_7B)
     assert p.total == 7_615_616_512
     # the Qwen2-7B-Instruct corpus config has the same dimensions, hence the same count
@@ -68,11 +71,11 @@ def test_devstral_text_model_equals_index_total_parameters() -> None:
     assert 2 * p.total == int(index["metadata"]["total_size"])
 
 
-GPT_OSS_120B = theory_config("gpt-oss-120b")  # theory.md 6.6
+GPT_OSS_120B = theory_config("gpt-oss-120b")  # docs/theory.md 6.6
 
 
 def test_gpt_oss_120b_logical_parameters() -> None:
-    # theory.md 6.6: "Logical params: 116,829,156,672 (experts 114,661,785,600; rest 2,167,371,072)"
+    # docs/theory.md 6.6: "Logical params: 116,829,156,672 (experts 114,661,785,600; rest 2,167,371,072)"
     p = count(GPT_OSS_120B)
     assert p.total == 116_829_156_672
     # theory's "experts" are the expert weight matrices only; hubmem's experts component also holds the
@@ -86,7 +89,7 @@ def test_gpt_oss_120b_logical_parameters() -> None:
 def test_gpt_oss_20b_matches_hub_dtype_totals() -> None:
     # corpus README: the Hub's safetensors totals for openai/gpt-oss-20b are BF16 1,804,459,584 +
     # U8 19,707,494,400 elements. The U8 figure was computed by the old huggingface.js rule "blocks x 2 +
-    # scales" (theory.md 3.3), and MXFP4 has one scale byte per 32 logical elements, so
+    # scales" (docs/theory.md 3.3), and MXFP4 has one scale byte per 32 logical elements, so
     # U8 = logical + logical/32, i.e. logical = U8 x 32/33.
     u8, bf16 = 19_707_494_400, 1_804_459_584
     assert u8 * 32 % 33 == 0
@@ -190,7 +193,7 @@ def test_gpt2_124m() -> None:
     assert p.components["lm_head"] == 0
 
 
-T5_BASE = theory_config("t5-base")  # theory.md 6.8
+T5_BASE = theory_config("t5-base")  # docs/theory.md 6.8
 
 
 def test_t5_base_220m() -> None:
@@ -205,11 +208,11 @@ def test_t5_base_220m() -> None:
     assert p.components["attention"] == 3 * self_only + 2 * 32 * 12  # + two relative-position bias tables
 
 
-QWEN3_NEXT_80B = theory_config("Qwen3-Next-80B-A3B")  # theory.md 6.9
+QWEN3_NEXT_80B = theory_config("Qwen3-Next-80B-A3B")  # docs/theory.md 6.9
 
 
 def test_qwen3_next_80b_hybrid() -> None:
-    # Qwen model card: "80B in total", 36 gated-DeltaNet + 12 gated-attention layers (theory.md 6.9)
+    # Qwen model card: "80B in total", 36 gated-DeltaNet + 12 gated-attention layers (docs/theory.md 6.9)
     p = count(QWEN3_NEXT_80B)
     assert billions(p.total, 0) == 80
     assert p.components["linear_attention"] > 0 and p.components["attention"] > 0

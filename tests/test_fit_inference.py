@@ -1,6 +1,6 @@
 """Inference fit verdicts and the max-context / max-batch / min-GPU solvers at their exact boundaries.
 
-The KV function is written here from theory.md 2.1 (per token = layers x KV heads x (hd + hd_v) x 2 B,
+The KV function is written here from docs/theory.md 2.1 (per token = layers x KV heads x (hd + hd_v) x 2 B,
 heads per GPU ``max(1, nkv // tp)``) over the real Llama-3.1-8B / Mistral-7B configs; weights are the
 published index total_size. GPU capacities are the vendor figures the catalog cites.
 """

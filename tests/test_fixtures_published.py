@@ -134,13 +134,13 @@ def test_deepseek_v3_and_r1_hub_dtype_totals() -> None:
         ("Qwen/Qwen3-8B", "BF16", 8_190_735_360),
         ("Qwen/Qwen3-32B", "BF16", 32_762_123_264),
         ("Qwen/Qwen3-0.6B", "BF16", 751_632_384),
-        ("Qwen/Qwen2-7B-Instruct", "BF16", 7_615_616_512),  # theory.md 6.3 / huggingface_hub #4221
+        ("Qwen/Qwen2-7B-Instruct", "BF16", 7_615_616_512),  # docs/theory.md 6.3 / huggingface_hub #4221
         ("microsoft/phi-4", "BF16", 14_659_507_200),
         ("microsoft/Phi-3.5-mini-instruct", "BF16", 3_821_079_552),
         ("google/gemma-2-9b", "BF16", 9_241_705_984),
         ("mistralai/Mixtral-8x22B-v0.1", "BF16", 140_620_634_112),
         ("google-bert/bert-base-uncased", "F32", 110_106_428),  # docs/hub-protocol.md 1.7
-        ("mistralai/Mistral-7B-v0.1", "BF16", 7_241_732_096),  # theory.md 6.2
+        ("mistralai/Mistral-7B-v0.1", "BF16", 7_241_732_096),  # docs/theory.md 6.2
     ],
 )
 def test_hub_parameter_counts(repo_id: str, dtype: str, published: int) -> None:

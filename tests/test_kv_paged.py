@@ -1,6 +1,7 @@
-"""The vLLM engine view: block rounding, reservation formulas and hybrid groups (theory.md 2.3, 2.5, 2.6).
+"""The vLLM engine view: block rounding, reservation formulas and hybrid groups (docs/theory.md 2.3, 2.5,
+2.6).
 
-Expected values are computed in each test from the vLLM formulas quoted in theory.md and the config's
+Expected values are computed in each test from the vLLM formulas quoted in docs/theory.md and the config's
 own dimensions (kv_cache_interface.py max_memory_usage_bytes; kv_cache_utils.py grouping;
 HybridAttentionMambaModelConfig block-size rule).
 """
@@ -65,8 +66,8 @@ def test_chunked_local_reservation() -> None:
 
 
 def test_qwen3_next_attention_block_enlarged_to_fit_the_gdn_page() -> None:
-    cfg = theory_config("Qwen3-Next-80B-A3B")  # theory.md 6.9
-    gdn_page = (3 * (2 * 128 * 16 + 128 * 32) + 32 * 128 * 128) * 2  # theory.md 6.9: 1,097,728
+    cfg = theory_config("Qwen3-Next-80B-A3B")  # docs/theory.md 6.9
+    gdn_page = (3 * (2 * 128 * 16 + 128 * 32) + 32 * 128 * 128) * 2  # docs/theory.md 6.9: 1,097,728
     assert gdn_page == 1_097_728
     attn_1tok = 2 * 2 * 256 * 2
     block = 16 * cdiv(gdn_page, 16 * attn_1tok)

@@ -1,8 +1,8 @@
-"""KV cache / recurrent state against the worked integer examples of theory.md section 6.
+"""KV cache / recurrent state against the worked integer examples of docs/theory.md section 6.
 
-Every expected integer below is printed in theory.md section 6 (derived there from the quoted sources:
+Every expected integer below is printed in docs/theory.md section 6 (derived there from the quoted sources:
 transformers cache_utils, vLLM kv_cache_interface / kv_cache_utils / mamba_utils). Configs not in
-fixtures/repos come from fixtures/theory/<name>.json, whose "_source" says where theory.md quotes them
+fixtures/repos come from fixtures/theory/<name>.json, whose "_source" says where docs/theory.md quotes them
 from.
 """
 
@@ -84,7 +84,7 @@ def test_mistral_v01_vllm_reservation(mnbt: int, expected: int) -> None:
 
 # --- 6.3 Qwen2.5-7B ------------------------------------------------------------------------------------
 
-QWEN25_7B = theory_config("Qwen2.5-7B")  # theory.md 6.3
+QWEN25_7B = theory_config("Qwen2.5-7B")  # docs/theory.md 6.3
 
 
 def test_qwen25_7b() -> None:
@@ -119,7 +119,7 @@ def test_deepseek_v3_mla_fp8_layouts_on_vllm() -> None:
 
 # --- 6.5 gemma-3-27b at 128k ---------------------------------------------------------------------------
 
-GEMMA3_27B = theory_config("gemma-3-27b-text")  # theory.md 6.5
+GEMMA3_27B = theory_config("gemma-3-27b-text")  # docs/theory.md 6.5
 
 
 def test_gemma3_27b_layer_split() -> None:
@@ -155,7 +155,7 @@ def test_gemma3_27b_vllm_without_hybrid_manager() -> None:
 
 # --- 6.6 gpt-oss-120b ----------------------------------------------------------------------------------
 
-GPT_OSS_120B = theory_config("gpt-oss-120b")  # theory.md 6.6
+GPT_OSS_120B = theory_config("gpt-oss-120b")  # docs/theory.md 6.6
 
 
 def test_gpt_oss_120b() -> None:
@@ -178,7 +178,7 @@ def test_gpt_oss_120b_vllm_groups() -> None:
 
 # --- 6.7 falcon-mamba-7b -------------------------------------------------------------------------------
 
-FALCON_MAMBA_7B = theory_config("falcon-mamba-7b")  # theory.md 6.7
+FALCON_MAMBA_7B = theory_config("falcon-mamba-7b")  # docs/theory.md 6.7
 
 
 def test_falcon_mamba_state() -> None:
@@ -201,7 +201,7 @@ def test_falcon_mamba_state() -> None:
 
 # --- 6.8 T5-base cross-attention -----------------------------------------------------------------------
 
-T5_BASE = theory_config("t5-base")  # theory.md 6.8
+T5_BASE = theory_config("t5-base")  # docs/theory.md 6.8
 
 
 @pytest.mark.parametrize(
@@ -224,7 +224,7 @@ def test_t5_base_auto_dtype_from_float32_tensors() -> None:
 
 # --- 6.9 Qwen3-Next-80B-A3B ----------------------------------------------------------------------------
 
-QWEN3_NEXT = theory_config("Qwen3-Next-80B-A3B")  # theory.md 6.9
+QWEN3_NEXT = theory_config("Qwen3-Next-80B-A3B")  # docs/theory.md 6.9
 
 
 def test_qwen3_next_gated_deltanet() -> None:

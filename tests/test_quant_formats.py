@@ -1,7 +1,7 @@
 """Logical parameters of quantized checkpoints, from real (tiny) safetensors files.
 
 Each test writes a file in a format's on-disk layout (shapes as vLLM / transformers / bitsandbytes
-create them, theory.md 3.2), with the numpy backend of the safetensors library or, for dtypes numpy
+create them, docs/theory.md 3.2), with the numpy backend of the safetensors library or, for dtypes numpy
 lacks (F8 / F4 / E8M0), byte by byte (and then checked with the library's reader). The expected
 parameter count is the *unpacked* shape product computed here, ``in_features x out_features`` per
 quantized Linear, plus the plain tensors; scales, zero points and other bookkeeping never count.

@@ -1,4 +1,4 @@
-"""Training projections for Llama-3.1-8B against theory.md section 6.10 and published counts.
+"""Training projections for Llama-3.1-8B against docs/theory.md section 6.10 and published counts.
 
 The tensor list is built here from the real config.json (fixtures/repos/meta-llama__Llama-3.1-8B) with the
 shapes transformers' LlamaForCausalLM gives each parameter; every expected figure is either a published

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from hubmem.estimate.engines.vllm.budget import activation_peak, capture_sizes, cuda_graphs, non_torch
-from hubmem.estimate.engines.vllm.era import Era, VllmVersionError
+from hubmem.estimate.engines.vllm.era import Era
 from hubmem.estimate.engines.vllm.rope import rope_spec
 from hubmem.estimate.engines.vllm.settings import Settings, resolve_settings
 from hubmem.parse.config import parse_config
@@ -54,9 +55,10 @@ def test_utilization_default_and_max_model_len_default() -> None:
     assert settings(arch).max_model_len == 40_960  # the model's derived maximum, as vllm serve
 
 
-def test_unknown_version_is_a_bad_option() -> None:
-    with pytest.raises(VllmVersionError):
-        Era.of("1.2")
+@pytest.mark.parametrize("version", ["1.2", "0.3", "latest"])
+def test_a_version_hubmem_does_not_follow_is_refused(version: str) -> None:
+    with pytest.raises(ValidationError):
+        VllmOptions(vllm_version=version)
 
 
 def test_llama_8b_activation_peak_is_the_sampler_on_h100() -> None:

@@ -147,9 +147,14 @@ _FIT_OPTIONS: tuple[Decorator, ...] = (
 
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``report`` and ``demo`` (in this order in --help)."""
-    for option in reversed(
-        (*_SOURCE_OPTIONS, *_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS, *VLLM_OPTIONS)
-    ):
+    for option in reversed(_SOURCE_OPTIONS):
+        fn = option(fn)
+    return projection_options(fn)
+
+
+def projection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The KV cache, training, fit and vLLM options of ``report``, for the other commands (``scan``)."""
+    for option in reversed((*_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS, *VLLM_OPTIONS)):
         fn = option(fn)
     return fn
 

@@ -12,9 +12,9 @@ import re
 from typing import Any, get_args
 
 import click
+from pydantic import ValidationError
 
 from hubmem.errors import BadOptionError
-from hubmem.estimate.engines.vllm.era import parse_version
 from hubmem.schema.engines import VLLM_DEFAULT_VERSION, Sampler, VllmOptions
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.IGNORECASE)
@@ -84,19 +84,22 @@ def check_fraction(value: float | None) -> float | None:
 
 
 def vllm_options(kw: dict[str, Any]) -> VllmOptions:
-    parse_version(
-        kw["vllm_version"]
-    )  # a bad version is a one-line error with a hint, before pydantic sees it
-    return VllmOptions(
-        vllm_version=kw["vllm_version"],
-        tensor_parallel_size=kw["tensor_parallel_size"],
-        pipeline_parallel_size=kw["pipeline_parallel_size"],
-        enable_expert_parallel=kw["enable_expert_parallel"],
-        max_num_seqs=kw["max_num_seqs"],
-        kv_cache_memory_bytes=parse_size(kw["kv_cache_memory"]),
-        enforce_eager=kw["enforce_eager"],
-        sampler=kw["sampler"],
-    )
+    try:
+        return VllmOptions(
+            vllm_version=kw["vllm_version"],
+            tensor_parallel_size=kw["tensor_parallel_size"],
+            pipeline_parallel_size=kw["pipeline_parallel_size"],
+            enable_expert_parallel=kw["enable_expert_parallel"],
+            max_num_seqs=kw["max_num_seqs"],
+            kv_cache_memory_bytes=parse_size(kw["kv_cache_memory"]),
+            enforce_eager=kw["enforce_eager"],
+            sampler=kw["sampler"],
+        )
+    except ValidationError:
+        raise BadOptionError(
+            f"--vllm-version {kw['vllm_version']!r}: not a vLLM release hubmem follows",
+            hint="a vLLM release such as 0.10.2, 0.13, 0.19 or 0.22 (0.6 = the V0 engine)",
+        ) from None
 
 
 def check_gpus(kw: dict[str, Any]) -> int:

@@ -1,4 +1,4 @@
-"""Attention heads and head sizes (theory.md 1.2, 2.2): query heads, KV heads, head_dim, MLA.
+"""Attention heads and head sizes (docs/theory.md 1.2, 2.2): query heads, KV heads, head_dim, MLA.
 
 MLA is read before head_dim: an MLA model caches one latent of ``kv_lora_rank + qk_rope_head_dim`` per
 token per layer, and that width is its head_dim (vLLM get_head_size).

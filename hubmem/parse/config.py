@@ -1,6 +1,6 @@
-"""config.json -> normalized :class:`~hubmem.schema.architecture.Architecture` (theory.md section 1).
+"""config.json -> normalized :class:`~hubmem.schema.architecture.Architecture` (docs/theory.md section 1).
 
-:func:`parse_config` reads in phases, in the order of theory.md 1.1-1.3 (sources there):
+:func:`parse_config` reads in phases, in the order of docs/theory.md 1.1-1.3 (sources there):
 
 1. the text model's config object and its model type (``text_config``);
 2. layer count, hidden size, attention heads and head sizes, MLA included (``layers.counts``,

@@ -1,4 +1,4 @@
-"""The longest context a model is configured for (theory.md 1.2)."""
+"""The longest context a model is configured for (docs/theory.md 1.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The activation dtype of a model: config dtype names, then tensor dtypes, then a default (theory.md 1.2)."""
+"""The activation dtype of a model: config dtype names, then tensor dtypes, then a default (docs/theory.md
+1.2)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def normalize_dtype(name: object) -> str | None:
 def resolve_dtype(
     root: Reader, r: Reader, tc_key: str | None, config: dict[str, Any], tensors: Sequence[Tensor] | None
 ) -> tuple[str, str, str | None]:
-    """(dtype, source, problem) following vLLM get_torch_dtype's order (theory.md 1.2)."""
+    """(dtype, source, problem) following vLLM get_torch_dtype's order (docs/theory.md 1.2)."""
     ignored: list[str] = []
     found = _config_dtype(_dtype_holders(root, r, tc_key, config), ignored)
     if found is not None:

@@ -1,11 +1,11 @@
-"""model_type sets and config keys that decide how a config.json is read (theory.md 1.1, 2.2)."""
+"""model_type sets and config keys that decide how a config.json is read (docs/theory.md 1.1, 2.2)."""
 
 from __future__ import annotations
 
-# theory.md 1.1: where multimodal / wrapper configs keep the text decoder.
+# docs/theory.md 1.1: where multimodal / wrapper configs keep the text decoder.
 TEXT_CONFIG_KEYS = ("text_config", "decoder", "generator", "language_config", "llm_config")
 
-# vLLM is_deepseek_mla model types (theory.md 2.2).
+# vLLM is_deepseek_mla model types (docs/theory.md 2.2).
 MLA_MODEL_TYPES = frozenset(
     {
         "deepseek_v2",

@@ -1,4 +1,4 @@
-"""Where a checkpoint states its quantization, and what it states (theory.md 3.2).
+"""Where a checkpoint states its quantization, and what it states (docs/theory.md 3.2).
 
 Sources, first found wins: config.json ``quantization_config`` / ``compression_config`` (root, then the
 text config), quantize_config.json (AutoGPTQ), quant_config.json (AutoAWQ), hf_quant_config.json

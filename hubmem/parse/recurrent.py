@@ -1,5 +1,5 @@
 """Recurrent token mixers, which keep a fixed-size state instead of a KV cache: Mamba-1/2, linear
-attention (gated DeltaNet, lightning) and short convolutions (theory.md 1.2)."""
+attention (gated DeltaNet, lightning) and short convolutions (docs/theory.md 1.2)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def _read_mamba1(
 ) -> MambaConfig | None:
     expand = r.get_float("mamba_expand" if text_type in ("jamba", "zamba") else "expand")
     # Jamba/Zamba's intermediate_size belongs to the MLP; falcon-mamba ships expand=16 but
-    # intermediate_size=8192 and the explicit key wins (theory.md 1.2).
+    # intermediate_size=8192 and the explicit key wins (docs/theory.md 1.2).
     inter: int | None = None if text_type in ("jamba", "zamba") else r.get_int("intermediate_size")
     if inter is None and expand is not None and hidden is not None:
         inter = int(expand * hidden)

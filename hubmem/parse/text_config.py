@@ -1,4 +1,5 @@
-"""Which object of config.json describes the text decoder, and what kind of model it is (theory.md 1.1)."""
+"""Which object of config.json describes the text decoder, and what kind of model it is (docs/theory.md
+1.1)."""
 
 from __future__ import annotations
 

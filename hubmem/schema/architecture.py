@@ -1,4 +1,4 @@
-"""The normalized architecture derived from config.json (theory.md section 1).
+"""The normalized architecture derived from config.json (docs/theory.md section 1).
 
 Every figure here is read from config.json (or, for ``dtype`` only, from the safetensors headers);
 what could not be read is named in ``missing`` and never guessed. Documented config-class defaults
@@ -13,7 +13,7 @@ from pydantic import Field
 
 from hubmem.schema.common import Model
 
-# Per-layer kinds (theory.md 1.3). "unknown" is reported as such, never guessed.
+# Per-layer kinds (docs/theory.md 1.3). "unknown" is reported as such, never guessed.
 LAYER_KINDS = (
     "full",  # softmax attention over every token
     "sliding",  # softmax attention over the last `sliding_window` tokens
@@ -51,7 +51,7 @@ STATE_KINDS = ("linear", "mamba", "mamba2", "conv")
 
 
 class MLAConfig(Model):
-    """Multi-head latent attention (theory.md 2.2)."""
+    """Multi-head latent attention (docs/theory.md 2.2)."""
 
     kv_lora_rank: int
     qk_rope_head_dim: int
@@ -226,7 +226,7 @@ class Architecture(Model):
     attention_chunk_size: int | None = None
     # One entry per layer that can hold a cache (decoder layers of encoder-decoder models), from LAYER_KINDS.
     layer_kinds: list[str] = Field(default_factory=list)
-    layer_kinds_source: str | None = None  # the rule that decided layer_kinds (theory.md 1.3)
+    layer_kinds_source: str | None = None  # the rule that decided layer_kinds (docs/theory.md 1.3)
     # Per-layer overrides where layers differ (Nemotron-NAS, per_layer_config); None = the model-wide value.
     layer_kv_heads: list[int] | None = None
     layer_head_dims: list[int] | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from hubmem.schema.common import Basis, MemoryItem, Model
 
@@ -48,6 +48,14 @@ class VllmOptions(Model):
         default=None, ge=0, description="--kv-cache-memory: replaces the profiled KV budget (vLLM >= 0.10.2)"
     )
     enforce_eager: bool = Field(default=False, description="no CUDA graphs")
+
+    @field_validator("vllm_version")
+    @classmethod
+    def _followed(cls, value: str) -> str:
+        if int(value.split(".")[1]) < 5:
+            raise ValueError(f"vllm_version {value}: hubmem follows vLLM 0.5 ... 0.28 (0.6 = the V0 engine)")
+        return value
+
     sampler: Sampler = Field(
         default="auto",
         description="top-k/top-p path of the profiled sampler: auto = the version's default without "

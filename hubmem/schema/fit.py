@@ -1,4 +1,5 @@
-"""Will it fit? Inference and training fit verdicts on a GPU kind (issue #4, theory.md sections 2.1 and 5)."""
+"""Will it fit? Inference and training fit verdicts on a GPU kind (issue #4, docs/theory.md sections 2.1
+and 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""KV cache / recurrent state section (projected, theory.md section 2)."""
+"""KV cache / recurrent state section (projected, docs/theory.md section 2)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ class KVScenario(Model):
 
 
 class KVGroup(Model):
-    """One vLLM KV-cache group: layers sharing one block table (theory.md 2.6)."""
+    """One vLLM KV-cache group: layers sharing one block table (docs/theory.md 2.6)."""
 
     kind: str
     layers: int  # real layers
@@ -84,7 +84,7 @@ class KVGroup(Model):
 
 
 class PagedKV(Model):
-    """The vLLM engine view: block rounding, groups and reservation (theory.md 2.3, 2.6)."""
+    """The vLLM engine view: block rounding, groups and reservation (docs/theory.md 2.3, 2.6)."""
 
     block_size: int
     max_num_batched_tokens: int

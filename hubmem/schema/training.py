@@ -1,4 +1,4 @@
-"""Training memory section (projected): options and report (issue #4, theory.md section 4)."""
+"""Training memory section (projected): options and report (issue #4, docs/theory.md section 4)."""
 
 from __future__ import annotations
 

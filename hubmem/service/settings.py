@@ -23,3 +23,9 @@ class Settings:
     scan_concurrency: int = 8  # analyses at once within one scan
     client_max_size: int = 64 * 1024  # request body bytes
     default_retry_after: int = 60  # Retry-After when the Hub rate-limited us without saying for how long
+    # the on-disk, commit-keyed header cache (hubmem.fetch.cache), shared with other service processes and the
+    # CLI; None = none (each process keeps only its in-memory snapshots)
+    header_cache: str | None = None
+    catalog: str | None = (
+        None  # the catalog database for GET /v1/catalog and /catalog (SQLite or postgresql://)
+    )

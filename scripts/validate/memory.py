@@ -541,7 +541,7 @@ READING = """How to read it:
   PyTorch's CPU flash kernel (hubmem ``flash_attention=True``), ``eager`` materialises the scores
   (``flash_attention=False``: the ``5*a*s^2*b`` term, which includes Korthikanti's dropout mask and
   output; transformers skips them at attention_dropout=0, so eager ratios sit lower). The formulas are
-  lower bounds by construction (theory.md 4.4): transformers' RMSNorm saves both its input and the
+  lower bounds by construction (docs/theory.md 4.4): transformers' RMSNorm saves both its input and the
   normalised tensor, rotary embeddings save ``q``/``k`` and their rotated halves, Qwen3's q/k norms add
   two more per layer, GPT-2's ``gelu_new`` is composed of elementwise ops that each save a 4h-wide
   tensor, and MoE layers keep routing intermediates. Measured / projected of about 1.1-1.4 for

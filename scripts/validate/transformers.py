@@ -3,7 +3,7 @@
 Dev-only: needs torch and transformers (installed in .venv for scripts; hubmem itself never imports them).
 
 (a) Parameters. Every corpus config (fixtures/repos/*/files/config.json) plus a few inline configs from
-    theory.md section 6 is built by transformers on the meta device (no memory); hubmem's
+    docs/theory.md section 6 is built by transformers on the meta device (no memory); hubmem's
     ``expected_parameters(config).total`` is compared with ``sum(p.numel() for p in model.parameters())``
     (``Module.parameters()`` yields a tied parameter once) and with the state dict ``save_pretrained`` would
     write (``model.state_dict()`` minus tied aliases, ``remove_tied_weights_from_state_dict``; persistent
@@ -84,7 +84,7 @@ def signed(n: int) -> str:
     return "0" if n == 0 else f"{n:+,}"
 
 
-# Configs quoted in theory.md section 6 (fixtures/theory/<name>.json; each file's "_source" cites it) -------
+# Configs quoted in docs/theory.md section 6 (fixtures/theory/<name>.json; each file's "_source" cites it) --
 
 
 def theory(name: str) -> dict[str, Any]:
@@ -93,11 +93,11 @@ def theory(name: str) -> dict[str, Any]:
     return data
 
 
-QWEN2_5_7B: dict[str, Any] = theory("Qwen2.5-7B")  # theory.md 6.3
-GPT_OSS_120B: dict[str, Any] = theory("gpt-oss-120b")  # theory.md 6.6
-FALCON_MAMBA_7B: dict[str, Any] = theory("falcon-mamba-7b")  # theory.md 6.7
-T5_BASE: dict[str, Any] = theory("t5-base")  # theory.md 6.8
-QWEN3_NEXT_80B: dict[str, Any] = theory("Qwen3-Next-80B-A3B")  # theory.md 6.9
+QWEN2_5_7B: dict[str, Any] = theory("Qwen2.5-7B")  # docs/theory.md 6.3
+GPT_OSS_120B: dict[str, Any] = theory("gpt-oss-120b")  # docs/theory.md 6.6
+FALCON_MAMBA_7B: dict[str, Any] = theory("falcon-mamba-7b")  # docs/theory.md 6.7
+T5_BASE: dict[str, Any] = theory("t5-base")  # docs/theory.md 6.8
+QWEN3_NEXT_80B: dict[str, Any] = theory("Qwen3-Next-80B-A3B")  # docs/theory.md 6.9
 
 
 def llama4_with_default_vision() -> dict[str, Any]:
@@ -505,7 +505,7 @@ def _explain(row: KVRow, label: str, measured: int, predicted: int, recompute: C
     if not (config.get("torch_dtype") or config.get("dtype")) and recompute("float32") == measured:
         row.explanations.append(
             f"{label}: config.json has no dtype, so transformers builds the model (and its cache) in "
-            "float32, theory.md 1.2's last fallback; hubmem's parse_config, given no tensors, assumes "
+            "float32, docs/theory.md 1.2's last fallback; hubmem's parse_config, given no tensors, assumes "
             f"bfloat16 (Architecture.missing says so) and projects {predicted:,} B. With kv_dtype=float32 "
             f"hubmem gives exactly the measured {measured:,} B. (With the real safetensors headers hubmem "
             "takes the dtype from the tensors.)"
@@ -634,20 +634,20 @@ NOTES = """\
   tokens since the current chunk started" as vLLM's ChunkedLocalAttention.
 * **MLA.** transformers 5.x DeepSeek attention caches the compressed latent (`keys` = kv_lora_rank 512)
   and the shared rotary key (`values` = qk_rope_head_dim 64): 576 elements per token per layer,
-  theory.md 2.2's MLA figure, not the decompressed 128 heads x (192 + 128) of a naive MHA view (71x
+  docs/theory.md 2.2's MLA figure, not the decompressed 128 heads x (192 + 128) of a naive MHA view (71x
   more). DeepSeek-V3.2's `DynamicIndexedLayer` adds the DSA indexer key (index_head_dim 128 per token
   per layer, model dtype).
 * **Recurrent state.** transformers keeps `conv_kernel` conv columns (4; vLLM keeps `conv_kernel - 1`)
   and the SSM / DeltaNet state as float32 even in a bfloat16 model (the torch scans return float32 and
   the cache copies them): falcon-mamba-7b = 589,824 B per layer, 37,748,736 B for 64 layers, where
-  theory.md 6.7's "transformers MambaCache (bf16 ...)" 20,971,520 B describes the older bf16 MambaCache.
+  docs/theory.md 6.7's "transformers MambaCache (bf16 ...)" 20,971,520 B describes the older bf16 MambaCache.
   Measured on the CPU (torch) path; with the CUDA mamba kernels the returned state dtype may differ.
   Nemotron-H's config asks for `mamba_ssm_cache_dtype: float32` anyway.
 * **Encoder-decoder.** `EncoderDecoderCache` = a self-attention DynamicCache (decoder tokens) + a
   cross-attention cache holding the encoder tokens (16 here) in each of the 12 decoder layers; T5-base
   per token per layer = 12 heads x 64 x 2 (K, V) x 4 B = 6,144 B.
 * **dtype.** Where config.json has no dtype (gpt-oss-20b's corpus config, T5-base), transformers builds
-  float32 (theory.md 1.2's last fallback) and hubmem without tensors assumes bfloat16 (and says so); the
+  float32 (docs/theory.md 1.2's last fallback) and hubmem without tensors assumes bfloat16 (and says so); the
   table rows show the exact reproduction with `kv_dtype=float32`.
 * **Parameters.** `Module.parameters()` leaves out persistent buffers that checkpoints store (DeepSeek /
   Nemotron-H `e_score_correction_bias`); hubmem counts them, as the saved state dict does. Tied tensors

@@ -3,5 +3,5 @@
 - ``support.paths``: where the committed fixtures are, and loaders that fail (never skip) when one is missing;
 - ``support.fakehub_samples``, ``support.scan_samples``: small repos written in the fixture layout;
 - ``support.minihub``: the fetch tests' in-memory Hub (served through respx) and safetensors builders;
-- ``support.theory_configs``: the configs quoted in theory.md section 6 (fixtures/theory/).
+- ``support.theory_configs``: the configs quoted in docs/theory.md section 6 (fixtures/theory/).
 """

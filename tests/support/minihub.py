@@ -1,6 +1,6 @@
 """Support for the fetch tests: a small in-memory Hub served through respx, and safetensors builders.
 
-The Hub here follows /work/shared/docs/hub-protocol.md: revision info with ``expand``, ``resolve`` with a
+The Hub here follows docs/hub-protocol.md: revision info with ``expand``, ``resolve`` with a
 302 to a CDN on another origin (``X-Repo-Commit``, ``X-Linked-Size`` on the 302), regular files served
 directly, Range -> 206 + Content-Range, the 401/403/404 auth matrix with ``X-Error-Code``, tree with
 ``Link`` pagination, paths-info, and the optional safetensors-metadata route (``main`` only).

@@ -1,6 +1,6 @@
-"""The model configs quoted in theory.md section 6, stored once under fixtures/theory/<name>.json.
+"""The model configs quoted in docs/theory.md section 6, stored once under fixtures/theory/<name>.json.
 
-Each file is a config.json shape plus a top-level "_source" string (where theory.md quotes it from);
+Each file is a config.json shape plus a top-level "_source" string (where docs/theory.md quotes it from);
 ``theory_config`` returns a fresh copy without that key.
 """
 

@@ -1,4 +1,4 @@
-"""Will it fit? Inference and training verdicts on N GPUs of a kind (theory.md sections 2.1 and 5).
+"""Will it fit? Inference and training verdicts on N GPUs of a kind (docs/theory.md sections 2.1 and 5).
 
 Inference, per GPU, tensor parallel over ``tp`` GPUs::
 

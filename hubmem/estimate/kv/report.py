@@ -1,4 +1,4 @@
-"""KV cache and recurrent-state projection (theory.md section 2).
+"""KV cache and recurrent-state projection (docs/theory.md section 2).
 
 Per layer and token (``b`` = bytes per element of the KV dtype):
 

@@ -1,5 +1,5 @@
 """Recurrent state per sequence: Mamba-1, Mamba-2, gated DeltaNet, lightning attention, short conv
-(theory.md 2.5). The state is per sequence and independent of context length.
+(docs/theory.md 2.5). The state is per sequence and independent of context length.
 
 Shapes (vLLM ``MambaStateShapeCalculator`` @02d710837549; transformers ``LinearAttentionLayer``):
 

@@ -13,7 +13,7 @@ Counting convention (what ``total`` means):
   transformers model: parameters **and persistent buffers** (DeepSeek-V3 / Nemotron-H
   ``e_score_correction_bias``), shared (tied) tensors once;
 * logical element counts: a packed (GPTQ, MXFP4, FP8 + scales) checkpoint has the same ``total``,
-  its scale / zero-point tensors are not parameters (theory.md 3.2);
+  its scale / zero-point tensors are not parameters (docs/theory.md 3.2);
 * the DeepSeek multi-token-prediction module is **not** in ``total`` (transformers does not build it)
   but in ``mtp``; ``checkpoint_total = total + mtp`` is what a DeepSeek-V3 checkpoint stores.
 

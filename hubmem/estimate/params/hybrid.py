@@ -112,7 +112,7 @@ def mamba1(ctx: Ctx) -> None:
     mamba = ctx.arch.mamba
     if mamba is None:
         raise Missing(f"{ctx.family}: config has no intermediate_size / expand, state_size or conv_kernel")
-    # theory.md 1.2: an explicit intermediate_size wins over expand x hidden_size (parse/mixers.py)
+    # docs/theory.md 1.2: an explicit intermediate_size wins over expand x hidden_size (parse/mixers.py)
     inner, state, kernel = mamba.intermediate_size, mamba.state_size, mamba.conv_kernel
     rank = ctx.f.time_step_rank
     dt_rank = -(-h // 16) if rank is None else rank  # "auto" = ceil(hidden / 16)

@@ -1,4 +1,4 @@
-"""Activation memory per micro-batch (theory.md section 4.4).
+"""Activation memory per micro-batch (docs/theory.md section 4.4).
 
 Two per-layer formulas, both in bytes for 16-bit activations:
 

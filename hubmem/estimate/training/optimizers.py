@@ -1,5 +1,5 @@
 """Bytes per trainable parameter: weights, gradients, fp32 master copy and optimizer states
-(theory.md section 4.1).
+(docs/theory.md section 4.1).
 
 Mixed-precision AdamW splits into 16-bit weights (2) + 16-bit gradients (2) + K = 12 bytes of optimizer
 state (fp32 master 4, momentum 4, variance 4): 16 B/param, the ZeRO paper's "2Ψ + 2Ψ + 12Ψ"

@@ -1,4 +1,4 @@
-"""Per-GPU model states under ZeRO-1/2/3, FSDP and tensor parallelism (theory.md section 4.3).
+"""Per-GPU model states under ZeRO-1/2/3, FSDP and tensor parallelism (docs/theory.md section 4.3).
 
 ZeRO paper (arXiv:1910.02054 section 5.1) with data-parallel degree ``Nd``:
 

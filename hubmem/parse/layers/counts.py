@@ -1,4 +1,4 @@
-"""How many layers the model has, and how many can hold a cache (theory.md 1.2).
+"""How many layers the model has, and how many can hold a cache (docs/theory.md 1.2).
 
 The count comes from the first layer-count key; for an encoder-decoder model the cache lives in the
 decoder's layers; without any count, the length of a per-layer description is one.

@@ -1,4 +1,4 @@
-"""Layer kinds from config keys that describe every layer (theory.md 1.3, first in priority).
+"""Layer kinds from config keys that describe every layer (docs/theory.md 1.3, first in priority).
 
 Nemotron-NAS ``block_configs``, a ``layer_types`` / ``layers_block_type`` list of names, Nemotron-H's
 ``hybrid_override_pattern`` string and MiniMax's ``attn_type_list``. Each rule returns None when its key

@@ -1,4 +1,4 @@
-"""Layer kinds by family rule (theory.md 1.3), for configs that list no layer kinds.
+"""Layer kinds by family rule (docs/theory.md 1.3), for configs that list no layer kinds.
 
 Each rule follows its transformers configuration class (documented defaults are applied and noted; vLLM
 agrees on all of them) and returns None when the model is not of its family, so the next rule is asked.

@@ -1,4 +1,4 @@
-"""Per-layer attention kinds (theory.md 1.3): which layers cache what.
+"""Per-layer attention kinds (docs/theory.md 1.3): which layers cache what.
 
 Priority (spec): structural per-layer descriptions (Nemotron-NAS ``block_configs``) -> an explicit
 ``layer_types`` list (or ``layers_block_type`` list) -> family rules -> uniform. The first rule in

@@ -23,24 +23,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hubmem.errors import BadOptionError
-
 GiB = 1 << 30
 NEWEST_MODELLED = (0, 28)
 
 
-class VllmVersionError(BadOptionError):
-    default_hint = "vllm_version: a vLLM release such as 0.10.2, 0.13, 0.19 or 0.22 (0.6 = the V0 engine)"
-
-
 def parse_version(text: str) -> tuple[int, ...]:
-    try:
-        parts = tuple(int(p) for p in text.split("."))
-    except ValueError:
-        raise VllmVersionError(f"vllm_version {text!r} is not a version number") from None
-    if len(parts) < 2 or parts[0] != 0 or parts[1] < 5:
-        raise VllmVersionError(f"vllm_version {text!r}: hubmem follows vLLM 0.5 ... 0.28")
-    return parts
+    """``"0.10.2"`` -> ``(0, 10, 2)`` (``VllmOptions`` has checked the form and the range)."""
+    return tuple(int(p) for p in text.split("."))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""vLLM's KV pages: page sizes, groups, the hybrid block-size rule, and what one request reserves.
+"""vLLM's KV pages (docs/theory.md 2.3, 2.6): page sizes, groups, the hybrid block-size rule, and what one
+request reserves.
 
 References: ``vllm/v1/kv_cache_interface.py`` (``*Spec.page_size_bytes``, ``max_memory_usage_bytes``) and
 ``vllm/v1/core/kv_cache_utils.py`` (``get_kv_cache_groups``, ``unify_kv_cache_spec_page_size``,

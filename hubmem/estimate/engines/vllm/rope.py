@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubmem.parse.reader import Reader
-from hubmem.parse.text_config import locate_text_config
 from hubmem.schema.architecture import ATTENTION_KINDS, Architecture
 
 _NOT_MULTIPLIED = ("su", "longrope", "llama3")
@@ -50,8 +48,31 @@ class RopeSpec:
         return sum(b.bytes for b in self.buffers)
 
 
-def _scaling(r: Reader) -> dict[str, Any]:
-    raw = r.raw("rope_scaling") or r.raw("rope_parameters")
+class _Keys:
+    """The text config's keys as vLLM's ``hf_text_config`` sees them (where ``Architecture.text_config_key``
+    says the text model is); numbers only, anything else reads as absent."""
+
+    def __init__(self, config: dict[str, Any], arch: Architecture) -> None:
+        data: Any = config
+        for part in (arch.text_config_key or "").split("."):
+            if part and isinstance(data, dict):
+                data = data.get(part)
+        self.data: dict[str, Any] = data if isinstance(data, dict) else config
+
+    def number(self, key: str) -> float | None:
+        value = self.data.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    def get_int(self, key: str) -> int | None:
+        value = self.number(key)
+        return int(value) if value is not None and value > 0 and value.is_integer() else None
+
+    def get_float(self, *keys: str) -> float | None:
+        return next((v for k in keys if (v := self.number(k)) is not None), None)
+
+
+def _scaling(r: _Keys) -> dict[str, Any]:
+    raw = r.data.get("rope_scaling") or r.data.get("rope_parameters")
     return raw if isinstance(raw, dict) else {}
 
 
@@ -65,7 +86,7 @@ def _factor(scaling: dict[str, Any]) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 1.0
 
 
-def _rotary_dim(r: Reader, arch: Architecture) -> int:
+def _rotary_dim(r: _Keys, arch: Architecture) -> int:
     if arch.mla is not None:
         return arch.mla.qk_rope_head_dim
     head_dim = arch.head_dim or 0
@@ -75,7 +96,7 @@ def _rotary_dim(r: Reader, arch: Architecture) -> int:
     return int(head_dim * fraction) if fraction is not None else head_dim
 
 
-def _rows(r: Reader, scaling: dict[str, Any]) -> tuple[int, str] | None:
+def _rows(r: _Keys, scaling: dict[str, Any]) -> tuple[int, str] | None:
     max_pos = r.get_int("max_position_embeddings")
     kind, factor = _rope_type(scaling), _factor(scaling)
     original = scaling.get("original_max_position_embeddings")
@@ -102,7 +123,7 @@ def rope_spec(
     if not isinstance(config, dict):
         spec.derived_max_len, spec.derived_key = arch.max_context, arch.max_context_key
         return spec
-    r = locate_text_config(config, []).reader
+    r = _Keys(config, arch)
     scaling = _scaling(r)
     spec.derived_max_len, spec.derived_key = derived_max_model_len(arch, scaling)
     if not _has_rope(arch, learned_positions):

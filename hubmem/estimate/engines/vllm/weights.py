@@ -40,6 +40,7 @@ from hubmem.estimate.engines.vllm.shard import (
     loaded_bytes,
     vocab_share,
 )
+from hubmem.estimate.table import TensorGroup, tensor_table
 from hubmem.estimate.training.optimizers import cdiv
 from hubmem.estimate.weights.components import (
     BUFFERS,
@@ -51,7 +52,7 @@ from hubmem.estimate.weights.components import (
     Classifier,
 )
 from hubmem.estimate.weights.names import is_token_embedding
-from hubmem.estimate.weights.report import has_mtp
+from hubmem.estimate.weights.records import has_mtp
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 
@@ -151,10 +152,12 @@ def layout_of(arch: Architecture, settings: Settings) -> Layout:
 class _Loader:
     """Assigns every tensor to its stage and adds its per-rank bytes there."""
 
-    def __init__(self, arch: Architecture, settings: Settings, tensors: list[Tensor]) -> None:
-        self.arch, self.settings = arch, settings
+    def __init__(
+        self, arch: Architecture, settings: Settings, groups: tuple[TensorGroup, ...], mtp: bool
+    ) -> None:
+        self.arch, self.settings, self.groups = arch, settings, groups
         self.layout = layout_of(arch, settings)
-        self.classify = Classifier(num_layers=arch.num_layers, mtp=has_mtp(tensors, arch, arch.num_layers))
+        self.classify = Classifier(num_layers=arch.num_layers, mtp=mtp)
         ranges = pp_layer_ranges(arch.num_layers or 0, settings.pp)
         self.stages = [StageWeights(i, r) for i, r in enumerate(ranges)]
         self.mxfp4 = is_mxfp4(arch)
@@ -187,20 +190,28 @@ class _Loader:
             return expert_share(t, self.layout, nbytes)
         return dense_share(t, self.layout, nbytes)
 
-    def add(self, t: Tensor) -> None:
-        info = self.classify(t.name, t.shape)
-        why = self.skip(info.component)
-        if why is not None:
-            self.skipped[why] += t.nbytes
-            return
-        stage = self.stage_of(info.component, info.layer)
-        if self.mxfp4 and is_mxfp4_expert(t):
-            self.add_mxfp4(stage, t)
-            return
-        share = self.share(t, info.component)
+    def add_group(self, group: TensorGroup) -> None:
+        """One name pattern / dtype / shape: the share is decided once (per tensor only under expert
+        parallelism, where the expert index decides), the stage per tensor."""
+        shares: dict[str, Share | None] = {}
+        for t in group.tensors:
+            component, layer = self.classify.locate(t.name, t.shape, group.pattern)
+            why = self.skip(component)
+            if why is not None:
+                self.skipped[why] += t.nbytes
+                continue
+            stage = self.stage_of(component, layer)
+            if self.mxfp4 and is_mxfp4_expert(t):
+                self.add_mxfp4(stage, t)
+                continue
+            if (component == EXPERTS and self.layout.ep > 1) or component not in shares:
+                shares[component] = self.share(t, component)
+            self.add_share(stage, t, component, shares[component])
+
+    def add_share(self, stage: StageWeights, t: Tensor, component: str, share: Share | None) -> None:
         if share is None:
             return
-        stage.parts[info.component] += share.bytes
+        stage.parts[component] += share.bytes
         stage.rules[share.rule] += share.bytes
         if share.undetermined and len(stage.undetermined) < 3:
             stage.undetermined.append(t.name)
@@ -222,9 +233,10 @@ def weights_per_stage(
     tensors: list[Tensor], arch: Architecture, settings: Settings, rope: RopeSpec
 ) -> tuple[list[StageWeights], list[str]]:
     """Per pipeline stage, what each of its tensor-parallel ranks loads; and the notes."""
-    loader = _Loader(arch, settings, tensors)
-    for t in tensors:
-        loader.add(t)
+    table = tensor_table(tensors)
+    loader = _Loader(arch, settings, table.groups, has_mtp(table, arch))
+    for group in table.groups:
+        loader.add_group(group)
     for stage in loader.stages:
         if rope.bytes and stage.layers:
             stage.parts["rope cos_sin_cache"] += rope.bytes
