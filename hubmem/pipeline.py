@@ -111,9 +111,7 @@ def project_fit(
     return main, [main if n == wanted else one(n) for n in counts]
 
 
-def _startups(
-    tensors: list[Tensor], arch: Architecture, config: dict[str, Any] | None, options: Options
-) -> Callable[[int], Startup]:
+def _startups(tensors: list[Tensor], arch: Architecture, options: Options) -> Callable[[int], Startup]:
     """vLLM start-up projections per GPU count (``tp = gpus / pp``), each computed once."""
     cache: dict[int, Startup] = {}
     pp = options.vllm.pipeline_parallel_size
@@ -121,7 +119,7 @@ def _startups(
     def startup_for(gpus: int) -> Startup:
         if gpus not in cache:
             vllm = options.vllm.model_copy(update={"tensor_parallel_size": max(1, gpus // pp)})
-            cache[gpus] = project_startup(tensors, arch, config, options.model_copy(update={"vllm": vllm}))
+            cache[gpus] = project_startup(tensors, arch, options.model_copy(update={"vllm": vllm}))
         return cache[gpus]
 
     return startup_for
@@ -172,7 +170,7 @@ def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, c
     kv = estimate_kv_cache(arch, options.kv)
     plan = plan_training(prepare_training(weights, tensors, arch, table), options.training)
     training = project_training(plan)
-    startup_for = _startups(tensors, arch, config, options) if options.kv.engine == "vllm" else None
+    startup_for = _startups(tensors, arch, options) if options.kv.engine == "vllm" else None
     engine = EngineReport(vllm=startup_for(inference_gpus(options)).view) if startup_for else None
     fit, fit_scenarios = project_fit(weights, arch, options, plan, startup_for)
     warnings += _engine_warnings(engine, fit)

@@ -112,15 +112,15 @@ def test_capture_sizes_as_vllm_0_10_2() -> None:
 
 def test_rope_buffers_and_derived_max_len() -> None:
     llama = repo_config("meta-llama__Llama-3.1-8B")  # llama3 rope: rows = max_position, not multiplied
-    spec = rope_spec(llama, parse_config(llama), 2, learned_positions=False)
+    spec = rope_spec(parse_config(llama), 2, learned_positions=False)
     assert spec.bytes == 131_072 * 128 * 2 and spec.derived_max_len == 131_072
     oss = theory_config("gpt-oss-120b")  # built in float32 by gpt_oss.py
-    spec = rope_spec(oss, parse_config(oss), 2, learned_positions=False)
+    spec = rope_spec(parse_config(oss), 2, learned_positions=False)
     assert spec.bytes == 131_072 * 64 * 4
     qwen = {**repo_config("Qwen__Qwen3-8B"), "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
             "original_max_position_embeddings": 32_768}}  # fmt: skip
-    spec = rope_spec(qwen, parse_config(qwen), 2, learned_positions=False)
+    spec = rope_spec(parse_config(qwen), 2, learned_positions=False)
     assert spec.derived_max_len == 131_072  # YaRN: original x factor (Qwen3's model card recipe)
     assert spec.buffers[0].rows == 131_072
     gpt2 = repo_config("openai-community__gpt2")  # learned positions: no rope buffer
-    assert rope_spec(gpt2, parse_config(gpt2), 2, learned_positions=True).bytes == 0
+    assert rope_spec(parse_config(gpt2), 2, learned_positions=True).bytes == 0

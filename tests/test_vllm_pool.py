@@ -45,7 +45,7 @@ def view(config: dict[str, Any], kv_bytes: int, version: str, *, kv: dict[str, A
         kv=KVOptions(engine="vllm", **kv),
         vllm=VllmOptions(vllm_version=version, kv_cache_memory_bytes=kv_bytes, **vllm),
     )
-    return project_startup(tensors, arch, config, options).view
+    return project_startup(tensors, arch, options).view
 
 
 def test_qwen3_next_hybrid_pool_reproduces_vllm_015() -> None:

@@ -28,17 +28,17 @@ GiB = 1 << 30
 
 
 @lru_cache(maxsize=8)
-def model(repo: str) -> tuple[list[Tensor], Architecture, dict[str, object]]:
+def model(repo: str) -> tuple[list[Tensor], Architecture]:
     snap = fixture_snapshot(repo)
     tensors = tensors_of(snap)
     assert snap.config is not None
-    return tensors, parse_config(snap.config, tensors=tensors, companions=snap.extra), snap.config
+    return tensors, parse_config(snap.config, tensors=tensors, companions=snap.extra)
 
 
 def loading(repo: str, **vllm: object) -> int:
-    tensors, arch, config = model(repo)
+    tensors, arch = model(repo)
     options = Options(gpu="h100", vllm=VllmOptions(**vllm), kv=KVOptions(engine="vllm"))  # type: ignore[arg-type]
-    return project_startup(tensors, arch, config, options).view.model_loading_bytes
+    return project_startup(tensors, arch, options).view.model_loading_bytes
 
 
 def test_llama_31_8b_tp1_is_the_checkpoint_plus_the_rope_buffer() -> None:
@@ -71,9 +71,9 @@ def test_qwen3_8b_tp2() -> None:
 def test_logged_model_loading_within_one_percent(
     repo: str, vllm: dict[str, object], logged_gib: float
 ) -> None:
-    tensors, arch, config = model(repo)
+    tensors, arch = model(repo)
     options = Options(gpu="a100-80", vllm=VllmOptions(**vllm), kv=KVOptions(engine="vllm"))  # type: ignore[arg-type]
-    got = project_startup(tensors, arch, config, options).view.model_loading_bytes / GiB
+    got = project_startup(tensors, arch, options).view.model_loading_bytes / GiB
     assert abs(got - logged_gib) / logged_gib < 0.01
 
 
@@ -82,14 +82,12 @@ def test_mxfp4_experts_are_repacked_by_the_kernel_of_the_gpu() -> None:
     to 256
     (3072) (A100); the Triton path pads I to 64 (2880 stays), keeps H, and holds the scales twice with fp32
     biases (H100, >= 0.11)."""
-    tensors, arch, config = model("openai/gpt-oss-20b")
+    tensors, arch = model("openai/gpt-oss-20b")
 
     def experts(gpu: str) -> int:
         opts = Options(gpu=gpu, kv=KVOptions(engine="vllm"))
         settings = resolve_settings(opts, arch, derived_max_len=arch.max_context)
-        stages, _ = weights_per_stage(
-            tensors, arch, settings, rope_spec(config, arch, 2, learned_positions=False)
-        )
+        stages, _ = weights_per_stage(tensors, arch, settings, rope_spec(arch, 2, learned_positions=False))
         return stages[0].parts["experts"]
 
     def layer(ip: int, hp: int, scale_copies: int, bias_bytes: int) -> int:
@@ -104,12 +102,10 @@ def test_mxfp4_experts_are_repacked_by_the_kernel_of_the_gpu() -> None:
 def test_expert_parallel_keeps_whole_experts_and_replicates_kv_heads() -> None:
     """Qwen3-235B-A22B-FP8 tp8 + EP: 16 of 128 experts per rank, unsplit; 4 KV heads over 8 ranks = 1 per
     rank."""
-    tensors, arch, config = model("Qwen/Qwen3-235B-A22B-FP8")
+    tensors, arch = model("Qwen/Qwen3-235B-A22B-FP8")
     opts = Options(gpu="l40s", vllm=VllmOptions(tensor_parallel_size=8, enable_expert_parallel=True))
     settings = resolve_settings(opts, arch, derived_max_len=arch.max_context)
-    stage = weights_per_stage(tensors, arch, settings, rope_spec(config, arch, 2, learned_positions=False))[
-        0
-    ][0]
+    stage = weights_per_stage(tensors, arch, settings, rope_spec(arch, 2, learned_positions=False))[0][0]
     # per layer: 16 experts x (3 x 1536 x 4096 fp8 + scales fp32 [12 x 32] x 2 + [32 x 12])
     experts = 94 * 16 * (3 * 1536 * 4096 + (2 * 12 * 32 + 32 * 12) * 4)
     assert stage.parts["experts"] == experts
@@ -127,11 +123,11 @@ def test_vocab_is_padded_to_64_before_the_split() -> None:
 
 def test_mtp_layers_load_only_with_mtp_speculative_decoding() -> None:
     """DeepSeek-V3's layer 61 is its MTP module: counted only with --mtp (the drafter is loaded then)."""
-    tensors, arch, config = model("deepseek-ai/DeepSeek-V3")
+    tensors, arch = model("deepseek-ai/DeepSeek-V3")
     mtp_bytes = sum(t.nbytes for t in tensors if ".layers.61." in t.name)
-    base = project_startup(tensors, arch, config, Options(gpu="b200", kv=KVOptions(engine="vllm"))).view
+    base = project_startup(tensors, arch, Options(gpu="b200", kv=KVOptions(engine="vllm"))).view
     mtp_on = Options(gpu="b200", kv=KVOptions(engine="vllm", include_mtp=True))
-    with_mtp = project_startup(tensors, arch, config, mtp_on).view
+    with_mtp = project_startup(tensors, arch, mtp_on).view
     added = with_mtp.model_loading_bytes - base.model_loading_bytes
     assert mtp_bytes > 10 * 2**30 and added == pytest.approx(mtp_bytes, rel=0.01)
 
@@ -150,6 +146,6 @@ def test_pipeline_stages_as_get_pp_indices(layers: int, pp: int, sizes: list[int
 def test_tied_lm_head_is_not_loaded_twice() -> None:
     """Qwen3-0.6B stores lm_head.weight although tie_word_embeddings is true; vLLM ties it to the
     embedding."""
-    tensors, _, _ = model("Qwen/Qwen3-0.6B")
+    tensors, _ = model("Qwen/Qwen3-0.6B")
     head = next(t for t in tensors if t.name == "lm_head.weight")
     assert loading("Qwen/Qwen3-0.6B") == sum(t.nbytes for t in tensors) - head.nbytes + 40_960 * 128 * 2

@@ -15,9 +15,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from hubmem.schema.architecture import ATTENTION_KINDS, Architecture
+from hubmem.schema.architecture import ATTENTION_KINDS, Architecture, RopeConfig
 
 _NOT_MULTIPLIED = ("su", "longrope", "llama3")
 _YARN = ("yarn", "deepseek_yarn")
@@ -48,65 +47,26 @@ class RopeSpec:
         return sum(b.bytes for b in self.buffers)
 
 
-class _Keys:
-    """The text config's keys as vLLM's ``hf_text_config`` sees them (where ``Architecture.text_config_key``
-    says the text model is); numbers only, anything else reads as absent."""
-
-    def __init__(self, config: dict[str, Any], arch: Architecture) -> None:
-        data: Any = config
-        for part in (arch.text_config_key or "").split("."):
-            if part and isinstance(data, dict):
-                data = data.get(part)
-        self.data: dict[str, Any] = data if isinstance(data, dict) else config
-
-    def number(self, key: str) -> float | None:
-        value = self.data.get(key)
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-    def get_int(self, key: str) -> int | None:
-        value = self.number(key)
-        return int(value) if value is not None and value > 0 and value.is_integer() else None
-
-    def get_float(self, *keys: str) -> float | None:
-        return next((v for k in keys if (v := self.number(k)) is not None), None)
-
-
-def _scaling(r: _Keys) -> dict[str, Any]:
-    raw = r.data.get("rope_scaling") or r.data.get("rope_parameters")
-    return raw if isinstance(raw, dict) else {}
-
-
-def _rope_type(scaling: dict[str, Any]) -> str:
-    kind = scaling.get("rope_type") or scaling.get("type") or "default"
-    return str(kind).lower()
-
-
-def _factor(scaling: dict[str, Any]) -> float:
-    value = scaling.get("factor")
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 1.0
-
-
-def _rotary_dim(r: _Keys, arch: Architecture) -> int:
+def _rotary_dim(rope: RopeConfig, arch: Architecture) -> int:
     if arch.mla is not None:
         return arch.mla.qk_rope_head_dim
+    if rope.rotary_dim is not None:
+        return rope.rotary_dim
     head_dim = arch.head_dim or 0
-    if (fixed := r.get_int("rotary_dim")) is not None:
-        return fixed
-    fraction = r.get_float("partial_rotary_factor", "rotary_pct")
+    fraction = rope.partial_rotary_factor
     return int(head_dim * fraction) if fraction is not None else head_dim
 
 
-def _rows(r: _Keys, scaling: dict[str, Any]) -> tuple[int, str] | None:
-    max_pos = r.get_int("max_position_embeddings")
-    kind, factor = _rope_type(scaling), _factor(scaling)
-    original = scaling.get("original_max_position_embeddings")
-    if kind in _YARN and isinstance(original, int):
+def _rows(rope: RopeConfig) -> tuple[int, str] | None:
+    max_pos, kind, factor = rope.max_position_embeddings, rope.rope_type, rope.factor or 1.0
+    original = rope.original_max_position_embeddings
+    if kind in _YARN and original:
         return int(original * factor), f"{kind}: original_max_position_embeddings {original:,} x {factor:g}"
     if max_pos is None:
         return None
     if kind in _ROWS_TIMES_FACTOR:
         return int(max_pos * factor), f"{kind}: max_position_embeddings {max_pos:,} x {factor:g}"
-    if kind in ("longrope", "su") and isinstance(original, int):
+    if kind in ("longrope", "su") and original:
         return max_pos + original, f"{kind}: short {original:,} + long {max_pos:,} rows"
     return max_pos, f"max_position_embeddings {max_pos:,}"
 
@@ -115,21 +75,14 @@ def _has_rope(arch: Architecture, learned_positions: bool) -> bool:
     return not learned_positions and any(kind in ATTENTION_KINDS for kind in arch.layer_kinds)
 
 
-def rope_spec(
-    config: dict[str, Any] | None, arch: Architecture, model_dtype_bytes: int, *, learned_positions: bool
-) -> RopeSpec:
+def rope_spec(arch: Architecture, model_dtype_bytes: int, *, learned_positions: bool) -> RopeSpec:
     """The rope buffers one rank allocates and vLLM's derived max_model_len."""
+    rope = arch.rope or RopeConfig()
     spec = RopeSpec()
-    if not isinstance(config, dict):
-        spec.derived_max_len, spec.derived_key = arch.max_context, arch.max_context_key
-        return spec
-    r = _Keys(config, arch)
-    scaling = _scaling(r)
-    spec.derived_max_len, spec.derived_key = derived_max_model_len(arch, scaling)
+    spec.derived_max_len, spec.derived_key = derived_max_model_len(arch, rope)
     if not _has_rope(arch, learned_positions):
         return spec
-    rows = _rows(r, scaling)
-    dim = _rotary_dim(r, arch)
+    rows, dim = _rows(rope), _rotary_dim(rope, arch)
     if rows is None or not dim:
         spec.notes.append("rope buffer not counted: max_position_embeddings / rotary dim unknown")
         return spec
@@ -137,27 +90,23 @@ def rope_spec(
     dtype_bytes = 4 if fp32 else model_dtype_bytes
     where = "float32 (gpt_oss.py)" if fp32 else f"{dtype_bytes} B (model dtype)"
     spec.buffers.append(RopeBuffer(rows[0], dim, dtype_bytes, f"{rows[1]} x rotary dim {dim} x {where}"))
-    if r.get_float("rope_local_base_freq") is not None and r.get_int("max_position_embeddings"):
-        local_rows = r.get_int("max_position_embeddings") or 0
+    if rope.local_base_freq is not None and rope.max_position_embeddings:
+        local = rope.max_position_embeddings
         spec.buffers.append(
-            RopeBuffer(
-                local_rows, dim, dtype_bytes, f"local rope: {local_rows:,} rows x {dim} x {dtype_bytes} B"
-            )
+            RopeBuffer(local, dim, dtype_bytes, f"local rope: {local:,} rows x {dim} x {dtype_bytes} B")
         )
     return spec
 
 
-def derived_max_model_len(arch: Architecture, scaling: dict[str, Any]) -> tuple[int | None, str | None]:
+def derived_max_model_len(arch: Architecture, rope: RopeConfig) -> tuple[int | None, str | None]:
     """``_get_and_verify_max_len``: the context keys' minimum, scaled by the rope factor where vLLM does."""
-    derived, key = arch.max_context, arch.max_context_key
-    kind = _rope_type(scaling)
+    derived, key, kind = arch.max_context, arch.max_context_key, rope.rope_type
     gemma3 = (arch.model_type or "").startswith("gemma3")
-    if derived is None or not scaling or kind in _NOT_MULTIPLIED or gemma3:
+    if derived is None or kind in _NOT_MULTIPLIED or gemma3:
         return derived, key
-    original = scaling.get("original_max_position_embeddings")
-    if kind in _YARN and isinstance(original, int):
-        derived = original
-    factor = _factor(scaling)
+    if kind in _YARN and rope.original_max_position_embeddings:
+        derived = rope.original_max_position_embeddings
+    factor = rope.factor or 1.0
     if factor != 1.0:
         return int(derived * factor), f"{key} with rope_scaling {kind} factor {factor:g}"
     return derived, key

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from hubmem.estimate.engines.vllm import refusals
 from hubmem.estimate.engines.vllm.budget import activation_peak, cuda_graphs, non_torch
@@ -140,21 +139,14 @@ class Startup:
     blocks_at: Callable[[int], int]
 
 
-def project_startup(
-    tensors: list[Tensor],
-    arch: Architecture,
-    config: dict[str, Any] | None,
-    options: Options,
-    *,
-    gpus: int = 1,
-) -> Startup:
+def project_startup(tensors: list[Tensor], arch: Architecture, options: Options, *, gpus: int = 1) -> Startup:
     """Project ``vllm serve`` for this model on ``options.gpu`` (H100 when none), per GPU rank."""
     learned = any(m in t.name for t in tensors for m in _POSITION_MARKERS)
-    derived = rope_spec(config, arch, 2, learned_positions=learned)
+    derived = rope_spec(arch, 2, learned_positions=learned)
     settings = resolve_settings(options, arch, derived_max_len=derived.derived_max_len, gpus=gpus)
     vllm_arch = arch.model_copy(update={"dtype": settings.model_dtype})
     rank_arch = arch_for_tp(vllm_arch, settings.tp)
-    rope = rope_spec(config, vllm_arch, settings.dtype_bytes, learned_positions=learned)
+    rope = rope_spec(vllm_arch, settings.dtype_bytes, learned_positions=learned)
     weights, notes = weights_per_stage(tensors, vllm_arch, settings, rope)
     requested = int(settings.cuda_total * settings.utilization)
     plan = build_plan(rank_arch, settings.kv_options())
