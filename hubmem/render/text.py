@@ -258,8 +258,11 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
     ]
     required, usable = _size(fit.required_bytes, show_bytes), _size(fit.usable_bytes, show_bytes)
     need = f"needs {required} of {usable} usable per GPU"
-    verdict = Text.from_markup(_verdict(fit))
-    items.append(verdict + Text(f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
+    if fit.refusal is not None:  # vLLM's own words, never markup
+        items.append(Text(fit.refusal, style="bold red") + Text(f" ({need})"))
+    else:
+        verdict = Text.from_markup(_verdict(fit))
+        items.append(verdict + Text(f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
     if facts := _fit_facts(fit):
         items.append(Text(" · ".join(facts)))
     t = Table(box=None, pad_edge=False, show_edge=False)
