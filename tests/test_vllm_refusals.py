@@ -149,3 +149,24 @@ def test_tokens_and_concurrency_in_one_line_from_0_28() -> None:
         "GPU KV cache size: 194,192 tokens",
         "Maximum concurrency for 40,960 tokens per request: 4.74x",
     ]
+
+
+def test_a_kv_budget_refusal_is_the_fit_verdict() -> None:
+    """Qwen3-32B on one H100 (vLLM 0.19 defaults): one request of its 40,960 tokens needs 64 layers x 8 KV
+    heads x 256 x 2 B x 40,960 = 10.0 GiB of KV cache, more than the budget leaves after 61 GiB of weights."""
+    from hubmem.pipeline import build_report
+    from scripts.validate.vllm_inputs import fixture_snapshot
+
+    report = build_report(
+        fixture_snapshot("Qwen/Qwen3-32B"), Options(gpu="h100", kv=KVOptions(engine="vllm"))
+    )
+    assert report.engine is not None and report.engine.vllm is not None
+    view, fit = report.engine.vllm, report.fit
+    assert view.kv_needed_bytes == 64 * 8 * 256 * 2 * 40_960 == 10 * GiB
+    assert view.refusal is not None and view.refusal.startswith(
+        "To serve at least one request with the models's max seq len (40960), (10.0 GiB KV cache is needed"
+    )
+    assert fit is not None and not fit.fits and fit.refusal == f"vLLM would refuse: {view.refusal}"
+    assert fit.max_context == view.estimated_max_model_len < 40_960
+    assert f"vLLM would refuse: {view.refusal}" in report.warnings
+    assert view.lines[-1].startswith("Available KV cache memory:")  # vLLM stops right after this line
