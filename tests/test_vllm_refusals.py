@@ -15,9 +15,11 @@ from hubmem.estimate.engines.vllm.lines import Printed, format_gib, startup_line
 from hubmem.estimate.engines.vllm.settings import resolve_settings
 from hubmem.estimate.fit.common import tp_refusal
 from hubmem.parse.config import parse_config
+from hubmem.pipeline import build_report
 from hubmem.schema.engines import VllmOptions
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.options import Options
+from scripts.validate.vllm_inputs import fixture_snapshot
 
 from support.paths import repo_config
 
@@ -154,9 +156,6 @@ def test_tokens_and_concurrency_in_one_line_from_0_28() -> None:
 def test_a_kv_budget_refusal_is_the_fit_verdict() -> None:
     """Qwen3-32B on one H100 (vLLM 0.19 defaults): one request of its 40,960 tokens needs 64 layers x 8 KV
     heads x 256 x 2 B x 40,960 = 10.0 GiB of KV cache, more than the budget leaves after 61 GiB of weights."""
-    from hubmem.pipeline import build_report
-    from scripts.validate.vllm_inputs import fixture_snapshot
-
     report = build_report(
         fixture_snapshot("Qwen/Qwen3-32B"), Options(gpu="h100", kv=KVOptions(engine="vllm"))
     )
