@@ -108,15 +108,6 @@ class NoSafetensorsError(HubmemError, NotASafetensorsRepoError):
     )
 
 
-class BadOptionError(HubmemError, ValueError):
-    """An option that does not apply to this repo, model or engine (a GGUF file the repo does not have, a KV
-    cache type the engine lacks). A ValueError too, so generic option validation handlers catch it; the CLI
-    exits 2 like a click usage error."""
-
-    kind = "bad_option"
-    exit_code = 2
-
-
 class CorruptHeaderError(HubmemError, SafetensorsParsingError):
     kind = "corrupt_header"
     exit_code = 8
@@ -165,6 +156,16 @@ class CatalogError(HubmemError):
 
 
 # -- errors of the service's HTTP layer only -------------------------------------------------------------
+
+
+class BadOptionError(HubmemError, ValueError):
+    """An option value that does not mean anything here (``--gpu-memory-utilization 90``, an unknown vLLM
+    version) or does not apply to this repo, model or engine (a GGUF file the repo does not have, a KV cache
+    type the engine lacks): kind ``bad_option``, exit code 2 like a click usage error; a ValueError too, so
+    generic option validation handlers (the service's 422) catch it."""
+
+    kind = "bad_option"
+    exit_code = 2
 
 
 class ServiceError(HubmemError):

@@ -26,7 +26,10 @@ from hubmem.estimate.checkpoint import (
     weight_source,
 )
 from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
-from hubmem.estimate.fit.verdict import fit_inference, fit_training, kv_function
+from hubmem.estimate.engines.vllm.startup import Startup, project_startup
+from hubmem.estimate.fit.training import fit_training
+from hubmem.estimate.fit.verdict import fit_inference, kv_function
+from hubmem.estimate.fit.vllm import fit_vllm
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.prepare import prepare_training
 from hubmem.estimate.training.report import TrainingPlan, plan_training, project_training, replace_gpus
@@ -57,41 +60,93 @@ TRAINING_BASIS = {
 }
 
 
-def project_fit(
-    weights: WeightsReport, arch: Architecture, options: Options, training: TrainingPlan
-) -> tuple[FitReport | None, list[FitReport]]:
-    """The fit verdict for ``options.gpu`` and the same verdict for 1, 2, 4 and 8 GPUs of that kind.
+def inference_gpus(options: Options) -> int:
+    """GPUs of one inference replica: vLLM's ``tp x pp`` when -tp is given, else ``--gpus``."""
+    v = options.vllm
+    if v.tensor_parallel_size is not None:
+        return v.tensor_parallel_size * v.pipeline_parallel_size
+    return options.training.gpus
 
-    Inference uses the KV options' context, batch and engine; training projects ``training`` (the plan of
-    the training options, computed once) on each GPU count."""
+
+def _scenario_counts(options: Options, wanted: int) -> list[int]:
+    if options.fit == "inference":
+        return sorted({*FIT_SCENARIO_GPUS, wanted})
+    if options.training.zero or options.training.fsdp != "none":
+        return [n for n in FIT_SCENARIO_GPUS if n % options.training.tensor_parallel == 0]
+    return []  # without sharding, more GPUs do not change the per-GPU figure
+
+
+def project_fit(
+    weights: WeightsReport,
+    arch: Architecture,
+    options: Options,
+    training: TrainingPlan,
+    startup_for: Callable[[int], Startup] | None = None,
+) -> tuple[FitReport | None, list[FitReport]]:
+    """The fit verdict for ``options.gpu`` and the same verdict for 1, 2, 4 and 8 GPUs of that kind (and the
+    count asked for).
+
+    Inference uses the KV options' context, batch and engine (``startup_for``: vLLM's own accounting when the
+    engine is vllm); training projects ``training`` (the plan of the training options, computed once) on each
+    GPU count."""
     if options.gpu is None:
         return None, []
     kv = options.kv
+    wanted = inference_gpus(options) if options.fit == "inference" else options.training.gpus
+    counts = _scenario_counts(options, wanted)
 
     def one(gpus: int) -> FitReport:
+        if options.fit == "inference" and startup_for is not None:
+            return fit_vllm(startup_for, gpus, kv.batch, arch, list(FIT_SCENARIO_GPUS))
         fit_options = FitOptions(
             gpu=options.gpu or "",
             gpus=gpus,
             context=kv.context,
             batch=kv.batch,
             utilization=options.gpu_utilization,
-            max_num_batched_tokens=kv.max_num_batched_tokens,
+            max_num_batched_tokens=kv.max_num_batched_tokens or FitOptions().max_num_batched_tokens,
         )
         if options.fit == "training":
             plan = training if gpus == training.options.gpus else replace_gpus(training, gpus)
             return fit_training(plan, fit_options)
         return fit_inference(weights, arch, fit_options, kv_bytes=kv_function(arch, kv))
 
-    wanted = options.training.gpus
     main = one(wanted)
-    if options.fit == "training" and (options.training.zero or options.training.fsdp != "none"):
-        counts = [n for n in FIT_SCENARIO_GPUS if n % options.training.tensor_parallel == 0]
-    elif options.fit == "training":
-        counts = []  # without sharding, more GPUs do not change the per-GPU figure
-    else:
-        counts = list(FIT_SCENARIO_GPUS)
-    scenarios = [main if n == wanted else one(n) for n in counts]
-    return main, scenarios
+    return main, [main if n == wanted else one(n) for n in counts]
+
+
+def _startups(tensors: list[Tensor], arch: Architecture, options: Options) -> Callable[[int], Startup]:
+    """vLLM start-up projections per GPU count (``tp = gpus / pp``), each computed once."""
+    cache: dict[int, Startup] = {}
+    pp = options.vllm.pipeline_parallel_size
+
+    def startup_for(gpus: int) -> Startup:
+        if gpus not in cache:
+            vllm = options.vllm.model_copy(update={"tensor_parallel_size": max(1, gpus // pp)})
+            cache[gpus] = project_startup(tensors, arch, options.model_copy(update={"vllm": vllm}))
+        return cache[gpus]
+
+    return startup_for
+
+
+def _engine_view(
+    checkpoint: Checkpoint, options: Options, startup_for: Callable[[int], Startup] | None
+) -> EngineReport | None:
+    """The engine view asked for (--engine vllm / llama.cpp), None for transformers."""
+    if startup_for is not None:
+        return EngineReport(vllm=startup_for(inference_gpus(options)).view)
+    if options.kv.engine == "llama.cpp":
+        return EngineReport(llama_cpp=llama_cpp_view(checkpoint, options.llama_cpp, options.kv))
+    return None
+
+
+def _engine_warnings(engine: EngineReport | None, fit: FitReport | None) -> list[str]:
+    out = []
+    if engine is not None and engine.vllm is not None and engine.vllm.refusal is not None:
+        out.append(f"vLLM would refuse: {engine.vllm.refusal}")
+    if fit is not None and fit.refusal is not None and fit.refusal not in out:
+        out.append(fit.refusal)
+    return out
 
 
 @contextmanager
@@ -123,15 +178,17 @@ def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, c
     warnings = list(snapshot.warnings)
     arch, weights = checkpoint.architecture, checkpoint.weights
     kv = estimate_kv_cache(arch, options.kv, options.llama_cpp)
-    engine = None
-    if options.kv.engine == "llama.cpp":
-        engine = EngineReport(llama_cpp=llama_cpp_view(checkpoint, options.llama_cpp, options.kv))
     prepared = prepare_training(weights, checkpoint.training_tensors, arch, checkpoint.table)
     plan = plan_training(prepared, options.training)
     training = project_training(plan)
     if checkpoint.source in TRAINING_BASIS:
         training.assumptions.insert(0, TRAINING_BASIS[checkpoint.source])
-    fit, fit_scenarios = project_fit(weights, arch, options, plan)
+    startup_for = (
+        _startups(checkpoint.training_tensors, arch, options) if options.kv.engine == "vllm" else None
+    )
+    engine = _engine_view(checkpoint, options, startup_for)
+    fit, fit_scenarios = project_fit(weights, arch, options, plan, startup_for)
+    warnings += _engine_warnings(engine, fit)
     stats = snapshot.stats
     checks = cross_checks(snapshot, checkpoint) if check else None
     return Report(

@@ -9,6 +9,7 @@ from typing import Any, get_args
 import click
 from pydantic import ValidationError
 
+from hubmem.cli.vllm_options import VLLM_OPTIONS, check_fraction, check_gpus, vllm_options
 from hubmem.fetch.cache import HeaderCache
 from hubmem.schema.engines import CacheType, LlamaCppOptions
 from hubmem.schema.kv import KVDtype, KVEngine, KVOptions
@@ -41,10 +42,19 @@ _SOURCE_OPTIONS: tuple[Decorator, ...] = (
 )
 # the KV cache projection (hubmem.schema.kv.KVOptions)
 _KV_OPTIONS: tuple[Decorator, ...] = (
-    click.option("--context", type=click.IntRange(min=1), default=None, help="Tokens per sequence [8192]."),
+    click.option(
+        "--context",
+        "--max-model-len",
+        "context",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Tokens per sequence = vLLM's max_model_len [8192; vLLM view: the model's maximum].",
+    ),
     click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences."),
     click.option(
         "--kv-dtype",
+        "--kv-cache-dtype",
+        "kv_dtype",
         type=click.Choice(KV_DTYPES),
         default="auto",
         show_default=True,
@@ -55,7 +65,8 @@ _KV_OPTIONS: tuple[Decorator, ...] = (
         type=click.Choice(get_args(KVEngine)),
         default="transformers",
         show_default=True,
-        help="KV view: tokens held (transformers), what vLLM reserves, what llama.cpp allocates at load.",
+        help="KV view and fit: tokens held (transformers), vLLM's own start-up accounting (vllm), or what "
+        "llama.cpp allocates at load (llama.cpp).",
     ),
     click.option(
         "--block-size", type=click.IntRange(min=1), default=None, help="vLLM block size [16; 64 for MLA]."
@@ -63,9 +74,8 @@ _KV_OPTIONS: tuple[Decorator, ...] = (
     click.option(
         "--max-num-batched-tokens",
         type=click.IntRange(min=1),
-        default=8192,
-        show_default=True,
-        help="vLLM.",
+        default=None,
+        help="vLLM [8192; vLLM view: its default per GPU].",
     ),
     click.option(
         "--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."
@@ -155,7 +165,7 @@ _TRAINING_OPTIONS: tuple[Decorator, ...] = (
         "--checkpointing", type=click.Choice(get_args(Checkpointing)), default="none", show_default=True
     ),
     click.option(
-        "--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="GPUs (TP / sharding)."
+        "--gpus", type=click.IntRange(min=1), default=None, help="GPUs (TP / sharding) [1; -tp x -pp]."
     ),
 )
 # the fit verdict
@@ -163,26 +173,28 @@ _FIT_OPTIONS: tuple[Decorator, ...] = (
     click.option("--gpu", default=None, help="GPU kind for a fit verdict: h100, a100-80, l4, mi300x ..."),
     click.option(
         "--utilization",
-        type=click.FloatRange(min=0, max=1, min_open=True),
+        "--gpu-memory-utilization",
+        "utilization",
+        type=float,
         default=None,
-        help="Usable fraction of GPU memory [0.9 inference, 1.0 training].",
+        help="Usable fraction of GPU memory = vLLM's gpu_memory_utilization [0.9 inference, 1.0 training].",
     ),
 )
 
 
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``report`` and ``demo`` (in this order in --help)."""
-    for option in reversed(
-        (*_SOURCE_OPTIONS, *_KV_OPTIONS, *_LLAMA_CPP_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS)
-    ):
+    for option in reversed(_SOURCE_OPTIONS):
         fn = option(fn)
-    return fn
+    return projection_options(fn)
 
 
 def projection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The KV cache (llama.cpp's included), training and fit options of ``report``, for commands that take
-    them too (``scan``)."""
-    for option in reversed((*_KV_OPTIONS, *_LLAMA_CPP_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS)):
+    """The KV cache, training, fit, vLLM and llama.cpp options of ``report``, for the other commands
+    (``scan``)."""
+    options: tuple[Decorator, ...] = (*_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS, *_LLAMA_CPP_OPTIONS)
+    options += tuple(VLLM_OPTIONS)
+    for option in reversed(options):
         fn = option(fn)
     return fn
 
@@ -211,6 +223,7 @@ def build_options(kw: dict[str, Any]) -> Options:
         block_size=kw["block_size"],
         max_num_batched_tokens=kw["max_num_batched_tokens"],
         encoder_length=kw["encoder_length"],
+        include_mtp=kw["speculative_mtp"],
     )
     try:
         training = TrainingOptions(
@@ -225,7 +238,7 @@ def build_options(kw: dict[str, Any]) -> Options:
             micro_batch=kw["micro_batch"],
             seq_len=kw["seq_len"],
             gradient_checkpointing=kw["checkpointing"],
-            gpus=kw["gpus"],
+            gpus=check_gpus(kw),
         )
     except ValidationError as exc:
         raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
@@ -250,7 +263,8 @@ def build_options(kw: dict[str, Any]) -> Options:
         kv=kv,
         llama_cpp=llama_cpp,
         training=training,
+        vllm=vllm_options(kw),
         gpu=kw["gpu"],
         fit="training" if kw["train_method"] else "inference",
-        gpu_utilization=kw["utilization"],
+        gpu_utilization=check_fraction(kw["utilization"]),
     )

@@ -26,7 +26,7 @@ from typing import Any
 from hubmem.errors import ConfigError
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.attention import AttentionDims, read_attention
-from hubmem.parse.context import read_max_context
+from hubmem.parse.context import read_max_context, read_rope
 from hubmem.parse.dtype import resolve_dtype
 from hubmem.parse.encoder import read_vision_encoder
 from hubmem.parse.family import read_family
@@ -88,7 +88,7 @@ def parse_config(
     ffn = read_feed_forward(tc.reader, tc.text_type, hidden=stack.hidden_size, notes=notes)
     tie = _tie_word_embeddings(tc)
     missing.extend(p for p in problems if p not in missing)
-    return _architecture(
+    arch = _architecture(
         tc,
         stack,
         vocab=vocab,
@@ -100,6 +100,8 @@ def parse_config(
         missing=missing,
         companions=companions or {},
     )
+    arch.rope = read_rope(tc.reader)
+    return arch
 
 
 def _read_stack(tc: TextConfig, notes: list[str], missing: list[str]) -> _Stack:

@@ -1,9 +1,12 @@
-"""The longest context a model is configured for (docs/theory.md 1.2)."""
+"""The longest context a model is configured for (docs/theory.md 1.2), and its rotary position embedding."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hubmem.parse.reader import Reader
 from hubmem.parse.text_config import TextConfig
+from hubmem.schema.architecture import RopeConfig
 
 _MAX_CONTEXT_KEYS = (
     "max_position_embeddings",
@@ -35,3 +38,22 @@ def _smallest_context(r: Reader, root: Reader) -> tuple[int | None, str | None]:
             v, k = min(found)
             return v, k
     return None, None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def read_rope(r: Reader) -> RopeConfig:
+    """``rope_scaling`` (or transformers 5's ``rope_parameters``) and the rotary dimension keys."""
+    scaling = r.get_dict("rope_scaling") or r.get_dict("rope_parameters") or {}
+    original = _number(scaling.get("original_max_position_embeddings"))
+    return RopeConfig(
+        max_position_embeddings=r.get_int("max_position_embeddings"),
+        rope_type=str(scaling.get("rope_type") or scaling.get("type") or "default").lower(),
+        factor=_number(scaling.get("factor")),
+        original_max_position_embeddings=int(original) if original else None,
+        partial_rotary_factor=r.get_float("partial_rotary_factor", "rotary_pct"),
+        rotary_dim=r.get_int("rotary_dim"),
+        local_base_freq=r.get_float("rope_local_base_freq"),
+    )

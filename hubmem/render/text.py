@@ -10,6 +10,7 @@ from rich.text import Text
 
 from hubmem.render.sources import architecture_source, llama_cpp_section, source_lines, weights_basis
 from hubmem.render.units import PROJECTED, exact, human_bytes, human_count
+from hubmem.render.vllm import vllm_section
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitReport
 from hubmem.schema.report import Report
@@ -203,6 +204,8 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
 
 
 def _verdict(fit: FitReport) -> str:
+    if fit.refusal is not None:
+        return "[bold red]vLLM would refuse[/]"
     return "[bold green]fits[/]" if fit.fits else "[bold red]does not fit[/]"
 
 
@@ -250,11 +253,17 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
     fit = r.fit
     if fit is None:
         return None
-    items: list[RenderableType] = [_title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode})", PROJECTED)]
+    accounting = ", vLLM's accounting" if fit.engine == "vllm" else ""
+    items: list[RenderableType] = [
+        _title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode}{accounting})", PROJECTED)
+    ]
     required, usable = _size(fit.required_bytes, show_bytes), _size(fit.usable_bytes, show_bytes)
     need = f"needs {required} of {usable} usable per GPU"
-    verdict = Text.from_markup(_verdict(fit))
-    items.append(verdict + Text(f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
+    if fit.refusal is not None:  # vLLM's own words, never markup
+        items.append(Text(fit.refusal, style="bold red") + Text(f" ({need})"))
+    else:
+        verdict = Text.from_markup(_verdict(fit))
+        items.append(verdict + Text(f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
     if facts := _fit_facts(fit):
         items.append(Text(" · ".join(facts)))
     t = Table(box=None, pad_edge=False, show_edge=False)
@@ -262,7 +271,7 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
     t.add_column("per GPU", justify="right")
     t.add_column("how", style="dim")
     for it in fit.breakdown:
-        t.add_row(it.name, _size(it.bytes, show_bytes), it.formula or "")
+        t.add_row(Text(it.name), _size(it.bytes, show_bytes), Text(it.formula or ""))
     items.append(t)
     if len(r.fit_scenarios) > 1:
         items += [Text(""), _scenario_table(fit, r.fit_scenarios)]
@@ -277,6 +286,7 @@ def render_report(report: Report, *, show_bytes: bool = False) -> Group:
         _architecture(report),
         _weights(report, show_bytes),
         _kv(report, show_bytes),
+        vllm_section(report.engine.vllm if report.engine else None, show_bytes),
         llama_cpp_section(report.engine.llama_cpp, show_bytes)
         if report.engine is not None and report.engine.llama_cpp is not None
         else None,

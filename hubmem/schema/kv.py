@@ -52,7 +52,8 @@ class KVOptions(Model):
     block_size: int | None = Field(
         default=None, ge=1
     )  # vLLM; None = 16 (64 for MLA; enlarged for Mamba hybrids)
-    max_num_batched_tokens: int = Field(default=8192, ge=1)  # vLLM
+    # vLLM; None = vLLM's default (8192 in the per-request KV view; per GPU and version in the engine view)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1)
     disable_hybrid_kv_cache_manager: bool = False  # vLLM --disable-hybrid-kv-cache-manager
     encoder_length: int | None = Field(default=None, ge=1)  # encoder tokens for cross-attention
     ssm_dtype: SSMDtype = "auto"

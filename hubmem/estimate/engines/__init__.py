@@ -1,2 +1,2 @@
-"""What an inference engine itself allocates at start-up, under its own options and words (projected): the
-llama.cpp view (``llamacpp``)."""
+"""Inference-engine views: what an engine itself would print and hold at start-up, under its own options and
+words (projected): vLLM (``vllm``) and llama.cpp (``llamacpp``)."""

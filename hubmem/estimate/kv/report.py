@@ -15,7 +15,7 @@ Three engine views, each labelled in the report:
   StaticCache with ``transformers_cache="static"`` (``min(window, context)`` slots).
 * ``engine="vllm"`` - what vLLM's paged allocator reserves to admit a request of ``context`` tokens:
   block rounding, sliding/chunked reservation with ``max_num_batched_tokens``, hybrid groups with
-  padding layers, Mamba page padding (``paged.py``).
+  padding layers, Mamba page padding (``hubmem.estimate.engines.vllm.pages``).
 
 * ``engine="llama.cpp"`` - the KV caches (cells, both caches of an iSWA model) and recurrent state llama.cpp
   allocates (:mod:`hubmem.estimate.engines.llamacpp.memory`).
@@ -30,9 +30,10 @@ Parts: ``kv_dtype.py`` (cache / state dtypes), ``kv_layers.py`` (bytes per token
 from __future__ import annotations
 
 from hubmem.estimate.engines.llamacpp.memory import kv_report
+from hubmem.estimate.engines.vllm.groups import PagedView
+from hubmem.estimate.engines.vllm.pages import vllm_view
 from hubmem.estimate.kv.held import Evaluation, aggregate, transformers_view
 from hubmem.estimate.kv.plan import CachePlan, build_plan, fmt
-from hubmem.estimate.kv.vllm import VllmView, vllm_view
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.engines import LlamaCppOptions
 from hubmem.schema.kv import KVCacheReport, KVOptions, KVScenario
@@ -56,7 +57,7 @@ def _context(arch: Architecture, options: KVOptions) -> tuple[int, str | None]:
 
 def evaluate(
     plan: CachePlan, arch: Architecture, options: KVOptions, context: int
-) -> tuple[Evaluation, VllmView | None]:
+) -> tuple[Evaluation, PagedView | None]:
     """The chosen engine view at ``context``: tokens held (transformers) or reserved (vLLM)."""
     if options.engine == "vllm":
         view = vllm_view(plan, arch, options, context)
