@@ -154,7 +154,26 @@ class OutputExistsError(HubmemError):
     default_hint = "Pass --resume to continue that scan, or --overwrite to start again."
 
 
+class CatalogError(HubmemError):
+    """The catalog database (``hubmem scan --db``, ``hubmem catalog``): cannot be opened, has another schema,
+    or a ``--sql`` query failed, was not read-only, or ran past its time."""
+
+    kind = "catalog"
+    exit_code = 13
+    default_hint = "Check --db (a SQLite file or a postgresql:// URL) and, for --sql, the query."
+
+
 # -- errors of the service's HTTP layer only -------------------------------------------------------------
+
+
+class BadOptionError(UsageError, ValueError):
+    """An option value that does not mean anything here (``--gpu-memory-utilization 90``, an unknown vLLM
+    version) or does not apply to this repo, model or engine (a GGUF file the repo does not have, a KV cache
+    type the engine lacks): kind ``bad_option``, exit code 2 like a click usage error; a ValueError too, so
+    generic option validation handlers (the service's 422) catch it."""
+
+    kind = "bad_option"
+    exit_code = 2
 
 
 class ServiceError(HubmemError):

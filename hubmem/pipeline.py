@@ -6,25 +6,43 @@ fetch (Hub, cache or local files) -> Snapshot -> parse -> estimate -> Report
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from hubmem.check.crosscheck import cross_check
+from hubmem.check.gguf import config_only_cross_check, gguf_cross_check
 from hubmem.errors import ConfigError
-from hubmem.estimate.fit.verdict import fit_inference, fit_training, kv_function
+from hubmem.estimate.checkpoint import (
+    Checkpoint,
+    config_checkpoint,
+    gguf_checkpoint,
+    gguf_headers,
+    parse_snapshot_tensors,
+    safetensors_checkpoint,
+    weight_source,
+)
+from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
+from hubmem.estimate.engines.vllm.startup import Startup, project_startup
+from hubmem.estimate.fit.training import fit_training
+from hubmem.estimate.fit.verdict import fit_inference, kv_function
+from hubmem.estimate.fit.vllm import fit_vllm
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.prepare import prepare_training
 from hubmem.estimate.training.report import TrainingPlan, plan_training, project_training, replace_gpus
-from hubmem.estimate.weights.report import estimate_weights
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.local import load_cached, load_local, looks_local
-from hubmem.formats.safetensors import Tensor, parse_tensors
+from hubmem.formats.safetensors import Tensor
 from hubmem.parse.config import parse_config
+from hubmem.parse.gguf.architecture import architecture_from_gguf
 from hubmem.schema.architecture import Architecture
+from hubmem.schema.check import CheckReport
+from hubmem.schema.engines import EngineReport
 from hubmem.schema.fit import FitOptions, FitReport
 from hubmem.schema.options import Options
 from hubmem.schema.report import FetchInfo, Report
@@ -34,56 +52,115 @@ from hubmem.snapshot import Snapshot
 T = TypeVar("T")
 
 
-def parse_snapshot_tensors(snapshot: Snapshot, *, check_sizes: bool = True) -> list[Tensor]:
-    """Validate every header of the snapshot and return all tensors (file order, then offset order).
-
-    ``check_sizes=False`` does not refuse a file whose size differs from 8 + N + data (the
-    cross-check reports it instead)."""
-    tensors: list[Tensor] = []
-    for f in snapshot.files:
-        data_size = None if f.size is None or not check_sizes else f.size - 8 - f.header_length
-        tensors.extend(parse_tensors(f.header, file=f.path, data_size=data_size))
-    return tensors
-
-
 FIT_SCENARIO_GPUS = (1, 2, 4, 8)
+TRAINING_BASIS = {
+    "gguf": "GGUF: training projected for the unquantized bf16 model the GGUF was converted from",
+    "config": "no weight file read: training projected from the config-derived parameters, one stand-in "
+    "tensor per component (LoRA adapters need the real tensor list and are not projected)",
+}
+
+
+def inference_gpus(options: Options) -> int:
+    """GPUs of one inference replica: vLLM's ``tp x pp`` when -tp is given, else ``--gpus``."""
+    v = options.vllm
+    if v.tensor_parallel_size is not None:
+        return v.tensor_parallel_size * v.pipeline_parallel_size
+    return options.training.gpus
+
+
+def _scenario_counts(options: Options, wanted: int) -> list[int]:
+    if options.fit == "inference":
+        return sorted({*FIT_SCENARIO_GPUS, wanted})
+    if options.training.zero or options.training.fsdp != "none":
+        return [n for n in FIT_SCENARIO_GPUS if n % options.training.tensor_parallel == 0]
+    return []  # without sharding, more GPUs do not change the per-GPU figure
 
 
 def project_fit(
-    weights: WeightsReport, arch: Architecture, options: Options, training: TrainingPlan
+    weights: WeightsReport,
+    arch: Architecture,
+    options: Options,
+    training: TrainingPlan,
+    startup_for: Callable[[int], Startup] | None = None,
 ) -> tuple[FitReport | None, list[FitReport]]:
-    """The fit verdict for ``options.gpu`` and the same verdict for 1, 2, 4 and 8 GPUs of that kind.
+    """The fit verdict for ``options.gpu`` and the same verdict for 1, 2, 4 and 8 GPUs of that kind (and the
+    count asked for).
 
-    Inference uses the KV options' context, batch and engine; training projects ``training`` (the plan of
-    the training options, computed once) on each GPU count."""
+    Inference uses the KV options' context, batch and engine (``startup_for``: vLLM's own accounting when the
+    engine is vllm); training projects ``training`` (the plan of the training options, computed once) on each
+    GPU count."""
     if options.gpu is None:
         return None, []
     kv = options.kv
+    wanted = inference_gpus(options) if options.fit == "inference" else options.training.gpus
+    counts = _scenario_counts(options, wanted)
 
     def one(gpus: int) -> FitReport:
+        if options.fit == "inference" and startup_for is not None:
+            return fit_vllm(startup_for, gpus, kv.batch, arch, list(FIT_SCENARIO_GPUS))
         fit_options = FitOptions(
             gpu=options.gpu or "",
             gpus=gpus,
             context=kv.context,
             batch=kv.batch,
             utilization=options.gpu_utilization,
-            max_num_batched_tokens=kv.max_num_batched_tokens,
+            max_num_batched_tokens=kv.max_num_batched_tokens or FitOptions().max_num_batched_tokens,
         )
         if options.fit == "training":
             plan = training if gpus == training.options.gpus else replace_gpus(training, gpus)
             return fit_training(plan, fit_options)
         return fit_inference(weights, arch, fit_options, kv_bytes=kv_function(arch, kv))
 
-    wanted = options.training.gpus
     main = one(wanted)
-    if options.fit == "training" and (options.training.zero or options.training.fsdp != "none"):
-        counts = [n for n in FIT_SCENARIO_GPUS if n % options.training.tensor_parallel == 0]
-    elif options.fit == "training":
-        counts = []  # without sharding, more GPUs do not change the per-GPU figure
-    else:
-        counts = list(FIT_SCENARIO_GPUS)
-    scenarios = [main if n == wanted else one(n) for n in counts]
-    return main, scenarios
+    return main, [main if n == wanted else one(n) for n in counts]
+
+
+def _startups(tensors: list[Tensor], arch: Architecture, options: Options) -> Callable[[int], Startup]:
+    """vLLM start-up projections per GPU count (``tp = gpus / pp``), each computed once."""
+    cache: dict[int, Startup] = {}
+    pp = options.vllm.pipeline_parallel_size
+
+    def startup_for(gpus: int) -> Startup:
+        if gpus not in cache:
+            vllm = options.vllm.model_copy(update={"tensor_parallel_size": max(1, gpus // pp)})
+            cache[gpus] = project_startup(tensors, arch, options.model_copy(update={"vllm": vllm}))
+        return cache[gpus]
+
+    return startup_for
+
+
+def _engine_view(
+    checkpoint: Checkpoint, options: Options, startup_for: Callable[[int], Startup] | None
+) -> EngineReport | None:
+    """The engine view asked for (--engine vllm / llama.cpp), None for transformers."""
+    if startup_for is not None:
+        return EngineReport(vllm=startup_for(inference_gpus(options)).view)
+    if options.kv.engine == "llama.cpp":
+        return EngineReport(llama_cpp=llama_cpp_view(checkpoint, options.llama_cpp, options.kv))
+    return None
+
+
+def _engine_warnings(engine: EngineReport | None, fit: FitReport | None) -> list[str]:
+    out = []
+    if engine is not None and engine.vllm is not None and engine.vllm.refusal is not None:
+        out.append(f"vLLM would refuse: {engine.vllm.refusal}")
+    if fit is not None and fit.refusal is not None and fit.refusal not in out:
+        out.append(fit.refusal)
+    return out
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector around work that builds ~100k short-lived acyclic objects
+    (reference counting frees them): a 92k-tensor report spends a quarter of its CPU in collections
+    otherwise (scripts/BENCHMARKS.md). It runs again as before on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def build_report(
@@ -92,20 +169,28 @@ def build_report(
     """Parse and estimate: a pure function of the snapshot and the options (no I/O).
 
     ``check=True`` adds the cross-checks (``Report.check``, hubmem.check.crosscheck)."""
-    options = options or Options()
-    tensors = parse_snapshot_tensors(snapshot, check_sizes=not check)
+    with cyclic_gc_paused():
+        return _build_report(snapshot, options or Options(), seconds, check)
+
+
+def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, check: bool) -> Report:
+    checkpoint = read_checkpoint(snapshot, check_sizes=not check)
     warnings = list(snapshot.warnings)
-    config = snapshot.config
-    if config is not None and not isinstance(config, dict):
-        raise ConfigError(f"{snapshot.repo_id}: config.json is not a JSON object")
-    arch = parse_config(config, tensors=tensors, companions=snapshot.extra)
-    weights = estimate_weights(snapshot, tensors, arch)
-    kv = estimate_kv_cache(arch, options.kv)
-    plan = plan_training(prepare_training(weights, tensors, arch), options.training)
+    arch, weights = checkpoint.architecture, checkpoint.weights
+    kv = estimate_kv_cache(arch, options.kv, options.llama_cpp)
+    prepared = prepare_training(weights, checkpoint.training_tensors, arch, checkpoint.table)
+    plan = plan_training(prepared, options.training)
     training = project_training(plan)
-    fit, fit_scenarios = project_fit(weights, arch, options, plan)
+    if checkpoint.source in TRAINING_BASIS:
+        training.assumptions.insert(0, TRAINING_BASIS[checkpoint.source])
+    startup_for = (
+        _startups(checkpoint.training_tensors, arch, options) if options.kv.engine == "vllm" else None
+    )
+    engine = _engine_view(checkpoint, options, startup_for)
+    fit, fit_scenarios = project_fit(weights, arch, options, plan, startup_for)
+    warnings += _engine_warnings(engine, fit)
     stats = snapshot.stats
-    checks = cross_check(snapshot, tensors, weights, arch) if check else None
+    checks = cross_checks(snapshot, checkpoint) if check else None
     return Report(
         repo_id=snapshot.repo_id,
         revision=snapshot.revision,
@@ -116,6 +201,7 @@ def build_report(
         architecture=arch,
         weights=weights,
         kv_cache=kv,
+        engine=engine,
         training=training,
         fit=fit,
         fit_scenarios=fit_scenarios,
@@ -129,6 +215,36 @@ def build_report(
         check=checks,
         warnings=warnings,
     )
+
+
+def _config_architecture(snapshot: Snapshot, tensors: list[Tensor] | None = None) -> Architecture:
+    config = snapshot.config
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(f"{snapshot.repo_id}: config.json is not a JSON object")
+    return parse_config(config, tensors=tensors, companions=snapshot.extra)
+
+
+def read_checkpoint(snapshot: Snapshot, *, check_sizes: bool = True) -> Checkpoint:
+    """Parse the snapshot's headers (safetensors, GGUF) or config.json alone into the checkpoint the estimates
+    work on (hubmem.estimate.checkpoint); a GGUF's architecture is its metadata's."""
+    source = weight_source(snapshot)
+    if source == "gguf":
+        headers = gguf_headers(snapshot)
+        config = _config_architecture(snapshot) if snapshot.config is not None else None
+        return gguf_checkpoint(snapshot, headers, architecture_from_gguf(headers[0][1]), config)
+    if source == "config":
+        return config_checkpoint(snapshot, _config_architecture(snapshot))
+    tensors = parse_snapshot_tensors(snapshot, check_sizes=check_sizes)
+    return safetensors_checkpoint(snapshot, tensors, _config_architecture(snapshot, tensors))
+
+
+def cross_checks(snapshot: Snapshot, checkpoint: Checkpoint) -> CheckReport:
+    """The cross-checks that apply to the checkpoint's format (no weights read: the repo name only)."""
+    if checkpoint.source == "gguf":
+        return gguf_cross_check(snapshot, checkpoint)
+    if checkpoint.source == "config":
+        return config_only_cross_check(snapshot, checkpoint.weights)
+    return cross_check(snapshot, checkpoint.tensors, checkpoint.weights, checkpoint.architecture)
 
 
 async def analyze_async(
@@ -151,6 +267,8 @@ async def analyze_async(
         "subfolder": options.subfolder,
         "cache": cache,
         "with_hub_info": check,
+        "gguf_file": options.gguf_file,
+        "quant": options.quant,
     }
     if client is None:
         async with HubClient(endpoint=endpoint, token=token) as own:
@@ -204,7 +322,10 @@ def analyze_source(
     """The report of ``target``: a local folder / ``.safetensors`` file, else a Hub repo read from the
     local Hugging Face cache (``offline`` or ``HF_HUB_OFFLINE``), else from the Hub (through ``cache``)."""
     if looks_local(target):
-        return build_report(load_local(target, subfolder=options.subfolder), options, check=check)
+        snapshot = load_local(
+            target, subfolder=options.subfolder, gguf_file=options.gguf_file, quant=options.quant
+        )
+        return build_report(snapshot, options, check=check)
     if offline or offline_mode():
         snapshot = load_cached(
             target, revision=options.revision, subfolder=options.subfolder, cache_dir=hf_cache_dir

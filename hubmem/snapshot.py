@@ -8,19 +8,44 @@ the same ``Snapshot`` so that every later stage has exactly one code path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One safetensors file: its raw header JSON, the header length N, the real file size and the commit
-    it was read at. The one record of a header, whether read over HTTP, from the header cache or from disk."""
+    """One weight file's header, the real file size and the commit it was read at. The one record of a
+    header, whether read over HTTP, from the header cache or from disk.
+
+    safetensors: ``header`` is the raw header JSON and ``header_length`` its length N (the u64 at offset 0).
+    GGUF: ``header`` is the header's record (:func:`hubmem.formats.gguf.record.header_record`: the metadata,
+    long arrays summarised, and the tensor infos), ``header_length`` the bytes up to the end of the tensor
+    infos."""
 
     path: str  # path inside the repo (or the local folder)
-    header_length: int  # N, the u64 at offset 0
-    header: dict[str, Any]  # parsed JSON header, ``__metadata__`` included
+    header_length: int
+    header: dict[str, Any]
     size: int | None = None  # real file size in bytes when known (X-Linked-Size, Content-Range, stat)
     commit: str | None = None  # the commit the header was read at, when the source said (X-Repo-Commit)
+    format: Literal["safetensors", "gguf"] = "safetensors"
+
+
+@dataclass(frozen=True)
+class GGUFModel:
+    """A GGUF model of a repo: one file, or the shards of a split file (in order)."""
+
+    name: str
+    paths: tuple[str, ...]
+    quant: str | None  # the quantization its name carries (Q4_K_M ...)
+    mmproj: bool  # a multimodal projector, not a language model
+
+
+@dataclass(frozen=True)
+class GGUFSelection:
+    """Which GGUF model was read (its shards are the snapshot's ``files``), why, and every one of the repo."""
+
+    models: list[GGUFModel]
+    chosen: GGUFModel
+    reason: str
 
 
 @dataclass
@@ -45,6 +70,13 @@ class Snapshot:
     index: dict[str, Any] | None = None  # model.safetensors.index.json when sharded
     index_path: str | None = None
     files: list[WeightFile] = field(default_factory=list)
+    gguf: GGUFSelection | None = (
+        None  # a GGUF repo: the model read (``files`` holds its shards) and the others
+    )
+    # exact sizes the listing gave for files that are not read: the other GGUF models, and the weight files
+    # of formats hubmem does not read (pytorch_model*.bin, *.pt, consolidated.*.pth), which ``unread`` names
+    sizes: dict[str, int] = field(default_factory=dict)
+    unread: list[str] = field(default_factory=list)
     # other small JSON files read alongside (quantize_config.json, params.json ...), path -> content
     extra: dict[str, Any] = field(default_factory=dict)
     # the Hub's own view when fetched (model_info ``safetensors``, ``gated``, file sizes from the tree)

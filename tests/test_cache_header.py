@@ -17,10 +17,10 @@ import pytest
 from hubmem.errors import GatedRepoError
 from hubmem.fakehub.fixtures.layout import READER_TOKEN, write_tokens
 from hubmem.fakehub.server import FakeHub
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
-from hubmem.snapshot import Snapshot
+from hubmem.snapshot import Snapshot, WeightFile
 
 from support.scan_samples import Dims, write_llama
 
@@ -164,9 +164,8 @@ def _hammer(root: str, worker: int, rounds: int) -> int:
         got = cc.get_header(name)
         if got is not None and (got.header["pad"] != "p" * 900 or got.size != int(name[1:]) * 10):
             bad += 1
-        cc.put_header(
-            name, 123, {**header, "w": {**header["w"], "shape": [int(name[1:]), 4]}}, int(name[1:]) * 10
-        )
+        stored = {**header, "w": {**header["w"], "shape": [int(name[1:]), 4]}}
+        cc.put_header(WeightFile(name, 123, stored, int(name[1:]) * 10))
     return bad
 
 

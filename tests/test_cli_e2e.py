@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from hubmem.errors import (
 from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN
 from hubmem.fakehub.server import FakeHub
 
+from support.cli import run_cli
 from support.paths import fixture_glob, fixture_path, repo_meta
 
 pytestmark = pytest.mark.e2e
@@ -38,30 +36,6 @@ LLAMA_BYTES = 16_060_522_496  # index metadata.total_size (corpus README)
 LLAMA_PARAMS = 8_030_261_248  # Hub API safetensors total (corpus README)
 # docs/theory.md 6.1: layers x kv heads x (K+V head dims) x bf16
 LLAMA_KV_PER_TOKEN = 32 * 8 * (128 + 128) * 2
-
-
-def run_cli(
-    hub: FakeHub | None, *args: str, token: str | None = None, tmp: Path
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE", "HUBMEM_"))}
-    env.update(
-        HF_HOME=str(tmp / "hf-home"),  # no saved login leaks in
-        HF_HUB_DISABLE_XET="1",
-        HUBMEM_CACHE=str(tmp / "hubmem-cache"),
-        COLUMNS="200",
-    )
-    if hub is not None:
-        env["HF_ENDPOINT"] = hub.endpoint
-    if token is not None:
-        env["HF_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "hubmem", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp,
-        timeout=120,
-    )
 
 
 def report_json(hub: FakeHub, *args: str, tmp: Path, token: str | None = READER_TOKEN) -> dict[str, Any]:
@@ -108,7 +82,7 @@ def test_llama_without_token_is_a_clean_gated_error(fake_hub: FakeHub, tmp_path:
         (["hubmem-test/gated-auto"], NOGATE_TOKEN, GatedRepoError),
         (["openai-community/gpt2"], "hf_not_a_valid_token", UnauthorizedError),
         (["openai-community/gpt2", "--revision", "no-such-branch"], None, RevisionNotFoundError),
-        (["hubmem-test/pytorch-only"], None, NoSafetensorsError),
+        (["hubmem-test/subfolder-weights"], None, NoSafetensorsError),  # no weights and no config.json
         (["hubmem-test/corrupt-header"], None, CorruptHeaderError),
         (["hubmem-test/unknown-dtype"], None, CorruptHeaderError),
         (["hubmem-test/header-too-large"], None, CorruptHeaderError),

@@ -145,11 +145,23 @@ async def test_entry_not_found_maps_to_not_found() -> None:
     assert isinstance(err, RepoNotFoundError) and "a.json does not exist on main" in str(err)
 
 
-async def test_no_safetensors(hub: MiniHub, ft: FakeTime) -> None:
-    hub.add("org/bin", {"config.json": config_bytes(), "pytorch_model.bin": b"x"})
+async def test_weights_hubmem_does_not_read_are_listed_with_their_sizes(hub: MiniHub, ft: FakeTime) -> None:
+    """config.json + pytorch_model.bin: a snapshot of the config alone, the .bin listed with its size."""
+    hub.add("org/bin", {"config.json": config_bytes(), "pytorch_model.bin": b"x" * 1234})
+    s = await snap(ft, "org/bin")
+    assert (s.files, s.config is not None, s.unread, s.sizes) == (
+        [],
+        True,
+        ["pytorch_model.bin"],
+        {"pytorch_model.bin": 1234},
+    )
+
+
+async def test_no_weights_and_no_config_is_still_an_error(hub: MiniHub, ft: FakeTime) -> None:
+    hub.add("org/bin", {"pytorch_model.bin": b"x", "README.md": b"hi"})
     with pytest.raises(NoSafetensorsError) as info:
         await snap(ft, "org/bin")
-    assert ".bin" in one_line(info.value)
+    assert ".bin" in one_line(info.value) and "no config.json" in one_line(info.value)
 
 
 async def test_no_safetensors_at_root_hints_at_subfolders(hub: MiniHub, ft: FakeTime) -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from hubmem.errors import ConfigError
 from hubmem.estimate.fit.gpus import find_gpu, load_catalog
-from hubmem.estimate.fit.verdict import arch_for_tp, fit_inference, largest_true
+from hubmem.estimate.fit.verdict import fit_inference, largest_true
+from hubmem.estimate.kv.per_rank import arch_for_tp
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitOptions
 
@@ -55,7 +56,13 @@ def kv_of(arch: Architecture, *, window: int | None = None):  # type: ignore[no-
 
 KV = kv_of(LLAMA)
 # no workspace and a round reserve: the arithmetic below stays readable
-OPTS = {"gpu": "H100-SXM", "workspace_bytes": 0, "reserve_bytes": 2 * 10**9, "utilization": 0.9}
+OPTS = {
+    "gpu": "H100-SXM",
+    "workspace_bytes": 0,
+    "reserve_bytes": 2 * 10**9,
+    "utilization": 0.9,
+    "memory_basis": "vendor",
+}
 USABLE = int(80 * 10**9 * 0.9) - 2 * 10**9  # 70e9: H100 SXM "80 GB" (vendor) x 0.9 - reserve
 
 
@@ -168,16 +175,51 @@ def test_largest_true_edges() -> None:
 # ------------------------------------------------------------------------------------------ catalog
 
 
-def test_catalog_vendor_and_reported_capacities() -> None:
+def test_catalog_vendor_and_cuda_reported_capacities() -> None:
     h100 = find_gpu("h100")
     assert h100.name == "H100-SXM" and h100.memory_bytes == 80_000_000_000
-    assert h100.reported_bytes == 81_559 * 2**20 == 85_520_809_984  # nvidia-smi 81559MiB (Modal PR #2797)
+    # CUDA's total: torch prints total_memory=81090MB (MiB) for H100 80GB HBM3; vLLM 0.10.2 prints 79.19 GiB
+    assert h100.reported_bytes == 81_090 * 2**20
+    assert round(h100.reported_bytes / 2**30, 2) == 79.19
+    assert h100.nvidia_smi_mib == 81_559  # nvidia-smi's memory.total (Modal PR #2797): a different number
     assert find_gpu("A100 80GB").memory_bytes == 80 * 10**9
     assert find_gpu("mi300x").memory_bytes == 192 * 10**9
-    r = fit_inference(
-        LLAMA_WEIGHTS, LLAMA, FitOptions(context=8192, memory_basis="reported", **OPTS), kv_bytes=KV
-    )
-    assert r.memory_per_gpu_bytes == 85_520_809_984
+    opts = {**OPTS, "memory_basis": "reported"}
+    r = fit_inference(LLAMA_WEIGHTS, LLAMA, FitOptions(context=8192, **opts), kv_bytes=KV)
+    assert r.memory_per_gpu_bytes == 81_090 * 2**20
+    assert FitOptions().memory_basis == "reported"  # what CUDA reports is the default basis
+
+
+@pytest.mark.parametrize(
+    ("name", "catalog_name"),
+    [
+        ("NVIDIA H100 80GB HBM3", "H100-SXM"),  # nvidia-smi / torch device names
+        ("Tesla T4", "T4"),
+        ("NVIDIA GeForce RTX 4090", "RTX-4090"),
+        ("NVIDIA RTX 6000 Ada Generation", "RTX-6000-Ada"),
+        ("AMD Instinct MI300X", "MI300X"),
+        ("NVIDIA H100 PCIe", "H100-PCIe"),
+    ],
+)
+def test_device_names_find_their_catalog_entry(name: str, catalog_name: str) -> None:
+    assert find_gpu(name).name == catalog_name
+
+
+def test_ad_hoc_sizes_are_the_cuda_total() -> None:
+    assert find_gpu("48GiB").reported_bytes == 48 * 2**30
+    assert find_gpu("80GB").reported_bytes == 80 * 10**9
+    assert find_gpu("24G").reported_bytes == 24 * 2**30
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["RTX 5090", "RTX A6000", "RTX 6000 Ada", "RTX PRO 6000 96GB", "L40", "V100 16GB", "V100 32GB", "H20",
+     "GH200", "B300", "MI355X"],
+)  # fmt: skip
+def test_the_cards_users_ask_for_are_in_the_catalog_with_a_source(name: str) -> None:
+    spec = find_gpu(name)
+    assert spec.source and spec.memory_gb > 0
+    assert spec.reported_bytes is None or spec.reported_source
 
 
 def test_unknown_gpu_is_a_typed_error() -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from hubmem.fakehub.fixtures.layout import write_tokens
 from hubmem.fakehub.server import FakeHub
-from hubmem.fetch.cache import HeaderCache
-from hubmem.fetch.cache_files import decode_entry, encode_entry
+from hubmem.fetch.cache.files import decode_entry, encode_entry
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.pipeline import build_report

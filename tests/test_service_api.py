@@ -781,7 +781,7 @@ async def test_openapi_document(make_service: ServiceFactory) -> None:
     # the report schema is the pydantic one: every Report field is described
     assert set(schemas["Report"]["properties"]) == set(Report.model_fields)
     engine = next(p for p in get["parameters"] if p["name"] == "engine")
-    assert set(engine["schema"]["enum"]) == {"transformers", "vllm"}
+    assert set(engine["schema"]["enum"]) == {"transformers", "vllm", "llama.cpp"}
     assert set(doc["paths"]) >= {"/v1/scan", "/v1/models/{name}", "/v1/models/{org}/{name}/check", "/healthz"}
 
 

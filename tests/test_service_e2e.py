@@ -93,7 +93,7 @@ def write_fixtures(root: Path) -> Path:
     llama("tiny/gated", gated="manual").write()
     llama("tiny/private", private=True).write()
     nosafe = RepoWriter(root, "tiny/nosafe", sha=SHA_MAIN)
-    nosafe.add_json("config.json", CONFIG).add_lfs_blob("pytorch_model.bin", 10_000)
+    nosafe.add_file("README.md", "weights elsewhere").add_lfs_blob("pytorch_model.bin", 10_000)  # no config
     nosafe.write()
     corrupt = RepoWriter(root, "tiny/corrupt", sha=SHA_MAIN)
     corrupt.add_json("config.json", CONFIG)

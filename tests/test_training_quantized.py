@@ -11,8 +11,8 @@ import json
 import math
 from typing import Any
 
-from hubmem.estimate.training.logical import logical_tensors
 from hubmem.estimate.training.report import estimate_training
+from hubmem.estimate.training.tensor_groups import logical_tensors
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.training import TrainingOptions

@@ -3,7 +3,7 @@ the figures counted from the headers (a count read from JSON: ``estimate.weights
 
 from __future__ import annotations
 
-from hubmem.schema.check import CheckItem
+from hubmem.schema.check import CHECK_NAMES, CheckItem, CheckReport
 
 MAX_EXAMPLES = 5
 
@@ -34,4 +34,13 @@ def match_counts(name: str, title: str, claimed: int, figures: list[tuple[str, i
         difference=ref - claimed,
         unit="parameters",
         detail=f"claims {claimed:,}; the headers give {shown}",
+    )
+
+
+def report_of(items: list[CheckItem], why: str) -> CheckReport:
+    """Every check of :data:`CHECK_NAMES`, in that order: ``items``, and the checks that do not apply to this
+    checkpoint as unavailable with ``why`` (so every report and scan row has the same columns)."""
+    given = {i.name: i for i in items}
+    return CheckReport.of(
+        [given.get(name) or CheckItem(name=name, status="unavailable", detail=why) for name in CHECK_NAMES]
     )

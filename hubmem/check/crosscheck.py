@@ -24,6 +24,7 @@ Checks (names are stable; see :data:`hubmem.schema.check.CHECK_NAMES`):
 
 from __future__ import annotations
 
+from hubmem.check.common import report_of
 from hubmem.check.config import check_config_parameters
 from hubmem.check.files import check_file_sizes
 from hubmem.check.hub import check_hub_parameters
@@ -53,4 +54,4 @@ def cross_check(
         check_config_parameters(snapshot, weights, arch),
         check_name_size(snapshot.repo_id, weights),
     ]
-    return CheckReport.of(items)
+    return report_of(items, "not a GGUF model")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hubmem._version import __version__
+from hubmem.cli.catalog import catalog_group
 from hubmem.cli.report import check_cmd, demo_cmd, report_cmd
 from hubmem.cli.scan import scan_cmd
 from hubmem.cli.serve import serve_cmd
@@ -31,5 +32,5 @@ def main() -> None:
     """
 
 
-for _command in (report_cmd, check_cmd, demo_cmd, scan_cmd, serve_cmd):
+for _command in (report_cmd, check_cmd, demo_cmd, scan_cmd, serve_cmd, catalog_group):
     main.add_command(_command)

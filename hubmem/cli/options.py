@@ -9,9 +9,11 @@ from typing import Any, get_args
 import click
 from pydantic import ValidationError
 
+from hubmem.cli.vllm_options import VLLM_OPTIONS, check_fraction, check_gpus, vllm_options
 from hubmem.errors import UsageError
-from hubmem.fetch.cache import HeaderCache
-from hubmem.schema.kv import KVOptions
+from hubmem.fetch.cache.store import HeaderCache
+from hubmem.schema.engines import CacheType, LlamaCppOptions
+from hubmem.schema.kv import KVDtype, KVEngine, KVOptions
 from hubmem.schema.options import Options
 from hubmem.schema.training import (
     Checkpointing,
@@ -22,7 +24,7 @@ from hubmem.schema.training import (
     TrainingOptions,
 )
 
-KV_DTYPES = ["auto", "bf16", "fp16", "fp32", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla"]
+KV_DTYPES = list(get_args(KVDtype))  # every name transformers, vLLM and llama.cpp users type
 
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -36,24 +38,36 @@ _SOURCE_OPTIONS: tuple[Decorator, ...] = (
     click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)."),
     click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
     click.option("--bytes", "show_bytes", is_flag=True, help="Show exact byte counts beside sizes."),
+    click.option("--gguf-file", default=None, help="GGUF repos: the file (or split model) to read."),
+    click.option("--quant", default=None, help="GGUF repos: the quantization to read (Q4_K_M, Q8_0 ...)."),
 )
 # the KV cache projection (hubmem.schema.kv.KVOptions)
 _KV_OPTIONS: tuple[Decorator, ...] = (
-    click.option("--context", type=click.IntRange(min=1), default=None, help="Tokens per sequence [8192]."),
+    click.option(
+        "--context",
+        "--max-model-len",
+        "context",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Tokens per sequence = vLLM's max_model_len [8192; vLLM view: the model's maximum].",
+    ),
     click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences."),
     click.option(
         "--kv-dtype",
+        "--kv-cache-dtype",
+        "kv_dtype",
         type=click.Choice(KV_DTYPES),
         default="auto",
         show_default=True,
-        help="KV cache dtype; auto = the model's activation dtype.",
+        help="KV cache dtype; auto = the model's activation dtype (llama.cpp: f16).",
     ),
     click.option(
         "--engine",
-        type=click.Choice(["transformers", "vllm"]),
+        type=click.Choice(get_args(KVEngine)),
         default="transformers",
         show_default=True,
-        help="KV view: tokens held (transformers) or what a paged engine reserves (vllm).",
+        help="KV view and fit: tokens held (transformers), vLLM's own start-up accounting (vllm), or what "
+        "llama.cpp allocates at load (llama.cpp).",
     ),
     click.option(
         "--block-size", type=click.IntRange(min=1), default=None, help="vLLM block size [16; 64 for MLA]."
@@ -61,13 +75,56 @@ _KV_OPTIONS: tuple[Decorator, ...] = (
     click.option(
         "--max-num-batched-tokens",
         type=click.IntRange(min=1),
-        default=8192,
-        show_default=True,
-        help="vLLM.",
+        default=None,
+        help="vLLM [8192; vLLM view: its default per GPU].",
     ),
     click.option(
         "--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."
     ),
+)
+# the llama.cpp view (hubmem.schema.engines.LlamaCppOptions), under llama.cpp's own option names
+_LLAMA_CPP_OPTIONS: tuple[Decorator, ...] = (
+    click.option(
+        "-c",
+        "--ctx-size",
+        type=click.IntRange(min=0),
+        default=None,
+        help="llama.cpp: context [--context x -np].",
+    ),
+    click.option(
+        "-b", "--batch-size", type=click.IntRange(min=1), default=2048, show_default=True, help="llama.cpp."
+    ),
+    click.option(
+        "-ub", "--ubatch-size", type=click.IntRange(min=1), default=512, show_default=True, help="llama.cpp."
+    ),
+    click.option(
+        "-np", "--parallel", type=click.IntRange(1, 256), default=None, help="llama.cpp: sequences [--batch]."
+    ),
+    click.option(
+        "-ctk", "--cache-type-k", type=click.Choice(get_args(CacheType)), default=None, help="llama.cpp."
+    ),
+    click.option(
+        "-ctv", "--cache-type-v", type=click.Choice(get_args(CacheType)), default=None, help="llama.cpp."
+    ),
+    click.option(
+        "-fa",
+        "--flash-attn",
+        type=click.Choice(["on", "off", "auto"]),
+        default="auto",
+        show_default=True,
+        help="llama.cpp.",
+    ),
+    click.option("--swa-full", is_flag=True, help="llama.cpp: full-size cache for sliding-window layers."),
+    click.option("--kv-unified", is_flag=True, help="llama.cpp: one KV buffer for all sequences."),
+    click.option(
+        "-ngl",
+        "--n-gpu-layers",
+        type=click.IntRange(min=-1),
+        default=0,
+        show_default=True,
+        help="llama.cpp (-1 = all).",
+    ),
+    click.option("--no-mmap", is_flag=True, help="llama.cpp: load the weights instead of mapping the file."),
 )
 # the training projection (hubmem.schema.training.TrainingOptions)
 _TRAINING_OPTIONS: tuple[Decorator, ...] = (
@@ -109,7 +166,7 @@ _TRAINING_OPTIONS: tuple[Decorator, ...] = (
         "--checkpointing", type=click.Choice(get_args(Checkpointing)), default="none", show_default=True
     ),
     click.option(
-        "--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="GPUs (TP / sharding)."
+        "--gpus", type=click.IntRange(min=1), default=None, help="GPUs (TP / sharding) [1; -tp x -pp]."
     ),
 )
 # the fit verdict
@@ -117,22 +174,34 @@ _FIT_OPTIONS: tuple[Decorator, ...] = (
     click.option("--gpu", default=None, help="GPU kind for a fit verdict: h100, a100-80, l4, mi300x ..."),
     click.option(
         "--utilization",
-        type=click.FloatRange(min=0, max=1, min_open=True),
+        "--gpu-memory-utilization",
+        "utilization",
+        type=float,
         default=None,
-        help="Usable fraction of GPU memory [0.9 inference, 1.0 training].",
+        help="Usable fraction of GPU memory = vLLM's gpu_memory_utilization [0.9 inference, 1.0 training].",
     ),
 )
 
 
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``report`` and ``demo`` (in this order in --help)."""
-    for option in reversed((*_SOURCE_OPTIONS, *_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS)):
+    for option in reversed(_SOURCE_OPTIONS):
+        fn = option(fn)
+    return projection_options(fn)
+
+
+def projection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The KV cache, training, fit, vLLM and llama.cpp options of ``report``, for the other commands
+    (``scan``)."""
+    options: tuple[Decorator, ...] = (*_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS, *_LLAMA_CPP_OPTIONS)
+    options += tuple(VLLM_OPTIONS)
+    for option in reversed(options):
         fn = option(fn)
     return fn
 
 
 def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--no-cache / --cache-dir (the on-disk header cache, hubmem.fetch.cache)."""
+    """--no-cache / --cache-dir (the on-disk header cache, hubmem.fetch.cache.store)."""
     fn = click.option(
         "--cache-dir",
         type=click.Path(file_okay=False, path_type=Path),
@@ -179,6 +248,7 @@ def _options(kw: dict[str, Any]) -> Options:
         block_size=kw["block_size"],
         max_num_batched_tokens=kw["max_num_batched_tokens"],
         encoder_length=kw["encoder_length"],
+        include_mtp=kw["speculative_mtp"],
     )
     training = TrainingOptions(
         method=kw["train_method"] or "full",
@@ -192,14 +262,31 @@ def _options(kw: dict[str, Any]) -> Options:
         micro_batch=kw["micro_batch"],
         seq_len=kw["seq_len"],
         gradient_checkpointing=kw["checkpointing"],
-        gpus=kw["gpus"],
+        gpus=check_gpus(kw),
+    )
+    llama_cpp = LlamaCppOptions(
+        ctx_size=kw["ctx_size"],
+        batch_size=kw["batch_size"],
+        ubatch_size=kw["ubatch_size"],
+        parallel=kw["parallel"],
+        cache_type_k=kw["cache_type_k"],
+        cache_type_v=kw["cache_type_v"],
+        flash_attn=kw["flash_attn"],
+        swa_full=kw["swa_full"],
+        kv_unified=kw["kv_unified"],
+        n_gpu_layers=kw["n_gpu_layers"],
+        mmap=not kw["no_mmap"],
     )
     return Options(
         revision=kw["revision"],
         subfolder=kw["subfolder"],
+        gguf_file=kw.get("gguf_file"),  # report / demo only: a scan reads each repo's default GGUF
+        quant=kw.get("quant"),
         kv=kv,
+        llama_cpp=llama_cpp,
         training=training,
+        vllm=vllm_options(kw),
         gpu=kw["gpu"],
         fit="training" if kw["train_method"] else "inference",
-        gpu_utilization=kw["utilization"],
+        gpu_utilization=check_fraction(kw["utilization"]),
     )

@@ -7,6 +7,7 @@ import errno
 import click
 
 from hubmem.cli.console import guarded
+from hubmem.cli.options import cache_options, open_cache
 from hubmem.errors import UsageError
 
 
@@ -22,9 +23,22 @@ from hubmem.errors import UsageError
 @click.option(
     "--cache-entries", type=click.IntRange(min=0), default=2048, show_default=True, help="Report LRU size."
 )
+@click.option(
+    "--catalog", default=None, help="Catalog database (SQLite file or postgresql:// URL) for /v1/catalog."
+)
+@click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Share the port with other `hubmem serve --reuse-port` processes (SO_REUSEPORT, Linux).",
+)
+@cache_options
 @guarded
-def serve_cmd(host: str, port: int, endpoint: str | None, use_server_token: bool, cache_entries: int) -> None:
-    """Serve the HTTP API and web page (GET /v1/models/ORG/NAME, POST /v1/scan, /openapi.json)."""
+def serve_cmd(
+    host: str, port: int, endpoint: str | None, use_server_token: bool, cache_entries: int, **kw: object
+) -> None:
+    """Serve the HTTP API and web pages (GET /v1/models/ORG/NAME, POST /v1/scan, GET /v1/catalog, /catalog,
+    /openapi.json). Headers are cached on disk per commit (--cache-dir), shared with other workers and the
+    CLI."""
     from huggingface_hub import get_token
 
     from hubmem.service.app import run
@@ -33,12 +47,16 @@ def serve_cmd(host: str, port: int, endpoint: str | None, use_server_token: bool
     server_token = get_token() if use_server_token else None
     if use_server_token and not server_token:
         raise click.UsageError("--use-server-token: no token found (HF_TOKEN or `hf auth login`).")
+    cache = open_cache(kw)
+    settings = Settings(
+        endpoint=endpoint,
+        server_token=server_token,
+        cache_entries=cache_entries,
+        header_cache=str(cache.root) if cache is not None else None,
+        catalog=str(kw["catalog"]) if kw["catalog"] is not None else None,
+    )
     try:
-        run(
-            Settings(endpoint=endpoint, server_token=server_token, cache_entries=cache_entries),
-            host=host,
-            port=port,
-        )
+        run(settings, host=host, port=port, reuse_port=bool(kw["reuse_port"]))
     except OSError as exc:
         if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise

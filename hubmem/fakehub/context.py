@@ -24,6 +24,7 @@ class HubOptions:
     tree_page_size: int = 1000
     tree_expand_page_size: int = 50
     url_ttl: int = 3600  # lifetime of signed CDN URLs (Expires)
+    list_page_size: int = 1000  # items per page of GET /api/models
 
 
 @dataclass

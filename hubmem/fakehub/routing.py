@@ -14,7 +14,8 @@ OTHER_TYPES = ("datasets", "spaces", "kernels")
 
 @dataclass(frozen=True)
 class Route:
-    kind: str  # model_info | tree | paths_info | refs | st_metadata | resolve | raw | resolve_cache | whoami
+    kind: str  # model_list | model_info | tree | paths_info | refs | st_metadata | resolve | raw
+    #            | resolve_cache | whoami | agent_harnesses
     #            | other_type (datasets/spaces: no fixtures) | not_found
     repo_id: str = ""
     revision: str | None = None
@@ -74,6 +75,10 @@ def parse_route(raw_path: str) -> Route:
 def _parse_api(segs: list[str]) -> Route:
     if segs == ["whoami-v2"]:
         return Route("whoami")
+    if segs == ["models"]:
+        return Route("model_list")
+    if segs == ["agent-harnesses"]:
+        return Route("agent_harnesses")
     if segs[:2] == ["resolve-cache", "models"]:
         return _parse_resolve_cache(segs[2:])
     if not segs or segs[0] not in ("models", *OTHER_TYPES):

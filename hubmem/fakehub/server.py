@@ -17,7 +17,7 @@ from hubmem.fakehub.context import CTX, Context, HubOptions, RegularRedirect
 from hubmem.fakehub.faults import FaultConfig, FaultInjector
 from hubmem.fakehub.fixtures.layout import default_fixtures_dir
 from hubmem.fakehub.fixtures.store import FixtureStore
-from hubmem.fakehub.handlers import api, cdn, resolve
+from hubmem.fakehub.handlers import api, cdn, listing, resolve
 from hubmem.fakehub.handlers.auth import authenticate, repo_not_found
 from hubmem.fakehub.handlers.http import HubError, state
 from hubmem.fakehub.log import RequestLog
@@ -46,6 +46,8 @@ async def hub_handler(request: web.Request) -> web.StreamResponse:
 
 
 _API_GETS: dict[str, Callable[[web.Request, Context, Route], web.Response]] = {
+    "model_list": listing.list_models,
+    "agent_harnesses": listing.agent_harnesses,
     "model_info": api.model_info,
     "tree": api.tree,
     "refs": api.refs,
@@ -89,6 +91,7 @@ class FakeHub:
         tree_page_size: int = 1000,
         tree_expand_page_size: int = 50,
         url_ttl: int = 3600,
+        list_page_size: int = 1000,
     ) -> None:
         self.fixtures_dir = Path(fixtures_dir) if fixtures_dir is not None else default_fixtures_dir()
         config = faults or FaultConfig()
@@ -96,7 +99,9 @@ class FakeHub:
         self.faults = FaultInjector(dataclasses.replace(config, **overrides))
         self.store = FixtureStore(self.fixtures_dir)
         self.log = RequestLog()
-        self.options = HubOptions(regular_redirect, tree_page_size, tree_expand_page_size, url_ttl)
+        self.options = HubOptions(
+            regular_redirect, tree_page_size, tree_expand_page_size, url_ttl, list_page_size
+        )
         self._initial_options = dataclasses.replace(self.options)
         self.ctx = Context(self.store, self.options, self.faults, self.log)
         self.endpoint = ""

@@ -11,13 +11,23 @@ from hubmem.snapshot import Snapshot
 
 
 def finish_snapshot(
-    snapshot: Snapshot, layout: Layout, config: Any, companions: list[Any], *, where: str
+    snapshot: Snapshot,
+    layout: Layout,
+    config: Any,
+    companions: list[Any],
+    *,
+    where: str,
+    sizes: dict[str, int] | None = None,
 ) -> Snapshot:
     """Complete ``snapshot`` (its files, index and source fields set) with what was read for ``layout``:
     ``config`` (None when unreadable) and the value of each of ``layout.companions``. ``where`` says where
-    config.json was looked for ("in the repo", "beside model.safetensors") when there is none."""
+    config.json was looked for ("in the repo", "beside model.safetensors") when there is none; ``sizes``
+    are the exact file sizes the listing gave (for the GGUF models and the weight files not read)."""
     warnings = snapshot.warnings
-    if layout.config_path is None:
+    snapshot.gguf = layout.gguf
+    snapshot.sizes = {p: n for p, n in (sizes or {}).items() if p in set(layout.sized)}
+    snapshot.unread = list(layout.unread)
+    if layout.config_path is None and layout.gguf is None:
         warnings.append(f"no config.json {where}: architecture figures are unavailable")
     elif config is not None and not isinstance(config, dict):
         warnings.append(f"{layout.config_path} is not a JSON object; ignored")

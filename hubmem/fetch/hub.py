@@ -1,4 +1,4 @@
-"""fetch_snapshot: one consistent snapshot of a Hub repo (config.json + safetensors headers only).
+"""fetch_snapshot: one consistent snapshot of a Hub repo (config.json + safetensors or GGUF headers only).
 
 Design (fewest sequential round trips that still reads everything at ONE commit):
 
@@ -31,6 +31,9 @@ hops included; as measured in tests/test_fetch_repo.py and against the fake Hub)
   single file        2  (revision info | config | index 404 | 302 + 206 from the CDN)
   sharded            3  (wave 1: 1, then 302 + 206 for every shard concurrently)
   sharded + route    2  (wave 1: 1, then route | paths-info)
+  GGUF-my-repo       2  (revision info | 302 + 206 of ``<model>-<quant>.gguf``, read speculatively by its
+                        conventional name; the real 6.5 MB gemma-3-270m header arrives in that one read)
+  other GGUF repos   3  (revision info, then 302 + 206; paths-info beside it for the sizes of the others)
   +1 when the Hub answers config/index with a 307 to /api/resolve-cache (the index is on the
   critical path of sharded repos), companions cost revision info + 1-2 in parallel, +1 for a
   header longer than its first read (the CDN URL is reused), +1 per retry, +1 when the route fails
@@ -45,10 +48,11 @@ from typing import Any
 
 from huggingface_hub import constants as hf_constants
 
-from hubmem.errors import NetworkError, OfflineError
+from hubmem.errors import HubmemError, NetworkError, OfflineError
 from hubmem.fetch import listing
 from hubmem.fetch.assemble import finish_snapshot
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
+from hubmem.fetch.gguf import conventional_name
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.ranges import DEFAULT_FIRST_READ
 from hubmem.fetch.http.tasks import run_all
@@ -83,6 +87,7 @@ class _Fetch:
         with_hub_info: bool,
         list_tree: bool,
         cache: HeaderCache | None = None,
+        gguf: tuple[str | None, str | None] = (None, None),
     ) -> None:
         self.client = client
         self.cache = cache
@@ -94,6 +99,7 @@ class _Fetch:
         self.trace = Trace(FetchStats())
         self.warnings: list[str] = []
         self.spec = Speculation(client, repo_id, revision)
+        self.gguf_file, self.quant = gguf  # --gguf-file, --quant
 
     # -- wave 1 ------------------------------------------------------------------------------------
 
@@ -110,6 +116,9 @@ class _Fetch:
             self.spec.start_file(join(base, CONFIG_FILE), self.trace.fork())
             self.spec.start_file(join(base, INDEX_FILE), self.trace.fork())
             self.spec.start_header(join(base, SINGLE_FILE), self.trace.fork())
+            gguf_name = conventional_name(self.repo_id)
+            if gguf_name is not None and self.gguf_file is None and self.quant is None:
+                self.spec.start_gguf(join(base, gguf_name), self.trace.fork())
         try:
             info = await info_task
             self.trace.join(t_info)
@@ -141,7 +150,7 @@ class _Fetch:
             for s in info.get("siblings") or []
             if isinstance(s, dict) and isinstance(s.get("rfilename"), str)
         ]
-        layout = plan_layout(siblings, self.subfolder)
+        layout = plan_layout(siblings, self.subfolder, gguf_file=self.gguf_file, quant=self.quant)
         self.warnings.extend(layout.warnings)
         config, (files, index), companions, sizes = await self.read_all(layout, reads)
         self.trace.join(*self.spec.finished_traces())
@@ -169,7 +178,7 @@ class _Fetch:
             warnings=self.warnings,
         )
         where = f"in {self.subfolder}/ or the root" if self.subfolder else "in the repo"
-        return finish_snapshot(snapshot, layout, config, companions, where=where)
+        return finish_snapshot(snapshot, layout, config, companions, where=where, sizes=sizes)
 
     async def read_all(
         self, layout: Layout, reads: CommitReads
@@ -177,12 +186,11 @@ class _Fetch:
         """config.json, the weights and the companions in parallel, and with ``list_tree`` the file
         sizes of the tree listing beside them."""
         root = self.trace
-        t_tree = root.fork() if self.list_tree else None
+        unsized = [p for p in layout.sized if p not in layout.files]
+        t_tree = root.fork() if self.list_tree or unsized else None
         tree: asyncio.Task[dict[str, int]] | None = None
         if t_tree is not None:
-            tree = asyncio.ensure_future(
-                listing.tree_sizes(self.client, self.repo_id, self.revision, reads.sha, t_tree, self.warnings)
-            )
+            tree = asyncio.ensure_future(self.sizes(reads.sha, t_tree, None if self.list_tree else unsized))
         t_config, t_weights = root.fork(), root.fork()
         t_extra = [root.fork() for _ in layout.companions]
         config_path = layout.config_path
@@ -200,6 +208,19 @@ class _Fetch:
         root.join(t_config, t_weights, *t_extra, *([t_tree] if t_tree is not None else []))
         return config, weights, companions, sizes
 
+    async def sizes(self, sha: str, trace: Trace, paths: list[str] | None) -> dict[str, int]:
+        """File sizes at the sha: the whole tree listing (``paths`` None), else ``paths-info`` for ``paths``
+        (a failure there is a warning: the sizes are then unknown)."""
+        if paths is None:
+            return await listing.tree_sizes(
+                self.client, self.repo_id, self.revision, sha, trace, self.warnings
+            )
+        try:
+            return await listing.paths_sizes(self.client, self.repo_id, self.revision, sha, paths, trace)
+        except HubmemError as exc:
+            self.warnings.append(f"file sizes unknown: {exc}")
+            return {}
+
     async def weights(
         self,
         layout: Layout,
@@ -209,6 +230,8 @@ class _Fetch:
         tree_trace: Trace | None,
     ) -> Weights:
         """Every weight file's header: range reads, or for a sharded ``main`` the one-request route."""
+        if layout.gguf is not None:
+            return await reads.gguf_headers(layout.files, trace), None
         if layout.index_path is None:
             return await reads.headers(dict.fromkeys(layout.files, DEFAULT_FIRST_READ), trace), None
         index_path = layout.index_path
@@ -277,14 +300,17 @@ async def fetch_snapshot(
     speculative: bool = True,
     cache: HeaderCache | None = None,
     list_tree: bool | None = None,
+    gguf_file: str | None = None,
+    quant: str | None = None,
 ) -> Snapshot:
-    """Read config.json, the companions and every safetensors header of ``repo_id`` at one commit.
+    """Read config.json, the companions and every safetensors header (or the chosen GGUF model's header:
+    ``gguf_file`` / ``quant``, see :mod:`hubmem.fetch.gguf`) of ``repo_id`` at one commit.
 
     Raises hubmem's typed errors: ``InvalidRepoIdError``, ``RepoNotFoundError``, ``GatedRepoError``,
     ``UnauthorizedError``, ``RevisionNotFoundError``, ``NoSafetensorsError``, ``CorruptHeaderError``,
     ``NetworkError``, ``RateLimitedError``, ``OfflineError``.
 
-    ``cache`` (:class:`hubmem.fetch.cache.HeaderCache`): files and headers at the resolved sha are
+    ``cache`` (:class:`hubmem.fetch.cache.store.HeaderCache`): files and headers at the resolved sha are
     read from it before any range read and stored into it after; with a complete cached snapshot of
     the revision the speculative first wave is skipped, so an unchanged repo costs one request.
     ``list_tree=False`` keeps ``with_hub_info``'s model info but skips its tree listing (the sizes
@@ -300,5 +326,5 @@ async def fetch_snapshot(
         )
     subfolder = norm_subfolder(subfolder)
     list_tree = True if list_tree is None else list_tree
-    fetch = _Fetch(client, repo_id, revision, subfolder, with_hub_info, list_tree, cache)
+    fetch = _Fetch(client, repo_id, revision, subfolder, with_hub_info, list_tree, cache, (gguf_file, quant))
     return await fetch.run(speculative)

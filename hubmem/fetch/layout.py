@@ -1,4 +1,7 @@
-"""Where the weights of a repo are, decided from its file list alone (no I/O)."""
+"""Where the weights of a repo are, decided from its file list alone (no I/O): safetensors (the file, its
+index or every ``*.safetensors`` of the folder), else a GGUF model (:mod:`hubmem.fetch.gguf` picks which),
+else config.json alone, with the weight files hubmem does not read (``pytorch_model*.bin``, ``*.pt``,
+``consolidated.*.pth``) listed."""
 
 from __future__ import annotations
 
@@ -7,13 +10,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubmem.errors import CorruptHeaderError, NoSafetensorsError
+from hubmem.errors import BadOptionError, CorruptHeaderError, NoSafetensorsError
+from hubmem.fetch.gguf import choose_gguf, gguf_models
 from hubmem.formats.safetensors import MAX_HEADER_LENGTH
+from hubmem.snapshot import GGUFSelection
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 CONFIG_FILE = "config.json"
 COMPANIONS = ("quantize_config.json", "hf_quant_config.json", "params.json")
+UNREAD_SUFFIXES = (".bin", ".pt", ".pth")  # weight formats whose headers hubmem does not read
 
 # First range read of a shard: per tensor, its name plus the longest plausible entry
 # ``"":{"dtype":"F8_E4M3","shape":[d0,d1,d2,d3],"data_offsets":[b,e]},`` (~110 bytes with
@@ -25,10 +31,18 @@ HEADER_MARGIN = 2048
 @dataclass(frozen=True)
 class Layout:
     config_path: str | None  # config.json to read (subfolder first, then the root)
-    files: list[str]  # weight files read directly (no index)
+    files: list[str]  # weight files read directly (no index): safetensors, or the chosen GGUF's shards
     index_path: str | None  # the safetensors index when sharded
     companions: list[str]  # small JSON files read into Snapshot.extra
     warnings: list[str] = field(default_factory=list)
+    gguf: GGUFSelection | None = None
+    unread: list[str] = field(default_factory=list)  # weight files not read (no safetensors, no GGUF)
+
+    @property
+    def sized(self) -> list[str]:
+        """Files whose sizes the report lists without reading them: the GGUF models, the unread files."""
+        models = [p for m in self.gguf.models for p in m.paths] if self.gguf is not None else []
+        return models + self.unread
 
 
 def join(base: str, name: str) -> str:
@@ -44,8 +58,15 @@ def _is_variant(name: str, suffix: str) -> bool:
     return "." in name[: -len(suffix)]
 
 
-def plan_layout(siblings: Iterable[str], subfolder: str | None = None) -> Layout:
-    """Pick config.json, the weight files or the index, and the companions for ``subfolder``."""
+def plan_layout(
+    siblings: Iterable[str],
+    subfolder: str | None = None,
+    *,
+    gguf_file: str | None = None,
+    quant: str | None = None,
+) -> Layout:
+    """Pick config.json, the weight files or the index, and the companions for ``subfolder``. A GGUF model is
+    read when there are no safetensors, or when ``gguf_file`` / ``quant`` ask for one."""
     paths = set(siblings)
     base = subfolder or ""
     config_path = _beside(paths, base, CONFIG_FILE)
@@ -53,8 +74,18 @@ def plan_layout(siblings: Iterable[str], subfolder: str | None = None) -> Layout
     here = _in_dir(paths, base)
     warnings: list[str] = []
     files, index_path = _weights(here, base, warnings)
+    models = gguf_models(p for p in paths if not base or p.startswith(base + "/"))
+    if models and (gguf_file or quant or (not files and index_path is None)):
+        chosen, reason = choose_gguf(models, gguf_file=gguf_file, quant=quant)
+        plan = GGUFSelection(models, chosen, reason)
+        return Layout(config_path, list(chosen.paths), None, companions, warnings, gguf=plan)
+    if gguf_file or quant:
+        raise BadOptionError(f"--gguf-file / --quant: there is no GGUF file in {base or 'the repo'}")
     if not files and index_path is None:
-        raise _no_weights(paths, here, base)
+        if config_path is None:
+            raise _no_weights(paths, here, base)
+        unread = [p for p in here if p.endswith(UNREAD_SUFFIXES)]
+        return Layout(config_path, [], None, companions, warnings, unread=unread)
     return Layout(config_path, files, index_path, companions, warnings)
 
 
@@ -88,13 +119,12 @@ def _weights(here: list[str], base: str, warnings: list[str]) -> tuple[list[str]
 
 
 def _no_weights(paths: set[str], here: list[str], base: str) -> NoSafetensorsError:
-    """What to say when ``base`` holds no safetensors weights: the formats it has, the folders that do."""
+    """What to say when ``base`` holds neither weights hubmem reads nor a config.json: the formats it has,
+    the folders that do."""
     where = f"'{base}/'" if base else "the repo root"
     folders = sorted({posixpath.dirname(p) for p in paths if p.endswith(".safetensors")} - {base})
-    other = sorted(
-        {p.rsplit(".", 1)[-1] for p in here if p.endswith((".bin", ".gguf", ".pt", ".pth", ".h5"))}
-    )
-    message = f"no safetensors weights in {where}"
+    other = sorted({p.rsplit(".", 1)[-1] for p in here if p.endswith((*UNREAD_SUFFIXES, ".h5"))})
+    message = f"no safetensors or GGUF weights and no config.json in {where}"
     if other:
         message += " (it has ." + ", .".join(other) + " files, which hubmem does not read)"
     hint = None

@@ -5,7 +5,8 @@ report is built by the same code; only the first ``8 + N`` bytes of each weight 
 * A folder is laid out like a repo: the weight files are chosen by the same rules as on the Hub
   (:func:`hubmem.fetch.layout.plan_layout`: ``model.safetensors``, else the index, else every
   ``*.safetensors`` of the folder), config.json and the companions are read beside them.
-* A single ``.safetensors`` file is read alone, with the ``config.json`` of its folder when there is one.
+* A single ``.safetensors`` or ``.gguf`` file is read alone, with the ``config.json`` of its folder when
+  there is one. A GGUF header is read in pieces sized by the parser, up to the end of its tensor infos.
 * The Hugging Face cache is found with ``huggingface_hub.try_to_load_from_cache`` (which resolves
   ``refs/<revision>`` to the commit, and never touches the network); the snapshot folder at that
   commit is then read like a local folder. Nothing cached -> :class:`~hubmem.errors.OfflineError`.
@@ -19,11 +20,22 @@ from typing import Any
 
 from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
 from hubmem.fetch.assemble import finish_snapshot
+from hubmem.fetch.gguf import gguf_models
 from hubmem.fetch.ids import validate_repo_id
-from hubmem.fetch.layout import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, Layout, join, plan_layout, shards_of
+from hubmem.fetch.layout import (
+    CONFIG_FILE,
+    INDEX_FILE,
+    SINGLE_FILE,
+    Layout,
+    join,
+    plan_layout,
+    shards_of,
+)
+from hubmem.formats.gguf.parser import GGUFParser
+from hubmem.formats.gguf.record import header_record
 from hubmem.formats.json_reader import load_json_file, open_regular
 from hubmem.formats.safetensors import decode_header, read_header_length
-from hubmem.snapshot import Snapshot, WeightFile
+from hubmem.snapshot import GGUFSelection, Snapshot, WeightFile
 
 MAX_LISTED_FILES = 100_000  # a folder with more files than this is not a checkpoint
 LOCAL_REVISION = "local"
@@ -31,11 +43,11 @@ LOCAL_REVISION = "local"
 
 def looks_local(arg: str) -> bool:
     """Whether a CLI argument names a path rather than a Hub repo id: it starts like a path
-    (``./``, ``../``, ``/``, ``~``, a drive letter), names a ``.safetensors`` file, or is an existing
-    folder (a relative ``org/name`` folder wins over the Hub repo, as in transformers)."""
+    (``./``, ``../``, ``/``, ``~``, a drive letter), names a ``.safetensors`` or ``.gguf`` file, or is an
+    existing folder (a relative ``org/name`` folder wins over the Hub repo, as in transformers)."""
     if arg.startswith((".", "/", "~", "\\")) or (len(arg) > 2 and arg[1] == ":" and arg[2] in "/\\"):
         return True
-    if arg.endswith(".safetensors"):
+    if arg.endswith((".safetensors", ".gguf")):
         return True
     return os.path.isdir(arg)
 
@@ -57,6 +69,39 @@ def read_local_header(file: Path, rel: str) -> WeightFile:
     if len(raw) < n:
         raise CorruptHeaderError(f"{rel}: file ends inside the {n:,}-byte header")
     return WeightFile(rel, n, decode_header(raw, file=rel), size)
+
+
+def read_local_gguf(file: Path, rel: str) -> WeightFile:
+    """The GGUF header of one file on disk (read up to the end of its tensor infos), with the file size."""
+    try:
+        with open_regular(file) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            parser = GGUFParser(file=rel, file_size=size)
+            while not parser.done:
+                chunk = fh.read(max(parser.wanted(), 1 << 16))
+                if not chunk:
+                    break
+                parser.feed(chunk)
+    except OSError as exc:
+        raise CorruptHeaderError(f"{rel}: cannot read ({exc.strerror or exc})") from None
+    header = parser.finish()
+    return WeightFile(rel, header.header_end, header_record(header), size, format="gguf")
+
+
+def _read_weights(root: Path, paths: list[str], layout: Layout) -> list[WeightFile]:
+    if layout.gguf is not None:
+        return [read_local_gguf(root / p, p) for p in paths]
+    return [read_local_header(root / p, p) for p in paths]
+
+
+def _sizes(root: Path, paths: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in paths:
+        try:
+            out[p] = (root / p).stat().st_size
+        except OSError:
+            continue
+    return out
 
 
 def _read_json(file: Path, rel: str, warnings: list[str]) -> Any:
@@ -94,8 +139,11 @@ def load_local(
     commit: str | None = None,
     source: str = "local",
     missing_error: type[HubmemError] = NoSafetensorsError,
+    gguf_file: str | None = None,
+    quant: str | None = None,
 ) -> Snapshot:
-    """A snapshot of a checkpoint folder or a single ``.safetensors`` file."""
+    """A snapshot of a checkpoint folder or a single ``.safetensors`` / ``.gguf`` file (``gguf_file`` /
+    ``quant`` pick the GGUF model of a folder, as on the Hub)."""
     root = Path(path).expanduser()
     shown = repo_id or str(path)
     if root.is_file():
@@ -109,7 +157,7 @@ def load_local(
         )
     sub = (subfolder.strip("/") if subfolder else None) or None
     siblings = _list_files(root)
-    layout = plan_layout(siblings, sub)
+    layout = plan_layout(siblings, sub, gguf_file=gguf_file, quant=quant)
     snapshot = Snapshot(shown, revision, commit, source, subfolder=sub, warnings=list(layout.warnings))
     config_path = layout.config_path
     config = _read_json(root / config_path, config_path, snapshot.warnings) if config_path else None
@@ -123,8 +171,9 @@ def load_local(
             f"{shown}: {len(absent)} weight file(s) named by {layout.index_path or 'the layout'} "
             f"are not on disk (e.g. {absent[0]})"
         )
-    snapshot.files = [read_local_header(root / p, p) for p in paths]
-    return finish_snapshot(snapshot, layout, config, companions, where=f"in {root}")
+    snapshot.files = _read_weights(root, paths, layout)
+    sizes = _sizes(root, layout.sized)
+    return finish_snapshot(snapshot, layout, config, companions, where=f"in {root}", sizes=sizes)
 
 
 def _weight_paths(root: Path, layout: Layout) -> tuple[dict[str, Any] | None, list[str]]:
@@ -138,12 +187,18 @@ def _weight_paths(root: Path, layout: Layout) -> tuple[dict[str, Any] | None, li
 
 
 def _load_file(file: Path, snapshot: Snapshot) -> Snapshot:
-    """A lone ``.safetensors`` file, with the config.json of its folder when there is one."""
+    """A lone ``.safetensors`` or ``.gguf`` file, with the config.json of its folder when there is one."""
     config_file = file.parent / CONFIG_FILE
     has_config = config_file.is_file()
     config = _read_json(config_file, CONFIG_FILE, snapshot.warnings) if has_config else None
-    snapshot.files = [read_local_header(file, file.name)]
-    layout = Layout(CONFIG_FILE if has_config else None, [file.name], None, [])
+    plan = None
+    if file.name.endswith(".gguf"):
+        models = gguf_models([file.name])
+        plan = GGUFSelection(models, models[0], "the file given")
+        snapshot.files = [read_local_gguf(file, file.name)]
+    else:
+        snapshot.files = [read_local_header(file, file.name)]
+    layout = Layout(CONFIG_FILE if has_config else None, [file.name], None, [], gguf=plan)
     return finish_snapshot(snapshot, layout, config, [], where=f"beside {file.name}")
 
 
@@ -208,10 +263,15 @@ def load_cached(
             missing_error=OfflineError,
         )
     except NoSafetensorsError as exc:
-        raise OfflineError(
-            f"{repo_id}@{revision}: the cached snapshot {folder.name[:12]} holds no safetensors "
-            f"weights ({exc})",
-            repo_id=repo_id,
-            hint="Download the weights (hf download) or run without --offline.",
-        ) from None
+        raise _no_cached_weights(repo_id, revision, folder, str(exc)) from None
+    if not snapshot.files:  # the cache cannot tell a config-only repo from weights never downloaded
+        raise _no_cached_weights(repo_id, revision, folder, "only config.json is cached")
     return snapshot
+
+
+def _no_cached_weights(repo_id: str, revision: str, folder: Path, why: str) -> OfflineError:
+    return OfflineError(
+        f"{repo_id}@{revision}: the cached snapshot {folder.name[:12]} holds no weight headers ({why})",
+        repo_id=repo_id,
+        hint="Download the weights (hf download) or run without --offline.",
+    )

@@ -11,13 +11,17 @@ import httpx
 from huggingface_hub import hf_hub_url
 
 from hubmem.errors import CorruptHeaderError, EntryNotFoundError
-from hubmem.fetch.cache import CommitCache
+from hubmem.fetch.cache.store import CommitCache
 from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.gguf_ranges import GGUF_FIRST_READ, read_gguf_header
+from hubmem.fetch.http.ranges import read_header
 from hubmem.fetch.http.response import HubResponse, decode_json
 from hubmem.fetch.http.tasks import run_all
 from hubmem.fetch.http.trace import Trace
 from hubmem.fetch.speculative import Speculation
 from hubmem.snapshot import WeightFile
+
+GGUF_SHARD_READ = 256 << 10  # later shards of a split GGUF: split.* keys and ~60 B per tensor info
 
 
 class CommitReads:
@@ -85,15 +89,18 @@ class CommitReads:
         except (UnicodeDecodeError, ValueError) as exc:
             raise CorruptHeaderError(f"{path}: not valid JSON ({exc})", repo_id=self.repo_id) from None
 
-    async def header(self, path: str, trace: Trace, first_bytes: int) -> WeightFile:
-        """One safetensors header (``first_bytes``: the size of the first range read)."""
+    async def header(self, path: str, trace: Trace, first_bytes: int, *, gguf: bool = False) -> WeightFile:
+        """One safetensors header, or with ``gguf`` a GGUF header (``first_bytes``: the size of the first
+        range read)."""
         cc = self.cache
         if cc is not None and (hit := await asyncio.to_thread(cc.get_header, path)) is not None:
             trace.stats.cache_hits += 1
             return hit
         got = await self.spec.take_header(path, trace, self.sha)
         if got is None:
-            got = await self.client.read_header(
+            read = read_gguf_header if gguf else read_header
+            got = await read(
+                self.client,
                 self.url(path),
                 path=path,
                 first_bytes=first_bytes,
@@ -102,20 +109,31 @@ class CommitReads:
                 revision=self.sha,
             )
         if cc is not None:
-            await asyncio.to_thread(cc.put_header, got.path, got.header_length, got.header, got.size)
+            await asyncio.to_thread(cc.put_header, got)
         return got
 
-    async def headers(self, first_reads: dict[str, int], trace: Trace) -> list[WeightFile]:
+    async def headers(
+        self, first_reads: dict[str, int], trace: Trace, *, gguf: bool = False
+    ) -> list[WeightFile]:
         """The headers of ``first_reads`` (path -> size of its first range read), read in parallel."""
         forks = [trace.fork() for _ in first_reads]
         files = await run_all(
-            *(self.header(path, t, n) for (path, n), t in zip(first_reads.items(), forks, strict=True))
+            *(
+                self.header(path, t, n, gguf=gguf)
+                for (path, n), t in zip(first_reads.items(), forks, strict=True)
+            )
         )
         trace.join(*forks)
         return files
+
+    async def gguf_headers(self, paths: list[str], trace: Trace) -> list[WeightFile]:
+        """The GGUF headers of a model's shards, in parallel. Only the first shard of a split model holds the
+        metadata and the vocabulary; the others start with a smaller read."""
+        first_reads = {p: GGUF_FIRST_READ if i == 0 else GGUF_SHARD_READ for i, p in enumerate(paths)}
+        return await self.headers(first_reads, trace, gguf=True)
 
     async def store_headers(self, files: list[WeightFile]) -> None:
         """Keep headers that came another way (the safetensors-metadata route) in the cache."""
         if self.cache is not None:
             for f in files:
-                await asyncio.to_thread(self.cache.put_header, f.path, f.header_length, f.header, f.size)
+                await asyncio.to_thread(self.cache.put_header, f)

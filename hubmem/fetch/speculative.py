@@ -10,6 +10,8 @@ from huggingface_hub import hf_hub_url
 
 from hubmem.errors import EntryNotFoundError, HubmemError, RevisionNotFoundError
 from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.gguf_ranges import read_gguf_header
+from hubmem.fetch.http.ranges import read_header
 from hubmem.fetch.http.response import HubResponse
 from hubmem.fetch.http.trace import Trace
 from hubmem.fetch.ids import is_sha
@@ -42,6 +44,10 @@ class Speculation:
     def start_header(self, path: str, trace: Trace) -> None:
         self.reads[path] = (asyncio.ensure_future(self._header(path, trace)), trace)
 
+    def start_gguf(self, path: str, trace: Trace) -> None:
+        """A GGUF header read ahead of the file list (the name GGUF-my-repo gives the file)."""
+        self.reads[path] = (asyncio.ensure_future(self._header(path, trace, gguf=True)), trace)
+
     async def _file(self, path: str, trace: Trace) -> _Spec:
         try:
             return _Spec(
@@ -57,11 +63,17 @@ class Speculation:
         except HubmemError as exc:
             return _Spec(error=exc)
 
-    async def _header(self, path: str, trace: Trace) -> _Spec:
+    async def _header(self, path: str, trace: Trace, *, gguf: bool = False) -> _Spec:
+        read = read_gguf_header if gguf else read_header
         try:
             return _Spec(
-                await self.client.read_header(
-                    self._url(path), trace=trace, repo_id=self.repo_id, path=path, revision=self.revision
+                await read(
+                    self.client,
+                    self._url(path),
+                    trace=trace,
+                    repo_id=self.repo_id,
+                    path=path,
+                    revision=self.revision,
                 )
             )
         except EntryNotFoundError:

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Weight-file formats: safetensors and GGUF headers (read from HTTP range reads, never the weights)."""

@@ -27,7 +27,7 @@ from typing import Any
 from hubmem.errors import ConfigError
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.attention import AttentionDims, read_attention
-from hubmem.parse.context import context_invalid, read_max_context
+from hubmem.parse.context import context_invalid, read_max_context, read_rope
 from hubmem.parse.dtype import resolve_dtype
 from hubmem.parse.encoder import read_vision_encoder
 from hubmem.parse.family import read_family
@@ -39,7 +39,7 @@ from hubmem.parse.quant import read_quant_config, read_quantization
 from hubmem.parse.reader import Reader
 from hubmem.parse.recurrent import RecurrentMixers, read_recurrent_mixers
 from hubmem.parse.text_config import TextConfig, locate_text_config
-from hubmem.schema.architecture import Architecture, EncoderConfig, FamilyConfig, QuantConfig
+from hubmem.schema.architecture import Architecture, EncoderConfig, FamilyConfig, QuantConfig, RopeConfig
 
 # Layer kinds that attend with the config's plain KV heads and head_dim (MLA layers cache a latent).
 _PLAIN_ATTENTION_KINDS = ("full", "sliding", "chunked", "cross")
@@ -92,7 +92,7 @@ def parse_config(
     tie = _tie_word_embeddings(tc)
     late = _read_late(tc, companions or {})
     missing.extend(p for p in problems if p not in missing)  # last: every reader has been asked
-    return _architecture(
+    arch = _architecture(
         tc,
         stack,
         vocab=vocab,
@@ -104,6 +104,8 @@ def parse_config(
         notes=notes,
         missing=missing,
     )
+    arch.rope = late.rope
+    return arch
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class _Late:
     quantization_config: dict[str, Any] | None
     family: FamilyConfig
     quant: QuantConfig | None
+    rope: RopeConfig
 
 
 def _read_late(tc: TextConfig, companions: Mapping[str, Any]) -> _Late:
@@ -123,6 +126,7 @@ def _read_late(tc: TextConfig, companions: Mapping[str, Any]) -> _Late:
         quantization_config=read_quantization(tc.root, r),
         family=read_family(r, tc.root, tc.text_type),
         quant=read_quant_config(tc.root, r, companions),
+        rope=read_rope(r),
     )
 
 

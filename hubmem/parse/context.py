@@ -1,9 +1,10 @@
-"""The longest context a model is configured for (docs/theory.md 1.2)."""
+"""The longest context a model is configured for (docs/theory.md 1.2), and its rotary position embedding."""
 
 from __future__ import annotations
 
 from hubmem.parse.reader import Reader
 from hubmem.parse.text_config import TextConfig
+from hubmem.schema.architecture import RopeConfig
 
 _MAX_CONTEXT_KEYS = (
     "max_position_embeddings",
@@ -40,3 +41,19 @@ def _smallest_context(r: Reader, root: Reader) -> tuple[int | None, str | None]:
 def context_invalid(tc: TextConfig) -> bool:
     """Whether a context key held an invalid value (then the context is not *missing* a key)."""
     return tc.reader.is_invalid(*_MAX_CONTEXT_KEYS) or tc.root.is_invalid(*_MAX_CONTEXT_KEYS)
+
+
+def read_rope(r: Reader) -> RopeConfig:
+    """``rope_scaling`` (or transformers 5's ``rope_parameters``) and the rotary dimension keys, each value
+    through the bounded readers (an invalid one is named in ``missing``, never used)."""
+    scaling = r.sub("rope_scaling") if r.get_dict("rope_scaling") else r.sub("rope_parameters")
+    s = scaling or Reader({})
+    return RopeConfig(
+        max_position_embeddings=r.get_int("max_position_embeddings"),
+        rope_type=(s.get_str("rope_type", "type") or "default").lower(),
+        factor=s.get_float("factor"),
+        original_max_position_embeddings=s.get_int("original_max_position_embeddings"),
+        partial_rotary_factor=r.get_float("partial_rotary_factor", "rotary_pct"),
+        rotary_dim=r.get_int("rotary_dim"),
+        local_base_freq=r.get_float("rope_local_base_freq", maximum=1e12),
+    )

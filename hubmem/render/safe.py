@@ -12,6 +12,9 @@ import re
 from rich.text import Text
 
 Part = str | Text | tuple[str, str]  # plain text, a Text, or (text, style)
+Basis = tuple[str, str]  # the basis label every section title carries, with its style
+EXACT: Basis = ("exact", "bold green")
+PROJECTED: Basis = ("projected", "bold yellow")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -31,6 +34,11 @@ def line(*parts: Part) -> Text:
         else:
             out.append(literal(part))
     return out
+
+
+def title(text: str, basis: Basis) -> Text:
+    """A section title after a blank line: ``Weights [exact]``."""
+    return Text("\n") + line((text, "bold"), " [", basis, "]")
 
 
 def cells(*values: object) -> list[Text]:

@@ -8,22 +8,17 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from hubmem.render.safe import cells, line
+from hubmem.render.safe import PROJECTED, cells, line, title
+from hubmem.render.sources import architecture_source, llama_cpp_section, source_lines, weights_basis
 from hubmem.render.units import exact, human_bytes, human_count
+from hubmem.render.vllm import vllm_section
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitReport
 from hubmem.schema.report import Report
 
-EXACT = ("exact", "bold green")
-PROJECTED = ("projected", "bold yellow")
-
 
 def _size(n: int, show_bytes: bool) -> str:
     return f"{human_bytes(n)} ({exact(n)} B)" if show_bytes else human_bytes(n)
-
-
-def _title(text: str, basis: tuple[str, str]) -> Text:
-    return Text("\n") + line((text, "bold"), " [", basis, "]")
 
 
 def _header(r: Report) -> RenderableType:
@@ -80,7 +75,7 @@ def _arch_details(a: Architecture) -> list[Text]:
 
 def _architecture(r: Report) -> RenderableType:
     a = r.architecture
-    title = Text("\n") + line(("Architecture", "bold"), " ", ("(config.json)", "dim"))
+    title = Text("\n") + line(("Architecture", "bold"), " ", (f"({architecture_source(r)})", "dim"))
     return Group(title, line(" · ".join(_arch_parts(a))), *_arch_details(a))
 
 
@@ -105,7 +100,8 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
     for name, c in sorted(w.by_component.items(), key=lambda kv: -kv[1].bytes):
         share = f"{100 * c.bytes / w.total_bytes:.1f}%" if w.total_bytes else "-"
         ct.add_row(*cells(name, _size(c.bytes, show_bytes), exact(c.parameters), share))
-    items: list[RenderableType] = [_title("Weights", EXACT), line(head), dt, Text(""), ct]
+    items: list[RenderableType] = [title("Weights", weights_basis(w)), line(head), *source_lines(w)]
+    items += [dt, Text(""), ct]
     notes = list(w.notes)
     if w.tied_embeddings:
         notes.append("lm_head is tied to the input embeddings (stored once)")
@@ -115,6 +111,7 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
         items.append(
             line(
                 f"quantization: {q.method}"
+                + (f" {q.format}" if q.format else "")
                 + (f" {q.bits:g}-bit" if q.bits else "")
                 + (f", group {q.group_size}" if q.group_size else "")
                 + f"{bpp}; {q.aux_tensors:,} auxiliary tensors ({human_bytes(q.aux_bytes)})"
@@ -139,7 +136,7 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
     kv = r.kv_cache
     if kv is None:
         return None
-    items: list[RenderableType] = [_title(f"KV cache ({kv.engine} view)", PROJECTED)]
+    items: list[RenderableType] = [title(f"KV cache ({kv.engine} view)", PROJECTED)]
     if kv.missing and not kv.total_bytes:
         items.append(line((f"cannot project: {'; '.join(kv.missing)}", "yellow")))
         return Group(*items)
@@ -181,7 +178,7 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
         return None
     per = f"{tr.gpus} GPU" + ("s" if tr.gpus != 1 else "")
     items: list[RenderableType] = [
-        _title(f"Training ({tr.method}, {tr.optimizer}, {per})", PROJECTED),
+        title(f"Training ({tr.method}, {tr.optimizer}, {per})", PROJECTED),
         line(
             f"{_size(tr.per_gpu_bytes, show_bytes)} per GPU"
             f" · model states {_size(tr.model_states_bytes, show_bytes)}"
@@ -201,6 +198,8 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
 
 
 def _verdict(fit: FitReport) -> Text:
+    if fit.refusal is not None:
+        return line(("vLLM would refuse", "bold red"))
     return line(("fits", "bold green") if fit.fits else ("does not fit", "bold red"))
 
 
@@ -248,10 +247,16 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
     fit = r.fit
     if fit is None:
         return None
-    items: list[RenderableType] = [_title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode})", PROJECTED)]
+    accounting = ", vLLM's accounting" if fit.engine == "vllm" else ""
+    items: list[RenderableType] = [
+        title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode}{accounting})", PROJECTED)
+    ]
     required, usable = _size(fit.required_bytes, show_bytes), _size(fit.usable_bytes, show_bytes)
     need = f"needs {required} of {usable} usable per GPU"
-    items.append(line(_verdict(fit), f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
+    if fit.refusal is not None:  # vLLM's own words
+        items.append(line((fit.refusal, "bold red"), f" ({need})"))
+    else:
+        items.append(line(_verdict(fit), f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
     if facts := _fit_facts(fit):
         items.append(line(" · ".join(facts)))
     t = Table(box=None, pad_edge=False, show_edge=False)
@@ -274,6 +279,10 @@ def render_report(report: Report, *, show_bytes: bool = False) -> Group:
         _architecture(report),
         _weights(report, show_bytes),
         _kv(report, show_bytes),
+        vllm_section(report.engine.vllm if report.engine else None, show_bytes),
+        llama_cpp_section(report.engine.llama_cpp, show_bytes)
+        if report.engine is not None and report.engine.llama_cpp is not None
+        else None,
         _training(report, show_bytes),
         _fit(report, show_bytes),
     ]

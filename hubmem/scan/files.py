@@ -9,13 +9,13 @@ from pathlib import Path
 import filelock
 
 from hubmem.errors import OutputExistsError
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.scan.input import Target
-from hubmem.scan.output import Existing, FsyncPolicy, LineWriter, compact_output, csv_line
+from hubmem.scan.output import Existing, FsyncPolicy, LineWriter, compact_output
 from hubmem.scan.progress import Progress
 from hubmem.scan.runner import ScanSettings, scan_repos
 from hubmem.scan.summary import ScanSummary
-from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, summary_row
+from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, csv_line, summary_row
 
 
 @dataclass

@@ -15,6 +15,8 @@ class Target:
     repo_id: str
     revision: str
     line: int = 0  # line number in the input (1-based), for messages
+    commit: str | None = None  # the commit the revision points at, when a listing said so (read at it)
+    last_modified: str | None = None  # the listing's lastModified (ISO 8601)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -4,18 +4,16 @@ that resume runs on an earlier output."""
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from hubmem.formats.json_reader import MAX_DEPTH, load_json
-from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, summary_row
+from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, csv_line, summary_row
 
 FsyncPolicy = Literal["row", "interval", "none"]
 
@@ -78,15 +76,11 @@ def ok_line(row: ScanRow, report_json: str) -> bytes:
 def error_line(row: ScanRow) -> bytes:
     assert row.error is not None
     out: dict[str, Any] = {"repo_id": row.repo_id, "revision": row.revision, "ok": False}
+    if row.commit is not None:  # the listing's commit (a failure of a listed repo)
+        out["commit"] = row.commit
     out["error"] = row.error.model_dump(exclude_none=True)
     out["seconds"] = row.seconds
     return (json.dumps(out, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
-
-
-def csv_line(values: Iterable[Any]) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(["" if v is None else v for v in values])
-    return buf.getvalue().encode()
 
 
 # -- resume ------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from hubmem.errors import HubmemError, InvalidRepoIdError
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.revision import current_commit
@@ -95,6 +95,7 @@ class _Scan:
                 repo_id=t.repo_id,
                 revision=t.revision,
                 ok=False,
+                commit=t.commit,
                 error=_error_of(exc),
                 seconds=round(time.perf_counter() - t0, 4),
             )
@@ -106,10 +107,11 @@ class _Scan:
         self._tell(t, "ok" if row.ok else "failed")
 
     async def _still_done(self, t: Target) -> bool:
-        """Resume: skip a target whose ok row is still at the commit its revision resolves to now (or
-        whose revision cannot be resolved now: its row is kept unverified)."""
+        """Resume: skip a target whose ok row is still at the commit its revision resolves to now (the
+        listing's commit, or one API request; a revision that cannot be resolved now keeps its row
+        unverified)."""
         try:
-            current = await current_commit(self.client, t.repo_id, t.revision)
+            current = t.commit or await current_commit(self.client, t.repo_id, t.revision)
         except HubmemError:
             self.summary.unverified += 1
             self._tell(t, "skipped")
@@ -128,7 +130,7 @@ class _Scan:
         snapshot = await fetch_snapshot(
             self.client,
             t.repo_id,
-            revision=t.revision,
+            revision=t.commit or t.revision,  # a listed target is read at the commit the listing gave
             subfolder=settings.options.subfolder,
             with_hub_info=settings.check,
             list_tree=False,

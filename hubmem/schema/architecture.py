@@ -174,6 +174,19 @@ class FamilyConfig(Model):
     vision: VisionTower | None = None
 
 
+class RopeConfig(Model):
+    """Rotary position embedding as config.json states it (the inputs of vLLM's ``get_rope`` and
+    ``_get_and_verify_max_len``); not part of the report."""
+
+    max_position_embeddings: int | None = None
+    rope_type: str = "default"  # rope_scaling / rope_parameters rope_type (or type), lower case
+    factor: float | None = None
+    original_max_position_embeddings: int | None = None
+    partial_rotary_factor: float | None = None  # partial_rotary_factor / rotary_pct
+    rotary_dim: int | None = None  # an absolute rotary dimension (GPT-J style)
+    local_base_freq: float | None = None  # Gemma 3: a second, local rope
+
+
 class QuantConfig(Model):
     """A checkpoint's quantization settings as config files state them (``hubmem.parse.quant``): config.json
     ``quantization_config`` / ``compression_config`` / MLX ``quantization``, or the companion files
@@ -251,5 +264,6 @@ class Architecture(Model):
     # parse-only facts for the estimators, kept out of the report (exclude=True)
     family: FamilyConfig = Field(default_factory=FamilyConfig, exclude=True)
     quant: QuantConfig | None = Field(default=None, exclude=True)
+    rope: RopeConfig | None = Field(default=None, exclude=True)
     notes: list[str] = Field(default_factory=list)  # config-class defaults applied, odd-but-handled values
     missing: list[str] = Field(default_factory=list)  # what could not be derived (projections then say so)

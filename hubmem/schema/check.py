@@ -28,6 +28,7 @@ CHECK_NAMES: tuple[str, ...] = (
     "hub_parameters",  # the Hub's safetensors parameters (per dtype, total) vs header counts
     "config_parameters",  # parameters derived from config.json vs header parameters
     "name_size",  # the size in the repo name ("8B", "A3B", "8x7B", "16E") vs actual
+    "gguf_config",  # GGUF metadata vs config.json (layers, heads, KV heads, head dim, vocabulary)
 )
 
 

@@ -12,7 +12,10 @@ from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, MemoryItem, Model
 
 class GPUSpec(Model):
     """One GPU kind. ``memory_bytes`` is the capacity the vendor states, in the vendor's unit
-    (``memory_unit``); ``reported_bytes`` is what the driver reports as total when documented."""
+    (``memory_unit``); ``reported_bytes`` is the total **CUDA reports** (``cudaMemGetInfo`` /
+    ``torch.cuda.mem_get_info()[1]``, what vLLM multiplies by ``gpu_memory_utilization``) where a public
+    source shows it, with ``reported_source`` saying which print it is; ``nvidia_smi_mib`` is the
+    ``memory.total`` nvidia-smi prints (MiB), a different and larger number."""
 
     name: str
     aliases: list[str] = Field(default_factory=list)
@@ -20,7 +23,11 @@ class GPUSpec(Model):
     memory_gb: float = Field(gt=0)  # as printed on the datasheet
     memory_unit: Literal["GB", "GiB"] = "GB"  # GB = 10^9 bytes, GiB = 2^30 bytes
     memory_type: str = ""
-    reported_bytes: int | None = Field(default=None, gt=0)  # e.g. nvidia-smi total (MiB x 2^20)
+    reported_bytes: int | None = Field(default=None, gt=0)  # CUDA-reported total (not nvidia-smi)
+    reported_source: str = ""  # the print reported_bytes comes from, with its rounding
+    nvidia_smi_mib: int | None = Field(default=None, gt=0)  # nvidia-smi memory.total (MiB)
+    nvlink: bool | None = None  # GPUs of this kind talk over NVLink (SXM boards); None = unknown
+    compute_capability: str | None = None  # CUDA SM version, e.g. "9.0" (picks vLLM kernels)
     source: str = ""
     note: str = ""
 
@@ -50,7 +57,8 @@ class FitOptions(Model):
     max_num_seqs: int = Field(
         default=256, ge=1, le=MAX_COUNT
     )  # vLLM default; sampler logits are counted for these
-    memory_basis: Literal["vendor", "reported"] = "vendor"
+    # reported: the CUDA-reported total where the catalog knows it (what vLLM budgets), else the vendor figure
+    memory_basis: Literal["vendor", "reported"] = "reported"
     max_gpus: int = Field(default=8, ge=1, le=MAX_COUNT)
     gpu_counts: Literal["pow2", "any"] = "pow2"
     context_limit: int | None = Field(
@@ -73,7 +81,7 @@ class FitReport(Model):
     gpu: str
     gpus: int = 1
     memory_per_gpu_bytes: int = 0  # capacity used for the verdict (see memory_basis)
-    memory_basis: str = "vendor"
+    memory_basis: str = "reported"
     utilization: float = 0.9
     reserve_bytes: int = 0
     usable_bytes: int = 0  # floor(memory x utilization) - reserve
@@ -84,6 +92,8 @@ class FitReport(Model):
     required_bytes: int = 0  # per GPU
     headroom_bytes: int = 0  # usable - required (negative = short by that much)
     fits: bool
+    refusal: str | None = None  # "vLLM would refuse: <vLLM's message>" (then fits is False)
+    engine: str = "transformers"  # whose accounting: transformers (fixed reserve) or vllm (its own budget)
     context: int | None = None
     batch: int | None = None
     max_context: int | None = None  # largest context that fits for ``batch`` (0 = not even one token)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, Model
 
-KVEngine = Literal["transformers", "vllm"]
+KVEngine = Literal["transformers", "vllm", "llama.cpp"]
 
 # Accepted --kv-dtype values. "auto" = the model's activation dtype (never a packed storage dtype).
 # "fp8_ds_mla" is vLLM's FlashMLA-sparse layout (656 B per token per layer) and applies to MLA models only.
@@ -25,6 +25,15 @@ KVDtype = Literal[
     "fp8_e4m3",
     "fp8_e5m2",
     "fp8_ds_mla",
+    # llama.cpp's names (-ctk / -ctv): f16/f32 everywhere, the block-quantized types with engine llama.cpp
+    "f16",
+    "f32",
+    "q8_0",
+    "q4_0",
+    "q4_1",
+    "iq4_nl",
+    "q5_0",
+    "q5_1",
 ]
 # Recurrent (SSM / DeltaNet) state dtype. "auto": see estimate/state.py.
 SSMDtype = Literal["auto", "bfloat16", "bf16", "float16", "fp16", "float32", "fp32"]
@@ -46,7 +55,8 @@ class KVOptions(Model):
     block_size: int | None = Field(
         default=None, ge=1, le=MAX_TOKENS
     )  # vLLM; None = 16 (64 for MLA; enlarged for Mamba hybrids)
-    max_num_batched_tokens: int = Field(default=8192, ge=1, le=MAX_TOKENS)  # vLLM
+    # vLLM; None = vLLM's default (8192 in the per-request KV view; per GPU and version in the engine view)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     disable_hybrid_kv_cache_manager: bool = False  # vLLM --disable-hybrid-kv-cache-manager
     encoder_length: int | None = Field(
         default=None, ge=1, le=MAX_TOKENS

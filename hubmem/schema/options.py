@@ -15,6 +15,13 @@ from hubmem.schema.training import TrainingOptions
 class Options(Model):
     revision: str = "main"
     subfolder: str | None = None
+    gguf_file: str | None = Field(
+        default=None, description="GGUF repos: the file (or split model) to read, by name; None = the default"
+    )
+    quant: str | None = Field(
+        default=None,
+        description="GGUF repos: the quantization to read (Q4_K_M, Q8_0 ...), from the file names",
+    )
     kv: KVOptions = Field(default_factory=KVOptions)
     training: TrainingOptions = Field(default_factory=TrainingOptions)
     vllm: VllmOptions = Field(default_factory=VllmOptions)

@@ -6,11 +6,16 @@ JSONL, failed: {"repo_id", "revision", "ok": false, "error": {"kind", "message",
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
 from typing import Any
 
 from hubmem.schema.check import CHECK_NAMES
 from hubmem.schema.common import Model
+from hubmem.schema.fit import FitReport
 from hubmem.schema.report import Report
+from hubmem.schema.weights import WeightsReport
 
 
 class ScanError(Model):
@@ -50,6 +55,17 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "active_parameters",
     "kv_bytes_per_token",
     "max_context",
+    "format",
+    "layers",
+    "engine",
+    "context",
+    "batch",
+    "gpu",
+    "gpus",
+    "fits",
+    "fit_max_context",
+    "fit_max_batch",
+    "fit_min_gpus",
     "check_ok",
     "check_mismatches",
     *(c for name in CHECK_NAMES for c in (name, f"{name}_difference")),
@@ -58,6 +74,13 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "bytes_received",
     "cache_hits",
 )
+
+
+def csv_line(values: Iterable[Any]) -> bytes:
+    """One CSV line (``None`` as an empty field), as ``hubmem scan --csv`` and ``catalog export`` write it."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    return buf.getvalue().encode()
 
 
 def summary_row(row: ScanRow) -> dict[str, Any]:
@@ -87,9 +110,15 @@ def summary_row(row: ScanRow) -> dict[str, Any]:
         active_parameters=w.moe.active_parameters if w.moe else w.parameters,
         kv_bytes_per_token=r.kv_cache.bytes_per_token if r.kv_cache and r.kv_cache.complete else None,
         max_context=a.max_context,
+        format=weights_format(w),
+        layers=a.num_layers,
         bytes_received=r.fetch.bytes_received,
         cache_hits=r.fetch.cache_hits,
     )
+    if r.kv_cache is not None:
+        out.update(engine=r.kv_cache.engine, context=r.kv_cache.context, batch=r.kv_cache.batch)
+    if r.fit is not None:
+        out.update(fit_columns(r.fit))
     if r.check is not None:
         out.update(check_ok=r.check.ok, check_mismatches=r.check.mismatches)
         for item in r.check.items:
@@ -97,3 +126,27 @@ def summary_row(row: ScanRow) -> dict[str, Any]:
                 out[item.name] = item.status
                 out[f"{item.name}_difference"] = item.difference
     return out
+
+
+def weights_format(weights: WeightsReport) -> str:
+    """``safetensors``, ``gguf`` or ``config`` (no weight file read: config-derived figures only); the
+    report's ``weights.source`` where the report has that field, else the weight files' suffixes."""
+    source = getattr(weights, "source", None)
+    if isinstance(source, str) and source:
+        return source
+    if any(f.path.endswith(".gguf") for f in weights.files):
+        return "gguf"
+    return "safetensors" if weights.files else "config"
+
+
+def fit_columns(fit: FitReport) -> dict[str, Any]:
+    """The fit verdict's columns: the GPU kind and count, the verdict, the largest context / batch that fit
+    and the fewest GPUs that do."""
+    return {
+        "gpu": fit.gpu,
+        "gpus": fit.gpus,
+        "fits": fit.fits,
+        "fit_max_context": fit.max_context,
+        "fit_max_batch": fit.max_batch,
+        "fit_min_gpus": fit.min_gpus,
+    }

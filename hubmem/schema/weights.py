@@ -79,8 +79,33 @@ class MoEInfo(Model):
     notes: list[str] = Field(default_factory=list)
 
 
+class GGUFFile(Model):
+    """One GGUF model of a repo: a file, or the shards of a split file (``-00001-of-00003.gguf``)."""
+
+    name: str  # the file name; for split files, the name without the ``-0000k-of-0000n`` part
+    files: list[str]  # repo paths (split shards in order)
+    size: int | None = None  # bytes, exact (the Hub's file listing or the range reads), None when unknown
+    quant: str | None = None  # quantization from the name (Q4_K_M, Q8_0, F16 ...)
+    kind: Literal["model", "mmproj"] = "model"  # mmproj-*: a multimodal projector, not a language model
+
+
+class GGUFChoice(Model):
+    """Which GGUF model was read, why, and every GGUF the repo has."""
+
+    chosen: str  # GGUFFile.name of the one read
+    reason: str
+    available: list[GGUFFile] = Field(default_factory=list)
+
+
+class ListedFile(Model):
+    path: str
+    size: int | None  # bytes, exact, from the Hub's file listing (or the file system); not read
+
+
 class WeightsReport(Model):
-    basis: Literal["exact"] = "exact"
+    basis: Literal["exact", "projected"] = "exact"  # projected: source "config" (no weight file read)
+    # where the figures come from: safetensors headers, a GGUF header, or config.json alone
+    source: Literal["safetensors", "gguf", "config"] = "safetensors"
     total_bytes: int
     parameters: int  # logical parameters
     elements: int  # raw element count (what huggingface_hub's get_safetensors_metadata sums)
@@ -97,4 +122,7 @@ class WeightsReport(Model):
     index_total_size: int | None = None  # model.safetensors.index.json metadata.total_size when present
     quantization: QuantizationInfo | None = None
     moe: MoEInfo | None = None
+    gguf: GGUFChoice | None = None  # source "gguf": the file read and the others
+    # weight files not read (pytorch_model*.bin, *.pt, consolidated.*.pth) with their listed sizes
+    unread_files: list[ListedFile] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

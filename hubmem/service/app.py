@@ -6,8 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.service.auth import TokenHasher
 from hubmem.service.backend import Backend, HubBackend
+from hubmem.service.catalog import add_catalog_routes
 from hubmem.service.core import Core
 from hubmem.service.metrics import Registry
 from hubmem.service.routes import (
@@ -32,8 +34,12 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app[REGISTRY] = registry
     app[HTTP_METRICS] = HttpMetrics.register(registry)
     app[HASHER] = TokenHasher()
-    app[CORE] = Core(settings, backend if backend is not None else HubBackend(settings.endpoint), registry)
+    if backend is None:
+        cache = HeaderCache(settings.header_cache) if settings.header_cache is not None else None
+        backend = HubBackend(settings.endpoint, cache=cache)
+    app[CORE] = Core(settings, backend, registry)
     add_routes(app)
+    add_catalog_routes(app, settings.catalog)
 
     async def close(app: web.Application) -> None:
         await app[CORE].aclose()
@@ -52,8 +58,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
     return {"keepalive_timeout": settings.header_timeout}
 
 
-def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve until interrupted (``hubmem serve``)."""
+def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, reuse_port: bool = False) -> None:
+    """Serve until interrupted (``hubmem serve``). ``reuse_port``: SO_REUSEPORT, so several processes listen
+    on one port and the kernel spreads the connections among them (Linux)."""
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -61,6 +68,7 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> Non
         create_app(settings),
         host=host,
         port=port,
+        reuse_port=reuse_port or None,
         access_log_format=ACCESS_LOG_FORMAT,
         print=lambda msg: logging.getLogger("hubmem.service").info("%s", msg),
         **server_options(settings),

@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel
 
 from hubmem.errors import NotImplementedYetError
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.pool import connection_pool
 from hubmem.fetch.hub import fetch_snapshot
@@ -94,6 +95,7 @@ class HubBackend:
         max_wait: float = 5.0,
         backoff_base: float = 0.5,
         max_connections: int = 64,
+        cache: HeaderCache | None = None,
     ) -> None:
         from huggingface_hub import constants
 
@@ -103,6 +105,9 @@ class HubBackend:
         self.max_wait = max_wait  # a Retry-After longer than this is passed on to the caller (429)
         self.backoff_base = backoff_base
         self.max_connections = max_connections
+        # on disk, keyed by commit (and by token for gated / private repos): shared by service processes and
+        # the CLI; every fetch still makes its revision request with the caller's token, which checks access
+        self.cache = cache
         self._http: httpx.AsyncClient | None = None
 
     def _pool(self) -> httpx.AsyncClient:
@@ -130,7 +135,12 @@ class HubBackend:
         started = time.perf_counter()
         async with self._client(token) as client:
             snapshot = await fetch_snapshot(
-                client, repo_id, revision=revision, subfolder=subfolder, with_hub_info=hub_info
+                client,
+                repo_id,
+                revision=revision,
+                subfolder=subfolder,
+                with_hub_info=hub_info,
+                cache=self.cache,
             )
         weight = SNAPSHOT_OVERHEAD + sum(HEADER_WEIGHT * f.header_length for f in snapshot.files)
         public = is_public(snapshot.hub_info)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from hubmem._version import __version__
+from hubmem.schema.catalog import CatalogPage, CatalogQuery
 from hubmem.schema.check import CheckReport
 from hubmem.schema.report import Report
 from hubmem.service.params import QUERY_PARAMS
@@ -133,6 +134,7 @@ def openapi_document() -> dict[str, Any]:
             (ErrorBody, "serialization"),
             (ScanLine, "serialization"),
             (Health, "serialization"),
+            (CatalogPage, "serialization"),
         ],
         ref_template=REF,
         schema_generator=_ApiSchema,
@@ -146,7 +148,12 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "Exact weights, projected KV cache and training memory of Hugging Face models.",
         },
-        "paths": {**_model_paths(query), "/v1/scan": _scan_path(query), **_other_paths()},
+        "paths": {
+            **_model_paths(query),
+            "/v1/scan": _scan_path(query),
+            **_catalog_paths(),
+            **_other_paths(),
+        },
         "components": {
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A Hub token"}},
@@ -226,6 +233,48 @@ def _scan_path(query: list[dict[str, Any]]) -> dict[str, Any]:
                 },
             },
         }
+    }
+
+
+def _catalog_paths() -> dict[str, Any]:
+    """GET /v1/catalog (parameters: the CatalogQuery fields, as `hubmem catalog query` has them), the page."""
+    props = CatalogQuery.model_json_schema(ref_template=REF)["properties"]
+    params = []
+    for name, field in CatalogQuery.model_fields.items():
+        schema = {k: v for k, v in props[name].items() if k not in ("title", "description")}
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": schema,
+                "description": field.description,
+            }
+        )
+    return {
+        "/v1/catalog": {
+            "get": {
+                "operationId": "catalog",
+                "summary": "Rows of the catalog that `hubmem scan --db` writes (`hubmem serve --catalog DB`)",
+                "description": "The current row of every scanned repo that passes every filter given; "
+                "at most 1,000 rows per answer (limit, offset).",
+                "parameters": params,
+                "responses": {
+                    "200": _json_response("CatalogPage", "A page of rows"),
+                    **_error_responses(["422", "500"]),
+                    "503": {
+                        "description": "The service has no catalog, or it cannot be read",
+                        "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
+                    },
+                },
+            }
+        },
+        "/catalog": {
+            "get": {
+                "operationId": "catalogPage",
+                "responses": {"200": {"description": "The catalog page", "content": {"text/html": {}}}},
+            }
+        },
     }
 
 

@@ -28,3 +28,9 @@ class Settings:
     # the headers, and the snapshot's estimated memory (snapshot_bytes) for the header bytes
     max_report_tensors: int = 1_000_000
     default_retry_after: int = 60  # Retry-After when the Hub rate-limited us without saying for how long
+    # the on-disk, commit-keyed header cache (hubmem.fetch.cache.store), shared with other service processes
+    # and the CLI; None = none (each process keeps only its in-memory snapshots)
+    header_cache: str | None = None
+    catalog: str | None = (
+        None  # the catalog database for GET /v1/catalog and /catalog (SQLite or postgresql://)
+    )

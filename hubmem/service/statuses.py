@@ -35,6 +35,7 @@ STATUS_BY_KIND: dict[str, int] = {
     "error": 502,  # an unexpected upstream answer (e.g. a 400 or 418 from the Hub)
     "corrupt_header": 502,
     "offline": 503,
+    "catalog": 503,  # the catalog database is not configured, missing or unreachable
     "upstream_timeout": 504,
 }
 

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 REPOS = FIXTURES / "repos"
 THEORY = FIXTURES / "theory"
+DATA = ROOT / "tests" / "data"  # small committed extracts of measurements (tests/data/README.md)
 REBUILD = ".venv/bin/python -m scripts.fixtures.build"
 
 

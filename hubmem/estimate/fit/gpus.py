@@ -1,9 +1,16 @@
-"""The GPU catalog: built-in kinds (``gpus.json``) plus user files (JSON or TOML).
+"""The GPU catalog: built-in kinds (``gpus.json``) plus user files (JSON or TOML), ad-hoc sizes and the names
+nvidia-smi and torch print.
 
 Capacities are the vendor's datasheet figure read as decimal GB (10^9 bytes) unless an entry says
-``"memory_unit": "GiB"``; ``reported_bytes`` is the total the driver reports where a public source shows
-it (nvidia-smi's MiB x 2^20). The vendor figure is the conservative default: an "80GB" H100 is
-80,000,000,000 bytes here, while nvidia-smi reports 85,520,809,984 bytes and CUDA about 79.2 GiB usable.
+``"memory_unit": "GiB"``. ``reported_bytes`` is the total **CUDA** reports (``cudaMemGetInfo``, what vLLM
+multiplies by ``gpu_memory_utilization``) where a public print shows it (``reported_source`` says which:
+torch's ``total_memory=...MB`` is MiB truncated, vLLM's ``Free memory on device (f/t GiB)`` is GiB to two
+decimals); nvidia-smi's ``memory.total`` (``nvidia_smi_mib``) is larger and is not what CUDA reports. An
+"80GB" H100 SXM is 80,000,000,000 B (vendor), 81,559 MiB (nvidia-smi) and 81,090 MiB (CUDA).
+
+Names: ``find_gpu`` accepts catalog names and aliases case/space/dash-insensitively, the names nvidia-smi and
+torch print (``"NVIDIA H100 80GB HBM3"``, ``"Tesla T4"``: a leading vendor word is dropped), and ad-hoc sizes
+(``48GiB``, ``80GB``, ``24G`` = GiB) taken as the total CUDA reports.
 
 User catalogs: ``HUBMEM_GPUS`` (one path, or several separated by ``os.pathsep``) and/or an explicit
 path; entries with the same name replace built-in ones. File format: ``{"gpus": [{"name": ...,
@@ -105,15 +112,51 @@ def _index(catalog: dict[str, GPUSpec]) -> dict[str, GPUSpec]:
     return index
 
 
+_VENDOR_WORDS = ("nvidia", "amd", "tesla", "geforce", "quadro", "instinct", "radeon")
+_AD_HOC = re.compile(r"^(\d+(?:\.\d+)?)\s*(gib|gb|g)$", re.IGNORECASE)
+
+
+def ad_hoc_gpu(name: str) -> GPUSpec | None:
+    """``48GiB`` / ``80GB`` / ``24G`` (= GiB): a GPU of that size, taken as the total CUDA reports."""
+    m = _AD_HOC.match(name.strip())
+    if m is None:
+        return None
+    size, unit = float(m.group(1)), m.group(2).lower()
+    if size <= 0:
+        return None
+    memory_unit = "GB" if unit == "gb" else "GiB"
+    spec = GPUSpec(name=name.strip(), memory_gb=size, memory_unit=memory_unit)
+    return spec.model_copy(
+        update={
+            "reported_bytes": spec.memory_bytes,
+            "reported_source": "ad-hoc size, taken as the CUDA total",
+        }
+    )
+
+
+def _without_vendor(name: str) -> str:
+    """``"NVIDIA GeForce RTX 4090"`` -> ``"GeForce RTX 4090"`` (nvidia-smi / torch device names)."""
+    first, _, rest = name.strip().partition(" ")
+    return rest if first.lower() in _VENDOR_WORDS and rest else name
+
+
 def find_gpu(name: str, catalog: dict[str, GPUSpec] | None = None) -> GPUSpec:
-    """The catalog entry for ``name`` (name or alias, case/space/dash-insensitive)."""
+    """The catalog entry for ``name`` (name or alias, case/space/dash-insensitive; an nvidia-smi / torch
+    device name; or an ad-hoc size such as ``48GiB``)."""
     catalog = load_catalog() if catalog is None else catalog
-    spec = _index(catalog).get(normalize(name))
+    index = _index(catalog)
+    candidates = [name, _without_vendor(name), _without_vendor(_without_vendor(name))]
+    for candidate in candidates:
+        spec = index.get(normalize(candidate))
+        if spec is not None:
+            return spec
+    spec = ad_hoc_gpu(name)
     if spec is None:
         known = ", ".join(sorted(s.name for s in catalog.values()))
         raise ConfigError(
             f"unknown GPU {name!r}",
-            hint=f"Known: {known}. Add one with {ENV_VAR}=/path/gpus.json (or .toml).",
+            hint=f"Known: {known}; or a size such as 48GiB / 80GB. Add one with {ENV_VAR}=/path/gpus.json "
+            "(or .toml).",
         )
     return spec
 

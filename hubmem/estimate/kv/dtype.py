@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubmem.errors import HubmemError
+from hubmem.errors import BadOptionError
 from hubmem.estimate.kv.state import DTYPE_BYTES
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.kv import KVOptions
@@ -14,27 +14,26 @@ KV_DTYPES: dict[str, tuple[str, int]] = {
     "float16": ("float16", 2),
     "fp16": ("float16", 2),
     "half": ("float16", 2),
+    "f16": ("float16", 2),  # llama.cpp's name
     "float32": ("float32", 4),
     "fp32": ("float32", 4),
+    "f32": ("float32", 4),
     "fp8": ("float8_e4m3", 1),  # vLLM "fp8" = e4m3
     "fp8_e4m3": ("float8_e4m3", 1),
     "fp8_e5m2": ("float8_e5m2", 1),
     "fp8_ds_mla": ("fp8_ds_mla", 1),
 }
+# llama.cpp's block-quantized cache types (-ctk / -ctv): only the llama.cpp engine has them
+LLAMA_CPP_ONLY = frozenset({"q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"})
 FP8_DS_MLA_BYTES = 656  # 512 fp8 NoPE + 4 fp32 scales + 64 bf16 RoPE (vLLM flashmla_sparse.py)
 
 
-class KVOptionError(HubmemError, ValueError):
-    """A KV option that does not apply to this model or engine (e.g. fp8_ds_mla on a non-MLA model).
+class KVOptionError(BadOptionError):
+    """A KV option that does not apply to this model or engine (e.g. fp8_ds_mla on a non-MLA model)."""
 
-    A ValueError too, so generic option validation handlers catch it; the CLI shows it like every
-    HubmemError (kind ``bad_option``, exit code 2 like a click usage error).
-    """
-
-    kind = "bad_option"
-    exit_code = 2
     default_hint = (
-        "kv_dtype: auto, bf16, fp16, fp32, fp8, fp8_e4m3, fp8_e5m2; fp8_ds_mla for MLA models on vLLM"
+        "kv_dtype: auto, bf16, fp16, fp32, fp8, fp8_e4m3, fp8_e5m2; fp8_ds_mla for MLA models on vLLM; "
+        "q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1 with --engine llama.cpp"
     )
 
 
@@ -42,6 +41,11 @@ def resolve_kv_dtype(arch: Architecture, options: KVOptions) -> tuple[str, int, 
     """(canonical KV dtype, bytes per element, assumptions). Raises KVOptionError for inapplicable options."""
     notes: list[str] = []
     opt = options.kv_dtype
+    if opt in LLAMA_CPP_ONLY:
+        raise KVOptionError(
+            f"kv_dtype {opt} is a llama.cpp cache type; {options.engine} has no such KV cache "
+            "(use --engine llama.cpp, or fp8 for an 8-bit cache)"
+        )
     if opt == "fp8_ds_mla":
         if arch.mla is None:
             raise KVOptionError("kv_dtype fp8_ds_mla is an MLA cache layout; this model has no MLA layers")

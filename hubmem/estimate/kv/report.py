@@ -8,14 +8,17 @@ Per layer and token (``b`` = bytes per element of the KV dtype):
 * cross-attention: the same per token, for a fixed number of encoder tokens;
 * Mamba / gated DeltaNet / lightning / short conv: a fixed state per sequence (``state.py``).
 
-Two engine views, both labelled in the report:
+Three engine views, each labelled in the report:
 
 * ``engine="transformers"`` - tokens actually held by transformers' caches: DynamicCache by default
   (a sliding/chunked layer keeps its last ``window - 1`` tokens, ``DynamicSlidingWindowLayer``), or
   StaticCache with ``transformers_cache="static"`` (``min(window, context)`` slots).
 * ``engine="vllm"`` - what vLLM's paged allocator reserves to admit a request of ``context`` tokens:
   block rounding, sliding/chunked reservation with ``max_num_batched_tokens``, hybrid groups with
-  padding layers, Mamba page padding (``paged.py``).
+  padding layers, Mamba page padding (``hubmem.estimate.engines.vllm.pages``).
+
+* ``engine="llama.cpp"`` - the KV caches (cells, both caches of an iSWA model) and recurrent state llama.cpp
+  allocates (:mod:`hubmem.estimate.engines.llamacpp.memory`).
 
 When something needed is missing the report is still returned, with ``complete=False``, every total
 0 and ``missing`` naming what is absent: a partial total would silently understate, so none is given.
@@ -26,10 +29,13 @@ Parts: ``kv_dtype.py`` (cache / state dtypes), ``kv_layers.py`` (bytes per token
 
 from __future__ import annotations
 
+from hubmem.estimate.engines.llamacpp.memory import kv_report
+from hubmem.estimate.engines.vllm.groups import PagedView
+from hubmem.estimate.engines.vllm.pages import vllm_view
 from hubmem.estimate.kv.held import Evaluation, aggregate, transformers_view
 from hubmem.estimate.kv.plan import CachePlan, build_plan, fmt
-from hubmem.estimate.kv.vllm import VllmView, vllm_view
 from hubmem.schema.architecture import Architecture
+from hubmem.schema.engines import LlamaCppOptions
 from hubmem.schema.kv import KVCacheReport, KVOptions, KVScenario
 
 DEFAULT_CONTEXT = 8192
@@ -51,7 +57,7 @@ def _context(arch: Architecture, options: KVOptions) -> tuple[int, str | None]:
 
 def evaluate(
     plan: CachePlan, arch: Architecture, options: KVOptions, context: int
-) -> tuple[Evaluation, VllmView | None]:
+) -> tuple[Evaluation, PagedView | None]:
     """The chosen engine view at ``context``: tokens held (transformers) or reserved (vLLM)."""
     if options.engine == "vllm":
         view = vllm_view(plan, arch, options, context)
@@ -83,8 +89,13 @@ def _scenario(label: str, ev: Evaluation, context: int, batch: int) -> KVScenari
     )
 
 
-def estimate_kv_cache(arch: Architecture, options: KVOptions) -> KVCacheReport:
-    """Project KV cache + recurrent state for ``options.batch`` sequences of ``options.context`` tokens."""
+def estimate_kv_cache(
+    arch: Architecture, options: KVOptions, llama_cpp: LlamaCppOptions | None = None
+) -> KVCacheReport:
+    """Project KV cache + recurrent state for ``options.batch`` sequences of ``options.context`` tokens
+    (engine llama.cpp: as llama.cpp allocates them, under ``llama_cpp``'s settings)."""
+    if options.engine == "llama.cpp":
+        return kv_report(arch, options, llama_cpp)
     plan = build_plan(arch, options)
     context, context_note = _context(arch, options)
     batch = options.batch

@@ -7,10 +7,9 @@ absmax ...) are folded into the module they belong to, so per-tensor training ru
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Set
+from dataclasses import dataclass
 
-from hubmem.estimate.weights.names import module_name
 from hubmem.estimate.weights.quant_scheme import (
     AUX_SUFFIXES,
     BNB4_AUX_SUFFIXES,
@@ -53,6 +52,18 @@ class LogicalTensor:
     packed: bool = False
     buffer: bool = False  # integer / bool tensors of an unquantized model (position ids ...): not trainable
     shape_inferred: bool = False  # shape taken from the config (bnb 4-bit flattens it)
+    # A group of tensors alike (one name pattern, dtype and shape): ``shape`` and ``params`` are per tensor,
+    # ``stored_bytes`` is the group's total, ``names`` every member's name (empty = just ``name``).
+    count: int = 1
+    names: tuple[str, ...] = ()
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return self.names or (self.name,)
+
+    @property
+    def total_params(self) -> int:
+        return self.params * self.count
 
 
 # weights-section quantization method (substring) -> the packing family the unpacking rules know
@@ -101,14 +112,14 @@ def _linear_shape_from_config(module: str, arch: Architecture) -> tuple[int, int
     return table.get(leaf)
 
 
-def _sibling(mod: str, leaf: str) -> str:
+def sibling(mod: str, leaf: str) -> str:
     return f"{mod}.{leaf}" if mod else leaf
 
 
-class _Unpacker:
+class Unpacker:
     """The rules of one checkpoint: which tensors are bookkeeping, and each packed tensor's logical shape."""
 
-    def __init__(self, names: set[str], quant: str | None, bits: int, arch: Architecture | None) -> None:
+    def __init__(self, names: Set[str], quant: str | None, bits: int, arch: Architecture | None) -> None:
         self.names, self.quant, self.bits, self.arch = names, quant, bits, arch
 
     def aux_owner(self, t: Tensor, mod: str, leaf: str) -> str | None:
@@ -116,13 +127,13 @@ class _Unpacker:
         if ".quant_state." in t.name:
             return mod[: -len(".quant_state")]
         mxfp4_scales = leaf.endswith("_scales") and t.dtype == "U8"
-        if mxfp4_scales and _sibling(mod, leaf[:-7] + "_blocks") in self.names:
-            return _sibling(mod, leaf[:-7])
+        if mxfp4_scales and sibling(mod, leaf[:-7] + "_blocks") in self.names:
+            return sibling(mod, leaf[:-7])
         if leaf in AUX_LEAVES or t.dtype == "F8_E8M0":
-            return _sibling(mod, leaf[:-7]) if mxfp4_scales else mod
-        if leaf == "scales" and (self.quant == "mlx" or _sibling(mod, "qweight") in self.names):
+            return sibling(mod, leaf[:-7]) if mxfp4_scales else mod
+        if leaf == "scales" and (self.quant == "mlx" or sibling(mod, "qweight") in self.names):
             return mod
-        if leaf == "biases" and self.quant == "mlx" and _sibling(mod, "scales") in self.names:
+        if leaf == "biases" and self.quant == "mlx" and sibling(mod, "scales") in self.names:
             return mod
         return None
 
@@ -133,12 +144,12 @@ class _Unpacker:
         if leaf == "qweight" and two_d:
             per = container // self.bits
             shape = (cols, rows * per) if self.quant != "awq" else (cols * per, rows)
-            return _sibling(mod, "weight"), shape
+            return sibling(mod, "weight"), shape
         if leaf == "weight_packed" and two_d:
             per = 2 if t.dtype == "U8" else container // self.bits
-            return _sibling(mod, "weight"), (rows, cols * per)
+            return sibling(mod, "weight"), (rows, cols * per)
         if leaf.endswith("_blocks") and t.dtype == "U8" and len(t.shape) >= 2:
-            return _sibling(mod, leaf[: -len("_blocks")]), (*t.shape[:-2], t.shape[-2] * t.shape[-1] * 2)
+            return sibling(mod, leaf[: -len("_blocks")]), (*t.shape[:-2], t.shape[-2] * t.shape[-1] * 2)
         if leaf == "weight" and two_d and self.quant == "nvfp4" and t.dtype == "U8":
             return t.name, (rows, cols * 2)
         if leaf == "weight" and two_d and self.quant == "mlx" and t.dtype == "U32":
@@ -163,34 +174,3 @@ class _Unpacker:
             return self.bnb4(t, mod)
         is_param = t.dtype in FLOAT_DTYPES or (self.quant is not None and leaf == "weight")
         return LogicalTensor(t.name, t.shape, t.numel, t.nbytes, t.dtype, False, not is_param)
-
-
-def _fold_aux(out: list[LogicalTensor], aux_bytes: dict[str, int]) -> None:
-    """Add each module's auxiliary bytes to its logical weight (or keep them as a bookkeeping buffer)."""
-    by_module = {module_name(lt.name): i for i, lt in enumerate(out)}
-    by_name = {lt.name: i for i, lt in enumerate(out)}
-    for owner, nbytes in aux_bytes.items():
-        i = by_name.get(owner, by_module.get(owner))
-        if i is None:
-            out.append(LogicalTensor(owner + ".<aux>", (0,), 0, nbytes, "U8", buffer=True))
-        else:
-            out[i] = replace(out[i], stored_bytes=out[i].stored_bytes + nbytes)
-
-
-def logical_tensors(
-    tensors: Sequence[Tensor], *, quant: str | None, bits: int = 4, arch: Architecture | None = None
-) -> list[LogicalTensor]:
-    """Unpack the real tensor list into logical tensors (see ``LogicalTensor``)."""
-    unpack = _Unpacker({t.name for t in tensors}, quant, bits, arch)
-    aux_bytes: dict[str, int] = {}
-    out: list[LogicalTensor] = []
-    for t in tensors:
-        mod, _, leaf = t.name.rpartition(".")
-        owner = unpack.aux_owner(t, mod, leaf)
-        if owner is not None:
-            aux_bytes[owner] = aux_bytes.get(owner, 0) + t.nbytes
-        else:
-            out.append(unpack.logical(t, mod, leaf))
-    if aux_bytes:
-        _fold_aux(out, aux_bytes)
-    return out

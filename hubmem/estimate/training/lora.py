@@ -42,13 +42,13 @@ def target_matches(module: str, target: str) -> bool:
 class LoRAMatch:
     rank: int
     targets: list[str]
-    modules: list[tuple[str, int, int]] = field(default_factory=list)  # (module, in, out)
+    adapted: int = 0  # Linear modules that get an adapter
     matched_leaves: list[str] = field(default_factory=list)
     unmatched_targets: list[str] = field(default_factory=list)
     skipped_non_linear: list[str] = field(default_factory=list)  # matched a name but not a 2-D Linear
     skipped_experts: int = 0  # routed-expert weights a target matched but that got no adapter
     trainable_parameters: int = 0
-    adapter_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    adapter_shapes: dict[tuple[int, ...], int] = field(default_factory=dict)  # adapter shape -> how many
 
 
 def is_router(t: LogicalTensor, num_experts: int | None) -> bool:
@@ -57,6 +57,55 @@ def is_router(t: LogicalTensor, num_experts: int | None) -> bool:
         return False
     leaf = module_name(t.name).rsplit(".", 1)[-1]
     return leaf in ("gate", "router") or "router" in t.name
+
+
+@dataclass
+class _Matcher:
+    """PEFT's target matching over one checkpoint's (grouped) logical tensors."""
+
+    result: LoRAMatch
+    named: list[str]  # targets other than all-linear
+    all_linear: str | None  # the all-linear spelling used, if any
+    bias: bool
+    experts: bool
+    num_experts: int | None
+    hit: set[str] = field(default_factory=set)
+    leaves: dict[str, None] = field(default_factory=dict)
+
+    def add(self, t: LogicalTensor, name: str, n: int) -> None:
+        """``n`` tensors like ``t`` named like ``name`` (a group's member, or all of them)."""
+        r, mod, linear = self.result, module_name(name), is_linear_weight(t)
+        chosen = [x for x in self.named if target_matches(mod, x)]
+        if not self.experts and is_routed_expert(name):
+            if chosen or (self.all_linear and linear):
+                r.skipped_experts += n
+            return
+        if chosen and not linear:
+            if name.endswith(".weight") or t.shape is None or len(t.shape) != 1:
+                r.skipped_non_linear.extend([name] * n if n == 1 else t.members)
+            return
+        in_all = self.all_linear is not None and linear and not is_router(t, self.num_experts)
+        if not (chosen or in_all):
+            return
+        self.hit.update(chosen)
+        if in_all and self.all_linear is not None:
+            self.hit.add(self.all_linear)
+        assert t.shape is not None
+        out_f, in_f = t.shape
+        r.adapted += n
+        self.leaves[mod.rsplit(".", 1)[-1]] = None
+        r.trainable_parameters += n * (self.rank * (in_f + out_f) + (out_f if self.bias else 0))
+        for shape in ((self.rank, in_f), (out_f, self.rank), *([(out_f,)] if self.bias else [])):
+            r.adapter_shapes[shape] = r.adapter_shapes.get(shape, 0) + n
+
+    @property
+    def rank(self) -> int:
+        return self.result.rank
+
+
+def _per_member(named: list[str]) -> bool:
+    """Whether a target can tell two members of a group apart (a regex, or a name with a digit)."""
+    return any(x.startswith("re:") or any(c.isdigit() for c in x) for x in named)
 
 
 def match_lora(
@@ -72,41 +121,23 @@ def match_lora(
 
     Routed experts are adapted only with ``experts=True``: transformers >= 5 holds them as fused 3-D
     parameters, which PEFT's ``target_modules`` / ``all-linear`` do not reach (per-expert ``nn.Linear``
-    in transformers 4). ``all-linear`` also skips MoE routers (custom modules in transformers 5)."""
+    in transformers 4). ``all-linear`` also skips MoE routers (custom modules in transformers 5).
+    A group of tensors (one name pattern) is matched once, unless a target could tell its members apart."""
     targets = list(targets)
     result = LoRAMatch(rank=rank, targets=targets)
-    all_linear = any(t.lower() in ("all-linear", "all_linear") for t in targets)
-    named = [t for t in targets if t.lower() not in ("all-linear", "all_linear")]
-    hit: set[str] = set()
-    leaves: dict[str, None] = {}
+    all_linear = next((x for x in targets if x.lower() in ("all-linear", "all_linear")), None)
+    named = [x for x in targets if x.lower() not in ("all-linear", "all_linear")]
+    m = _Matcher(result, named, all_linear, bias, experts, num_experts)
+    each = _per_member(named)
     for t in tensors:
         if t.buffer:
             continue
-        mod = module_name(t.name)
-        linear = is_linear_weight(t)
-        chosen = [x for x in named if target_matches(mod, x)]
-        if not experts and is_routed_expert(t.name):
-            if chosen or (all_linear and linear):
-                result.skipped_experts += 1
-            continue
-        if chosen and not linear:
-            if t.name.endswith(".weight") or t.shape is None or len(t.shape) != 1:
-                result.skipped_non_linear.append(t.name)
-            continue
-        in_all = all_linear and linear and not is_router(t, num_experts)
-        if not (chosen or in_all):
-            continue
-        hit.update(chosen)
-        if in_all:
-            hit.add(next(x for x in targets if x.lower() in ("all-linear", "all_linear")))
-        assert t.shape is not None
-        out_f, in_f = t.shape
-        result.modules.append((mod, in_f, out_f))
-        leaves[mod.rsplit(".", 1)[-1]] = None
-        result.trainable_parameters += rank * (in_f + out_f) + (out_f if bias else 0)
-        result.adapter_shapes.extend([(rank, in_f), (out_f, rank)])
-        if bias:
-            result.adapter_shapes.append((out_f,))
+        if each:
+            for name in t.members:
+                m.add(t, name, 1)
+        else:
+            m.add(t, t.name, t.count)
+    leaves, hit = m.leaves, m.hit
     result.matched_leaves = list(leaves)
     result.unmatched_targets = [x for x in targets if x not in hit]
     return result

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hubmem.estimate.training.logical import LogicalTensor, logical_tensors, quant_kind
+from hubmem.estimate.table import TensorTable
+from hubmem.estimate.training.logical import LogicalTensor, quant_kind
+from hubmem.estimate.training.tensor_groups import logical_groups
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
@@ -40,10 +42,12 @@ def _is_gated(tensors: Sequence[LogicalTensor]) -> bool:
     return any(marker in t.name for t in tensors for marker in _GATED_MARKERS)
 
 
-def prepare_training(weights: WeightsReport, tensors: Sequence[Tensor], arch: Architecture) -> PreparedModel:
-    """One pass over the checkpoint's tensors for every later training projection."""
+def prepare_training(
+    weights: WeightsReport, tensors: Sequence[Tensor], arch: Architecture, table: TensorTable | None = None
+) -> PreparedModel:
+    """One pass over the checkpoint's tensors (grouped in ``table``) for every later training projection."""
     quant, bits = quant_kind(weights)
-    lts = tuple(logical_tensors(tensors, quant=quant, bits=bits, arch=arch))
+    lts = tuple(logical_groups(tensors, quant=quant, bits=bits, arch=arch, table=table))
     params = tuple(t for t in lts if not t.buffer)
     buffers = tuple(t for t in lts if t.buffer)
     return PreparedModel(
@@ -53,7 +57,7 @@ def prepare_training(weights: WeightsReport, tensors: Sequence[Tensor], arch: Ar
         tensors=lts,
         params=params,
         buffers=buffers,
-        parameters=sum(t.params for t in params),
+        parameters=sum(t.total_params for t in params),
         buffer_bytes=sum(t.stored_bytes for t in buffers),
         gated_mlp=_is_gated(lts),
         weights_parameters=weights.parameters,

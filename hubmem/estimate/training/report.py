@@ -76,7 +76,7 @@ def plan_training(model: PreparedModel, options: TrainingOptions) -> TrainingPla
     p_all = model.parameters
     if model.weights_parameters and model.weights_parameters not in (
         p_all,
-        p_all + sum(t.params for t in model.buffers),
+        p_all + sum(t.total_params for t in model.buffers),
     ):
         assumptions.append(
             f"per-tensor unpacking gives {fmt(p_all)} logical parameters, the weights section "
@@ -162,7 +162,7 @@ def _estimator_alternatives(plan: TrainingPlan, sh: Sharder, gpus: int) -> list[
         text = f"2P + int(18P/N), N={n} (stage_1_and_2.py; older docs: 4P + 16P/N)"
         out.append(item("DeepSpeed estimate_zero2_model_states_mem_needs", 2 * p_all + 18 * p_all // n, text))
     if sh.tp == 1 and sh.stage == 3 and plan.options.fsdp == "none":
-        big_name, big = largest_module((t.name, t.params) for t in plan.model.params)
+        big_name, big = largest_module((n, t.params) for t in plan.model.params for n in t.members)
         text = f"4 x largest_layer_params ({big_name}: {fmt(big)}) + int(18P/N), N={n} (stage3.py)"
         out.append(item("DeepSpeed estimate_zero3_model_states_mem_needs", 4 * big + 18 * p_all // n, text))
     if sh.dp > 1:

@@ -64,9 +64,10 @@ def full_state_bytes(
     trainable: Sequence[LogicalTensor], pr: Precision, options: TrainingOptions
 ) -> tuple[int, int, int, int]:
     """(weights, gradients, master copy, optimizer states) bytes of training every tensor of ``trainable``."""
-    p = sum(t.params for t in trainable)
+    p = sum(t.total_params for t in trainable)
     states = sum(
-        state_bytes(
+        t.count
+        * state_bytes(
             options.optimizer, t.shape or (t.params,), pr.state, adafactor_beta1=options.adafactor_beta1
         )
         for t in trainable
@@ -77,7 +78,7 @@ def full_state_bytes(
 def _buffers_item(model: PreparedModel) -> list[StateItem]:
     if not model.buffer_bytes:
         return []
-    text = f"{len(model.buffers)} integer tensors as stored"
+    text = f"{sum(t.count for t in model.buffers)} integer tensors as stored"
     return [StateItem("buffers (not trained)", model.buffer_bytes, "frozen", text, False)]
 
 
@@ -103,7 +104,7 @@ def full_model_states(
     optimizer = describe_optimizer(options.optimizer, pr.state, adafactor_beta1=options.adafactor_beta1)
     ms.items.append(StateItem("optimizer states", s, "optimizer", optimizer))
     ms.items.extend(_buffers_item(model))
-    ms.gather_items = [(t.name, t.params * 2 * half) for t in model.params]
+    ms.gather_items = [(n, t.params * 2 * half) for t in model.params for n in t.members]
     ms.assumptions.append(f"precision: {pr.label}")
     if options.precision == "mixed" and options.optimizer == "adamw":
         ms.assumptions.append(
@@ -115,7 +116,7 @@ def full_model_states(
 
 
 def _lora_notes(match: LoRAMatch, model: PreparedModel, options: TrainingOptions, ms: ModelStates) -> None:
-    if not match.modules:
+    if not match.adapted:
         ms.missing.append(f"LoRA targets {options.lora_targets} matched no Linear weight of this checkpoint")
     if match.unmatched_targets:
         ms.assumptions.append(f"LoRA targets that matched nothing: {', '.join(match.unmatched_targets)}")
@@ -148,14 +149,14 @@ def lora_model_states(model: PreparedModel, options: TrainingOptions, half: int)
     trainable = match.trainable_parameters
     aw = 4 if options.adapter_dtype == "fp32" else 2
     s = sum(
-        state_bytes(options.optimizer, shape, aw, adafactor_beta1=options.adafactor_beta1)
-        for shape in match.adapter_shapes
+        n * state_bytes(options.optimizer, shape, aw, adafactor_beta1=options.adafactor_beta1)
+        for shape, n in match.adapter_shapes.items()
     )
     ms = ModelStates(trainable, model.parameters, trainable * aw, trainable * aw, 0, s, 0)
     ms.lora = LoRAInfo(
         rank=options.rank,
         targets=options.lora_targets,
-        adapted_modules=len(match.modules),
+        adapted_modules=match.adapted,
         matched_names=match.matched_leaves,
         unmatched_targets=match.unmatched_targets,
         trainable_parameters=trainable,
@@ -163,7 +164,7 @@ def lora_model_states(model: PreparedModel, options: TrainingOptions, half: int)
     _lora_notes(match, model, options, ms)
     adapters = (
         f"{aw} B ({options.adapter_dtype}) x {fmt(trainable)} LoRA params = r*(in+out), "
-        f"r={options.rank}, over {len(match.modules)} Linear layers"
+        f"r={options.rank}, over {match.adapted} Linear layers"
     )
     optimizer = describe_optimizer(options.optimizer, aw, adafactor_beta1=options.adafactor_beta1)
     ms.items.append(StateItem("adapter weights", ms.weights, "weights", adapters))
@@ -189,25 +190,22 @@ def _lora_base(model: PreparedModel, half: int, ms: ModelStates) -> None:
         ms.frozen_bytes = model.parameters * half + model.buffer_bytes
         formula = f"{half} B x {fmt(model.parameters)} params (base loaded at the compute dtype)"
     ms.items.append(StateItem("frozen base weights", ms.frozen_bytes, "frozen", formula))
-    ms.gather_items = [(t.name, t.params * half) for t in model.params]
+    ms.gather_items = [(n, t.params * half) for t in model.params for n in t.members]
 
 
 def _qlora_base(model: PreparedModel, options: TrainingOptions, ms: ModelStates) -> None:
     """The frozen base of QLoRA: every 2-D Linear weight re-quantized to bitsandbytes NF4."""
     q_params = q_data = q_absmax = q_tensors = other_params = 0
     for t in model.params:
+        n = t.count
         if is_linear_weight(t):
             data, absmax = nf4_bytes(t.params, double_quant=options.qlora_double_quant)
-            q_params, q_data, q_absmax, q_tensors = (
-                q_params + t.params,
-                q_data + data,
-                q_absmax + absmax,
-                q_tensors + 1,
-            )
-            ms.gather_items.append((t.name, data + absmax))
+            q_params, q_data, q_absmax = q_params + n * t.params, q_data + n * data, q_absmax + n * absmax
+            q_tensors += n
+            ms.gather_items += [(name, data + absmax) for name in t.members]
         else:
-            other_params += t.params
-            ms.gather_items.append((t.name, t.params * 2))
+            other_params += n * t.params
+            ms.gather_items += [(name, t.params * 2) for name in t.members]
     consts = q_tensors * QUANT_STATE_CONSTANTS
     absmax_rule = (
         "absmax uint8 per 64-block + fp32 per 256 blocks (double quant)"

@@ -14,10 +14,9 @@ norm -> ``other``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from hubmem.estimate.weights.names import is_norm_segment, layer_index
+from hubmem.estimate.weights.names import is_norm_segment, layer_index, mask_digits
 from hubmem.estimate.weights.segments import (
     ATTENTION_SEGMENTS,
     AUDIO_SEGMENTS,
@@ -25,8 +24,8 @@ from hubmem.estimate.weights.segments import (
     EMBED_SEGMENTS,
     FINAL_NORM_SEGMENTS,
     FUSED_EXPERT_SEGMENTS,
-    INDEX,
     LAYER_CONTAINERS,
+    LAYER_INDEX_RE,
     LM_HEAD_SEGMENTS,
     MIXER_ATTENTION,
     MIXER_MLP,
@@ -205,42 +204,67 @@ def classify_tensor(
     return info
 
 
-_DIGITS_RE = re.compile(r"\d+")
-_LAYER_RE = re.compile(r"(?:^|\.)(?:" + "|".join(sorted(LAYER_CONTAINERS)) + rf")\.({INDEX})(?:\.|$)")
+def _layer_segment(name: str) -> int | None:
+    """Index in ``name.split(".")`` of the first ``<container>.<digits>`` layer number, as layer_index."""
+    segs = name.split(".")
+    for i in range(len(segs) - 1):
+        if segs[i] in LAYER_CONTAINERS and LAYER_INDEX_RE.match(segs[i + 1]):
+            return i + 1
+    return None
 
 
 class Classifier:
-    """:func:`classify_tensor` with a cache keyed by the name's digit-free pattern.
+    """:func:`classify_tensor` with a cache keyed by the name with its digits masked.
 
-    Checkpoints repeat one pattern per layer and expert (DeepSeek-V3: 92k tensors, ~120 patterns);
-    only the layer index differs, and it matters only for the multi-token-prediction rule.
+    Checkpoints repeat one pattern per layer and expert (DeepSeek-V3: 92k tensors, a few hundred patterns):
+    the component is decided once per pattern, and only the layer number is read from each name (it
+    matters for the multi-token-prediction rule and the per-layer MoE figures).
     """
 
     def __init__(self, *, num_layers: int | None = None, mtp: bool = False) -> None:
         self.num_layers = num_layers
         self.mtp = mtp
-        self._cache: dict[tuple[str, int], NameInfo] = {}
+        self._cache: dict[tuple[str, bool], tuple[NameInfo, int | None]] = {}
 
-    def __call__(self, name: str, shape: tuple[int, ...]) -> NameInfo:
-        key = (_DIGITS_RE.sub("#", name), len(shape))
-        base = self._cache.get(key)
-        if base is None:
-            base = classify_tensor(name, shape)
-            self._cache[key] = base
-        if base.layer is None:
-            return base
-        m = _LAYER_RE.search(name)
-        layer = int(m.group(1)) if m else base.layer
-        if self.mtp and self.num_layers is not None and layer >= self.num_layers:
-            return NameInfo(MTP, layer)
-        return NameInfo(base.component, layer)
+    def __call__(self, name: str, shape: tuple[int, ...], masked: str | None = None) -> NameInfo:
+        """``masked``: ``name`` with its digits masked (``mask_digits``), when the caller has it already."""
+        return NameInfo(*self.locate(name, shape, masked or mask_digits(name)))
+
+    def pattern(self, name: str, shape: tuple[int, ...], masked: str) -> tuple[NameInfo, int | None]:
+        """(component of the pattern, index of the layer number in ``name.split(".")``) for every tensor
+        named like ``name`` (``masked``: its digits masked) with as many dims as ``shape``."""
+        key = (masked, len(shape) == 4)  # 4-D: the causal-mask buffer rule
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = (classify_tensor(name, shape), _layer_segment(name))
+        return cached
+
+    def component(self, base: NameInfo, layer: int | None) -> str:
+        """A layer at or beyond num_hidden_layers is a multi-token-prediction layer (in a model with MTP)."""
+        if layer is not None and self.mtp and self.num_layers is not None and layer >= self.num_layers:
+            return MTP
+        return base.component
+
+    def locate(self, name: str, shape: tuple[int, ...], masked: str) -> tuple[str, int | None]:
+        """(component, layer index) of one tensor, ``masked`` being its name with the digits masked."""
+        base, segment = self.pattern(name, shape, masked)
+        if segment is None:
+            return base.component, base.layer
+        text = name.split(".", segment + 1)[segment]
+        if not LAYER_INDEX_RE.match(text):  # same pattern, but a 10+ digit number: no layer (never int() it)
+            return base.component, base.layer
+        layer = int(text)
+        return self.component(base, layer), layer
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One tensor as the weights estimate sees it: where it belongs and what it counts for."""
+    """Tensors the weights estimate treats alike: one name pattern (digits masked) in one layer, one dtype,
+    shape, file, component and quantization role. Checkpoints repeat a few hundred patterns over up to 100k
+    tensors (every expert of every layer), so the estimate works on ~1,000 records instead of every tensor.
+    ``bytes``, ``elements`` and ``parameters`` are totals over the ``count`` tensors."""
 
-    name: str
+    name: str  # the first tensor's name
     dtype: str
     shape: tuple[int, ...]
     file: str
@@ -250,3 +274,5 @@ class Record:
     role: str  # plain | quantized | aux
     component: str
     layer: int | None
+    count: int = 1
+    experts: int | None = None  # routed experts: the largest expert index + 1 among them (or the stacked dim)

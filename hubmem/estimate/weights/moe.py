@@ -102,7 +102,8 @@ def _excluded_notes(towers: Sequence[Record], mtp: Sequence[Record], notes: list
         )
     if mtp:
         notes.append(
-            f"{len(mtp):,} multi-token-prediction tensors ({sum(r.parameters for r in mtp):,} parameters) "
+            f"{sum(r.count for r in mtp):,} multi-token-prediction tensors "
+            f"({sum(r.parameters for r in mtp):,} parameters) "
             "are excluded from the active count (used only for speculative decoding)"
         )
 
@@ -165,14 +166,4 @@ def estimate_moe(
 
 def _experts_seen(routed: Sequence[Record]) -> int | None:
     """Experts per layer as the tensors show them: max index + 1, or the leading dim of stacked tensors."""
-    best: int | None = None
-    for r in routed:
-        m = _EXPERT_INDEX_RE.search(r.name)
-        if m:
-            n = int(m.group(1)) + 1
-        elif len(r.shape) >= 3 or (len(r.shape) == 2 and r.name.endswith("bias")):
-            n = r.shape[0]  # stacked [E, ...] (gpt-oss *_blocks / *_bias, transformers-5 gate_up_proj)
-        else:
-            continue
-        best = n if best is None else max(best, n)
-    return best
+    return max((r.experts for r in routed if r.experts is not None), default=None)

@@ -3,7 +3,7 @@ with the tensor names (which layout, which bits when the config omits them), els
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 
 from hubmem.estimate.weights.quant_scheme import (
     FP8_DTYPES,
@@ -15,10 +15,12 @@ from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import QuantConfig
 
 
-def detect_scheme(quant: QuantConfig | None, tensors: Sequence[Tensor]) -> QuantScheme | None:
+def detect_scheme(
+    quant: QuantConfig | None, tensors: Sequence[Tensor], names: Set[str] | None = None
+) -> QuantScheme | None:
     """The checkpoint's quantization format: what the config files state (``parse/quant.py``), completed
     or, where they state nothing, inferred from the tensor names."""
-    names = {t.name for t in tensors}
+    names = names if names is not None else {t.name for t in tensors}
     expert_bits = bits_from_format(quant.expert_dtype if quant else None)
     if quant is None or (not quant.method and quant.source == "config.json expert_dtype"):
         scheme = _infer_from_tensors(tensors, names)
@@ -29,7 +31,7 @@ def detect_scheme(quant: QuantConfig | None, tensors: Sequence[Tensor]) -> Quant
     return scheme
 
 
-def _method(q: QuantConfig, tensors: Sequence[Tensor], names: set[str]) -> str:
+def _method(q: QuantConfig, tensors: Sequence[Tensor], names: Set[str]) -> str:
     """``quant_method``, or what the config's other keys and the tensors imply when it is absent."""
     if q.method:
         return q.method
@@ -42,7 +44,7 @@ def _method(q: QuantConfig, tensors: Sequence[Tensor], names: set[str]) -> str:
     return ""
 
 
-def _from_config(q: QuantConfig, tensors: Sequence[Tensor], names: set[str]) -> QuantScheme:
+def _from_config(q: QuantConfig, tensors: Sequence[Tensor], names: Set[str]) -> QuantScheme:
     method = _method(q, tensors, names)
     if not method:
         inferred = _infer_from_tensors(tensors, names)
@@ -62,7 +64,7 @@ def _from_config(q: QuantConfig, tensors: Sequence[Tensor], names: set[str]) -> 
     return s
 
 
-def _gptq(q: QuantConfig, method: str, tensors: Sequence[Tensor], names: set[str]) -> QuantScheme:
+def _gptq(q: QuantConfig, method: str, tensors: Sequence[Tensor], names: Set[str]) -> QuantScheme:
     group = q.group_size if q.group_size and q.group_size > 0 else None
     s = QuantScheme(method, "gptq", q.source, q.bits, group)
     s.modules_to_not_convert = tuple(q.modules_to_not_convert)
@@ -141,13 +143,13 @@ _BY_METHOD: dict[str, Callable[[QuantConfig, str, Sequence[Tensor]], QuantScheme
 }
 
 
-def _looks_mlx(tensors: Sequence[Tensor], names: set[str]) -> bool:
+def _looks_mlx(tensors: Sequence[Tensor], names: Set[str]) -> bool:
     return any(
         t.dtype == "U32" and t.name.endswith(".weight") and t.name[:-7] + ".scales" in names for t in tensors
     )
 
 
-def _infer_gptq_bits(tensors: Sequence[Tensor], names: set[str]) -> float:
+def _infer_gptq_bits(tensors: Sequence[Tensor], names: Set[str]) -> float:
     by_name = {t.name: t for t in tensors}
     for t in tensors:
         if not t.name.endswith(".qweight") or len(t.shape) != 2:
@@ -173,7 +175,7 @@ def _bnb_blocksize(tensors: Sequence[Tensor]) -> int | None:
     return None
 
 
-def _infer_from_tensors(tensors: Sequence[Tensor], names: set[str]) -> QuantScheme | None:
+def _infer_from_tensors(tensors: Sequence[Tensor], names: Set[str]) -> QuantScheme | None:
     src = "tensor names (no quantization config found)"
     if any(n.endswith(".qweight") for n in names):
         method = "gptq" if any(n.endswith(".g_idx") for n in names) else "awq"

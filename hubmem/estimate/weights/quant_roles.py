@@ -43,6 +43,8 @@ from hubmem.formats.safetensors import Tensor
 
 Role = Literal["plain", "quantized", "aux"]
 _FP8_WEIGHT_LAYOUTS = frozenset({"fp8", "generic", "modelopt", "compressed"})
+# layouts whose rules look at the other tensors of a module (qweight beside scales, absmax beside weight ...)
+_SIBLING_LAYOUTS = frozenset({"gptq", "bnb4", "compressed", "mlx"})
 
 
 def _glob_match(pattern: str, text: str) -> bool:
@@ -102,9 +104,14 @@ class QuantCounter:
             "mlx": self._mlx,
         }
         self._rule = rules.get(scheme.layout) if scheme is not None else None
-        if scheme is None:
-            return
-        for t in tensors:  # one pass: which modules carry which bookkeeping
+        # a tensor's role depends only on its dtype, shape and name pattern, never on its siblings' names
+        self.by_pattern = scheme is None or scheme.layout not in _SIBLING_LAYOUTS
+        if not self.by_pattern:
+            self._index_siblings(tensors)
+
+    def _index_siblings(self, tensors: list[Tensor]) -> None:
+        """One pass: which modules carry which bookkeeping (the layouts whose roles depend on it)."""
+        for t in tensors:
             n = t.name
             if n.endswith(".qweight"):
                 self._gptq_modules.add(n[: -len(".qweight")])

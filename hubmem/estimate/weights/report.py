@@ -15,12 +15,14 @@ import re
 from collections import Counter
 from typing import Any
 
-from hubmem.estimate.weights.components import COMPONENTS, LM_HEAD, MTP, Classifier, Record
+from hubmem.estimate.table import TensorTable, tensor_table
+from hubmem.estimate.weights.components import COMPONENTS, LM_HEAD, MTP, Record
 from hubmem.estimate.weights.moe import estimate_moe
-from hubmem.estimate.weights.names import is_token_embedding, layer_index
+from hubmem.estimate.weights.names import is_token_embedding
 from hubmem.estimate.weights.quant_detect import detect_scheme
 from hubmem.estimate.weights.quant_roles import QuantCounter
 from hubmem.estimate.weights.quant_scheme import QuantScheme
+from hubmem.estimate.weights.records import has_mtp, records_of
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import ComponentWeights, DtypeWeights, FileWeights, QuantizationInfo, WeightsReport
@@ -36,25 +38,9 @@ _HEAD_ARCH_SUFFIXES = (
     "ForImageTextToText",
 )
 _COUNT_TEXT = re.compile(r"[0-9]{1,20}")
-_MTP_MARKERS = ("eh_proj", "enorm", "hnorm", "shared_head")
 
 
-def _records(tensors: list[Tensor], arch: Architecture, counter: QuantCounter, mtp: bool) -> list[Record]:
-    """Every tensor with its component, layer, quantization role and logical parameters."""
-    classify = Classifier(num_layers=arch.num_layers, mtp=mtp)
-    records: list[Record] = []
-    for t in tensors:
-        role, params = counter.count(t)
-        info = classify(t.name, t.shape)
-        records.append(
-            Record(
-                t.name, t.dtype, t.shape, t.file, t.nbytes, t.numel, params, role, info.component, info.layer
-            )
-        )
-    return records
-
-
-def _totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, ComponentWeights]]:
+def totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, ComponentWeights]]:
     """Bytes, parameters, elements and tensor counts per dtype and per component."""
     dt: dict[str, list[int]] = {}
     comp: dict[str, list[int]] = {}
@@ -63,7 +49,7 @@ def _totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, C
             acc[0] += r.bytes
             acc[1] += r.parameters
             acc[2] += r.elements
-            acc[3] += 1
+            acc[3] += r.count
     by_dtype = {
         k: DtypeWeights(bytes=v[0], parameters=v[1], elements=v[2], tensors=v[3])
         for k, v in sorted(dt.items())
@@ -76,17 +62,33 @@ def _totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, C
     return by_dtype, by_component
 
 
+def tallies(records: list[Record]) -> dict[str, Any]:
+    """The sums of a weights section: ``total_bytes``, ``parameters``, ``elements``, ``tensors``, ``by_dtype``
+    and ``by_component`` (WeightsReport fields), over ``records``."""
+    by_dtype, by_component = totals(records)
+    return {
+        "total_bytes": sum(r.bytes for r in records),
+        "parameters": sum(r.parameters for r in records),
+        "elements": sum(r.elements for r in records),
+        "tensors": sum(r.count for r in records),
+        "by_dtype": by_dtype,
+        "by_component": by_component,
+    }
+
+
 def _layout_notes(records: list[Record], tensors: list[Tensor], arch: Architecture, mtp: bool) -> list[str]:
     notes = []
     n = arch.num_layers
     if n is not None and not mtp:
-        beyond = sum(1 for r in records if r.layer is not None and r.layer >= n and r.component != MTP)
+        beyond = sum(r.count for r in records if r.layer is not None and r.layer >= n and r.component != MTP)
         if beyond:
             notes.append(f"{beyond:,} tensors sit in layers at or beyond num_hidden_layers={n}")
     return notes
 
 
-def _duplicates_note(tensors: list[Tensor]) -> list[str]:
+def _duplicates_note(tensors: list[Tensor], table: TensorTable) -> list[str]:
+    if len(table.names) == len(tensors):
+        return []
     dupes = [n for n, c in Counter(t.name for t in tensors).items() if c > 1]
     if not dupes:
         return []
@@ -117,21 +119,26 @@ def _scale_only_note(records: list[Record]) -> list[str]:
     if not aux:
         return []
     return [
-        f"{len(aux)} scale-only tensors (F8_E8M0, {sum(r.bytes for r in aux):,} bytes) "
+        f"{sum(r.count for r in aux)} scale-only tensors (F8_E8M0, {sum(r.bytes for r in aux):,} bytes) "
         "are not counted as parameters"
     ]
 
 
-def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architecture) -> WeightsReport:
-    """The weights section of the report, from the parsed headers (``tensors``) and the config."""
-    scheme = detect_scheme(arch.quant, tensors)
+def estimate_weights(
+    snapshot: Snapshot, tensors: list[Tensor], arch: Architecture, table: TensorTable | None = None
+) -> WeightsReport:
+    """The weights section of the report, from the parsed headers (``tensors``, grouped in ``table``:
+    built here when not given) and the config."""
+    table = table if table is not None else tensor_table(tensors)
+    scheme = detect_scheme(arch.quant, tensors, table.names)
     counter = QuantCounter(scheme, tensors)
-    mtp = _has_mtp(tensors, arch, arch.num_layers)
-    records = _records(tensors, arch, counter, mtp)
+    mtp = has_mtp(table, arch)
+    records = records_of(table, arch, counter, mtp)
     notes = _layout_notes(records, tensors, arch, mtp)
-    by_dtype, by_component = _totals(records)
+    sums = tallies(records)
+    by_component = sums["by_component"]
     files = _files(snapshot, records, notes)
-    notes += _duplicates_note(tensors)
+    notes += _duplicates_note(tensors, table)
     tied, duplicate = _tied(records, arch, notes)
     quant = _quant_info(scheme, counter, records)
     if quant is None:
@@ -145,12 +152,7 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
             "(used only for speculative decoding)"
         )
     return WeightsReport(
-        total_bytes=sum(r.bytes for r in records),
-        parameters=sum(r.parameters for r in records),
-        elements=sum(r.elements for r in records),
-        tensors=len(records),
-        by_dtype=by_dtype,
-        by_component=by_component,
+        **sums,
         files=files,
         tied_embeddings=tied,
         tied_duplicate_bytes=sum(r.bytes for r in duplicate),
@@ -163,19 +165,6 @@ def estimate_weights(snapshot: Snapshot, tensors: list[Tensor], arch: Architectu
     )
 
 
-def _has_mtp(tensors: list[Tensor], arch: Architecture, num_layers: int | None) -> bool:
-    """Are layers at index >= num_hidden_layers multi-token-prediction modules?"""
-    if arch.mtp_layers > 0:
-        return True
-    if num_layers is None:
-        return False
-    for t in tensors:
-        li = layer_index(t.name)
-        if li is not None and li[0] >= num_layers and any(m in t.name for m in _MTP_MARKERS):
-            return True
-    return False
-
-
 def _files(snapshot: Snapshot, records: list[Record], notes: list[str]) -> list[FileWeights]:
     per_file: dict[str, list[Record]] = {}
     for r in records:
@@ -185,14 +174,24 @@ def _files(snapshot: Snapshot, records: list[Record], notes: list[str]) -> list[
         rs = per_file.pop(f.path, [])
         data = sum(r.bytes for r in rs)
         out.append(
-            FileWeights(path=f.path, size=f.size, header_length=f.header_length, tensors=len(rs), bytes=data)
+            FileWeights(
+                path=f.path,
+                size=f.size,
+                header_length=f.header_length,
+                tensors=sum(r.count for r in rs),
+                bytes=data,
+            )
         )
         if f.size is not None and f.size != 8 + f.header_length + data:
             notes.append(f"{f.path}: file size {f.size:,} != 8 + header {f.header_length:,} + data {data:,}")
     for path, rs in per_file.items():  # tensors whose file the snapshot does not list
         out.append(
             FileWeights(
-                path=path, size=None, header_length=0, tensors=len(rs), bytes=sum(r.bytes for r in rs)
+                path=path,
+                size=None,
+                header_length=0,
+                tensors=sum(r.count for r in rs),
+                bytes=sum(r.bytes for r in rs),
             )
         )
     return out
@@ -273,7 +272,7 @@ def _quant_info(
         group_size=scheme.group_size,
         quantized_parameters=qp,
         quantized_bytes=qb,
-        aux_tensors=len(aux),
+        aux_tensors=sum(r.count for r in aux),
         aux_bytes=ab,
         aux_by_kind=dict(sorted(kinds.items())),
         bits_per_parameter=round((qb + ab) * 8 / qp, 4) if qp else None,

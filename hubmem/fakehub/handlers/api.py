@@ -104,7 +104,9 @@ def _config_summary(config: Any) -> dict[str, Any] | None:
 def model_info_full(repo: Repo, sha: str, *, blobs: bool) -> dict[str, Any]:
     config = repo.json_file("config.json")
     has_st = any(p.endswith(".safetensors") for p in repo.files)
+    has_gguf = any(p.endswith(".gguf") for p in repo.files)
     tags = [t for t in ("transformers" if config is not None else "", "safetensors" if has_st else "") if t]
+    tags += ["gguf"] if has_gguf else []
     if isinstance(config, dict) and isinstance(config.get("model_type"), str):
         tags.append(config["model_type"])
     info: dict[str, Any] = {
@@ -152,11 +154,11 @@ def model_info(request: web.Request, ctx: Context, route: Route) -> web.Response
     return json_response({k: full[k] for k in keys if k in full})
 
 
-def _encode_cursor(offset: int) -> str:
+def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"file_offset": offset}).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return int(json.loads(raw)["file_offset"])
@@ -175,14 +177,19 @@ def tree(request: web.Request, ctx: Context, route: Route) -> web.Response:
     if entries is None:
         raise HubError(404, f'{route.path} does not exist on "{rev}"', "EntryNotFound")
     size = ctx.options.tree_expand_page_size if expand else ctx.options.tree_page_size
-    offset = _decode_cursor(q["cursor"]) if "cursor" in q else 0
+    offset = decode_cursor(q["cursor"]) if "cursor" in q else 0
     page = entries[offset : offset + size]
-    headers: dict[str, str] = {}
-    if offset + size < len(entries):
-        params = [(k, v) for k, v in q.items() if k != "cursor"] + [("cursor", _encode_cursor(offset + size))]
-        url = f"{request.scheme}://{request.host}{request.rel_url.raw_path}?{urlencode(params)}"
-        headers["Link"] = f'<{url}>; rel="next"'
-    return json_response(page, headers=headers)
+    return json_response(page, headers=next_page_header(request, offset + size, len(entries)))
+
+
+def next_page_header(request: web.Request, next_offset: int, total: int) -> dict[str, str]:
+    """``Link: <same URL with cursor=...>; rel="next"`` while entries remain (hub-protocol 1.8)."""
+    if next_offset >= total:
+        return {}
+    q = request.query
+    params = [(k, v) for k, v in q.items() if k != "cursor"] + [("cursor", encode_cursor(next_offset))]
+    url = f"{request.scheme}://{request.host}{request.rel_url.raw_path}?{urlencode(params)}"
+    return {"Link": f'<{url}>; rel="next"'}
 
 
 async def paths_info(request: web.Request, ctx: Context, route: Route) -> web.Response:

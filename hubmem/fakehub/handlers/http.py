@@ -151,24 +151,35 @@ async def stream_file(
     if st.record is not None:
         st.record(resp.status, 0 if request.method == "HEAD" else stop - start)
     await resp.prepare(request)
-    sent = 0
     if st.truncate:
         stop = start + (stop - start) // 2
     if request.method != "HEAD":
-        chunk = slow_chunk if slow_delay > 0 else CHUNK
-        try:
-            for piece in content.iter_range(start, stop, chunk):
-                await resp.write(piece)
-                sent += len(piece)
-                if slow_delay > 0:
-                    await asyncio.sleep(slow_delay)
-            if st.truncate and request.transport is not None:
-                st.bytes_sent = sent
-                request.transport.close()
-                return resp
-            await resp.write_eof()
-        except (ConnectionError, asyncio.CancelledError):
-            st.bytes_sent = sent
-            raise
-    st.bytes_sent = sent
+        st.bytes_sent = 0
+        await _write_body(request, resp, content, (start, stop), slow_delay, slow_chunk)
     return resp
+
+
+async def _write_body(
+    request: web.Request,
+    resp: web.StreamResponse,
+    content: VirtualFile,
+    span: tuple[int, int],
+    slow_delay: float,
+    slow_chunk: int,
+) -> None:
+    """Write bytes [start, stop) (slowly, or truncated, as the faults say); ``state.bytes_sent`` counts them.
+    A client that stops reading (a header reader that has what it needs) ends the response quietly."""
+    st = state(request)
+    chunk = slow_chunk if slow_delay > 0 else CHUNK
+    try:
+        for piece in content.iter_range(*span, chunk):
+            await resp.write(piece)
+            st.bytes_sent += len(piece)
+            if slow_delay > 0:
+                await asyncio.sleep(slow_delay)
+        if st.truncate and request.transport is not None:
+            request.transport.close()
+            return
+        await resp.write_eof()
+    except ConnectionError:
+        return

@@ -108,7 +108,7 @@ class _FirstRead:
         return bytes(buf[:limit] if limit is not None else buf)
 
 
-class _SpanRead:
+class SpanRead:
     """Reader of bytes [start, end) (skipping what we already have when Range is ignored)."""
 
     def __init__(self, start: int, end: int, path: str, repo_id: str | None) -> None:
@@ -141,6 +141,30 @@ class _SpanRead:
         return bytes(buf[skip:want])
 
 
+async def first_read(
+    client: Requester,
+    url: str,
+    end: int,
+    reader: Reader,
+    trace: Trace,
+    *,
+    path: str,
+    repo_id: str | None,
+    revision: str | None,
+) -> HubResponse:
+    """The first range read of a header, bytes [0, end): the answer, its body read by ``reader``. An empty
+    file (416) is a CorruptHeaderError, an error answer its typed error."""
+    where = {"repo_id": repo_id, "path": path, "revision": revision}
+    response = await client.request(
+        "GET", url, headers=range_headers(0, end), trace=trace, reader=reader, **where
+    )
+    if response.status == 416:
+        raise CorruptHeaderError(f"{path}: the file is empty (416 Range Not Satisfiable)", repo_id=repo_id)
+    if response.status >= 400:
+        raise client.error(response, **where)
+    return response
+
+
 async def read_header(
     client: Requester,
     url: str,
@@ -157,14 +181,9 @@ async def read_header(
     trace = trace if trace is not None else Trace()
     first_bytes = max(8, min(int(first_bytes), 8 + MAX_HEADER_LENGTH))
     first = _FirstRead(first_bytes, path, repo_id)
-    where = {"repo_id": repo_id, "path": path, "revision": revision}
-    response = await client.request(
-        "GET", url, headers=range_headers(0, first_bytes), trace=trace, reader=first, **where
+    response = await first_read(
+        client, url, first_bytes, first, trace, path=path, repo_id=repo_id, revision=revision
     )
-    if response.status == 416:
-        raise CorruptHeaderError(f"{path}: the file is empty (416 Range Not Satisfiable)", repo_id=repo_id)
-    if response.status >= 400:
-        raise client.error(response, **where)
     data = response.content
     n = read_header_length(data[:8], file=path)
     end = 8 + n
@@ -174,13 +193,13 @@ async def read_header(
             f"{path}: header length {n:,} needs {end:,} bytes but the file has {size:,}", repo_id=repo_id
         )
     if len(data) < end:
-        data += await read_span(client, response, url, _SpanRead(len(data), end, path, repo_id), trace)
+        data += await read_span(client, response, url, SpanRead(len(data), end, path, repo_id), trace)
     if len(data) < end:
         raise CorruptHeaderError(f"{path}: file ends inside the {n:,}-byte header", repo_id=repo_id)
     return WeightFile(path, n, decode_header(data[8:end], file=path), size, response.commit)
 
 
-async def read_span(client: Requester, first: HubResponse, url: str, span: _SpanRead, trace: Trace) -> bytes:
+async def read_span(client: Requester, first: HubResponse, url: str, span: SpanRead, trace: Trace) -> bytes:
     """The bytes of ``span``. Goes straight to the URL the first read ended at (the signed CDN URL,
     no token) and falls back to the resolve URL if that one is refused."""
     where = {"repo_id": span.repo_id, "path": span.path}

@@ -7,7 +7,7 @@ fingerprint of the token for gated or private ones, so one OS user's cache never
 to a caller whose own credentials were not checked by the Hub for it (the revision request, which every
 fetch makes, is what checks them).
 
-Layout: ``<root>/v2/<2 hex>/<sha256 of the key>``, one entry per file (:mod:`hubmem.fetch.cache_files`:
+Layout: ``<root>/v2/<2 hex>/<sha256 of the key>``, one entry per file (:mod:`hubmem.fetch.cache.files`:
 the key, a checksum and the value; a torn, foreign, forged or otherwise invalid entry is a miss and is
 overwritten by the next fetch). Files are opened as regular files only (a FIFO or device planted in the
 folder is a miss, never a hang). Writes go to a temporary file in the same folder and are published with
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubmem.fetch.cache_files import (
+from hubmem.fetch.cache.files import (
     FORMAT,
     MAX_ENTRY_BYTES,
     cache_disabled_by_env,
@@ -305,14 +305,19 @@ class CommitCache:
         ):
             self.cache.discard(self._key(path))  # a miss: the fetch reads it again and overwrites it
             return None
+        if value.get("format") == "gguf":
+            return WeightFile(path, n, header, size, self.sha, format="gguf")
         return WeightFile(path, n, header, size, self.sha)
 
     def has_header(self, path: str) -> bool:
         return self.cache.has(self._key(path))
 
-    def put_header(self, path: str, header_length: int, header: dict[str, Any], size: int | None) -> None:
-        value = {"kind": "header", "header_length": header_length, "header": header, "size": size}
-        self.cache.put(self._key(path), value)
+    def put_header(self, f: WeightFile) -> None:
+        """Keep ``f``'s header (safetensors JSON, or the GGUF header's record) under its path."""
+        value = {"kind": "header", "header_length": f.header_length, "header": f.header, "size": f.size}
+        if f.format != "safetensors":
+            value["format"] = f.format
+        self.cache.put(self._key(f.path), value)
 
     def is_complete(self, subfolder: str | None) -> bool:
         return self._value(_COMPLETE + (subfolder or ""), "complete") is not None

@@ -9,7 +9,7 @@ An entry file is one line of JSON naming what it holds, then the value as compac
 The checksum covers the value's bytes exactly as written, so a torn, truncated or edited entry never
 parses into something else; the value is then read by the bounded JSON reader (depth, numbers, size) like
 any other JSON hubmem reads, and each kind of value is checked against its schema by the reader of that
-kind (:class:`hubmem.fetch.cache.CommitCache`). Anything that fails is a miss, and the next fetch
+kind (:class:`hubmem.fetch.cache.store.CommitCache`). Anything that fails is a miss, and the next fetch
 overwrites it.
 """
 

@@ -1,0 +1,55 @@
+"""The checkpoint's tensors grouped by name pattern, dtype and shape: the one pass every estimator reads.
+
+A checkpoint repeats a few hundred name patterns (digits masked: ``model.layers.##.mlp.experts.###.w1``)
+over up to 100k tensors (every expert of every layer). The weights estimate (components, quantization
+roles) and the training projection (logical shapes) decide once per group; per tensor only what differs
+between members is read (the layer number, the expert index, the file). Building the table is one
+``translate`` over all names joined and one dictionary insert per tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from hubmem.estimate.weights.names import mask_all
+from hubmem.formats.safetensors import Tensor
+
+
+@dataclass(slots=True)
+class TensorGroup:
+    """Tensors of one name pattern (digits masked), dtype and shape, in header order."""
+
+    pattern: str
+    tensors: list[Tensor] = field(default_factory=list)
+
+    @property
+    def first(self) -> Tensor:
+        return self.tensors[0]
+
+
+@dataclass(frozen=True)
+class TensorTable:
+    groups: tuple[TensorGroup, ...]  # in the order of each group's first tensor
+    count: int  # tensors
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """Every tensor name (a name held by two files once)."""
+        return frozenset(t.name for g in self.groups for t in g.tensors)
+
+    @property
+    def patterns(self) -> set[str]:
+        return {g.pattern for g in self.groups}
+
+
+def tensor_table(tensors: Sequence[Tensor]) -> TensorTable:
+    """Group ``tensors`` (see :class:`TensorGroup`)."""
+    groups: dict[tuple[str, str, tuple[int, ...]], TensorGroup] = {}
+    for t, pattern in zip(tensors, mask_all(t.name for t in tensors), strict=True):
+        group = groups.get((pattern, t.dtype, t.shape))
+        if group is None:
+            group = groups[(pattern, t.dtype, t.shape)] = TensorGroup(pattern)
+        group.tensors.append(t)
+    return TensorTable(tuple(groups.values()), len(tensors))

@@ -1,0 +1,132 @@
+"""The tensors grouped into :class:`~hubmem.estimate.weights.components.Record` s: one per name pattern
+(digits masked), layer, dtype, shape, file, component and quantization role.
+
+A checkpoint repeats a few hundred patterns over up to 100k tensors (every expert of every layer), so each
+tensor costs a pattern lookup and the reading of its layer number; everything else is decided once per
+pattern, and the weights estimate then works on ~1,000 records instead of every tensor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubmem.estimate.table import TensorGroup, TensorTable
+from hubmem.estimate.weights.components import EXPERTS, Classifier, Record
+from hubmem.estimate.weights.names import layer_index
+from hubmem.estimate.weights.quant_roles import QuantCounter, Role
+from hubmem.formats.safetensors import Tensor
+from hubmem.schema.architecture import Architecture
+
+_MTP_MARKERS = ("eh_proj", "enorm", "hnorm", "shared_head")
+
+
+def _expert_segment(name: str) -> int | None:
+    """Index in ``name.split(".")`` of the expert number (``experts.7`` or ``experts.expert_7``)."""
+    segs = name.split(".")
+    for i in range(2, len(segs)):
+        if segs[i - 1] == "experts" and segs[i].removeprefix("expert_").isdigit() and i < len(segs) - 1:
+            return i
+    return None
+
+
+def _stacked_experts(t: Tensor) -> int | None:
+    """The leading dim of a stacked ``[E, ...]`` expert tensor (gpt-oss ``*_blocks`` / ``*_bias``,
+    transformers-5 ``gate_up_proj``), else None."""
+    if len(t.shape) >= 3 or (len(t.shape) == 2 and t.name.endswith("bias")):
+        return t.shape[0]
+    return None
+
+
+def records_of(table: TensorTable, arch: Architecture, counter: QuantCounter, mtp: bool) -> list[Record]:
+    """The tensors grouped into records (see :class:`Record`): component and quantization role are decided
+    once per group of the table; only the layer and expert numbers (and the file) are read per tensor."""
+    classify = Classifier(num_layers=arch.num_layers, mtp=mtp)
+    out: list[Record] = []
+    for group in table.groups:
+        first = group.first
+        base, segment = classify.pattern(first.name, first.shape, group.pattern)
+        expert = _expert_segment(first.name) if base.component == EXPERTS else None
+        counts, experts = _tally(group, segment, expert, base.layer, counter)
+        shown = experts or (_stacked_experts(first) if base.component == EXPERTS else None)
+        for (layer, file, role, params), (t, n) in counts.items():
+            key = (layer, file, classify.component(base, layer), role, params)
+            out.append(_record(t, n, key, shown))
+    return out
+
+
+def _tally(
+    group: TensorGroup, segment: int | None, expert: int | None, layer: int | None, counter: QuantCounter
+) -> tuple[dict[tuple[int | None, str, Role, int], list[Any]], int]:
+    """Tensors of one table group per (layer, file, role, parameters), and the largest expert number + 1."""
+    role, params = _group_role(counter, group)
+    cut = max(segment or 0, expert or 0) + 1
+    counts: dict[tuple[int | None, str, Role, int], list[Any]] = {}
+    experts = 0
+    for t in group.tensors:
+        if not counter.by_pattern:
+            role, params = counter.count(t)
+        if segment is not None or expert is not None:
+            parts = t.name.split(".", cut)
+            if segment is not None:
+                layer = int(parts[segment])
+            if expert is not None:
+                experts = max(experts, 1 + int(parts[expert].removeprefix("expert_")))
+        found = counts.get((layer, t.file, role, params))
+        if found is None:
+            counts[(layer, t.file, role, params)] = [t, 1]
+        else:
+            found[1] += 1
+    return counts, experts
+
+
+def _group_role(counter: QuantCounter, group: TensorGroup) -> tuple[Role, int]:
+    """The role of a group whose role depends only on its pattern, dtype and shape (counted for every
+    member); a placeholder otherwise (the caller then asks for each tensor)."""
+    if not counter.by_pattern:
+        return "plain", 0
+    role, params, inexact = _count(counter, group.first)
+    counter.inexact += inexact * len(group.tensors)
+    return role, params
+
+
+def _record(t: Tensor, n: int, key: tuple[int | None, str, str, Role, int], experts: int | None) -> Record:
+    layer, file, component, role, params = key
+    shown = experts if component == EXPERTS else None
+    return Record(
+        t.name,
+        t.dtype,
+        t.shape,
+        file,
+        n * t.nbytes,
+        n * t.numel,
+        n * params,
+        role,
+        component,
+        layer,
+        n,
+        shown,
+    )
+
+
+def _count(counter: QuantCounter, t: Tensor) -> tuple[Role, int, int]:
+    """(role, logical parameters, inexact packings) of ``t``; the counter's inexact tally is left as it was
+    (the caller adds the third figure once per tensor of the pattern)."""
+    before = counter.inexact
+    role, params = counter.count(t)
+    inexact, counter.inexact = counter.inexact - before, before
+    return role, params, inexact
+
+
+def has_mtp(table: TensorTable, arch: Architecture) -> bool:
+    """Are layers at index >= num_hidden_layers multi-token-prediction modules? (The config says so, or
+    tensors with MTP markers sit there; markers are looked for once per name pattern.)"""
+    if arch.mtp_layers > 0:
+        return True
+    if arch.num_layers is None:
+        return False
+    for group in table.groups:
+        if any(m in group.pattern for m in _MTP_MARKERS):
+            for t in group.tensors:
+                if (li := layer_index(t.name)) is not None and li[0] >= arch.num_layers:
+                    return True
+    return False
