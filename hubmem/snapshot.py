@@ -1,7 +1,8 @@
 """What the fetch stage hands to the parse stage: one consistent snapshot of a repo.
 
-Everything here is raw (JSON dicts, header bytes already decoded to dicts); parsing and
-validation happen in ``hubmem.parse``. Local directories, the HF cache and the Hub all produce
+Everything here is raw (JSON dicts) but the safetensors headers, which are validated as they arrive
+(:class:`hubmem.formats.safetensors.SafetensorsHeader`: the decoded JSON of 100k tensors is not kept);
+config parsing happens in ``hubmem.parse``. Local directories, the HF cache and the Hub all produce
 the same ``Snapshot`` so that every later stage has exactly one code path.
 """
 
@@ -10,23 +11,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hubmem.formats.safetensors import SafetensorsHeader
+
 
 @dataclass(frozen=True)
 class WeightFile:
     """One weight file's header, the real file size and the commit it was read at. The one record of a
     header, whether read over HTTP, from the header cache or from disk.
 
-    safetensors: ``header`` is the raw header JSON and ``header_length`` its length N (the u64 at offset 0).
+    safetensors: ``header`` is the validated header and ``header_length`` its length N (the u64 at offset 0).
     GGUF: ``header`` is the header's record (:func:`hubmem.formats.gguf.record.header_record`: the metadata,
     long arrays summarised, and the tensor infos), ``header_length`` the bytes up to the end of the tensor
     infos."""
 
     path: str  # path inside the repo (or the local folder)
     header_length: int
-    header: dict[str, Any]
+    header: SafetensorsHeader | dict[str, Any]
     size: int | None = None  # real file size in bytes when known (X-Linked-Size, Content-Range, stat)
     commit: str | None = None  # the commit the header was read at, when the source said (X-Repo-Commit)
     format: Literal["safetensors", "gguf"] = "safetensors"
+
+    @property
+    def safetensors(self) -> SafetensorsHeader:
+        """The safetensors header (a GGUF file has none)."""
+        if not isinstance(self.header, SafetensorsHeader):
+            raise TypeError(f"{self.path} is a {self.format} file, not safetensors")
+        return self.header
+
+    @property
+    def gguf_record(self) -> dict[str, Any]:
+        """The GGUF header's record (a safetensors file has none)."""
+        if isinstance(self.header, SafetensorsHeader):
+            raise TypeError(f"{self.path} is a safetensors file, not GGUF")
+        return self.header
+
+    def tensor_names(self) -> list[str]:
+        """Names of the tensors the header lists (safetensors entries, or GGUF tensor infos)."""
+        if isinstance(self.header, SafetensorsHeader):
+            return self.header.names()
+        return [str(row[0]) for row in self.header.get("tensors", [])]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "_version": set(),
     "schema": set(),
-    "snapshot": set(),
+    "snapshot": {"formats"},  # the validated safetensors header it holds
     "formats": {"errors"},
     "parse": {"errors", "formats", "schema"},
     "fetch": _CORE | {"formats", "snapshot"},

@@ -20,6 +20,7 @@ from hubmem.fakehub.server import FakeHub
 from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
+from hubmem.formats.safetensors import parse_header
 from hubmem.snapshot import Snapshot, WeightFile
 
 from support.scan_samples import Dims, write_llama
@@ -95,7 +96,7 @@ async def test_moved_branch_is_read_at_its_new_commit(
         hub.log.reset()
         second = await fetch_snapshot(client, "org/moving", cache=cache)
     assert first.commit == SHA1 and second.commit == SHA2
-    n = sum(1 for f in second.files for t in f.header if t != "__metadata__")
+    n = sum(len(f.tensor_names()) for f in second.files)
     assert n == 1 + 9 * 4 + 2  # embed, 9 tensors per layer, norm, head
     assert second.files[0].size == moved.file_sizes["model.safetensors"]
     # the hint said "complete at SHA1", so no speculative read at "main": every file read at the new sha
@@ -157,15 +158,19 @@ def _hammer(root: str, worker: int, rounds: int) -> int:
     bad = 0
     for i in range(rounds):
         name = f"h{(i * 7 + worker) % 50}"
-        header = {
-            "w": {"dtype": "F16", "shape": [i % 50, 4], "data_offsets": [0, 8 * (i % 50)]},
-            "pad": "p" * 900,
-        }
         got = cc.get_header(name)
-        if got is not None and (got.header["pad"] != "p" * 900 or got.size != int(name[1:]) * 10):
+        if got is not None and (
+            (got.safetensors.metadata or {}).get("pad") != "p" * 900
+            or got.safetensors.tensors[0].shape != (int(name[1:]), 4)
+            or got.size != 8 + 123 + 8 * int(name[1:])
+        ):
             bad += 1
-        stored = {**header, "w": {**header["w"], "shape": [int(name[1:]), 4]}}
-        cc.put_header(WeightFile(name, 123, stored, int(name[1:]) * 10))
+        k = int(name[1:])
+        stored = {
+            "__metadata__": {"pad": "p" * 900, "round": str(i)},
+            "w": {"dtype": "F16", "shape": [k, 4], "data_offsets": [0, 8 * k]},
+        }
+        cc.put_header(WeightFile(name, 123, parse_header(stored), 8 + 123 + 8 * k))
     return bad
 
 

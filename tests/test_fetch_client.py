@@ -7,6 +7,7 @@ import email.utils
 import struct
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import httpx
 import huggingface_hub
@@ -17,7 +18,7 @@ from huggingface_hub import constants as hf_constants
 
 from hubmem.errors import CorruptHeaderError, NetworkError, OfflineError, RateLimitedError
 from hubmem.fetch.http.client import HubClient
-from hubmem.formats.safetensors import parse_tensors
+from hubmem.formats.safetensors import SafetensorsHeader, check_data_size
 
 from support.minihub import (
     CDN,
@@ -305,10 +306,10 @@ def serve_file(router: respx.MockRouter, raw: bytes, *, ignore_range: bool = Fal
 FILE_URL = f"{ENDPOINT}/org/x/resolve/main/model.safetensors"
 
 
-def check_tensors(raw: bytes, header: dict[str, object], n: int) -> None:
-    expected = expected_layout(raw)
-    got = parse_tensors(header, data_size=len(raw) - 8 - n)
-    assert {t.name: (t.shape, t.nbytes) for t in got} == expected
+def check_tensors(raw: bytes, header: SafetensorsHeader | dict[str, Any], n: int) -> None:
+    assert isinstance(header, SafetensorsHeader)
+    check_data_size(header, len(raw) - 8 - n)
+    assert {t.name: (t.shape, t.nbytes) for t in header.tensors} == expected_layout(raw)
 
 
 async def test_header_of_99995_bytes_needs_exactly_one_second_read(

@@ -15,7 +15,7 @@ from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, RepoWrite
 from hubmem.fakehub.server import FakeHub
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
-from hubmem.formats.safetensors import parse_tensors
+from hubmem.formats.safetensors import check_data_size
 from hubmem.snapshot import Snapshot
 
 from support.minihub import expected_layout, header_length_of, sharded_files, st_bytes, tensors
@@ -90,7 +90,8 @@ def check(s: Snapshot, files: dict[str, bytes]) -> None:
     for f in s.files:
         raw = files[f.path]
         assert f.header_length == header_length_of(raw) and f.size == len(raw)
-        got = parse_tensors(f.header, file=f.path, data_size=f.size - 8 - f.header_length)
+        check_data_size(f.safetensors, f.size - 8 - f.header_length, file=f.path)
+        got = f.safetensors.tensors
         assert {t.name: (t.shape, t.nbytes) for t in got} == expected_layout(raw)
 
 

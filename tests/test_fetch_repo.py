@@ -12,7 +12,7 @@ import respx
 
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
-from hubmem.formats.safetensors import parse_tensors
+from hubmem.formats.safetensors import check_data_size
 from hubmem.snapshot import Snapshot
 
 from support.minihub import (
@@ -64,7 +64,8 @@ def assert_files_match(s: Snapshot, files: dict[str, bytes]) -> None:
         raw = files[f.path]
         assert f.header_length == header_length_of(raw)
         assert f.size == len(raw)
-        got = parse_tensors(f.header, file=f.path, data_size=f.size - 8 - f.header_length)
+        check_data_size(f.safetensors, f.size - 8 - f.header_length, file=f.path)
+        got = f.safetensors.tensors
         assert {t.name: (t.shape, t.nbytes) for t in got} == expected_layout(raw)
 
 

@@ -92,10 +92,10 @@ def tiny_snapshot(config: dict[str, Any]) -> Snapshot:
 
     raw = save(llama_tensors(Dims()))
     n = int.from_bytes(raw[:8], "little")
-    from hubmem.formats.safetensors import decode_header
+    from hubmem.formats.safetensors import load_header
     from hubmem.snapshot import WeightFile
 
-    header = decode_header(raw[8 : 8 + n])
+    header = load_header(raw[8 : 8 + n])
     return Snapshot(
         "org/x",
         "main",

@@ -11,7 +11,7 @@ from typing import Any
 
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.dtypes import DTYPE_BITS
-from hubmem.formats.safetensors import Tensor
+from hubmem.formats.safetensors import SafetensorsHeader, Tensor
 from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
@@ -42,7 +42,14 @@ class Gen:
 
 
 def run(cfg: dict[str, Any], g: Gen, arch: Architecture | None = None) -> Any:
-    snap = Snapshot("t/m", "main", None, "local", config=cfg, files=[WeightFile("model.safetensors", 0, {})])
+    snap = Snapshot(
+        "t/m",
+        "main",
+        None,
+        "local",
+        config=cfg,
+        files=[WeightFile("model.safetensors", 0, SafetensorsHeader([]))],
+    )
     return estimate_weights(snap, g.tensors, arch or parse_config(cfg))
 
 

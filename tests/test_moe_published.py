@@ -16,7 +16,7 @@ import pytest
 
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.dtypes import DTYPE_BITS
-from hubmem.formats.safetensors import Tensor
+from hubmem.formats.safetensors import SafetensorsHeader, Tensor
 from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
@@ -69,7 +69,7 @@ def snapshot_for(config: dict[str, Any], gen: Gen) -> Snapshot:
         commit=None,
         source="local",
         config=config,
-        files=[WeightFile(path=gen.file, header_length=0, header={})],
+        files=[WeightFile(path=gen.file, header_length=0, header=SafetensorsHeader([]))],
     )
 
 

@@ -22,7 +22,7 @@ from safetensors.numpy import save
 
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.dtypes import DTYPE_BITS
-from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length
+from hubmem.formats.safetensors import decode_header, parse_header, parse_tensors, read_header_length
 from hubmem.parse.config import parse_config
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
@@ -71,7 +71,7 @@ def analyze(
         commit=None,
         source="local",
         config=config,
-        files=[WeightFile("model.safetensors", n, header, len(blob))],
+        files=[WeightFile("model.safetensors", n, parse_header(header), len(blob))],
         extra=extra or {},
     )
     parsed = parse_config(config, tensors=tensors, companions=extra).model_copy(update={"num_layers": 1})

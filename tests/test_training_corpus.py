@@ -14,7 +14,7 @@ import pytest
 
 from hubmem.estimate.training.report import estimate_training
 from hubmem.estimate.weights.report import estimate_weights
-from hubmem.formats.safetensors import Tensor, parse_tensors
+from hubmem.formats.safetensors import Tensor, parse_header, parse_tensors
 from hubmem.parse.config import parse_config
 from hubmem.schema.training import TrainingOptions
 from hubmem.snapshot import Snapshot, WeightFile
@@ -51,7 +51,7 @@ def load(repo: str) -> tuple[Snapshot, list[Tensor]]:
         header = json.loads(raw)
         name = str(path.relative_to(root / "headers")).removesuffix(".gz").removesuffix(".json")
         tensors += parse_tensors(header, file=name)
-        files.append(WeightFile(path=name, header_length=len(raw), header=header))
+        files.append(WeightFile(path=name, header_length=len(raw), header=parse_header(header, file=name)))
     config = repo_config(repo)
     snap = Snapshot(repo_id=repo, revision="main", commit=None, source="local", config=config, files=files)
     return snap, tensors

@@ -19,7 +19,7 @@ from hubmem.estimate.weights.components import classify, classify_tensor
 from hubmem.estimate.weights.names import is_token_embedding
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.dtypes import DTYPE_BITS
-from hubmem.formats.safetensors import Tensor, decode_header, parse_tensors
+from hubmem.formats.safetensors import SafetensorsHeader, Tensor, decode_header, parse_header, parse_tensors
 from hubmem.schema.architecture import Architecture
 from hubmem.snapshot import Snapshot, WeightFile
 
@@ -235,7 +235,7 @@ def repo_snapshot(repo: str, tensors: list[Tensor]) -> tuple[Snapshot, dict[str,
         config=config,
         index=index,
         index_path="model.safetensors.index.json",
-        files=[WeightFile(path=s, header_length=0, header={}) for s in shards],
+        files=[WeightFile(path=s, header_length=0, header=SafetensorsHeader([])) for s in shards],
     )
     return snap, config
 
@@ -315,7 +315,7 @@ def test_metadata_total_parameters_disagreement_is_noted() -> None:
         None,
         "local",
         config={},
-        files=[WeightFile("model.safetensors", 64, header, 8 + 64 + 80)],
+        files=[WeightFile("model.safetensors", 64, parse_header(header), 8 + 64 + 80)],
     )
     w = estimate_weights(snap, tensors, Architecture())
     assert w.total_parameters_metadata == 333_312
@@ -335,7 +335,7 @@ def test_real_minilm_header_components_and_sizes() -> None:
         None,
         "hub",
         config=config,
-        files=[WeightFile("model.safetensors", len(raw), header, size)],
+        files=[WeightFile("model.safetensors", len(raw), parse_header(header), size)],
     )
     w = estimate_weights(snap, tensors, Architecture(architectures=config["architectures"]))
     assert w.total_bytes == size - 8 - 11_408 == 90_856_960

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from hubmem.estimate.weights.report import estimate_weights
-from hubmem.formats.safetensors import Tensor, decode_header, parse_tensors
+from hubmem.formats.safetensors import Tensor, decode_header, parse_header, parse_tensors
 from hubmem.parse.config import parse_config
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot, WeightFile
@@ -47,7 +47,7 @@ def load(repo: str) -> tuple[WeightsReport, list[Tensor], dict[str, Any]]:
         size = files_json[rel]["size"]
         header = decode_header(raw, file=rel)
         tensors += parse_tensors(header, file=rel, data_size=size - 8 - len(raw))
-        files.append(WeightFile(rel, len(raw), header, size))
+        files.append(WeightFile(rel, len(raw), parse_header(header, file=rel), size))
     config = js("config.json")
     extra = {k: v for k in ("quantize_config.json", "hf_quant_config.json") if (v := js(k)) is not None}
     snap = Snapshot(

@@ -93,9 +93,8 @@ def check_index_weight_map(snapshot: Snapshot) -> CheckItem:
     base = posixpath.dirname(snapshot.index_path or "")
     held: dict[str, list[str]] = defaultdict(list)  # tensor name -> files (repo paths) holding it
     for f in snapshot.files:
-        for t in f.header:
-            if t != "__metadata__":
-                held[t].append(f.path)
+        for t in f.tensor_names():
+            held[t].append(f.path)
     missing: list[str] = []
     misplaced: list[str] = []
     for tensor, shard in weight_map.items():

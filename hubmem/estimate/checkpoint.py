@@ -19,7 +19,7 @@ from hubmem.estimate.weights.projected import project_config_weights
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.gguf.header import GGUFHeader
 from hubmem.formats.gguf.record import header_from_record
-from hubmem.formats.safetensors import Tensor, parse_tensors
+from hubmem.formats.safetensors import Tensor, check_data_size
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot
@@ -47,17 +47,19 @@ def weight_source(snapshot: Snapshot) -> Source:
 
 def gguf_headers(snapshot: Snapshot) -> list[tuple[str, GGUFHeader]]:
     """The GGUF header of every shard read (rebuilt from the snapshot's records)."""
-    return [(f.path, header_from_record(f.header)) for f in snapshot.files if f.format == "gguf"]
+    return [(f.path, header_from_record(f.gguf_record)) for f in snapshot.files if f.format == "gguf"]
 
 
 def parse_snapshot_tensors(snapshot: Snapshot, *, check_sizes: bool = True) -> list[Tensor]:
-    """Validate every safetensors header of the snapshot and return all tensors (file order, then offset
-    order). ``check_sizes=False`` does not refuse a file whose size differs from 8 + N + data (the
-    cross-check reports it instead)."""
+    """Every tensor of the snapshot's safetensors headers (validated as they were read), in file order, then
+    offset order, each file's size checked against 8 + N + the data its tensors cover. ``check_sizes=False``
+    does not refuse a file whose size differs (the cross-check reports it instead)."""
     tensors: list[Tensor] = []
     for f in snapshot.files:
-        data_size = None if f.size is None or not check_sizes else f.size - 8 - f.header_length
-        tensors.extend(parse_tensors(f.header, file=f.path, data_size=data_size))
+        header = f.safetensors
+        if f.size is not None and check_sizes:
+            check_data_size(header, f.size - 8 - f.header_length, file=f.path)
+        tensors.extend(header.tensors)
     return tensors
 
 

@@ -44,12 +44,17 @@ class TensorTable:
         return {g.pattern for g in self.groups}
 
 
+CHUNK = 8192  # names masked at once: the masked copies of 500k names would hold ~40 MB at a time
+
+
 def tensor_table(tensors: Sequence[Tensor]) -> TensorTable:
     """Group ``tensors`` (see :class:`TensorGroup`)."""
     groups: dict[tuple[str, str, tuple[int, ...]], TensorGroup] = {}
-    for t, pattern in zip(tensors, mask_all(t.name for t in tensors), strict=True):
-        group = groups.get((pattern, t.dtype, t.shape))
-        if group is None:
-            group = groups[(pattern, t.dtype, t.shape)] = TensorGroup(pattern)
-        group.tensors.append(t)
+    for start in range(0, len(tensors), CHUNK):
+        chunk = tensors[start : start + CHUNK]
+        for t, pattern in zip(chunk, mask_all(t.name for t in chunk), strict=True):
+            group = groups.get((pattern, t.dtype, t.shape))
+            if group is None:
+                group = groups[(pattern, t.dtype, t.shape)] = TensorGroup(pattern)
+            group.tensors.append(t)
     return TensorTable(tuple(groups.values()), len(tensors))

@@ -35,7 +35,7 @@ def finish_snapshot(
     snapshot.config = config
     snapshot.extra = {p: v for p, v in zip(layout.companions, companions, strict=True) if v is not None}
     if snapshot.index is not None:
-        named = {t for f in snapshot.files for t in f.header if t != "__metadata__"}
+        named = {t for f in snapshot.files for t in f.tensor_names()}
         missing = [t for t in snapshot.index.get("weight_map", {}) if t not in named]
         if missing:
             warnings.append(

@@ -12,6 +12,7 @@ from typing import Any
 
 from hubmem.errors import BadOptionError, CorruptHeaderError, NoSafetensorsError
 from hubmem.fetch.gguf import choose_gguf, gguf_models
+from hubmem.formats.json_reader import brief
 from hubmem.formats.safetensors import MAX_HEADER_LENGTH
 from hubmem.snapshot import GGUFSelection
 
@@ -144,17 +145,25 @@ def shards_of(index: Any, index_path: str) -> dict[str, list[str]]:
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise CorruptHeaderError(f"{index_path}: not a safetensors index (no weight_map)")
+    by_name: dict[str, tuple[str, list[str]]] = {}  # shard as the index writes it -> (it, tensor names)
+    for name, shard in weight_map.items():
+        if type(name) is not str or type(shard) is not str or not shard:
+            raise CorruptHeaderError(
+                f"{index_path}: weight_map entry {brief(name)} -> {brief(shard)} is not a file name"
+            )
+        entry = by_name.get(shard)
+        if entry is None:
+            entry = by_name[shard] = (shard, [])
+        else:  # one string object per shard in the index held by the snapshot (not one per tensor)
+            weight_map[name] = entry[0]
+        entry[1].append(name)
     base = posixpath.dirname(index_path)
     shards: dict[str, list[str]] = {}
-    for name, shard in weight_map.items():
-        if not isinstance(name, str) or not isinstance(shard, str) or not shard:
-            raise CorruptHeaderError(
-                f"{index_path}: weight_map entry {name!r} -> {shard!r} is not a file name"
-            )
+    for shard, (_, names) in by_name.items():
         path = posixpath.normpath(join(base, shard))
         if path.startswith("../") or path == "..":
-            raise CorruptHeaderError(f"{index_path}: shard {shard!r} points outside the repo")
-        shards.setdefault(path, []).append(name)
+            raise CorruptHeaderError(f"{index_path}: shard {brief(shard)} points outside the repo")
+        shards.setdefault(path, []).extend(names)
     return dict(sorted(shards.items()))
 
 

@@ -34,7 +34,7 @@ from hubmem.fetch.layout import (
 from hubmem.formats.gguf.parser import GGUFParser
 from hubmem.formats.gguf.record import header_record
 from hubmem.formats.json_reader import load_json_file, open_regular
-from hubmem.formats.safetensors import decode_header, read_header_length
+from hubmem.formats.safetensors import load_header, read_header_length
 from hubmem.snapshot import GGUFSelection, Snapshot, WeightFile
 
 MAX_LISTED_FILES = 100_000  # a folder with more files than this is not a checkpoint
@@ -52,7 +52,7 @@ def looks_local(arg: str) -> bool:
     return os.path.isdir(arg)
 
 
-def read_local_header(file: Path, rel: str) -> WeightFile:
+def read_local_header(file: Path, rel: str, names: list[str] | None = None) -> WeightFile:
     """The header of one safetensors file on disk (8 + N bytes read), with the real file size; a FIFO,
     device or folder under the name is refused at once."""
     try:
@@ -68,7 +68,7 @@ def read_local_header(file: Path, rel: str) -> WeightFile:
         raise CorruptHeaderError(f"{rel}: cannot read ({exc.strerror or exc})") from None
     if len(raw) < n:
         raise CorruptHeaderError(f"{rel}: file ends inside the {n:,}-byte header")
-    return WeightFile(rel, n, decode_header(raw, file=rel), size)
+    return WeightFile(rel, n, load_header(raw, file=rel, names=names or ()), size)
 
 
 def read_local_gguf(file: Path, rel: str) -> WeightFile:
@@ -88,10 +88,11 @@ def read_local_gguf(file: Path, rel: str) -> WeightFile:
     return WeightFile(rel, header.header_end, header_record(header), size, format="gguf")
 
 
-def _read_weights(root: Path, paths: list[str], layout: Layout) -> list[WeightFile]:
+def _read_weights(root: Path, shards: dict[str, list[str]], layout: Layout) -> list[WeightFile]:
+    """Each weight file's header (``shards``: path -> the index's tensor names for it, when sharded)."""
     if layout.gguf is not None:
-        return [read_local_gguf(root / p, p) for p in paths]
-    return [read_local_header(root / p, p) for p in paths]
+        return [read_local_gguf(root / p, p) for p in shards]
+    return [read_local_header(root / p, p, names) for p, names in shards.items()]
 
 
 def _sizes(root: Path, paths: list[str]) -> dict[str, int]:
@@ -176,14 +177,14 @@ def load_local(
     return finish_snapshot(snapshot, layout, config, companions, where=f"in {root}", sizes=sizes)
 
 
-def _weight_paths(root: Path, layout: Layout) -> tuple[dict[str, Any] | None, list[str]]:
-    """The index (when sharded) and the weight files to read."""
+def _weight_paths(root: Path, layout: Layout) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """The index (when sharded) and the weight files to read, with the tensor names the index gives each."""
     if layout.index_path is None:
-        return None, layout.files
+        return None, {p: [] for p in layout.files}
     index = _read_json(root / layout.index_path, layout.index_path, [])
     if not isinstance(index, dict):
         raise CorruptHeaderError(f"{layout.index_path}: not a valid safetensors index")
-    return index, list(shards_of(index, layout.index_path))
+    return index, shards_of(index, layout.index_path)
 
 
 def _load_file(file: Path, snapshot: Snapshot) -> Snapshot:

@@ -23,7 +23,7 @@ from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.response import HubResponse, decode_json
 from hubmem.fetch.http.trace import Trace
 from hubmem.fetch.listing import paths_sizes
-from hubmem.formats.safetensors import MAX_HEADER_LENGTH
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH, parse_header
 from hubmem.snapshot import WeightFile
 
 
@@ -105,7 +105,7 @@ def route_files(
         n = header_length(header, names, size)
         if n is None:
             return None
-        files.append(WeightFile(path, n, header, size))
+        files.append(WeightFile(path, n, parse_header(header, file=path), size))
     return files
 
 

@@ -69,8 +69,14 @@ def load_json(
     max_bytes: int = MAX_JSON_BYTES,
     max_depth: int = MAX_DEPTH,
     bom: bool = True,
+    walk: bool = True,
 ) -> Any:
     """Decode one JSON document within the limits; ``bom`` allows a leading UTF-8 byte-order mark.
+
+    ``walk=False`` skips the depth and number walk over the decoded value (:func:`check_json_value`, about
+    2 s for a 500k-tensor header) for a caller that checks every value it keeps and drops the rest: the
+    safetensors header (:func:`hubmem.formats.safetensors.parse_header`). Python's parser still refuses
+    nesting near 1,000 levels and integers over 4,300 digits; lone surrogates are refused either way.
 
     Raises ``UnicodeDecodeError`` or ``JSONLimitError`` (both ``ValueError``): syntax errors included."""
     if len(data) > max_bytes:
@@ -84,7 +90,8 @@ def load_json(
         raise
     except ValueError as exc:  # JSONDecodeError, or an integer over Python's 4,300 digits
         raise JSONLimitError(str(exc) if isinstance(exc, json.JSONDecodeError) else _too_long()) from None
-    check_json_value(obj, max_depth=max_depth)
+    if walk:
+        check_json_value(obj, max_depth=max_depth)
     if _SURROGATE_ESCAPE.search(text):  # a pair decodes to one character; a lone half cannot be encoded
         try:
             json.dumps(obj, ensure_ascii=False).encode("utf-8")

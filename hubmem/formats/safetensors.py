@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,12 +61,93 @@ def decode_header(raw: bytes, *, file: str = "") -> dict[str, Any]:
     """Decode the JSON header bytes (exactly ``N`` bytes, trailing spaces allowed), within the bounded
     reader's limits (a header nests 3 levels: entries, their fields, shape and offsets)."""
     try:
-        obj = load_json(raw, max_bytes=MAX_HEADER_LENGTH, bom=False)
+        obj = load_json(raw, max_bytes=MAX_HEADER_LENGTH, bom=False, walk=False)  # parse_header checks
     except ValueError as exc:
         raise CorruptHeaderError(f"{file or 'file'}: header is not valid UTF-8 JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise CorruptHeaderError(f"{file or 'file'}: header is not a JSON object")
     return obj
+
+
+@dataclass(slots=True)
+class SafetensorsHeader:
+    """A validated header, as the snapshot holds it: the tensors in offset order (contiguous from byte 0)
+    and ``__metadata__``. The decoded JSON is not kept (at 500k tensors it is about 3x the size of this)."""
+
+    tensors: list[Tensor]
+    metadata: dict[str, str] | None = None
+
+    @property
+    def data_end(self) -> int:
+        """Bytes of the data buffer the tensors cover."""
+        return self.tensors[-1].end if self.tensors else 0
+
+    def names(self) -> list[str]:
+        return [t.name for t in self.tensors]
+
+    def rows(self) -> list[list[Any]]:
+        """The compact JSON form the header cache stores: ``[name, dtype, shape, begin, end]`` per tensor."""
+        return [[t.name, t.dtype, list(t.shape), t.begin, t.end] for t in self.tensors]
+
+    def to_json(self) -> dict[str, Any]:
+        """The header as the file holds it (metadata first, tensors in offset order)."""
+        out: dict[str, Any] = {} if self.metadata is None else {"__metadata__": dict(self.metadata)}
+        for t in self.tensors:
+            out[t.name] = {"dtype": t.dtype, "shape": list(t.shape), "data_offsets": [t.begin, t.end]}
+        return out
+
+
+def load_header(raw: bytes, *, file: str = "", names: Iterable[str] = ()) -> SafetensorsHeader:
+    """Decode and validate the ``N`` header bytes of one file (the file size is checked later, against
+    :attr:`SafetensorsHeader.data_end`, by :func:`check_data_size`). ``names``: see :func:`parse_header`."""
+    return parse_header(decode_header(raw, file=file), file=file, names=names)
+
+
+def parse_header(header: dict[str, Any], *, file: str = "", names: Iterable[str] = ()) -> SafetensorsHeader:
+    """Validate a decoded header: see :func:`parse_tensors`. ``names`` (the index's names for this file)
+    lets each tensor share the index's name string instead of holding a second copy of it."""
+    where = file or "header"
+    metadata = header.get("__metadata__")
+    _check_metadata(metadata, where)
+    same = {n: n for n in names}
+    shapes: dict[tuple[int, ...], tuple[tuple[int, ...], int]] = {}  # one tuple and count per shape
+    tensors: list[Tensor] = []
+    for name, info in header.items():
+        if name != "__metadata__":
+            t = _well_formed(same.get(name, name), info, file, shapes)
+            tensors.append(t if t is not None else _entry_tensor(name, info, where, file))
+    return _ordered(tensors, metadata, where)
+
+
+def header_from_rows(rows: Any, metadata: Any, *, file: str = "") -> SafetensorsHeader:
+    """A header from :meth:`SafetensorsHeader.rows` (the header cache), validated as a file's would be."""
+    where = file or "header"
+    _check_metadata(metadata, where)
+    if not isinstance(rows, list):
+        raise CorruptHeaderError(f"{where}: tensor rows are not a list")
+    tensors: list[Tensor] = []
+    for row in rows:
+        if type(row) is not list or len(row) != 5 or type(row[0]) is not str:
+            raise CorruptHeaderError(f"{where}: a tensor row is not [name, dtype, shape, begin, end]")
+        info = {"dtype": row[1], "shape": row[2], "data_offsets": row[3:5]}
+        t = _well_formed(row[0], info, file, {})
+        tensors.append(t if t is not None else _entry_tensor(row[0], info, where, file))
+    return _ordered(tensors, metadata, where)
+
+
+def _ordered(tensors: list[Tensor], metadata: Any, where: str) -> SafetensorsHeader:
+    tensors.sort(key=_BY_OFFSET)
+    _check_contiguous(tensors, where)
+    return SafetensorsHeader(tensors, metadata)
+
+
+def check_data_size(header: SafetensorsHeader, data_size: int, *, file: str = "") -> None:
+    """The tensors cover the file's ``data_size`` bytes (file size - 8 - N) exactly."""
+    if header.data_end != data_size:
+        raise CorruptHeaderError(
+            f"{file or 'header'}: tensors cover {header.data_end:,} bytes but the file holds "
+            f"{data_size:,} bytes of data"
+        )
 
 
 def parse_tensors(header: dict[str, Any], *, file: str = "", data_size: int | None = None) -> list[Tensor]:
@@ -75,17 +157,10 @@ def parse_tensors(header: dict[str, Any], *, file: str = "", data_size: int | No
     ``end - begin == numel * bits / 8`` (bits a multiple of 8), offsets contiguous from 0 with no
     overlap, and, when ``data_size`` (file size - 8 - N) is known, that the buffer is covered exactly.
     """
-    where = file or "header"
-    tensors: list[Tensor] = []
-    for name, info in header.items():
-        if name == "__metadata__":
-            _check_metadata(info, where)
-            continue
-        t = _well_formed(name, info, file)
-        tensors.append(t if t is not None else _entry_tensor(name, info, where, file))
-    tensors.sort(key=_BY_OFFSET)
-    _check_contiguous(tensors, where, data_size)
-    return tensors
+    parsed = parse_header(header, file=file)
+    if data_size is not None:
+        check_data_size(parsed, data_size, file=file)
+    return parsed.tensors
 
 
 def _check_metadata(info: Any, where: str) -> None:
@@ -100,9 +175,12 @@ def _check_metadata(info: Any, where: str) -> None:
 
 
 _BY_OFFSET = operator.attrgetter("begin", "end")
+_DTYPES = {name: name for name in DTYPE_BITS}  # one string object per dtype, shared by every tensor
 
 
-def _well_formed(name: str, info: Any, file: str) -> Tensor | None:
+def _well_formed(
+    name: str, info: Any, file: str, shapes: dict[tuple[int, ...], tuple[tuple[int, ...], int]]
+) -> Tensor | None:
     """The tensor of an entry that passes every check of :func:`_entry_tensor`, or None.
 
     The fast path of a header with 100k entries: a few type checks and the size arithmetic per entry.
@@ -111,8 +189,8 @@ def _well_formed(name: str, info: Any, file: str) -> Tensor | None:
     if type(info) is not dict:
         return None
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-    bits = DTYPE_BITS.get(dtype) if type(dtype) is str else None
-    if bits is None or type(shape) is not list or type(offsets) is not list or len(offsets) != 2:
+    canonical = _DTYPES.get(dtype) if type(dtype) is str else None
+    if canonical is None or type(shape) is not list or type(offsets) is not list or len(offsets) != 2:
         return None
     begin, end = offsets
     if type(begin) is not int or type(end) is not int or not 0 <= begin <= end <= U64_MAX:
@@ -122,10 +200,14 @@ def _well_formed(name: str, info: Any, file: str) -> Tensor | None:
         if type(d) is not int or not 0 <= d <= U64_MAX:
             return None
         n *= d
-    nbits = n * bits
+    nbits = n * DTYPE_BITS[canonical]
     if n > U64_MAX or nbits & 7 or end - begin != nbits >> 3:
         return None
-    return Tensor(name, str(dtype), tuple(shape), begin, end, file, n)
+    dims = tuple(shape)
+    same = shapes.get(dims)
+    if same is None:
+        same = shapes[dims] = (dims, n)
+    return Tensor(name, canonical, same[0], begin, end, file, same[1])
 
 
 def _is_count(value: Any) -> bool:
@@ -181,16 +263,13 @@ def _entry_tensor(name: str, info: Any, where: str, file: str) -> Tensor:
     return t
 
 
-def _check_contiguous(tensors: list[Tensor], where: str, data_size: int | None) -> None:
-    """Tensors (sorted by offset) tile the buffer from 0 without holes or overlaps, and cover
-    ``data_size`` bytes exactly when it is known."""
+def _check_contiguous(tensors: list[Tensor], where: str) -> None:
+    """Tensors (sorted by offset) tile the buffer from 0 without holes or overlaps. Each ``begin`` then
+    becomes the previous tensor's ``end`` object (equal values: one integer object instead of two)."""
     cursor = 0
     for t in tensors:
         if t.begin != cursor:
             problem = "overlaps the previous tensor" if t.begin < cursor else "leaves a hole before it"
             raise CorruptHeaderError(f"{where}: tensor {brief(t.name)} at offset {t.begin:,} {problem}")
+        t.begin = cursor
         cursor = t.end
-    if data_size is not None and cursor != data_size:
-        raise CorruptHeaderError(
-            f"{where}: tensors cover {cursor:,} bytes but the file holds {data_size:,} bytes of data"
-        )

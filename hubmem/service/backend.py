@@ -144,7 +144,7 @@ class HubBackend:
             )
         weight = SNAPSHOT_OVERHEAD + sum(HEADER_WEIGHT * f.header_length for f in snapshot.files)
         public = is_public(snapshot.hub_info)
-        tensors = sum(len(f.header) for f in snapshot.files)
+        tensors = sum(len(f.tensor_names()) for f in snapshot.files)
         return Fetched(snapshot, snapshot.commit, public, weight, time.perf_counter() - started, tensors)
 
     async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:

@@ -90,6 +90,7 @@ def measure(n: int, runs: int) -> dict[str, Any]:
     from hubmem.estimate.training.prepare import prepare_training
     from hubmem.estimate.training.report import plan_training, project_training
     from hubmem.estimate.weights.report import estimate_weights
+    from hubmem.formats.safetensors import load_header
     from hubmem.parse.config import parse_config
     from hubmem.pipeline import build_report, parse_snapshot_tensors
     from hubmem.schema.options import Options
@@ -98,7 +99,7 @@ def measure(n: int, runs: int) -> dict[str, Any]:
     raw = _headers(n)
     out: dict[str, Any] = {"tensors": n}
     out["floor"], _ = _cpu(lambda: _floor(raw), runs)
-    files = [WeightFile(f"model-{i:05d}.safetensors", len(r), json.loads(r)) for i, r in enumerate(raw)]
+    files = [WeightFile(f"model-{i:05d}.safetensors", len(r), load_header(r)) for i, r in enumerate(raw)]
     config = json.loads((ROOT / "fixtures/repos/deepseek-ai__DeepSeek-R1/files/config.json").read_text())
     snap = Snapshot("bench/r1", "main", None, "local", config=config, files=files)
     gc.disable()

@@ -52,7 +52,7 @@ from torch import nn
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.report import estimate_training
 from hubmem.estimate.weights.report import estimate_weights
-from hubmem.formats.safetensors import decode_header, parse_tensors, read_header_length
+from hubmem.formats.safetensors import decode_header, parse_header, parse_tensors, read_header_length
 from hubmem.parse.config import parse_config
 from hubmem.schema.kv import KVOptions
 from hubmem.schema.training import TrainingOptions
@@ -322,7 +322,7 @@ def validate_repo(repo: str, args: argparse.Namespace) -> Result:
         commit=None,
         source="local",
         config=cfg,
-        files=[WeightFile(path="model.safetensors", header_length=n, header=header, size=size)],
+        files=[WeightFile(path="model.safetensors", header_length=n, header=parse_header(header), size=size)],
     )
     weights = estimate_weights(snap, tensors, arch)
     uniq = unique_tensors(model.state_dict().items())
@@ -481,7 +481,7 @@ def validate_repo_cuda(repo: str, args: argparse.Namespace) -> Result:  # pragma
         commit=None,
         source="local",
         config=cfg,
-        files=[WeightFile("model.safetensors", n, header, size)],
+        files=[WeightFile("model.safetensors", n, parse_header(header), size)],
     )
     weights = estimate_weights(snap, tensors, arch)
     res.rows.append(Row(repo, "cuda weights allocated", loaded, weights.total_bytes))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hubmem.fakehub.fixtures.store import FixtureStore
-from hubmem.formats.safetensors import Tensor
+from hubmem.formats.safetensors import Tensor, parse_header
 from hubmem.snapshot import Snapshot, WeightFile
 from scripts import ROOT
 
@@ -40,7 +40,7 @@ def fixture_snapshot(repo_id: str) -> Snapshot:
         header = f.header_json()
         if header is None or f.header_bytes is None:
             continue
-        files.append(WeightFile(path=f.path, header_length=len(f.header_bytes), header=header, size=f.size))
+        files.append(WeightFile(f.path, len(f.header_bytes), parse_header(header, file=f.path), size=f.size))
     extra = {name: repo.json_file(name) for name in _COMPANIONS if repo.json_file(name) is not None}
     return Snapshot(
         repo_id=repo_id,
@@ -75,9 +75,7 @@ def _header(tensors: list[Spec]) -> dict[str, Any]:
 def config_snapshot(config: dict[str, Any], repo_id: str) -> Snapshot:
     """A snapshot of ``config`` with a generated checkpoint tensor list (one file)."""
     header = _header(checkpoint_tensors(config))
-    size = max((v["data_offsets"][1] for v in header.values()), default=0)
-    weights = WeightFile(path="model.safetensors", header_length=0, header=header, size=None)
-    del size
+    weights = WeightFile(path="model.safetensors", header_length=0, header=parse_header(header), size=None)
     return Snapshot(
         repo_id=repo_id, revision="main", commit=None, source="local", config=config, files=[weights]
     )

@@ -126,16 +126,21 @@ _UNSEEN = _Group(LogicalTensor("", None, 0, 0, ""), None)  # a marker: this key 
 def _fold(grouping: _Grouping) -> tuple[dict[str, int], list[LogicalTensor]]:
     """Auxiliary bytes per owning member (the member of that name, else the last member of that module),
     and the bookkeeping buffers of bytes no tensor owns."""
-    by_name: dict[str, str] = {}
+    owners = grouping.aux  # index only the names they look up (held once: the owner's own string)
+    same = {owner: owner for owner in owners}
+    named: set[str] = set()
     by_module: dict[str, str] = {}
     for group in grouping.groups:
         for name in group.names:
-            by_name[name] = name
-            by_module[module_name(name)] = name
+            if name in owners:
+                named.add(name)
+            module = same.get(module_name(name))
+            if module is not None:
+                by_module[module] = name
     extra: dict[str, int] = {}
     orphans = []
-    for owner, nbytes in grouping.aux.items():
-        member = by_name.get(owner, by_module.get(owner))
+    for owner, nbytes in owners.items():
+        member = owner if owner in named else by_module.get(owner)
         if member is None:
             orphans.append(LogicalTensor(owner + ".<aux>", (0,), 0, nbytes, "U8", buffer=True))
         else:

@@ -300,9 +300,9 @@ def _metadata_total_parameters(snapshot: Snapshot) -> int | None:
     meta = (snapshot.index or {}).get("metadata") if isinstance(snapshot.index, dict) else None
     if isinstance(meta, dict) and as_count(meta.get("total_parameters")) is not None:
         return as_count(meta.get("total_parameters"))
-    if len(snapshot.files) == 1:
-        hm = snapshot.files[0].header.get("__metadata__")
-        if isinstance(hm, dict):
+    if len(snapshot.files) == 1 and snapshot.files[0].format == "safetensors":
+        hm = snapshot.files[0].safetensors.metadata
+        if hm is not None:
             return as_count(hm.get("total_parameters"))
     return None
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubmem.errors import CorruptHeaderError
 from hubmem.fetch.cache.files import (
     FORMAT,
     MAX_ENTRY_BYTES,
@@ -49,7 +50,7 @@ from hubmem.fetch.cache.files import (
 )
 from hubmem.fetch.ids import is_sha
 from hubmem.formats.json_reader import read_regular
-from hubmem.formats.safetensors import MAX_HEADER_LENGTH
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH, SafetensorsHeader, header_from_rows
 from hubmem.snapshot import WeightFile
 
 _REF = "\0ref\0"
@@ -296,27 +297,29 @@ class CommitCache:
         value = self._value(path, "header")
         if value is None:
             return None
-        n, header, size = value.get("header_length"), value.get("header"), value.get("size")
+        n, size, gguf = value.get("header_length"), value.get("size"), value.get("format") == "gguf"
+        header: SafetensorsHeader | dict[str, Any] | None = None
         if (
-            not isinstance(n, int)
-            or not _is_int(n, 2, MAX_HEADER_LENGTH)
-            or not isinstance(header, dict)
-            or not (size is None or _is_int(size, 8 + n, None))
+            isinstance(n, int)
+            and _is_int(n, 2, MAX_HEADER_LENGTH)
+            and (size is None or _is_int(size, 8 + n, None))
         ):
+            header = value.get("header") if gguf else _stored_header(value, path)
+        if not isinstance(n, int) or not isinstance(header, dict | SafetensorsHeader):
             self.cache.discard(self._key(path))  # a miss: the fetch reads it again and overwrites it
             return None
-        if value.get("format") == "gguf":
-            return WeightFile(path, n, header, size, self.sha, format="gguf")
-        return WeightFile(path, n, header, size, self.sha)
+        return WeightFile(path, n, header, size, self.sha, format="gguf" if gguf else "safetensors")
 
     def has_header(self, path: str) -> bool:
         return self.cache.has(self._key(path))
 
     def put_header(self, f: WeightFile) -> None:
         """Keep ``f``'s header (safetensors JSON, or the GGUF header's record) under its path."""
-        value = {"kind": "header", "header_length": f.header_length, "header": f.header, "size": f.size}
-        if f.format != "safetensors":
-            value["format"] = f.format
+        value: dict[str, Any] = {"kind": "header", "header_length": f.header_length, "size": f.size}
+        if isinstance(f.header, SafetensorsHeader):  # validated tensors as compact rows
+            value |= {"tensors": f.header.rows(), "metadata": f.header.metadata}
+        else:
+            value |= {"header": f.header, "format": f.format}
         self.cache.put(self._key(f.path), value)
 
     def is_complete(self, subfolder: str | None) -> bool:
@@ -330,3 +333,11 @@ class CommitCache:
         the next fetch of ``revision`` skip its speculative reads)."""
         self.mark_complete(subfolder, paths)
         self.cache.remember_ref(self.endpoint, self.repo_id, revision, subfolder, self.sha, self.scope)
+
+
+def _stored_header(value: dict[str, Any], path: str) -> SafetensorsHeader | None:
+    """The safetensors header of a cache entry, validated as a file's header is; None if it is not one."""
+    try:
+        return header_from_rows(value.get("tensors"), value.get("metadata"), file=path)
+    except CorruptHeaderError:
+        return None

@@ -18,7 +18,7 @@ import httpx
 from hubmem.errors import CorruptHeaderError, HubmemError, NetworkError
 from hubmem.fetch.http.response import HubResponse, Reader, int_or_none
 from hubmem.fetch.http.trace import Trace
-from hubmem.formats.safetensors import MAX_HEADER_LENGTH, decode_header, read_header_length
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH, load_header, read_header_length
 from hubmem.snapshot import WeightFile
 
 DEFAULT_FIRST_READ = 100_000  # bytes of the first range read when nothing better is known
@@ -196,7 +196,7 @@ async def read_header(
         data += await read_span(client, response, url, SpanRead(len(data), end, path, repo_id), trace)
     if len(data) < end:
         raise CorruptHeaderError(f"{path}: file ends inside the {n:,}-byte header", repo_id=repo_id)
-    return WeightFile(path, n, decode_header(data[8:end], file=path), size, response.commit)
+    return WeightFile(path, n, load_header(data[8:end], file=path), size, response.commit)
 
 
 async def read_span(client: Requester, first: HubResponse, url: str, span: SpanRead, trace: Trace) -> bytes:
