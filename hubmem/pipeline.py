@@ -28,6 +28,7 @@ from hubmem.estimate.checkpoint import (
 from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
 from hubmem.estimate.engines.vllm.startup import Startup, project_startup
 from hubmem.estimate.fit.curve import inference_fit_options, page_figures
+from hubmem.estimate.fit.gpus import load_catalog
 from hubmem.estimate.fit.training import fit_training
 from hubmem.estimate.fit.verdict import fit_inference, kv_function
 from hubmem.estimate.fit.vllm import fit_vllm
@@ -44,7 +45,7 @@ from hubmem.parse.gguf.architecture import architecture_from_gguf
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.check import CheckReport
 from hubmem.schema.engines import EngineReport
-from hubmem.schema.fit import FitReport
+from hubmem.schema.fit import FitReport, GPUSpec
 from hubmem.schema.options import Options
 from hubmem.schema.report import FetchInfo, Report
 from hubmem.schema.weights import WeightsReport
@@ -107,6 +108,11 @@ def project_fit(
 
     main = one(wanted)
     return main, [main if n == wanted else one(n) for n in counts]
+
+
+def gpu_catalog() -> list[GPUSpec]:
+    """The GPU kinds a fit verdict knows (built-in, then ``HUBMEM_GPUS`` files), for pickers."""
+    return list(load_catalog().values())
 
 
 def _startups(tensors: list[Tensor], arch: Architecture, options: Options) -> Callable[[int], Startup]:

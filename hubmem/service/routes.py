@@ -21,6 +21,7 @@ from hubmem.errors import (
     PayloadTooLargeError,
 )
 from hubmem.fetch.ids import validate_repo_id
+from hubmem.pipeline import gpu_catalog
 from hubmem.schema.options import Options
 from hubmem.service.auth import Caller, TokenHasher, caller_from_header
 from hubmem.service.core import Core, Kind
@@ -286,9 +287,25 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 _PAGE_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+# files the page loads (vendored: it works offline), by name -> content type
+STATIC = {"uPlot.iife.min.js": "text/javascript", "uPlot.min.css": "text/css", "uPlot.LICENSE": "text/plain"}
+
+
+async def static(request: web.Request) -> web.Response:
+    name = request.match_info["file"]
+    if name not in STATIC:
+        raise web.HTTPNotFound()
+    body = resources.files("hubmem.service").joinpath("static", name).read_bytes()
+    cache = {"Cache-Control": "public, max-age=86400"}
+    return web.Response(body=body, content_type=STATIC[name], charset="utf-8", headers=cache)
+
+
+async def gpus(request: web.Request) -> web.Response:
+    """The GPU catalog of the fit verdicts (the page's picker)."""
+    return _json([{**g.model_dump(mode="json"), "memory_bytes": g.memory_bytes} for g in gpu_catalog()])
 
 
 def _page_bytes() -> bytes:
@@ -310,6 +327,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/healthz", healthz, name="healthz")
     r.add_get("/metrics", metrics, name="metrics")
     r.add_get("/openapi.json", openapi, name="openapi")
+    r.add_get("/static/{file}", static, name="static")
+    r.add_get("/v1/gpus", gpus, name="gpus")
     # /check first: "/v1/models/{name}/check" is the check of a single-segment repo, not a repo "{name}/check"
     r.add_get("/v1/models/{org}/{name}/check", get_check, name="check_ns")
     r.add_get("/v1/models/{name}/check", get_check, name="check")
