@@ -190,7 +190,9 @@ def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, c
     fit, fit_scenarios = project_fit(weights, arch, options, plan, startup_for)
     warnings += _engine_warnings(engine, fit)
     curve, gpu_table = (
-        page_figures(weights, arch, options, fit, inference_gpus(options)) if options.curve else (None, [])
+        page_figures(weights, arch, options, fit, inference_gpus(options), startup_for)
+        if options.curve
+        else (None, [])
     )
     stats = snapshot.stats
     checks = cross_checks(snapshot, checkpoint) if check else None

@@ -29,7 +29,9 @@ def test_contexts_are_log_spaced_up_to_the_maximum() -> None:
     assert len(ctx) == 25 and ctx == sorted(set(ctx))
     ratios = [b / a for a, b in pairwise(ctx) if b != 8192 and a != 8192]
     assert all(math.isclose(r, ratios[0], rel_tol=0.02) for r in ratios)
-    assert curve_contexts(128) == [128]  # a model shorter than the axis' start: one point
+    short = curve_contexts(512)  # BERT: the axis starts at a 64th of the maximum
+    assert short[0] == 8 and short[-1] == 512 and len(short) == 24
+    assert curve_contexts(1) == [1]
 
 
 def test_each_point_is_the_verdict_at_that_context() -> None:

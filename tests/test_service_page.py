@@ -104,6 +104,8 @@ async def screenshot(cdp: CDP, folder: Path, name: str, width: int) -> Path:
 
 async def test_gpus_static_files_and_the_curve(service: TestServer) -> None:
     gpus = await api(service, "/v1/gpus")
+    spec = (await api(service, "/openapi.json"))["paths"]["/v1/gpus"]["get"]["responses"]["200"]
+    assert spec["content"]["application/json"]["schema"]["items"]["$ref"].endswith("/GPUSpec")
     assert [g["name"] for g in gpus] == [s.name for s in load_catalog().values()]
     assert next(g for g in gpus if g["name"] == "H100-SXM")["memory_bytes"] == 80 * 10**9
     async with aiohttp.ClientSession() as session:
@@ -121,6 +123,11 @@ async def test_gpus_static_files_and_the_curve(service: TestServer) -> None:
     at = next(p for p in curve["points"] if p["context"] == 32768)
     assert at["required_bytes"] == fit["required_bytes"] and at["fits"] is fit["fits"] is False
     assert len(report["gpu_table"]) == len(gpus)
+    # vLLM: the curve is drawn with vLLM's own pool reservation, equal to the verdict at its --max-model-len
+    vllm = await api(service, f"/v1/models/{QWEN}?gpu=L4&engine=vllm&context=16384&curve=true")
+    at = next(p for p in vllm["curve"]["points"] if p["context"] == 16384)
+    assert vllm["curve"]["context"] == vllm["fit"]["context"] == 16384
+    assert at["required_bytes"] == vllm["fit"]["required_bytes"] and at["fits"] is vllm["fit"]["fits"]
     plain = await api(service, f"/v1/models/{QWEN}?gpu=L4")
     assert plain["curve"] is None and plain["gpu_table"] == []  # only when asked for
 

@@ -122,6 +122,9 @@ class MemoryCurve(Model):
     memory_per_gpu_bytes: int | None = None
     usable_bytes: int | None = None
     max_context: int  # the model's maximum context (the axis' end)
+    context: int | None = (
+        None  # the verdict's context the curve is drawn for (its other terms are taken there)
+    )
     points: list[CurvePoint] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from hubmem.estimate.fit.common import CONTEXT_SEARCH_CAP, DEFAULT_CONTEXT, fmt
 from hubmem.estimate.fit.gpus import load_catalog
 from hubmem.estimate.fit.verdict import REFUSED_BYTES, KVBytes, fit_inference, kv_function
+from hubmem.estimate.fit.vllm import StartupFor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import CurvePoint, FitOptions, FitReport, GPUFitRow, MemoryCurve
 from hubmem.schema.options import Options
@@ -34,8 +35,9 @@ def inference_fit_options(options: Options, gpu: str, gpus: int) -> FitOptions:
 
 
 def curve_contexts(max_context: int, also: int | None = None, points: int = CURVE_POINTS) -> list[int]:
-    """``points`` log-spaced contexts from 256 to ``max_context`` (both included), plus ``also``."""
-    lo = min(CURVE_START, max_context)
+    """``points`` log-spaced contexts from 256 (a 64th of ``max_context`` when that is less) to
+    ``max_context`` (both included), plus ``also``."""
+    lo = max(1, min(CURVE_START, max_context // 64))
     ratio = (max_context / lo) ** (1 / (points - 1)) if max_context > lo else 1.0
     out = {min(max_context, round(lo * ratio**i)) for i in range(points)} | {max_context}
     if also is not None and 1 <= also <= max_context:
@@ -43,8 +45,21 @@ def curve_contexts(max_context: int, also: int | None = None, points: int = CURV
     return sorted(out)
 
 
+def vllm_kv_bytes(startup_for: StartupFor) -> KVBytes:
+    """vLLM's own KV reservation for ``batch`` requests of a length: the pool blocks one request of that
+    length takes x the bytes a block costs (the admission check's need for max_model_len over its blocks;
+    pages are one size for every group)."""
+
+    def kv_bytes(context: int, batch: int, gpus: int) -> int:
+        s = startup_for(gpus)
+        full = s.blocks_at(s.view.max_model_len)
+        return batch * s.blocks_at(context) * s.view.kv_needed_bytes // full if full else 0
+
+    return kv_bytes
+
+
 def memory_curve(
-    base: FitReport, kv_bytes: KVBytes, max_context: int, *, gpu_chosen: bool, engine: str
+    base: FitReport, kv_bytes: KVBytes, max_context: int, *, gpu_chosen: bool, kv_source: str
 ) -> MemoryCurve:
     """``base``'s terms at each context of the axis: its weights and other terms (constant in context) and
     the KV + state ``kv_bytes`` projects for that context, at ``base``'s batch and GPU count."""
@@ -69,7 +84,7 @@ def memory_curve(
         )
     where = f"{gpus} x {base.gpu}" if gpu_chosen else f"{gpus} GPU(s)"
     assumptions = [
-        f"per GPU on {where}, batch {batch}: weights / tp, KV cache + state of the {engine} KV view at each "
+        f"per GPU on {where}, batch {batch}: weights / tp, KV cache + state ({kv_source}) at each "
         f"context, and the verdict's other terms at context {fmt(base.context or 0)} "
         f"({fmt(overhead)} B, constant in context)",
     ]
@@ -77,6 +92,7 @@ def memory_curve(
         assumptions.insert(0, base.refusal)
     return MemoryCurve(
         engine=base.engine,
+        context=base.context,
         gpu=base.gpu if gpu_chosen else None,
         gpus=gpus,
         batch=batch,
@@ -115,10 +131,16 @@ def gpu_table(
 
 
 def page_figures(
-    weights: WeightsReport | int, arch: Architecture, options: Options, fit: FitReport | None, gpus: int
+    weights: WeightsReport | int,
+    arch: Architecture,
+    options: Options,
+    fit: FitReport | None,
+    gpus: int,
+    startup_for: StartupFor | None = None,
 ) -> tuple[MemoryCurve, list[GPUFitRow]]:
     """The curve for the inference verdict ``fit`` (or, without one, an engine-neutral verdict on ``gpus``
-    GPUs of the default kind, drawn without its usable line) and the catalog table at its context."""
+    GPUs of the default kind, drawn without its usable line) and the catalog table at its context. A vLLM
+    verdict (``startup_for``) is drawn with vLLM's own KV reservation per context."""
     kv_bytes = kv_function(arch, options.kv)
     fit_options = inference_fit_options(options, options.gpu or FitOptions().gpu, gpus)
     base = fit
@@ -126,8 +148,9 @@ def page_figures(
         base = fit_inference(weights, arch, fit_options, kv_bytes=kv_bytes)
     max_context = arch.max_context or max(NO_MAX_CONTEXT, base.context or DEFAULT_CONTEXT)
     max_context = min(max_context, CONTEXT_SEARCH_CAP)
-    curve = memory_curve(
-        base, kv_bytes, max_context, gpu_chosen=options.gpu is not None, engine=options.kv.engine
-    )
+    curve_kv, kv_source = kv_bytes, f"the {options.kv.engine} KV view"
+    if startup_for is not None and base.engine == "vllm":
+        curve_kv, kv_source = vllm_kv_bytes(startup_for), "vLLM's pool blocks for that length x block bytes"
+    curve = memory_curve(base, curve_kv, max_context, gpu_chosen=options.gpu is not None, kv_source=kv_source)
     table_options = fit_options.model_copy(update={"context": base.context, "batch": base.batch or 1})
     return curve, gpu_table(weights, arch, table_options, kv_bytes)
