@@ -180,6 +180,47 @@ async def test_verdict_and_plot_for_a_shared_url_and_back(service: TestServer, t
 
 
 @pytest.mark.e2e
+async def test_every_option_goes_into_the_url_and_comes_back(service: TestServer, tmp_path: Path) -> None:
+    async with chromium_page(tmp_path) as cdp:
+        assert await open_url(cdp, service, f"?repo={QWEN}") == "done"
+        await cdp.fill("context", "16384")
+        await cdp.fill("batch", "2")
+        await cdp.fill("rank", "32")
+        await cdp.eval(
+            "(() => { for (const [id, v] of [['engine', 'vllm'], ['train', 'qlora'], ['gpu', 'A100-80GB']])"
+            " document.getElementById(id).value = v; })()"
+        )
+        await cdp.press_enter()  # in the context field: the form's submit
+        await cdp.wait_for("location.search.includes('engine=vllm')")
+        assert await wait_done(cdp) == "done"
+        before = await shown(cdp)
+        shared = await cdp.eval("location.href")
+        query = await cdp.eval("Object.fromEntries(new URLSearchParams(location.search))")
+        assert query == {
+            "repo": QWEN,
+            "gpu": "A100-80GB",
+            "context": "16384",
+            "batch": "2",
+            "engine": "vllm",
+            "train": "qlora",
+            "rank": "32",
+        }
+        # opened again (a new page load, as someone given the link): the same form and the same answer
+        await cdp.send("Page.navigate", url="about:blank")
+        await cdp.send("Page.navigate", url=shared)
+        await cdp.wait_for("document.readyState === 'complete' && !!document.getElementById('repo')")
+        assert await wait_done(cdp) == "done"
+        fields = await cdp.eval(
+            "['repo', 'gpu', 'context', 'batch', 'engine', 'train', 'rank']"
+            ".map((id) => document.getElementById(id).value)"
+        )
+        assert fields == [QWEN, "A100-80GB", "16384", "2", "vllm", "qlora", "32"]
+        after = await shown(cdp)
+        assert (after["head"], after["facts"]) == (before["head"], before["facts"])
+        assert await cdp.eval("document.getElementById('training-method').textContent.startsWith('qlora')")
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "pasted",
     [
@@ -201,6 +242,23 @@ async def test_a_pasted_hub_url(service: TestServer, tmp_path: Path, pasted: str
         if "/tree/" in pasted or "/blob/" in pasted:
             assert query["revision"] == "main"
         assert (await shown(cdp))["verdict"] == "fits"
+
+
+@pytest.mark.e2e
+async def test_the_engine_would_refuse_and_a_dataset_url(service: TestServer, tmp_path: Path) -> None:
+    async with chromium_page(tmp_path) as cdp:
+        # 32 query heads on 3 GPUs: vLLM refuses the tensor-parallel size, whatever the memory
+        assert await open_url(cdp, service, f"?repo={QWEN}&gpu=L4&gpus=3") == "done"
+        page = await shown(cdp)
+        assert page["verdict"] == "refused" and page["head"] == "The engine would refuse this on 3 × L4"
+        notes = await cdp.eval("document.getElementById('verdict-notes').textContent")
+        assert "divisible by tensor parallel size (3)" in notes
+        assert page["facts"]["min-gpus"] == "1 GPU" and page["canvas"]
+        # a dataset's URL is not a model: said on the page, nothing asked of the API
+        await cdp.fill("repo", "https://huggingface.co/datasets/org/data")
+        await cdp.press_enter()
+        await cdp.wait_for("!document.getElementById('error').hidden")
+        assert "model" in await cdp.eval("document.getElementById('error').textContent")
 
 
 @pytest.mark.e2e
