@@ -51,6 +51,17 @@ async def api(server: TestServer, path: str, token: str | None = None) -> Any:
         return await r.json()
 
 
+COLLECT_ERRORS = (
+    "window.__errors = []; addEventListener('error', (e) => __errors.push(String(e.message)));"
+    " addEventListener('unhandledrejection', (e) => __errors.push(String(e.reason)));"
+)
+
+
+async def collect_errors(cdp: CDP) -> None:
+    """From the next page load on, the page's uncaught errors gather in ``window.__errors``."""
+    await cdp.send("Page.addScriptToEvaluateOnNewDocument", source=COLLECT_ERRORS)
+
+
 async def open_url(cdp: CDP, server: TestServer, query: str) -> str:
     await cdp.send("Page.navigate", url=str(server.make_url("/")) + query)
     await cdp.wait_for("document.readyState === 'complete' && !!document.getElementById('repo')")
@@ -140,6 +151,7 @@ async def test_verdict_and_plot_for_a_shared_url_and_back(service: TestServer, t
     no = (await api(service, f"/v1/models/{QWEN}?gpu=L4&context=32768&curve=true"))["fit"]
     yes = (await api(service, f"/v1/models/{QWEN}?gpu=H100-SXM&context=32768&curve=true"))["fit"]
     async with chromium_page(tmp_path) as cdp:
+        await collect_errors(cdp)
         # a shared URL: every option in the query string, the result without typing anything
         assert await open_url(cdp, service, NOT_FITTING) == "done"
         page = await shown(cdp)
@@ -177,11 +189,13 @@ async def test_verdict_and_plot_for_a_shared_url_and_back(service: TestServer, t
         assert await wait_done(cdp) == "done"
         page = await shown(cdp)
         assert page["gpu"] == "L4" and "gpu=L4" in page["search"]
+        assert await cdp.eval("window.__errors") == []
 
 
 @pytest.mark.e2e
 async def test_every_option_goes_into_the_url_and_comes_back(service: TestServer, tmp_path: Path) -> None:
     async with chromium_page(tmp_path) as cdp:
+        await collect_errors(cdp)
         assert await open_url(cdp, service, f"?repo={QWEN}") == "done"
         await cdp.fill("context", "16384")
         await cdp.fill("batch", "2")
@@ -218,6 +232,7 @@ async def test_every_option_goes_into_the_url_and_comes_back(service: TestServer
         after = await shown(cdp)
         assert (after["head"], after["facts"]) == (before["head"], before["facts"])
         assert await cdp.eval("document.getElementById('training-method').textContent.startsWith('qlora')")
+        assert await cdp.eval("window.__errors") == []
 
 
 @pytest.mark.e2e
