@@ -27,6 +27,8 @@ from hubmem.estimate.checkpoint import (
 )
 from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
 from hubmem.estimate.engines.vllm.startup import Startup, project_startup
+from hubmem.estimate.fit.curve import inference_fit_options, page_figures
+from hubmem.estimate.fit.gpus import load_catalog
 from hubmem.estimate.fit.training import fit_training
 from hubmem.estimate.fit.verdict import fit_inference, kv_function
 from hubmem.estimate.fit.vllm import fit_vllm
@@ -43,7 +45,7 @@ from hubmem.parse.gguf.architecture import architecture_from_gguf
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.check import CheckReport
 from hubmem.schema.engines import EngineReport
-from hubmem.schema.fit import FitOptions, FitReport
+from hubmem.schema.fit import FitReport, GPUSpec
 from hubmem.schema.options import Options
 from hubmem.schema.report import FetchInfo, Report
 from hubmem.schema.weights import WeightsReport
@@ -98,14 +100,7 @@ def project_fit(
     def one(gpus: int) -> FitReport:
         if options.fit == "inference" and startup_for is not None:
             return fit_vllm(startup_for, gpus, kv.batch, arch, list(FIT_SCENARIO_GPUS))
-        fit_options = FitOptions(
-            gpu=options.gpu or "",
-            gpus=gpus,
-            context=kv.context,
-            batch=kv.batch,
-            utilization=options.gpu_utilization,
-            max_num_batched_tokens=kv.max_num_batched_tokens or FitOptions().max_num_batched_tokens,
-        )
+        fit_options = inference_fit_options(options, options.gpu or "", gpus)
         if options.fit == "training":
             plan = training if gpus == training.options.gpus else replace_gpus(training, gpus)
             return fit_training(plan, fit_options)
@@ -113,6 +108,11 @@ def project_fit(
 
     main = one(wanted)
     return main, [main if n == wanted else one(n) for n in counts]
+
+
+def gpu_catalog() -> list[GPUSpec]:
+    """The GPU kinds a fit verdict knows (built-in, then ``HUBMEM_GPUS`` files), for pickers."""
+    return list(load_catalog().values())
 
 
 def _startups(tensors: list[Tensor], arch: Architecture, options: Options) -> Callable[[int], Startup]:
@@ -189,6 +189,11 @@ def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, c
     engine = _engine_view(checkpoint, options, startup_for)
     fit, fit_scenarios = project_fit(weights, arch, options, plan, startup_for)
     warnings += _engine_warnings(engine, fit)
+    curve, gpu_table = (
+        page_figures(weights, arch, options, fit, inference_gpus(options), startup_for)
+        if options.curve
+        else (None, [])
+    )
     stats = snapshot.stats
     checks = cross_checks(snapshot, checkpoint) if check else None
     return Report(
@@ -205,6 +210,8 @@ def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, c
         training=training,
         fit=fit,
         fit_scenarios=fit_scenarios,
+        curve=curve,
+        gpu_table=gpu_table,
         fetch=FetchInfo(
             requests=stats.requests,
             bytes_received=stats.bytes_received,

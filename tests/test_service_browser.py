@@ -216,12 +216,13 @@ async def test_page_shows_the_breakdown_for_a_typed_repo(
             assert (await text_of(cdp, "weights-size")).endswith(("KiB", "MiB"))
             training = shown_int(await text_of(cdp, "training-bytes"))
             assert training > WEIGHT_BYTES  # weights + gradients + optimizer states at least
-            # the chart: one bar per figure, the weights bar carrying the exact byte count
-            bars = await cdp.eval(
-                "[...document.querySelectorAll('#chart svg rect')]"
-                ".map(r => [r.dataset.name, +r.dataset.bytes])"
+            # the weights bar: one part per component, adding up to the exact byte count
+            parts = await cdp.eval(
+                "[...document.querySelectorAll('#weights-stack span')].map(r => +r.dataset.bytes)"
             )
-            assert ["weights", WEIGHT_BYTES] in bars and ["kv cache", KV_BYTES_PER_TOKEN * 1024] in bars
+            assert parts and sum(parts) == WEIGHT_BYTES
+            # the plot of memory against context (uPlot draws on a canvas)
+            assert await cdp.eval("!!document.querySelector('#plot canvas')") is True
             assert await cdp.eval("new URLSearchParams(location.search).get('repo')") == "tiny/public"
 
             # a gated repo without a token: the error is shown; with the reader token: the numbers

@@ -103,3 +103,50 @@ class FitReport(Model):
     candidates: list[int] = Field(default_factory=list)  # GPU counts tried for min_gpus
     breakdown: list[MemoryItem] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
+
+
+class CurvePoint(Model):
+    """Per-GPU memory at one context (the batch and GPU count of the verdict)."""
+
+    context: int
+    weights_bytes: int
+    kv_bytes: int  # KV cache + recurrent state, per GPU
+    overhead_bytes: (
+        int  # the engine's terms besides weights and KV (activation workspace, vLLM's non-torch ...)
+    )
+    required_bytes: int
+    fits: bool
+
+
+class MemoryCurve(Model):
+    """Memory against context (``curve=true``, the web page's plot): the verdict's own terms at log-spaced
+    contexts up to the model's maximum, with the chosen GPUs' usable memory per GPU."""
+
+    basis: Literal["projected"] = "projected"
+    engine: str = "transformers"
+    gpu: str | None = None  # None: no GPU chosen, no usable line
+    gpus: int = 1
+    batch: int = 1
+    memory_per_gpu_bytes: int | None = None
+    usable_bytes: int | None = None
+    max_context: int  # the model's maximum context (the axis' end)
+    context: int | None = (
+        None  # the verdict's context the curve is drawn for (its other terms are taken there)
+    )
+    points: list[CurvePoint] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class GPUFitRow(Model):
+    """One GPU kind of the catalog at the verdict's context and batch ("which cards can serve this?")."""
+
+    gpu: str
+    vendor: str = ""
+    memory_gb: float
+    memory_unit: Literal["GB", "GiB"] = "GB"
+    memory_per_gpu_bytes: int  # what the verdict uses (the CUDA-reported total where known)
+    usable_bytes: int  # per GPU
+    required_bytes: int  # per GPU, on min_gpus GPUs (on 1 when none fits)
+    min_gpus: int | None  # fewest GPUs of this kind that fit (None: not within max_gpus)
+    max_context: int | None  # on one GPU, at the batch
+    refusal: str | None = None

@@ -42,3 +42,8 @@ class Options(Model):
         le=1,
         description="fraction of GPU memory usable; None = 0.9 inference, 1.0 training",
     )
+    curve: bool = Field(
+        default=False,
+        description="add memory against context (log-spaced, up to the model's maximum) and the GPU "
+        "catalog's verdicts at the context (the web page's plot and table)",
+    )

@@ -10,7 +10,7 @@ from hubmem.schema.architecture import Architecture
 from hubmem.schema.check import CheckReport
 from hubmem.schema.common import Model
 from hubmem.schema.engines import EngineReport
-from hubmem.schema.fit import FitReport
+from hubmem.schema.fit import FitReport, GPUFitRow, MemoryCurve
 from hubmem.schema.kv import KVCacheReport
 from hubmem.schema.training import TrainingReport
 from hubmem.schema.weights import WeightsReport
@@ -43,6 +43,8 @@ class Report(Model):
     fit_scenarios: list[FitReport] = Field(
         default_factory=list
     )  # the verdict for 1, 2, 4, 8 GPUs of the kind
+    curve: MemoryCurve | None = None  # curve=true: memory against context (the web page's plot)
+    gpu_table: list[GPUFitRow] = Field(default_factory=list)  # curve=true: every catalog GPU at the context
     check: CheckReport | None = None
     fetch: FetchInfo = FetchInfo()
     warnings: list[str] = Field(default_factory=list)

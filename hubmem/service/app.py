@@ -9,7 +9,6 @@ from aiohttp import web
 from hubmem.fetch.cache.store import HeaderCache
 from hubmem.service.auth import TokenHasher
 from hubmem.service.backend import Backend, HubBackend
-from hubmem.service.catalog import add_catalog_routes
 from hubmem.service.core import Core
 from hubmem.service.metrics import Registry
 from hubmem.service.routes import (
@@ -23,6 +22,8 @@ from hubmem.service.routes import (
     middleware,
 )
 from hubmem.service.settings import Settings
+from hubmem.service.web.catalog import add_catalog_routes
+from hubmem.service.web.page import add_page_routes
 
 
 def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> web.Application:
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         backend = HubBackend(settings.endpoint, cache=cache)
     app[CORE] = Core(settings, backend, registry)
     add_routes(app)
+    add_page_routes(app)
     add_catalog_routes(app, settings.catalog)
 
     async def close(app: web.Application) -> None:

@@ -11,6 +11,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from hubmem._version import __version__
 from hubmem.schema.catalog import CatalogPage, CatalogQuery
 from hubmem.schema.check import CheckReport
+from hubmem.schema.fit import GPUSpec
 from hubmem.schema.report import Report
 from hubmem.service.params import QUERY_PARAMS
 from hubmem.service.settings import Settings
@@ -135,6 +136,7 @@ def openapi_document() -> dict[str, Any]:
             (ScanLine, "serialization"),
             (Health, "serialization"),
             (CatalogPage, "serialization"),
+            (GPUSpec, "serialization"),
         ],
         ref_template=REF,
         schema_generator=_ApiSchema,
@@ -279,7 +281,8 @@ def _catalog_paths() -> dict[str, Any]:
 
 
 def _other_paths() -> dict[str, Any]:
-    """/healthz, /metrics, /openapi.json and the page."""
+    """/healthz, /metrics, /openapi.json, the page and the GPU catalog."""
+    gpu = REF.format(model="GPUSpec")
 
     def plain(operation: str, response: dict[str, Any]) -> dict[str, Any]:
         return {"get": {"operationId": operation, "responses": {"200": response}}}
@@ -293,4 +296,11 @@ def _other_paths() -> dict[str, Any]:
             "openapi", {"description": "This document", "content": {"application/json": {}}}
         ),
         "/": plain("page", {"description": "The web page", "content": {"text/html": {}}}),
+        "/v1/gpus": plain(
+            "gpus",
+            {
+                "description": "The GPU catalog of the fit verdicts (the page's picker), with memory_bytes",
+                "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": gpu}}}},
+            },
+        ),
     }

@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -300,28 +299,8 @@ async def openapi(request: web.Request) -> web.Response:
     return _json(openapi_document())
 
 
-_PAGE_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-
-
-def _page_bytes() -> bytes:
-    return resources.files("hubmem.service").joinpath("page.html").read_bytes()
-
-
-async def page(request: web.Request) -> web.Response:
-    return web.Response(
-        body=_page_bytes(),
-        content_type="text/html",
-        charset="utf-8",
-        headers={"Content-Security-Policy": _PAGE_CSP, "Cache-Control": "no-cache"},
-    )
-
-
 def add_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get("/", page, name="page")
     r.add_get("/healthz", healthz, name="healthz")
     r.add_get("/metrics", metrics, name="metrics")
     r.add_get("/openapi.json", openapi, name="openapi")

@@ -56,7 +56,7 @@ async def get_catalog(request: web.Request) -> web.Response:
 
 
 async def catalog_page(request: web.Request) -> web.Response:
-    body = resources.files("hubmem.service").joinpath("catalog.html").read_bytes()
+    body = resources.files("hubmem.service.web").joinpath("catalog.html").read_bytes()
     return web.Response(
         body=body,
         content_type="text/html",
