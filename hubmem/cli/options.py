@@ -9,6 +9,7 @@ from typing import Any, get_args
 import click
 from pydantic import ValidationError
 
+from hubmem.cli.output import OUTPUT_OPTIONS
 from hubmem.cli.vllm_options import VLLM_OPTIONS, check_fraction, check_gpus, vllm_options
 from hubmem.errors import UsageError
 from hubmem.fetch.cache.store import HeaderCache
@@ -36,8 +37,6 @@ _SOURCE_OPTIONS: tuple[Decorator, ...] = (
     ),
     click.option("--subfolder", default=None, help="Read weights (and config) below this folder."),
     click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)."),
-    click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
-    click.option("--bytes", "show_bytes", is_flag=True, help="Show exact byte counts beside sizes."),
     click.option("--gguf-file", default=None, help="GGUF repos: the file (or split model) to read."),
     click.option("--quant", default=None, help="GGUF repos: the quantization to read (Q4_K_M, Q8_0 ...)."),
 )
@@ -185,7 +184,7 @@ _FIT_OPTIONS: tuple[Decorator, ...] = (
 
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``report`` and ``demo`` (in this order in --help)."""
-    for option in reversed(_SOURCE_OPTIONS):
+    for option in reversed((*_SOURCE_OPTIONS, *OUTPUT_OPTIONS)):
         fn = option(fn)
     return projection_options(fn)
 

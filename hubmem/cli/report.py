@@ -9,21 +9,13 @@ import click
 
 from hubmem.cli.console import err_console, guarded
 from hubmem.cli.options import build_options, cache_options, open_cache, report_options
+from hubmem.cli.output import emit
 from hubmem.errors import RepoNotFoundError
 from hubmem.pipeline import analyze_async, run_sync
 from hubmem.render.safe import line
-from hubmem.render.text import print_report
 from hubmem.schema.options import Options
-from hubmem.schema.report import Report
 
 DEMO_TOKEN = "hf_hubmem_fixture_reader"  # fixtures/tokens.json: a token that may read the gated fixtures
-
-
-def emit(report: Report, *, as_json: bool, show_bytes: bool) -> None:
-    if as_json:
-        click.echo(report.model_dump_json(indent=2))
-    else:
-        print_report(report, show_bytes=show_bytes)
 
 
 @click.command("report")
@@ -43,7 +35,7 @@ def report_cmd(repo: str, **kw: Any) -> None:
     report = analyze_source(
         repo, options, token=kw["token"], offline=kw["offline"], cache=open_cache(kw), check=kw["with_check"]
     )
-    emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])
+    emit(report, kw)
     if report.check is not None and not kw["as_json"]:
         print_check(report)
 
@@ -97,6 +89,6 @@ def demo_cmd(repo: str, **kw: Any) -> None:
                 repo_id=repo,
             )
         demo = f"offline demo: fake Hub at {hub.endpoint} serving {fixtures} (real configs, headers only)"
-        err_console.print(line((demo, "dim")))
+        err_console.print(line((demo, "dim")), soft_wrap=True)
         report = run_sync(lambda: analyze_async(repo, options, token=token, endpoint=hub.endpoint))
-    emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])
+    emit(report, kw)

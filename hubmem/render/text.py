@@ -8,12 +8,14 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from hubmem.render.fit import fit_section
+from hubmem.render.headline import brief, headline, without_assumptions
 from hubmem.render.safe import PROJECTED, cells, line, title
 from hubmem.render.sources import architecture_source, llama_cpp_section, source_lines, weights_basis
-from hubmem.render.units import exact, human_bytes, human_count
+from hubmem.render.units import Units, exact, human_bytes, human_count
+from hubmem.render.units import units as units_of
 from hubmem.render.vllm import vllm_section
 from hubmem.schema.architecture import Architecture
-from hubmem.schema.fit import FitReport
 from hubmem.schema.report import Report
 
 
@@ -197,84 +199,9 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
     return Group(*items)
 
 
-def _verdict(fit: FitReport) -> Text:
-    if fit.refusal is not None:
-        return line(("vLLM would refuse", "bold red"))
-    return line(("fits", "bold green") if fit.fits else ("does not fit", "bold red"))
-
-
-def _fit_facts(fit: FitReport) -> list[str]:
-    facts = []
-    if fit.max_context is not None:
-        capped = " (the model's maximum)" if fit.max_context_capped else ""
-        facts.append(f"largest context at batch {fit.batch}: {exact(fit.max_context)}{capped}")
-    if fit.max_batch is not None and fit.context:
-        facts.append(f"largest batch at context {exact(fit.context)}: {exact(fit.max_batch)}")
-    if fit.mode == "inference" or fit.min_gpus is not None:
-        facts.append(f"fewest GPUs: {fit.min_gpus}" if fit.min_gpus else "fewest GPUs: more than tried")
-    return facts
-
-
-def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> Table:
-    """The same verdict on 1, 2, 4 and 8 GPUs."""
-    with_context = any(sc.max_context is not None for sc in scenarios)
-    with_batch = any(sc.max_batch is not None for sc in scenarios)
-    st = Table(box=None, pad_edge=False, show_edge=False)
-    st.add_column("GPUs", justify="right")
-    st.add_column("verdict")
-    st.add_column("needed / GPU", justify="right")
-    st.add_column("usable / GPU", justify="right")
-    if with_context:
-        st.add_column(f"max context (batch {fit.batch})", justify="right")
-    if with_batch:
-        st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right")
-    for sc in scenarios:
-        row: list[object] = [
-            sc.gpus,
-            _verdict(sc),
-            human_bytes(sc.required_bytes),
-            human_bytes(sc.usable_bytes),
-        ]
-        if with_context:
-            row.append("-" if sc.max_context is None else exact(sc.max_context))
-        if with_batch:
-            row.append("-" if sc.max_batch is None else exact(sc.max_batch))
-        st.add_row(*cells(*row))
-    return st
-
-
-def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
-    fit = r.fit
-    if fit is None:
-        return None
-    accounting = ", vLLM's accounting" if fit.engine == "vllm" else ""
-    items: list[RenderableType] = [
-        title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode}{accounting})", PROJECTED)
-    ]
-    required, usable = _size(fit.required_bytes, show_bytes), _size(fit.usable_bytes, show_bytes)
-    need = f"needs {required} of {usable} usable per GPU"
-    if fit.refusal is not None:  # vLLM's own words
-        items.append(line((fit.refusal, "bold red"), f" ({need})"))
-    else:
-        items.append(line(_verdict(fit), f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
-    if facts := _fit_facts(fit):
-        items.append(line(" · ".join(facts)))
-    t = Table(box=None, pad_edge=False, show_edge=False)
-    t.add_column("item")
-    t.add_column("per GPU", justify="right")
-    t.add_column("how", style="dim")
-    for it in fit.breakdown:
-        t.add_row(*cells(it.name, _size(it.bytes, show_bytes), it.formula or ""))
-    items.append(t)
-    if len(r.fit_scenarios) > 1:
-        items += [Text(""), _scenario_table(fit, r.fit_scenarios)]
-    shown = set(r.training.assumptions) if r.training is not None and fit.mode == "training" else set()
-    items += [line((f"assumes: {a}", "dim")) for a in fit.assumptions if a not in shown]
-    return Group(*items)
-
-
-def render_report(report: Report, *, show_bytes: bool = False) -> Group:
+def render_report(report: Report, *, show_bytes: bool = False, headline_first: bool = True) -> Group:
     parts: list[RenderableType | None] = [
+        line((headline(report), "bold")) if headline_first else None,
         _header(report),
         _architecture(report),
         _weights(report, show_bytes),
@@ -284,11 +211,25 @@ def render_report(report: Report, *, show_bytes: bool = False) -> Group:
         if report.engine is not None and report.engine.llama_cpp is not None
         else None,
         _training(report, show_bytes),
-        _fit(report, show_bytes),
+        fit_section(report, show_bytes),
     ]
-    parts += [line((f"warning: {w}", "yellow")) for w in report.warnings]
     return Group(*(p for p in parts if p is not None))
 
 
-def print_report(report: Report, *, console: Console | None = None, show_bytes: bool = False) -> None:
-    (console or Console()).print(render_report(report, show_bytes=show_bytes))
+def print_report(
+    report: Report,
+    *,
+    console: Console | None = None,
+    show_bytes: bool = False,
+    verbose: bool = True,
+    brief_only: bool = False,
+    units: Units = "binary",
+) -> None:
+    """The terminal report: the one-line answer, then the sections (``brief_only``: the line and the verdict);
+    ``verbose=False`` keeps only the ``assumes:`` lines that change the answer. Warnings are the caller's
+    (the CLI prints them on stderr)."""
+    console = console or Console()
+    shown = report if verbose else without_assumptions(report)
+    with units_of(units):
+        body = brief(shown, show_bytes) if brief_only else render_report(shown, show_bytes=show_bytes)
+        console.print(body, soft_wrap=not console.is_terminal)
