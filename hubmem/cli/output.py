@@ -54,6 +54,8 @@ def emit(report: Report, kw: dict[str, Any]) -> None:
     """The report as JSON or as text, then its warnings on stderr."""
     if kw.get("no_train") and not kw.get("train_method"):
         report = report.model_copy(update={"training": None})
+    if kw.get("target_warnings"):  # what the repo argument itself made us warn about
+        report = report.model_copy(update={"warnings": [*kw["target_warnings"], *report.warnings]})
     if kw.get("as_json"):
         click.echo(report.model_dump_json(indent=2))
     else:
