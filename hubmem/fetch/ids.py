@@ -73,7 +73,9 @@ def parse_target(text: str) -> Target:
     n = 1 if len(parts) > 1 and parts[1] in ("tree", *_FILE_VIEWS) else 2
     repo_id, rest = "/".join(parts[:n]), parts[n:]
     if not repo_id:
-        raise InvalidRepoIdError(f"{text!r} does not name a repo", hint="e.g. https://huggingface.co/org/name")
+        raise InvalidRepoIdError(
+            f"{text!r} does not name a repo", hint="e.g. https://huggingface.co/org/name"
+        )
     if len(rest) < 2 or rest[0] not in ("tree", *_FILE_VIEWS):
         return Target(repo_id)
     revision, path = rest[1], rest[2:]
