@@ -12,7 +12,7 @@ from hubmem.render.fit import fit_section
 from hubmem.render.headline import brief, headline, without_assumptions
 from hubmem.render.safe import PROJECTED, cells, line, title
 from hubmem.render.sources import architecture_source, llama_cpp_section, source_lines, weights_basis
-from hubmem.render.units import Units, exact, human_bytes, human_count
+from hubmem.render.units import Units, exact, human_bytes, human_count, plural
 from hubmem.render.units import units as units_of
 from hubmem.render.vllm import vllm_section
 from hubmem.schema.architecture import Architecture
@@ -83,10 +83,11 @@ def _architecture(r: Report) -> RenderableType:
 
 def _weights(r: Report, show_bytes: bool) -> RenderableType:
     w = r.weights
-    head = (
-        f"{_size(w.total_bytes, show_bytes)} · {human_count(w.parameters)} parameters "
-        f"({exact(w.parameters)}) · {w.tensors:,} tensors in {len(w.files)} file{'s' * (len(w.files) != 1)}"
-    )
+    params = w.parameters if w.model_parameters is None else w.model_parameters
+    head = f"{_size(w.total_bytes, show_bytes)} · {human_count(params)} parameters ({exact(params)})"
+    if w.buffer_elements:  # stored, in the bytes, but not parameters of the model
+        head += f" + {exact(w.buffer_elements)} elements of stored buffers"
+    head += f" · {plural(w.tensors, 'tensor')} in {plural(len(w.files), 'file')}"
     dt = Table(box=None, pad_edge=False, show_edge=False)
     dt.add_column("dtype")
     dt.add_column("bytes", justify="right")
@@ -104,9 +105,7 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
         ct.add_row(*cells(name, _size(c.bytes, show_bytes), exact(c.parameters), share))
     items: list[RenderableType] = [title("Weights", weights_basis(w)), line(head), *source_lines(w)]
     items += [dt, Text(""), ct]
-    notes = list(w.notes)
-    if w.tied_embeddings:
-        notes.append("lm_head is tied to the input embeddings (stored once)")
+    notes = list(dict.fromkeys(w.notes))  # each note once
     q = w.quantization
     if q is not None:
         bpp = f", {q.bits_per_parameter:.3f} bits/parameter incl. scales" if q.bits_per_parameter else ""

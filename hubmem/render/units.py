@@ -48,5 +48,10 @@ def short_tokens(n: int) -> str:
     return f"{round(n / 1000):,}k" if n >= 10_000 else f"{n:,}"
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 file``, ``4 files``, ``1,024 tensors`` (``nouns``: an irregular plural)."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def exact(n: int) -> str:
     return f"{n:,}"
