@@ -24,6 +24,8 @@ def verdict(fit: FitReport) -> Text:
 
 def _fit_facts(fit: FitReport) -> list[str]:
     facts = []
+    if fit.mode == "training":
+        return _training_facts(fit)
     if fit.max_context is not None:
         capped = " (the model's maximum)" if fit.max_context_capped else ""
         facts.append(f"largest context at batch {fit.batch}: {exact(fit.max_context)}{capped}")
@@ -31,6 +33,20 @@ def _fit_facts(fit: FitReport) -> list[str]:
         facts.append(f"largest batch at context {exact(fit.context)}: {exact(fit.max_batch)}")
     if fit.mode == "inference" or fit.min_gpus is not None:
         facts.append(f"fewest GPUs: {fit.min_gpus}" if fit.min_gpus else "fewest GPUs: more than tried")
+    return facts
+
+
+def _training_facts(fit: FitReport) -> list[str]:
+    """A training plan that does not fit: the largest --seq-len and --micro-batch that would."""
+    facts = []
+    if fit.max_context is not None:
+        at = f"largest --seq-len at micro-batch {fit.batch}: "
+        facts.append(at + (exact(fit.max_context) if fit.max_context else "none (not even 1 token)"))
+    if fit.max_batch is not None:
+        at = f"largest --micro-batch at seq len {exact(fit.context or 0)}: "
+        facts.append(at + (exact(fit.max_batch) if fit.max_batch else "none"))
+    if fit.min_gpus is not None:
+        facts.append(f"fewest GPUs: {fit.min_gpus}")
     return facts
 
 
@@ -82,6 +98,8 @@ def fit_section(r: Report, show_bytes: bool) -> RenderableType | None:
     items.append(verdict_line(fit, show_bytes))
     if facts := _fit_facts(fit):
         items.append(line(" · ".join(facts)))
+    if fit.suggestions:
+        items.append(line(("would fit: ", "bold"), "; ".join(fit.suggestions)))
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("item")
     t.add_column("per GPU", justify="right")

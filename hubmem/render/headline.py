@@ -44,6 +44,8 @@ def _fit(fit: FitReport) -> str:
         return f"vLLM would refuse on {_gpus(fit)}"
     if not fit.fits:
         more = f" (fits {fit.min_gpus}x)" if fit.min_gpus and fit.min_gpus != fit.gpus else ""
+        if not more and fit.suggestions:
+            more = f" (fits with {fit.suggestions[0].split(':')[0]})"
         return f"does not fit {_gpus(fit)}{more}"
     if fit.mode == "inference" and fit.max_context:
         capped = " (the model's maximum)" if fit.max_context_capped else ""
