@@ -55,14 +55,14 @@ def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> Table:
     with_context = any(sc.max_context is not None for sc in scenarios)
     with_batch = any(sc.max_batch is not None for sc in scenarios)
     st = Table(box=None, pad_edge=False, show_edge=False)
-    st.add_column("GPUs", justify="right")
+    st.add_column("GPUs", justify="right", no_wrap=True)
     st.add_column("verdict")
-    st.add_column("needed / GPU", justify="right")
-    st.add_column("usable / GPU", justify="right")
+    st.add_column("needed / GPU", justify="right", no_wrap=True)
+    st.add_column("usable / GPU", justify="right", no_wrap=True)
     if with_context:
-        st.add_column(f"max context (batch {fit.batch})", justify="right")
+        st.add_column(f"max context (batch {fit.batch})", justify="right", no_wrap=True)
     if with_batch:
-        st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right")
+        st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right", no_wrap=True)
     for sc in scenarios:
         row: list[object] = [
             sc.gpus,
@@ -102,7 +102,7 @@ def fit_section(r: Report, show_bytes: bool) -> RenderableType | None:
         items.append(line(("would fit: ", "bold"), "; ".join(fit.suggestions)))
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("item")
-    t.add_column("per GPU", justify="right")
+    t.add_column("per GPU", justify="right", no_wrap=True)
     t.add_column("how", style="dim")
     for it in fit.breakdown:
         t.add_row(*cells(it.name, _size(it.bytes, show_bytes), it.formula or ""))

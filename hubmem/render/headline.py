@@ -29,6 +29,8 @@ def _inference(r: Report) -> str | None:
     kv = r.kv_cache
     if kv is None or kv.context is None or (kv.missing and not kv.total_bytes):
         return None
+    if set(kv.by_layer_kind) <= {"encoder"} and not kv.total_bytes:
+        return f"inference {human_bytes(r.weights.total_bytes)} (encoder-only: no KV cache)"
     seqs = f" x {kv.batch} sequences" if kv.batch > 1 else ""
     total = human_bytes(kv.total_bytes + r.weights.total_bytes)
     return f"inference at {short_tokens(kv.context)}{seqs} {total}"

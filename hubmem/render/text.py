@@ -42,12 +42,14 @@ def _arch_parts(a: Architecture) -> list[str]:
         parts.append(f"hidden {a.hidden_size:,}")
     if a.num_attention_heads:
         kv = a.num_kv_heads
-        parts.append(
-            f"{a.num_attention_heads} heads"
-            + (f" / {kv} KV heads" if kv not in (None, a.num_attention_heads) else "")
-        )
+        heads = plural(a.num_attention_heads, "head")
+        if a.mla is not None:  # one latent per token, not KV heads: "MLA latent 512+64"
+            heads += f" · MLA latent {a.mla.kv_lora_rank}+{a.mla.qk_rope_head_dim}"
+        elif kv not in (None, a.num_attention_heads):
+            heads += f" / {plural(kv or 0, 'KV head')}"
+        parts.append(heads)
     for value, text in (
-        (a.head_dim, "head dim {}"),
+        (a.head_dim if a.mla is None else None, "head dim {}"),
         (a.vocab_size, "vocab {:,}"),
         (a.max_context, "max context {:,}"),
     ):
@@ -58,15 +60,25 @@ def _arch_parts(a: Architecture) -> list[str]:
     return parts
 
 
+def layer_kind(kind: str, a: Architecture) -> str:
+    """A layer kind as users name it: a layer without attention is its feed-forward (moe or mlp)."""
+    return ("moe" if a.num_experts else "mlp") if kind == "none" else kind
+
+
 def _arch_details(a: Architecture) -> list[Text]:
     lines = []
     if a.num_experts:
         moe = f"MoE: {a.num_experts} experts, {a.experts_per_token or '?'} per token"
         lines.append(line(moe + (f", {a.shared_experts} shared" if a.shared_experts else "")))
-    if a.mla is not None:
-        lines.append(line(f"MLA: kv_lora_rank {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}"))
+    if a.mla is not None and a.mla.qk_nope_head_dim is not None:
+        dims = (
+            f"q/k head dim {a.mla.qk_nope_head_dim}+{a.mla.qk_rope_head_dim}, v head dim {a.mla.v_head_dim}"
+        )
+        lines.append(
+            line(f"MLA: latent kv_lora_rank {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}; {dims}")
+        )
     if a.layer_kinds:
-        counts = Counter(a.layer_kinds)
+        counts = Counter(layer_kind(k, a) + (" (no attention)" if k == "none" else "") for k in a.layer_kinds)
         kinds = ", ".join(f"{n} x {k}" for k, n in counts.most_common())
         window = f" (window {a.sliding_window:,})" if a.sliding_window and "sliding" in counts else ""
         lines.append(line(f"layers: {kinds}{window}"))
@@ -90,16 +102,16 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
     head += f" · {plural(w.tensors, 'tensor')} in {plural(len(w.files), 'file')}"
     dt = Table(box=None, pad_edge=False, show_edge=False)
     dt.add_column("dtype")
-    dt.add_column("bytes", justify="right")
-    dt.add_column("parameters", justify="right")
-    dt.add_column("tensors", justify="right")
+    dt.add_column("bytes", justify="right", no_wrap=True)
+    dt.add_column("parameters", justify="right", no_wrap=True)
+    dt.add_column("tensors", justify="right", no_wrap=True)
     for name, d in sorted(w.by_dtype.items(), key=lambda kv: -kv[1].bytes):
         dt.add_row(*cells(name, _size(d.bytes, show_bytes), exact(d.parameters), exact(d.tensors)))
     ct = Table(box=None, pad_edge=False, show_edge=False)
     ct.add_column("component")
-    ct.add_column("bytes", justify="right")
-    ct.add_column("parameters", justify="right")
-    ct.add_column("share", justify="right")
+    ct.add_column("bytes", justify="right", no_wrap=True)
+    ct.add_column("parameters", justify="right", no_wrap=True)
+    ct.add_column("share", justify="right", no_wrap=True)
     for name, c in sorted(w.by_component.items(), key=lambda kv: -kv[1].bytes):
         share = f"{100 * c.bytes / w.total_bytes:.1f}%" if w.total_bytes else "-"
         ct.add_row(*cells(name, _size(c.bytes, show_bytes), exact(c.parameters), share))
@@ -141,6 +153,8 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
     if kv.missing and not kv.total_bytes:
         items.append(line((f"cannot project: {'; '.join(kv.missing)}", "yellow")))
         return Group(*items)
+    if set(kv.by_layer_kind) <= {"encoder"} and not kv.total_bytes:  # BERT & co: nothing cached
+        return Group(Text("\n") + line(("KV cache: ", "bold"), "none (encoder-only model: no KV cache)"))
     if kv.bytes_per_token or not kv.bytes_per_token_all_layers:
         summary = f"{kv.dtype} · {_size(kv.bytes_per_token, True)} per token"
     else:  # every attention layer is windowed: growth stops once the windows fill
@@ -150,10 +164,10 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
         summary += f" · recurrent state {_size(kv.state_bytes_per_sequence, show_bytes)} per sequence"
     items.append(line(summary))
     t = Table(box=None, pad_edge=False, show_edge=False)
-    t.add_column("context", justify="right")
-    t.add_column("batch", justify="right")
-    t.add_column("KV + state", justify="right")
-    t.add_column("+ weights", justify="right")
+    t.add_column("context", justify="right", no_wrap=True)
+    t.add_column("batch", justify="right", no_wrap=True)
+    t.add_column("KV + state", justify="right", no_wrap=True)
+    t.add_column("+ weights", justify="right", no_wrap=True)
     rows = [(kv.context, kv.batch, kv.total_bytes)]
     rows += [
         (s.context, s.batch, s.total_bytes)
@@ -166,7 +180,10 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
         )
     items.append(t)
     if len(kv.by_layer_kind) > 1 or kv.state_bytes_per_sequence:
-        parts = [f"{k}: {v.layers} layers, {human_bytes(v.bytes)}" for k, v in kv.by_layer_kind.items()]
+        parts = [
+            f"{layer_kind(k, r.architecture)}: {plural(v.layers, 'layer')}, {human_bytes(v.bytes)}"
+            for k, v in kv.by_layer_kind.items()
+        ]
         items.append(line("by layer kind: " + "; ".join(parts)))
     items += [line((f"assumes: {a}", "dim")) for a in kv.assumptions]
     items += [line((f"missing: {m}", "yellow")) for m in kv.missing]
@@ -189,7 +206,7 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
     ]
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("item")
-    t.add_column("bytes", justify="right")
+    t.add_column("bytes", justify="right", no_wrap=True)
     t.add_column("how", style="dim")
     for it in tr.breakdown:
         t.add_row(*cells(it.name, _size(it.bytes, show_bytes), it.formula or ""))
