@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from hubmem.check.crosscheck import cross_check
 from hubmem.check.gguf import config_only_cross_check, gguf_cross_check
 from hubmem.errors import ConfigError
+from hubmem.estimate.advice import option_warnings
 from hubmem.estimate.checkpoint import (
     Checkpoint,
     config_checkpoint,
@@ -188,7 +189,7 @@ def _build_report(snapshot: Snapshot, options: Options, seconds: float | None, c
     )
     engine = _engine_view(checkpoint, options, startup_for)
     fit, fit_scenarios = project_fit(weights, arch, options, plan, startup_for)
-    warnings += _engine_warnings(engine, fit)
+    warnings += _engine_warnings(engine, fit) + option_warnings(arch, options, prepared, checkpoint.source)
     curve, gpu_table = (
         page_figures(weights, arch, options, fit, inference_gpus(options), startup_for)
         if options.curve

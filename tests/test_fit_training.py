@@ -93,8 +93,10 @@ def test_min_gpus_with_zero3_is_a_boundary() -> None:
 
 def test_qlora_on_a_24gb_card_needs_checkpointing() -> None:
     opts = FitOptions(gpu="L4")
-    plain = fit_training(plan(TrainingOptions(method="qlora")), opts)
-    ckpt = fit_training(plan(TrainingOptions(method="qlora", gradient_checkpointing="full")), opts)
+    plain = fit_training(plan(TrainingOptions(method="qlora", gradient_checkpointing="none")), opts)
+    ckpt = fit_training(plan(TrainingOptions(method="qlora")), opts)  # PEFT's recipes: full, the default
+    assert TrainingOptions(method="qlora").gradient_checkpointing == "full"
+    assert TrainingOptions(method="lora").gradient_checkpointing == "none"
     # 32 layers x (41sbh + LSE 4as) of activations (22 GB) do not fit in 24 GB; 2sbh/layer + one layer do
     assert not plain.fits and ckpt.fits
     lse = 4 * NH * 4096

@@ -105,8 +105,8 @@ def test_literal_text_helpers_escape_control_characters() -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (("--tp", "2"), "multiple of tensor_parallel"),
-        (("--tp", "2", "--gpus", "3", "--gpu", "h100"), "multiple of tensor_parallel"),
+        (("--tp", "2", "--gpus", "3", "--train", "full"), "multiple of tensor_parallel"),
+        (("--train", "lora", "-tp", "2", "--gpus", "3", "--gpu", "h100"), "multiple of tensor_parallel"),
         (("--train", "full", "--zero", "3", "--fsdp", "full_shard"), "ZeRO"),
         (("--zero", "3", "--fsdp", "full_shard"), "ZeRO"),
         (("--context", str(2**41)), "context: Input should be less than or equal to"),

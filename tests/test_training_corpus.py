@@ -63,8 +63,12 @@ def test_full_finetune_counts_agree_with_the_weights_section(repo: str) -> None:
     arch = parse_config(snap.config, tensors=tensors)
     weights = estimate_weights(snap, tensors, arch)
     report = estimate_training(weights, tensors, arch, TrainingOptions())
-    assert report.trainable_parameters == weights.parameters
-    assert report.model_states_bytes == 16 * weights.parameters
+    # stored buffers (GPT-2's attn.bias masks) are in weights.parameters as the Hub counts them, never trained
+    model = weights.parameters - weights.buffer_elements
+    assert report.trainable_parameters == model
+    assert report.model_states_bytes == 16 * model + sum(
+        i.bytes for i in report.breakdown if "buffers" in i.name
+    )
     assert not report.missing
     assert report.activations_bytes > 0 and report.logits_bytes > 0
     assert sum(i.bytes for i in report.breakdown) == report.per_gpu_bytes
@@ -84,7 +88,7 @@ def test_lora_and_qlora_are_complete(repo: str) -> None:
     qlora = estimate_training(weights, tensors, arch, TrainingOptions(method="qlora", rank=8))
     assert lora.lora is not None and lora.lora.adapted_modules > 0
     assert lora.trainable_parameters == qlora.trainable_parameters > 0
-    assert lora.frozen_parameters == weights.parameters
+    assert lora.frozen_parameters == weights.parameters - weights.buffer_elements
     # the NF4 base is smaller than a 16-bit one, and larger than 4 bits per parameter
     base = sum(i.bytes for i in qlora.breakdown if i.name.startswith("QLoRA base"))
     assert weights.parameters // 2 < base < 2 * weights.parameters

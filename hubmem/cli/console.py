@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from hubmem.errors import HubmemError, UsageError
+from hubmem.errors import BadOptionError, HubmemError, UsageError
 from hubmem.render.safe import line
 
 err_console = Console(stderr=True, highlight=False)
@@ -25,6 +25,40 @@ def fail(exc: HubmemError) -> None:
     sys.exit(exc.exit_code)
 
 
+# what a value of these options looks like, for the hint of a bad value (click's parameter names)
+_VALUE_HINTS = {
+    "utilization": "a fraction, e.g. 0.9 (90% of the memory CUDA reports)",
+    "context": "a whole number of tokens, e.g. 8192",
+    "seq_len": "a whole number of tokens, e.g. 4096",
+    "batch": "a whole number of sequences, e.g. 4",
+    "micro_batch": "a whole number of sequences per GPU, e.g. 1",
+    "gpus": "a whole number of GPUs, e.g. 8",
+    "tensor_parallel_size": "a whole number of GPUs, e.g. 2",
+    "rank": "a whole number, e.g. 16",
+}
+
+
+def click_error(exc: click.ClickException) -> UsageError:
+    """A click usage error (bad value, unknown option, missing argument) as one hubmem line with a hint,
+    instead of click's usage block."""
+    if isinstance(exc, click.MissingParameter):
+        return UsageError(exc.format_message().rstrip("."))
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        name = exc.param.name or ""
+        names = " / ".join(getattr(exc.param, "opts", [])) or name
+        choices = getattr(exc.param.type, "choices", None)
+        hint = _VALUE_HINTS.get(name) or (
+            f"one of: {', '.join(map(str, choices))}" if choices else f"see `hubmem --help` for {names}"
+        )
+        message = exc.message.split(" is not one of ")[0] + " is not one of them" if choices else exc.message
+        return BadOptionError(f"{names}: {message.rstrip('.')}", hint=hint)
+    if isinstance(exc, click.NoSuchOption):
+        return UsageError(
+            exc.format_message(), hint="`hubmem --help` (or `hubmem COMMAND --help`) lists them"
+        )
+    return UsageError(exc.format_message())
+
+
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn hubmem errors into one clean line and an exit code; keep tracebacks for HUBMEM_DEBUG."""
 
@@ -35,7 +69,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except HubmemError as exc:
             fail(exc)
         except click.ClickException as exc:  # a usage check inside a command: one line, exit 2
-            fail(UsageError(exc.format_message()))
+            fail(click_error(exc))
         except KeyboardInterrupt:
             err_console.print(line("hubmem: interrupted"))
             sys.exit(130)

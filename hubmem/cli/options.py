@@ -9,22 +9,24 @@ from typing import Any, get_args
 import click
 from pydantic import ValidationError
 
+from hubmem.cli.output import OUTPUT_OPTIONS
+from hubmem.cli.training_options import ADVANCED_TRAINING_OPTIONS, TRAINING_OPTIONS, training_fields
 from hubmem.cli.vllm_options import VLLM_OPTIONS, check_fraction, check_gpus, vllm_options
 from hubmem.errors import UsageError
 from hubmem.fetch.cache.store import HeaderCache
 from hubmem.schema.engines import CacheType, LlamaCppOptions
-from hubmem.schema.kv import KVDtype, KVEngine, KVOptions
+from hubmem.schema.kv import KVDtype, KVEngine, KVOptions, SSMDtype
 from hubmem.schema.options import Options
-from hubmem.schema.training import (
-    Checkpointing,
-    FSDPStrategy,
-    Optimizer,
-    Precision,
-    TrainingMethod,
-    TrainingOptions,
-)
+from hubmem.schema.training import TrainingOptions
 
-KV_DTYPES = list(get_args(KVDtype))  # every name transformers, vLLM and llama.cpp users type
+KV_DTYPES = list(get_args(KVDtype))
+_CACHE_TYPES = [
+    *get_args(CacheType),
+    "bfloat16",
+    "float16",
+    "half",
+    "float32",
+]  # every name transformers, vLLM and llama.cpp users type
 
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -36,8 +38,6 @@ _SOURCE_OPTIONS: tuple[Decorator, ...] = (
     ),
     click.option("--subfolder", default=None, help="Read weights (and config) below this folder."),
     click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)."),
-    click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
-    click.option("--bytes", "show_bytes", is_flag=True, help="Show exact byte counts beside sizes."),
     click.option("--gguf-file", default=None, help="GGUF repos: the file (or split model) to read."),
     click.option("--quant", default=None, help="GGUF repos: the quantization to read (Q4_K_M, Q8_0 ...)."),
 )
@@ -51,7 +51,13 @@ _KV_OPTIONS: tuple[Decorator, ...] = (
         default=None,
         help="Tokens per sequence = vLLM's max_model_len [8192; vLLM view: the model's maximum].",
     ),
-    click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences."),
+    click.option(
+        "--batch",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Sequences decoded at once (vLLM: concurrent requests).",
+    ),
     click.option(
         "--kv-dtype",
         "--kv-cache-dtype",
@@ -81,6 +87,27 @@ _KV_OPTIONS: tuple[Decorator, ...] = (
     click.option(
         "--encoder-length", type=click.IntRange(min=1), default=None, help="Encoder tokens (enc-dec)."
     ),
+    click.option(
+        "--transformers-cache",
+        type=click.Choice(["dynamic", "static"]),
+        default="dynamic",
+        show_default=True,
+        help="transformers view: DynamicCache (generate()'s default) or StaticCache.",
+    ),
+    click.option(
+        "--ssm-dtype",
+        "--mamba-ssm-cache-dtype",
+        "ssm_dtype",
+        type=click.Choice([*get_args(SSMDtype), "half"]),
+        default="auto",
+        show_default=True,
+        help="Recurrent (Mamba / DeltaNet) state dtype, as vLLM's --mamba-ssm-cache-dtype.",
+    ),
+    click.option(
+        "--disable-hybrid-kv-cache-manager",
+        is_flag=True,
+        help="vLLM: one KV cache group for every layer (sliding layers then hold the whole context).",
+    ),
 )
 # the llama.cpp view (hubmem.schema.engines.LlamaCppOptions), under llama.cpp's own option names
 _LLAMA_CPP_OPTIONS: tuple[Decorator, ...] = (
@@ -92,19 +119,29 @@ _LLAMA_CPP_OPTIONS: tuple[Decorator, ...] = (
         help="llama.cpp: context [--context x -np].",
     ),
     click.option(
-        "-b", "--batch-size", type=click.IntRange(min=1), default=2048, show_default=True, help="llama.cpp."
+        "-b",
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=2048,
+        show_default=True,
+        help="llama.cpp: logical batch.",
     ),
     click.option(
-        "-ub", "--ubatch-size", type=click.IntRange(min=1), default=512, show_default=True, help="llama.cpp."
+        "-ub",
+        "--ubatch-size",
+        type=click.IntRange(min=1),
+        default=512,
+        show_default=True,
+        help="llama.cpp: physical batch.",
     ),
     click.option(
         "-np", "--parallel", type=click.IntRange(1, 256), default=None, help="llama.cpp: sequences [--batch]."
     ),
     click.option(
-        "-ctk", "--cache-type-k", type=click.Choice(get_args(CacheType)), default=None, help="llama.cpp."
+        "-ctk", "--cache-type-k", type=click.Choice(_CACHE_TYPES), help="llama.cpp: K cache [--kv-dtype]."
     ),
     click.option(
-        "-ctv", "--cache-type-v", type=click.Choice(get_args(CacheType)), default=None, help="llama.cpp."
+        "-ctv", "--cache-type-v", type=click.Choice(_CACHE_TYPES), help="llama.cpp: V cache [--kv-dtype]."
     ),
     click.option(
         "-fa",
@@ -112,7 +149,7 @@ _LLAMA_CPP_OPTIONS: tuple[Decorator, ...] = (
         type=click.Choice(["on", "off", "auto"]),
         default="auto",
         show_default=True,
-        help="llama.cpp.",
+        help="llama.cpp: flash attention.",
     ),
     click.option("--swa-full", is_flag=True, help="llama.cpp: full-size cache for sliding-window layers."),
     click.option("--kv-unified", is_flag=True, help="llama.cpp: one KV buffer for all sequences."),
@@ -126,66 +163,23 @@ _LLAMA_CPP_OPTIONS: tuple[Decorator, ...] = (
     ),
     click.option("--no-mmap", is_flag=True, help="llama.cpp: load the weights instead of mapping the file."),
 )
-# the training projection (hubmem.schema.training.TrainingOptions)
-_TRAINING_OPTIONS: tuple[Decorator, ...] = (
-    click.option(
-        "--train",
-        "train_method",
-        type=click.Choice(get_args(TrainingMethod)),
-        default=None,
-        help="Training method to project [full]; with --gpu, the verdict is for training.",
-    ),
-    click.option(
-        "--optimizer",
-        type=click.Choice([*get_args(Optimizer), "adamw-fp32", "adamw-bf16"]),
-        default="adamw",
-        show_default=True,
-        help="adamw = mixed-precision AdamW (2+2+12 B/param).",
-    ),
-    click.option("--precision", type=click.Choice(get_args(Precision)), default="mixed", show_default=True),
-    click.option("--rank", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank."),
-    click.option(
-        "--lora-targets", default="all-linear", show_default=True, help="q_proj,v_proj ... or all-linear."
-    ),
-    click.option(
-        "--zero", type=click.Choice(["0", "1", "2", "3"]), default="0", show_default=True, help="ZeRO."
-    ),
-    click.option("--fsdp", type=click.Choice(get_args(FSDPStrategy)), default="none", show_default=True),
-    click.option(
-        "--tp",
-        type=click.IntRange(min=1),
-        default=1,
-        show_default=True,
-        help="Tensor parallel (training).",
-    ),
-    click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True),
-    click.option(
-        "--seq-len", type=click.IntRange(min=1), default=4096, show_default=True, help="Training tokens."
-    ),
-    click.option(
-        "--checkpointing", type=click.Choice(get_args(Checkpointing)), default="none", show_default=True
-    ),
-    click.option(
-        "--gpus", type=click.IntRange(min=1), default=None, help="GPUs (TP / sharding) [1; -tp x -pp]."
-    ),
-)
 # the fit verdict
 _FIT_OPTIONS: tuple[Decorator, ...] = (
     click.option("--gpu", default=None, help="GPU kind for a fit verdict: h100, a100-80, l4, mi300x ..."),
     click.option(
-        "--utilization",
         "--gpu-memory-utilization",
+        "--utilization",
         "utilization",
         type=float,
         default=None,
-        help="Usable fraction of GPU memory = vLLM's gpu_memory_utilization [0.9 inference, 1.0 training].",
+        help="Usable fraction of GPU memory, as vLLM's gpu_memory_utilization [0.9 inference, 1.0 training].",
     ),
 )
 
 
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``report`` and ``demo`` (in this order in --help)."""
-    for option in reversed(_SOURCE_OPTIONS):
+    for option in reversed((*_SOURCE_OPTIONS, *OUTPUT_OPTIONS)):
         fn = option(fn)
     return projection_options(fn)
 
@@ -193,8 +187,8 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def projection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The KV cache, training, fit, vLLM and llama.cpp options of ``report``, for the other commands
     (``scan``)."""
-    options: tuple[Decorator, ...] = (*_KV_OPTIONS, *_TRAINING_OPTIONS, *_FIT_OPTIONS, *_LLAMA_CPP_OPTIONS)
-    options += tuple(VLLM_OPTIONS)
+    options: tuple[Decorator, ...] = (*_KV_OPTIONS, *TRAINING_OPTIONS, *_FIT_OPTIONS, *_LLAMA_CPP_OPTIONS)
+    options += (*VLLM_OPTIONS, *ADVANCED_TRAINING_OPTIONS)
     for option in reversed(options):
         fn = option(fn)
     return fn
@@ -249,21 +243,12 @@ def _options(kw: dict[str, Any]) -> Options:
         max_num_batched_tokens=kw["max_num_batched_tokens"],
         encoder_length=kw["encoder_length"],
         include_mtp=kw["speculative_mtp"],
+        transformers_cache=kw["transformers_cache"],
+        ssm_dtype=kw["ssm_dtype"],
+        disable_hybrid_kv_cache_manager=kw["disable_hybrid_kv_cache_manager"],
     )
-    training = TrainingOptions(
-        method=kw["train_method"] or "full",
-        optimizer=kw["optimizer"],
-        precision=kw["precision"],
-        rank=kw["rank"],
-        lora_targets=kw["lora_targets"],
-        zero=int(kw["zero"]),
-        fsdp=kw["fsdp"],
-        tensor_parallel=kw["tp"],
-        micro_batch=kw["micro_batch"],
-        seq_len=kw["seq_len"],
-        gradient_checkpointing=kw["checkpointing"],
-        gpus=check_gpus(kw),
-    )
+    gpus, tp = check_gpus(kw)
+    training = TrainingOptions.model_validate(training_fields(kw, gpus, tp))
     llama_cpp = LlamaCppOptions(
         ctx_size=kw["ctx_size"],
         batch_size=kw["batch_size"],

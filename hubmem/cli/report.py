@@ -9,41 +9,43 @@ import click
 
 from hubmem.cli.console import err_console, guarded
 from hubmem.cli.options import build_options, cache_options, open_cache, report_options
+from hubmem.cli.output import emit
+from hubmem.cli.target import endpoint_option, resolve_target
 from hubmem.errors import RepoNotFoundError
 from hubmem.pipeline import analyze_async, run_sync
 from hubmem.render.safe import line
-from hubmem.render.text import print_report
 from hubmem.schema.options import Options
-from hubmem.schema.report import Report
 
 DEMO_TOKEN = "hf_hubmem_fixture_reader"  # fixtures/tokens.json: a token that may read the gated fixtures
-
-
-def emit(report: Report, *, as_json: bool, show_bytes: bool) -> None:
-    if as_json:
-        click.echo(report.model_dump_json(indent=2))
-    else:
-        print_report(report, show_bytes=show_bytes)
 
 
 @click.command("report")
 @click.argument("repo")
 @report_options
+@endpoint_option
 @click.option("--offline", is_flag=True, help="Read the repo from the local Hugging Face cache, no network.")
 @click.option("--check", "with_check", is_flag=True, help="Add the cross-checks (see `hubmem check`).")
 @cache_options
 @guarded
 def report_cmd(repo: str, **kw: Any) -> None:
-    """Report on one Hub repo, a local checkpoint folder or a .safetensors file (the default command:
-    `hubmem REPO`, `hubmem ./path/to/checkpoint`)."""
+    """Report on one Hub repo, a local checkpoint folder or a .safetensors / .gguf file (the default
+    command: `hubmem REPO`). REPO is org/name, org/name@revision, a Hub URL
+    (https://huggingface.co/org/name, hf.co/org/name/tree/REV, .../blob/REV/file.gguf) or a path."""
     from hubmem.pipeline import analyze_source
     from hubmem.render.check import print_check
 
+    repo = resolve_target(repo, kw)
     options = build_options(kw)
     report = analyze_source(
-        repo, options, token=kw["token"], offline=kw["offline"], cache=open_cache(kw), check=kw["with_check"]
+        repo,
+        options,
+        token=kw["token"],
+        endpoint=kw["endpoint"],
+        offline=kw["offline"],
+        cache=open_cache(kw),
+        check=kw["with_check"],
     )
-    emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])
+    emit(report, kw)
     if report.check is not None and not kw["as_json"]:
         print_check(report)
 
@@ -54,6 +56,7 @@ def report_cmd(repo: str, **kw: Any) -> None:
 @click.option("--subfolder", default=None, help="Read weights (and config) below this folder.")
 @click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login).")
 @click.option("--json", "as_json", is_flag=True, help="Print the cross-checks as JSON.")
+@endpoint_option
 @click.option("--offline", is_flag=True, help="Read the repo from the local Hugging Face cache, no network.")
 @cache_options
 @guarded
@@ -64,9 +67,16 @@ def check_cmd(repo: str, **kw: Any) -> None:
     from hubmem.pipeline import analyze_source
     from hubmem.render.check import print_check
 
-    options = Options(revision=kw["revision"], subfolder=kw["subfolder"])
+    repo = resolve_target(repo, kw)
+    options = Options(revision=kw["revision"], subfolder=kw["subfolder"], gguf_file=kw.get("gguf_file"))
     report = analyze_source(
-        repo, options, token=kw["token"], offline=kw["offline"], cache=open_cache(kw), check=True
+        repo,
+        options,
+        token=kw["token"],
+        endpoint=kw["endpoint"],
+        offline=kw["offline"],
+        cache=open_cache(kw),
+        check=True,
     )
     assert report.check is not None
     if kw["as_json"]:
@@ -85,6 +95,7 @@ def demo_cmd(repo: str, **kw: Any) -> None:
     from hubmem.fakehub.fixtures.layout import default_fixtures_dir
     from hubmem.fakehub.thread import run_in_thread
 
+    repo = resolve_target(repo, kw)
     options = build_options(kw)
     token = kw["token"] or DEMO_TOKEN
     fixtures = default_fixtures_dir()
@@ -97,6 +108,6 @@ def demo_cmd(repo: str, **kw: Any) -> None:
                 repo_id=repo,
             )
         demo = f"offline demo: fake Hub at {hub.endpoint} serving {fixtures} (real configs, headers only)"
-        err_console.print(line((demo, "dim")))
+        err_console.print(line((demo, "dim")), soft_wrap=True)
         report = run_sync(lambda: analyze_async(repo, options, token=token, endpoint=hub.endpoint))
-    emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])
+    emit(report, kw)

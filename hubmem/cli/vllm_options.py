@@ -23,10 +23,20 @@ _UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
 VLLM_OPTIONS = (
     click.option(
-        "-tp", "--tensor-parallel-size", type=click.IntRange(min=1), default=None, help="vLLM -tp [--gpus]."
+        "-tp",
+        "--tensor-parallel-size",
+        "--tp",
+        "tensor_parallel_size",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Tensor parallel: vLLM's -tp (a replica of -tp x -pp GPUs) and training's TP degree [1].",
     ),
     click.option(
-        "-pp", "--pipeline-parallel-size", type=click.IntRange(min=1), default=1, help="vLLM -pp [1]."
+        "-pp",
+        "--pipeline-parallel-size",
+        type=click.IntRange(min=1),
+        default=1,
+        help="vLLM pipeline parallel -pp [1].",
     ),
     click.option(
         "--max-num-seqs", type=click.IntRange(min=1), default=None, help="vLLM [its default per GPU]."
@@ -102,12 +112,15 @@ def vllm_options(kw: dict[str, Any]) -> VllmOptions:
         ) from None
 
 
-def check_gpus(kw: dict[str, Any]) -> int:
-    """``--gpus`` (training GPUs; the inference replica without -tp) against ``-tp x -pp``."""
+def check_gpus(kw: dict[str, Any]) -> tuple[int, int]:
+    """``--gpus`` (training GPUs; the inference replica without -tp) against ``-tp x -pp``: the GPU count
+    (``-tp x -pp`` when --gpus is not given) and the training TP degree."""
     tp, pp, gpus = kw["tensor_parallel_size"], kw["pipeline_parallel_size"], kw["gpus"]
     if tp is not None and gpus is not None and gpus != tp * pp and not kw["train_method"]:
         raise BadOptionError(
             f"--gpus {gpus} does not match -tp {tp} x -pp {pp} = {tp * pp} GPUs",
             hint="give one of them: -tp/-pp for a vLLM replica, --gpus for the GPU count",
         )
-    return 1 if gpus is None else int(gpus)
+    if gpus is None:
+        gpus = 1 if tp is None else tp * pp
+    return int(gpus), 1 if tp is None else int(tp)

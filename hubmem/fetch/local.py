@@ -15,6 +15,7 @@ report is built by the same code; only the first ``8 + N`` bytes of each weight 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,10 @@ MAX_LISTED_FILES = 100_000  # a folder with more files than this is not a checkp
 LOCAL_REVISION = "local"
 
 
+PICKLES = (".bin", ".pt", ".pth")  # PyTorch pickles: never opened
+SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.safetensors$")  # transformers' shard names
+
+
 def looks_local(arg: str) -> bool:
     """Whether a CLI argument names a path rather than a Hub repo id: it starts like a path
     (``./``, ``../``, ``/``, ``~``, a drive letter), names a ``.safetensors`` or ``.gguf`` file, or is an
@@ -48,6 +53,8 @@ def looks_local(arg: str) -> bool:
     if arg.startswith((".", "/", "~", "\\")) or (len(arg) > 2 and arg[1] == ":" and arg[2] in "/\\"):
         return True
     if arg.endswith((".safetensors", ".gguf")):
+        return True
+    if arg.endswith(PICKLES) and os.path.isfile(arg):
         return True
     return os.path.isdir(arg)
 
@@ -193,6 +200,13 @@ def _load_file(file: Path, snapshot: Snapshot) -> Snapshot:
     has_config = config_file.is_file()
     config = _read_json(config_file, CONFIG_FILE, snapshot.warnings) if has_config else None
     plan = None
+    if file.name.endswith(PICKLES):
+        return _load_pickle(file, snapshot, config, has_config)
+    if (shard := SHARD.search(file.name)) is not None and int(shard.group(2)) > 1:
+        snapshot.warnings.append(
+            f"{file.name} is one shard of {int(shard.group(2))}: the figures are for this file only; pass "
+            "the folder (with its model.safetensors.index.json) for the whole checkpoint"
+        )
     if file.name.endswith(".gguf"):
         models = gguf_models([file.name])
         plan = GGUFSelection(models, models[0], "the file given")
@@ -200,6 +214,24 @@ def _load_file(file: Path, snapshot: Snapshot) -> Snapshot:
     else:
         snapshot.files = [read_local_header(file, file.name)]
     layout = Layout(CONFIG_FILE if has_config else None, [file.name], None, [], gguf=plan)
+    return finish_snapshot(snapshot, layout, config, [], where=f"beside {file.name}")
+
+
+def _load_pickle(file: Path, snapshot: Snapshot, config: Any, has_config: bool) -> Snapshot:
+    """A ``.bin`` / ``.pt`` / ``.pth`` file: a pickle that hubmem does not open (unpickling runs code), so the
+    weights are projected from the config.json beside it, with a warning."""
+    if not has_config:
+        raise NoSafetensorsError(
+            f"{file.name} is a PyTorch pickle (torch.save), which hubmem does not read, and there is no "
+            "config.json beside it",
+            hint="Pass a .safetensors file or a checkpoint folder with its config.json.",
+        )
+    snapshot.warnings.append(
+        f"{file.name} is a PyTorch pickle (torch.save), which hubmem does not read: weights projected from "
+        "the config.json beside it; pass .safetensors files for exact bytes"
+    )
+    layout = Layout(CONFIG_FILE, [], None, [], unread=[file.name])
+    snapshot.files = []
     return finish_snapshot(snapshot, layout, config, [], where=f"beside {file.name}")
 
 

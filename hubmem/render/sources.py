@@ -57,7 +57,7 @@ def llama_cpp_section(view: LlamaCppView, show_bytes: bool) -> RenderableType:
     )
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("buffer")
-    t.add_column("bytes", justify="right")
+    t.add_column("bytes", justify="right", no_wrap=True)
     rows = [
         ("model", view.model_buffer_bytes),
         ("KV cache", view.kv_cache_bytes),

@@ -8,12 +8,14 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from hubmem.render.fit import fit_section
+from hubmem.render.headline import brief, headline, without_assumptions
 from hubmem.render.safe import PROJECTED, cells, line, title
 from hubmem.render.sources import architecture_source, llama_cpp_section, source_lines, weights_basis
-from hubmem.render.units import exact, human_bytes, human_count
+from hubmem.render.units import Units, exact, human_bytes, human_count, plural
+from hubmem.render.units import units as units_of
 from hubmem.render.vllm import vllm_section
 from hubmem.schema.architecture import Architecture
-from hubmem.schema.fit import FitReport
 from hubmem.schema.report import Report
 
 
@@ -40,12 +42,14 @@ def _arch_parts(a: Architecture) -> list[str]:
         parts.append(f"hidden {a.hidden_size:,}")
     if a.num_attention_heads:
         kv = a.num_kv_heads
-        parts.append(
-            f"{a.num_attention_heads} heads"
-            + (f" / {kv} KV heads" if kv not in (None, a.num_attention_heads) else "")
-        )
+        heads = plural(a.num_attention_heads, "head")
+        if a.mla is not None:  # one latent per token, not KV heads: "MLA latent 512+64"
+            heads += f" · MLA latent {a.mla.kv_lora_rank}+{a.mla.qk_rope_head_dim}"
+        elif kv not in (None, a.num_attention_heads):
+            heads += f" / {plural(kv or 0, 'KV head')}"
+        parts.append(heads)
     for value, text in (
-        (a.head_dim, "head dim {}"),
+        (a.head_dim if a.mla is None else None, "head dim {}"),
         (a.vocab_size, "vocab {:,}"),
         (a.max_context, "max context {:,}"),
     ):
@@ -56,15 +60,25 @@ def _arch_parts(a: Architecture) -> list[str]:
     return parts
 
 
+def layer_kind(kind: str, a: Architecture) -> str:
+    """A layer kind as users name it: a layer without attention is its feed-forward (moe or mlp)."""
+    return ("moe" if a.num_experts else "mlp") if kind == "none" else kind
+
+
 def _arch_details(a: Architecture) -> list[Text]:
     lines = []
     if a.num_experts:
         moe = f"MoE: {a.num_experts} experts, {a.experts_per_token or '?'} per token"
         lines.append(line(moe + (f", {a.shared_experts} shared" if a.shared_experts else "")))
-    if a.mla is not None:
-        lines.append(line(f"MLA: kv_lora_rank {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}"))
+    if a.mla is not None and a.mla.qk_nope_head_dim is not None:
+        dims = (
+            f"q/k head dim {a.mla.qk_nope_head_dim}+{a.mla.qk_rope_head_dim}, v head dim {a.mla.v_head_dim}"
+        )
+        lines.append(
+            line(f"MLA: latent kv_lora_rank {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}; {dims}")
+        )
     if a.layer_kinds:
-        counts = Counter(a.layer_kinds)
+        counts = Counter(layer_kind(k, a) + (" (no attention)" if k == "none" else "") for k in a.layer_kinds)
         kinds = ", ".join(f"{n} x {k}" for k, n in counts.most_common())
         window = f" (window {a.sliding_window:,})" if a.sliding_window and "sliding" in counts else ""
         lines.append(line(f"layers: {kinds}{window}"))
@@ -81,30 +95,29 @@ def _architecture(r: Report) -> RenderableType:
 
 def _weights(r: Report, show_bytes: bool) -> RenderableType:
     w = r.weights
-    head = (
-        f"{_size(w.total_bytes, show_bytes)} · {human_count(w.parameters)} parameters "
-        f"({exact(w.parameters)}) · {w.tensors:,} tensors in {len(w.files)} file{'s' * (len(w.files) != 1)}"
-    )
+    params = w.parameters if w.model_parameters is None else w.model_parameters
+    head = f"{_size(w.total_bytes, show_bytes)} · {human_count(params)} parameters ({exact(params)})"
+    if w.buffer_elements:  # stored, in the bytes, but not parameters of the model
+        head += f" + {exact(w.buffer_elements)} elements of stored buffers"
+    head += f" · {plural(w.tensors, 'tensor')} in {plural(len(w.files), 'file')}"
     dt = Table(box=None, pad_edge=False, show_edge=False)
     dt.add_column("dtype")
-    dt.add_column("bytes", justify="right")
-    dt.add_column("parameters", justify="right")
-    dt.add_column("tensors", justify="right")
+    dt.add_column("bytes", justify="right", no_wrap=True)
+    dt.add_column("parameters", justify="right", no_wrap=True)
+    dt.add_column("tensors", justify="right", no_wrap=True)
     for name, d in sorted(w.by_dtype.items(), key=lambda kv: -kv[1].bytes):
         dt.add_row(*cells(name, _size(d.bytes, show_bytes), exact(d.parameters), exact(d.tensors)))
     ct = Table(box=None, pad_edge=False, show_edge=False)
     ct.add_column("component")
-    ct.add_column("bytes", justify="right")
-    ct.add_column("parameters", justify="right")
-    ct.add_column("share", justify="right")
+    ct.add_column("bytes", justify="right", no_wrap=True)
+    ct.add_column("parameters", justify="right", no_wrap=True)
+    ct.add_column("share", justify="right", no_wrap=True)
     for name, c in sorted(w.by_component.items(), key=lambda kv: -kv[1].bytes):
         share = f"{100 * c.bytes / w.total_bytes:.1f}%" if w.total_bytes else "-"
         ct.add_row(*cells(name, _size(c.bytes, show_bytes), exact(c.parameters), share))
     items: list[RenderableType] = [title("Weights", weights_basis(w)), line(head), *source_lines(w)]
     items += [dt, Text(""), ct]
-    notes = list(w.notes)
-    if w.tied_embeddings:
-        notes.append("lm_head is tied to the input embeddings (stored once)")
+    notes = list(dict.fromkeys(w.notes))  # each note once
     q = w.quantization
     if q is not None:
         bpp = f", {q.bits_per_parameter:.3f} bits/parameter incl. scales" if q.bits_per_parameter else ""
@@ -140,6 +153,8 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
     if kv.missing and not kv.total_bytes:
         items.append(line((f"cannot project: {'; '.join(kv.missing)}", "yellow")))
         return Group(*items)
+    if set(kv.by_layer_kind) <= {"encoder"} and not kv.total_bytes:  # BERT & co: nothing cached
+        return Group(Text("\n") + line(("KV cache: ", "bold"), "none (encoder-only model: no KV cache)"))
     if kv.bytes_per_token or not kv.bytes_per_token_all_layers:
         summary = f"{kv.dtype} · {_size(kv.bytes_per_token, True)} per token"
     else:  # every attention layer is windowed: growth stops once the windows fill
@@ -149,10 +164,10 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
         summary += f" · recurrent state {_size(kv.state_bytes_per_sequence, show_bytes)} per sequence"
     items.append(line(summary))
     t = Table(box=None, pad_edge=False, show_edge=False)
-    t.add_column("context", justify="right")
-    t.add_column("batch", justify="right")
-    t.add_column("KV + state", justify="right")
-    t.add_column("+ weights", justify="right")
+    t.add_column("context", justify="right", no_wrap=True)
+    t.add_column("batch", justify="right", no_wrap=True)
+    t.add_column("KV + state", justify="right", no_wrap=True)
+    t.add_column("+ weights", justify="right", no_wrap=True)
     rows = [(kv.context, kv.batch, kv.total_bytes)]
     rows += [
         (s.context, s.batch, s.total_bytes)
@@ -165,7 +180,10 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
         )
     items.append(t)
     if len(kv.by_layer_kind) > 1 or kv.state_bytes_per_sequence:
-        parts = [f"{k}: {v.layers} layers, {human_bytes(v.bytes)}" for k, v in kv.by_layer_kind.items()]
+        parts = [
+            f"{layer_kind(k, r.architecture)}: {plural(v.layers, 'layer')}, {human_bytes(v.bytes)}"
+            for k, v in kv.by_layer_kind.items()
+        ]
         items.append(line("by layer kind: " + "; ".join(parts)))
     items += [line((f"assumes: {a}", "dim")) for a in kv.assumptions]
     items += [line((f"missing: {m}", "yellow")) for m in kv.missing]
@@ -188,7 +206,7 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
     ]
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("item")
-    t.add_column("bytes", justify="right")
+    t.add_column("bytes", justify="right", no_wrap=True)
     t.add_column("how", style="dim")
     for it in tr.breakdown:
         t.add_row(*cells(it.name, _size(it.bytes, show_bytes), it.formula or ""))
@@ -197,84 +215,9 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
     return Group(*items)
 
 
-def _verdict(fit: FitReport) -> Text:
-    if fit.refusal is not None:
-        return line(("vLLM would refuse", "bold red"))
-    return line(("fits", "bold green") if fit.fits else ("does not fit", "bold red"))
-
-
-def _fit_facts(fit: FitReport) -> list[str]:
-    facts = []
-    if fit.max_context is not None:
-        capped = " (the model's maximum)" if fit.max_context_capped else ""
-        facts.append(f"largest context at batch {fit.batch}: {exact(fit.max_context)}{capped}")
-    if fit.max_batch is not None and fit.context:
-        facts.append(f"largest batch at context {exact(fit.context)}: {exact(fit.max_batch)}")
-    if fit.mode == "inference" or fit.min_gpus is not None:
-        facts.append(f"fewest GPUs: {fit.min_gpus}" if fit.min_gpus else "fewest GPUs: more than tried")
-    return facts
-
-
-def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> Table:
-    """The same verdict on 1, 2, 4 and 8 GPUs."""
-    with_context = any(sc.max_context is not None for sc in scenarios)
-    with_batch = any(sc.max_batch is not None for sc in scenarios)
-    st = Table(box=None, pad_edge=False, show_edge=False)
-    st.add_column("GPUs", justify="right")
-    st.add_column("verdict")
-    st.add_column("needed / GPU", justify="right")
-    st.add_column("usable / GPU", justify="right")
-    if with_context:
-        st.add_column(f"max context (batch {fit.batch})", justify="right")
-    if with_batch:
-        st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right")
-    for sc in scenarios:
-        row: list[object] = [
-            sc.gpus,
-            _verdict(sc),
-            human_bytes(sc.required_bytes),
-            human_bytes(sc.usable_bytes),
-        ]
-        if with_context:
-            row.append("-" if sc.max_context is None else exact(sc.max_context))
-        if with_batch:
-            row.append("-" if sc.max_batch is None else exact(sc.max_batch))
-        st.add_row(*cells(*row))
-    return st
-
-
-def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
-    fit = r.fit
-    if fit is None:
-        return None
-    accounting = ", vLLM's accounting" if fit.engine == "vllm" else ""
-    items: list[RenderableType] = [
-        title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode}{accounting})", PROJECTED)
-    ]
-    required, usable = _size(fit.required_bytes, show_bytes), _size(fit.usable_bytes, show_bytes)
-    need = f"needs {required} of {usable} usable per GPU"
-    if fit.refusal is not None:  # vLLM's own words
-        items.append(line((fit.refusal, "bold red"), f" ({need})"))
-    else:
-        items.append(line(_verdict(fit), f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
-    if facts := _fit_facts(fit):
-        items.append(line(" · ".join(facts)))
-    t = Table(box=None, pad_edge=False, show_edge=False)
-    t.add_column("item")
-    t.add_column("per GPU", justify="right")
-    t.add_column("how", style="dim")
-    for it in fit.breakdown:
-        t.add_row(*cells(it.name, _size(it.bytes, show_bytes), it.formula or ""))
-    items.append(t)
-    if len(r.fit_scenarios) > 1:
-        items += [Text(""), _scenario_table(fit, r.fit_scenarios)]
-    shown = set(r.training.assumptions) if r.training is not None and fit.mode == "training" else set()
-    items += [line((f"assumes: {a}", "dim")) for a in fit.assumptions if a not in shown]
-    return Group(*items)
-
-
-def render_report(report: Report, *, show_bytes: bool = False) -> Group:
+def render_report(report: Report, *, show_bytes: bool = False, headline_first: bool = True) -> Group:
     parts: list[RenderableType | None] = [
+        line((headline(report), "bold")) if headline_first else None,
         _header(report),
         _architecture(report),
         _weights(report, show_bytes),
@@ -284,11 +227,25 @@ def render_report(report: Report, *, show_bytes: bool = False) -> Group:
         if report.engine is not None and report.engine.llama_cpp is not None
         else None,
         _training(report, show_bytes),
-        _fit(report, show_bytes),
+        fit_section(report, show_bytes),
     ]
-    parts += [line((f"warning: {w}", "yellow")) for w in report.warnings]
     return Group(*(p for p in parts if p is not None))
 
 
-def print_report(report: Report, *, console: Console | None = None, show_bytes: bool = False) -> None:
-    (console or Console()).print(render_report(report, show_bytes=show_bytes))
+def print_report(
+    report: Report,
+    *,
+    console: Console | None = None,
+    show_bytes: bool = False,
+    verbose: bool = True,
+    brief_only: bool = False,
+    units: Units = "binary",
+) -> None:
+    """The terminal report: the one-line answer, then the sections (``brief_only``: the line and the verdict);
+    ``verbose=False`` keeps only the ``assumes:`` lines that change the answer. Warnings are the caller's
+    (the CLI prints them on stderr)."""
+    console = console or Console()
+    shown = report if verbose else without_assumptions(report)
+    with units_of(units):
+        body = brief(shown, show_bytes) if brief_only else render_report(shown, show_bytes=show_bytes)
+        console.print(body, soft_wrap=not console.is_terminal)

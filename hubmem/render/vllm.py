@@ -25,8 +25,8 @@ def _range(item: VllmBudgetItem) -> str:
 def _budget(view: VllmView, show_bytes: bool) -> list[RenderableType]:
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("budget term")
-    t.add_column("per rank", justify="right")
-    t.add_column("documented range", justify="right")
+    t.add_column("per rank", justify="right", no_wrap=True)
+    t.add_column("documented range", justify="right", no_wrap=True)
     how: list[RenderableType] = []
     for item in view.budget:
         sign = "" if item.name == "requested" else ("- " if item.subtracted else "(not subtracted) ")
@@ -41,7 +41,7 @@ def _ranks(view: VllmView, show_bytes: bool) -> list[RenderableType]:
         return []
     t = Table(box=None, pad_edge=False, show_edge=False)
     for name in ("pipeline stage", "layers", "model loading", "available KV", "blocks"):
-        t.add_column(name, justify="right")
+        t.add_column(name, justify="right", no_wrap=True)
     for r in view.ranks:
         t.add_row(
             str(r.pp_rank),

@@ -6,11 +6,11 @@ report's ``engine`` section holds the view that was asked for (``--engine``).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
-from hubmem.schema.common import Basis, MemoryItem, Model
+from hubmem.schema.common import LLAMA_CPP_DTYPES, Basis, MemoryItem, Model, renamed, size_bytes
 
 VLLM_DEFAULT_VERSION = (
     "0.19"  # the newest accounting the calibration logs validate (estimate/engines/vllm/era.py)
@@ -23,6 +23,8 @@ LLAMA_CPP_COMMIT = (
 )
 # llama.cpp's KV cache types (common/arg.cpp kv_cache_types), as -ctk / -ctv take them
 CacheType = Literal["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"]
+# also bfloat16 / float16 / half / float32, as torch names them
+LlamaCacheType = Annotated[CacheType, BeforeValidator(renamed(LLAMA_CPP_DTYPES))]
 
 
 class VllmOptions(Model):
@@ -50,7 +52,7 @@ class VllmOptions(Model):
         default=False, description="MoE experts split over tp x dp ranks instead of tensor-parallel"
     )
     max_num_seqs: int | None = Field(default=None, ge=1, description="None = vLLM's default for the GPU")
-    kv_cache_memory_bytes: int | None = Field(
+    kv_cache_memory_bytes: Annotated[int | None, BeforeValidator(size_bytes)] = Field(
         default=None, ge=0, description="--kv-cache-memory: replaces the profiled KV budget (vLLM >= 0.10.2)"
     )
     enforce_eager: bool = Field(default=False, description="no CUDA graphs")
@@ -150,8 +152,12 @@ class LlamaCppOptions(Model):
     parallel: int | None = Field(
         default=None, ge=1, le=256, description="-np/--parallel: sequences (n_seq_max); None = --batch"
     )
-    cache_type_k: CacheType | None = Field(default=None, description="-ctk: K cache type; None = --kv-dtype")
-    cache_type_v: CacheType | None = Field(default=None, description="-ctv: V cache type; None = --kv-dtype")
+    cache_type_k: LlamaCacheType | None = Field(
+        default=None, description="-ctk: K cache type; None = --kv-dtype"
+    )
+    cache_type_v: LlamaCacheType | None = Field(
+        default=None, description="-ctv: V cache type; None = --kv-dtype"
+    )
     flash_attn: Literal["on", "off", "auto"] = Field(default="auto", description="-fa/--flash-attn")
     swa_full: bool = Field(default=False, description="--swa-full: full-size cache for sliding-window layers")
     kv_unified: bool = Field(default=False, description="--kv-unified: one KV buffer shared by all sequences")

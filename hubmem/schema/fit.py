@@ -100,6 +100,8 @@ class FitReport(Model):
     max_context_capped: bool = False  # True: the search stopped at its cap (the model's max context)
     max_batch: int | None = None  # largest batch that fits at ``context``
     min_gpus: int | None = None  # fewest GPUs of this kind that fit (None = not within max_gpus)
+    # training that does not fit: one-change alternatives that would ("--zero 3 --gpus 4: 61.20 GiB per H100")
+    suggestions: list[str] = Field(default_factory=list)
     candidates: list[int] = Field(default_factory=list)  # GPU counts tried for min_gpus
     breakdown: list[MemoryItem] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, Model
+from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, Model, renamed
 
 KVEngine = Literal["transformers", "vllm", "llama.cpp"]
 
@@ -61,7 +61,7 @@ class KVOptions(Model):
     encoder_length: int | None = Field(
         default=None, ge=1, le=MAX_TOKENS
     )  # encoder tokens for cross-attention
-    ssm_dtype: SSMDtype = "auto"
+    ssm_dtype: Annotated[SSMDtype, BeforeValidator(renamed({"half": "float16"}))] = "auto"
     include_mtp: bool = False  # count multi-token-prediction draft layers (speculative decoding enabled)
 
 

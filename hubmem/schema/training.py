@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, MemoryItem, Model
+from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, SHORT_DTYPES, MemoryItem, Model, renamed
 
 TrainingMethod = Literal["full", "lora", "qlora"]
 Optimizer = Literal["adamw", "adamw-8bit", "sgd", "sgd-no-momentum", "adafactor"]
@@ -25,7 +25,25 @@ _OPTIMIZER_ALIASES: dict[str, tuple[str, str]] = {
     "adamw8bit": ("adamw-8bit", ""),
     "adamw_8bit": ("adamw-8bit", ""),
     "sgd-momentum": ("sgd", ""),
+    # transformers' TrainingArguments --optim names
+    "adamw_torch": ("adamw", ""),
+    "adamw_torch_fused": ("adamw", ""),
+    "adamw_hf": ("adamw", ""),
+    "adamw_apex_fused": ("adamw", ""),
+    "paged_adamw_32bit": ("adamw", ""),
+    "adamw_bnb_8bit": ("adamw-8bit", ""),
+    "paged_adamw_8bit": ("adamw-8bit", ""),
+    "adamw_8bit_bnb": ("adamw-8bit", ""),
 }
+HF_OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_bnb_8bit", "paged_adamw_8bit", "adafactor", "sgd")
+# transformers' --gradient_checkpointing is a boolean: true = every layer recomputed (full)
+_CHECKPOINTING = {"true": "full", "false": "none", "1": "full", "0": "none", "yes": "full", "no": "none"}
+
+
+def _checkpointing(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "full" if value else "none"
+    return renamed(_CHECKPOINTING)(value)
 
 
 class TrainingOptions(Model):
@@ -34,7 +52,7 @@ class TrainingOptions(Model):
 
     method: TrainingMethod = "full"
     optimizer: Optimizer = "adamw"
-    precision: Precision = Field(
+    precision: Annotated[Precision, BeforeValidator(renamed(SHORT_DTYPES))] = Field(
         default="mixed",
         description="mixed: 16-bit weights/grads + fp32 master copy; fp32: everything fp32; "
         "bf16: pure bf16 weights, grads and optimizer states (no master copy)",
@@ -58,7 +76,7 @@ class TrainingOptions(Model):
         description="adapt routed MoE experts too (per-expert Linear in transformers 4, target_parameters); "
         "by default they get none, like PEFT on transformers >= 5 where experts are fused parameters",
     )
-    adapter_dtype: Literal["fp32", "bf16"] = "fp32"
+    adapter_dtype: Annotated[Literal["fp32", "bf16"], BeforeValidator(renamed(SHORT_DTYPES))] = "fp32"
     qlora_double_quant: bool = True
     # parallelism
     gpus: int = Field(default=1, ge=1, le=MAX_COUNT)
@@ -70,7 +88,7 @@ class TrainingOptions(Model):
     # activations
     micro_batch: int = Field(default=1, ge=1, le=MAX_COUNT)
     seq_len: int = Field(default=4096, ge=1, le=MAX_TOKENS)
-    gradient_checkpointing: Checkpointing = "none"
+    gradient_checkpointing: Annotated[Checkpointing, BeforeValidator(_checkpointing)] = "none"
     flash_attention: bool = True
     activation_formula: ActivationFormula = "auto"
     logits: LogitsMode = Field(
@@ -81,6 +99,8 @@ class TrainingOptions(Model):
     @model_validator(mode="before")
     @classmethod
     def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("method") == "qlora" and "gradient_checkpointing" not in data:
+            data = {**data, "gradient_checkpointing": "full"}  # PEFT's QLoRA recipes checkpoint every layer
         if isinstance(data, dict) and isinstance(data.get("optimizer"), str):
             alias = _OPTIMIZER_ALIASES.get(data["optimizer"].lower())
             if alias is not None:

@@ -118,6 +118,12 @@ class WeightsReport(Model):
     # but loaders tie it and never load it; subtract for memory in use
     tied_duplicate_bytes: int = 0
     tied_duplicate_parameters: int = 0
+    # stored buffers (GPT-2's attn.bias causal masks, BERT's position_ids, rotary inv_freq): in the bytes and
+    # in ``parameters`` as the Hub counts them, but not parameters of the model
+    buffer_elements: int = 0
+    # the model's parameters, the headline figure: ``parameters`` without stored buffers and without a tied
+    # lm_head stored anyway (GPT-2: 124,439,808, not 137,022,720); None = ``parameters``
+    model_parameters: int | None = None
     total_parameters_metadata: int | None = None  # index/header metadata.total_parameters when present
     index_total_size: int | None = None  # model.safetensors.index.json metadata.total_size when present
     quantization: QuantizationInfo | None = None

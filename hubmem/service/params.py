@@ -18,6 +18,25 @@ from hubmem.errors import InvalidOptionsError, InvalidRequestError
 from hubmem.schema.options import Options
 
 RENAMES = {("training", "method"): "train"}
+# the CLI's other names of a parameter (vLLM's, transformers' and PEFT's names), accepted here too
+ALIASES = {
+    "max_model_len": "context",
+    "kv_cache_dtype": "kv_dtype",
+    "gpu_memory_utilization": "gpu_utilization",
+    "utilization": "gpu_utilization",
+    "checkpointing": "gradient_checkpointing",
+    "per_device_train_batch_size": "micro_batch",
+    "max_seq_length": "seq_len",
+    "lora_r": "rank",
+    "target_modules": "lora_targets",
+    "optim": "optimizer",
+    "tp": "tensor_parallel_size",
+    "mamba_ssm_cache_dtype": "ssm_dtype",
+    "mtp": "include_mtp",
+    "kv_cache_memory": "kv_cache_memory_bytes",
+}
+INVERTED = {"no_mmap": "mmap"}  # a CLI flag that says no: no_mmap=true is mmap=false
+_FALSE = ("0", "false", "no", "off")
 MAX_REVISION_LENGTH = 256
 MAX_SUBFOLDER_LENGTH = 512
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -104,6 +123,7 @@ def validate_subfolder(subfolder: str) -> str:
 def parse_options(query: Mapping[str, list[str]]) -> Options:
     """Query parameters (name -> every value given) -> Options. Unknown parameters, a repeated scalar
     parameter and bad values are 422s; an empty value means the default."""
+    query = canonical_names(query)
     unknown = sorted(k for k in query if k not in QUERY_PARAMS)
     if unknown:
         raise InvalidOptionsError(
@@ -135,6 +155,17 @@ def parse_options(query: Mapping[str, list[str]]) -> Options:
         errors = [_param_error(e) for e in exc.errors(include_url=False, include_context=False)]
         msg = "; ".join(f"{e['param']}: {e['message']}" for e in errors)
         raise InvalidOptionsError(f"invalid option value(s): {msg}", errors=errors) from None
+
+
+def canonical_names(query: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The CLI's other names (ALIASES, INVERTED) as the parameters they name; both given = repeated."""
+    out: dict[str, list[str]] = {}
+    for name, values in query.items():
+        if name in INVERTED:
+            values = [v and ("true" if v.lower() in _FALSE else "false") for v in values]
+            name = INVERTED[name]
+        out.setdefault(ALIASES.get(name, name), []).extend(values)
+    return out
 
 
 def _param_error(err: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from hubmem.estimate.fit.common import (
     resolve_gpu,
     usable_memory,
 )
+from hubmem.estimate.fit.training_advice import largest_sizes, what_fits
 from hubmem.estimate.training.report import TrainingPlan, per_gpu_bytes, project_training
 from hubmem.schema.common import MemoryItem
 from hubmem.schema.fit import FitOptions, FitReport, GPUSpec
@@ -63,6 +64,8 @@ def fit_training(
         *report.assumptions,
     ]
     required = report.per_gpu_bytes
+    fits = required <= usable
+    max_seq, max_batch = largest_sizes(plan, usable) if not fits else (None, None)
     return FitReport(
         mode="training",
         gpu=spec.name,
@@ -77,9 +80,12 @@ def fit_training(
         other_bytes=breakdown[1].bytes,
         required_bytes=required,
         headroom_bytes=usable - required,
-        fits=required <= usable,
+        fits=fits,
         context=report.seq_len,
         batch=report.micro_batch,
+        max_context=max_seq,
+        max_batch=max_batch,
+        suggestions=[] if fits else what_fits(plan, usable, candidates, spec.name),
         min_gpus=next((n for n in candidates if per_gpu_bytes(plan, n) <= usable), None),
         candidates=candidates,
         breakdown=breakdown,

@@ -10,11 +10,12 @@ GPU counts, never walks the tensor list again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hubmem.estimate.table import TensorTable
 from hubmem.estimate.training.logical import LogicalTensor, quant_kind
 from hubmem.estimate.training.tensor_groups import logical_groups
+from hubmem.estimate.weights.components import BUFFERS, classify_tensor
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
@@ -31,7 +32,7 @@ class PreparedModel:
     bits: int  # nominal bits of the quantized weights
     tensors: tuple[LogicalTensor, ...]  # every logical tensor, buffers included
     params: tuple[LogicalTensor, ...]  # the parameters (candidates for training)
-    buffers: tuple[LogicalTensor, ...]  # integer / bool tensors: never trained
+    buffers: tuple[LogicalTensor, ...]  # integer / bool tensors and stored masks: never trained
     parameters: int  # sum of the parameters' logical element counts
     buffer_bytes: int
     gated_mlp: bool  # SwiGLU-style MLP (picks the Llama activation formula)
@@ -42,12 +43,21 @@ def _is_gated(tensors: Sequence[LogicalTensor]) -> bool:
     return any(marker in t.name for t in tensors for marker in _GATED_MARKERS)
 
 
+def _as_buffer(t: LogicalTensor) -> LogicalTensor:
+    """A stored float buffer (GPT-2's ``attn.bias`` causal mask) is a buffer too: never trained."""
+    if t.buffer or t.shape is None or classify_tensor(t.name, t.shape).component != BUFFERS:
+        return t
+    return replace(t, buffer=True)
+
+
 def prepare_training(
     weights: WeightsReport, tensors: Sequence[Tensor], arch: Architecture, table: TensorTable | None = None
 ) -> PreparedModel:
     """One pass over the checkpoint's tensors (grouped in ``table``) for every later training projection."""
     quant, bits = quant_kind(weights)
-    lts = tuple(logical_groups(tensors, quant=quant, bits=bits, arch=arch, table=table))
+    lts = tuple(
+        _as_buffer(t) for t in logical_groups(tensors, quant=quant, bits=bits, arch=arch, table=table)
+    )
     params = tuple(t for t in lts if not t.buffer)
     buffers = tuple(t for t in lts if t.buffer)
     return PreparedModel(

@@ -78,7 +78,7 @@ def full_state_bytes(
 def _buffers_item(model: PreparedModel) -> list[StateItem]:
     if not model.buffer_bytes:
         return []
-    text = f"{sum(t.count for t in model.buffers)} integer tensors as stored"
+    text = f"{sum(t.count for t in model.buffers)} buffers as stored (integer tensors, causal masks)"
     return [StateItem("buffers (not trained)", model.buffer_bytes, "frozen", text, False)]
 
 

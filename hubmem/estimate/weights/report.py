@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from hubmem.estimate.table import TensorTable, tensor_table
-from hubmem.estimate.weights.components import COMPONENTS, LM_HEAD, MTP, Record
+from hubmem.estimate.weights.components import BUFFERS, COMPONENTS, LM_HEAD, MTP, Record
 from hubmem.estimate.weights.moe import estimate_moe
 from hubmem.estimate.weights.names import is_token_embedding
 from hubmem.estimate.weights.quant_detect import detect_scheme
@@ -151,12 +151,16 @@ def estimate_weights(
             f"multi-token-prediction module: {by_component[MTP].parameters:,} parameters "
             "(used only for speculative decoding)"
         )
+    buffers = by_component[BUFFERS].parameters if BUFFERS in by_component else 0
+    duplicate_parameters = sum(r.parameters for r in duplicate)
     return WeightsReport(
         **sums,
         files=files,
+        buffer_elements=buffers,
+        model_parameters=sums["parameters"] - buffers - duplicate_parameters,
         tied_embeddings=tied,
         tied_duplicate_bytes=sum(r.bytes for r in duplicate),
-        tied_duplicate_parameters=sum(r.parameters for r in duplicate),
+        tied_duplicate_parameters=duplicate_parameters,
         total_parameters_metadata=_metadata_total_parameters(snapshot),
         index_total_size=_index_total_size(snapshot),
         quantization=quant,
