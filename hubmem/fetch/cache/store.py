@@ -48,6 +48,7 @@ from hubmem.fetch.cache.files import (
     publish,
 )
 from hubmem.fetch.ids import is_sha
+from hubmem.formats.gguf.record import header_from_record
 from hubmem.formats.json_reader import read_regular
 from hubmem.formats.safetensors import MAX_HEADER_LENGTH
 from hubmem.snapshot import WeightFile
@@ -306,6 +307,11 @@ class CommitCache:
             self.cache.discard(self._key(path))  # a miss: the fetch reads it again and overwrites it
             return None
         if value.get("format") == "gguf":
+            try:
+                header_from_record(header)  # a record another version wrote, or a forged one: a miss
+            except ValueError:
+                self.cache.discard(self._key(path))
+                return None
             return WeightFile(path, n, header, size, self.sha, format="gguf")
         return WeightFile(path, n, header, size, self.sha)
 
