@@ -45,6 +45,8 @@ def hub(tmp_path: Path, make_fake_hub: Callable[..., FakeHub]) -> FakeHub:
     ).write()
     write_llama(root, "org/long-count", shards=2, index_metadata={"total_size": LONG})
     write_llama(root, "org/ok")
+    write_llama(root, "org/layers-1e18", config={**LLAMA, "num_hidden_layers": 1e18})
+    write_llama(root, "org/mtp-1e18", config={**LLAMA, "num_nextn_predict_layers": 10**18})
     for i, (_, changes, _) in enumerate(WRONG):
         write_llama(root, f"wrong/c{i}", config={**LLAMA, **changes})
     return make_fake_hub(root)
@@ -61,6 +63,18 @@ def test_5000_digit_indexes_and_counts_through_the_cli(
     report = json.loads(proc.stdout)
     assert LONG not in proc.stdout + proc.stderr  # never printed whole
     assert report.get("weights", report).get("total_bytes", 8) >= 8
+
+
+def test_check_and_scan_on_1e18_layers_return_through_the_cli(hub: FakeHub, tmp_path: Path) -> None:
+    """Item 1 as reported: ``hubmem check`` / ``hubmem scan`` (check on by default) never returned."""
+    proc = run_cli(hub, "check", "org/layers-1e18", "--json", tmp=tmp_path)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    (tmp_path / "repos.txt").write_text("org/layers-1e18\norg/mtp-1e18\n")
+    out = tmp_path / "out.jsonl"
+    proc = run_cli(hub, "scan", "repos.txt", "-o", str(out), "--mtp", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = jsonl(out)
+    assert [r["ok"] for r in rows] == [True, True]
 
 
 async def test_a_scan_of_every_wrong_config_value_has_no_internal_row(hub: FakeHub, tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from scripts.fuzz import gguf_bytes, mutate, seeds
 from scripts.fuzz.strategies import MARKUP, SPLICES, config_keys
 
 Made = tuple[bytes, dict[str, Any]]
-REPORT_EVERY = 50  # one header input in this many also builds the whole report on it
+REPORT_EVERY = 200  # one header input in this many also builds the whole report on it
+RENDER_EVERY = 10  # one report in this many is also printed as the CLI prints it
 
 OPTION_CHOICES: dict[str, list[Any]] = {
     "kv.context": [None, 1, 8192, 131_072, 2**20, 2**40],
@@ -53,7 +54,7 @@ def header_input(rng: random.Random, i: int) -> Made:
     roll = rng.random()
     kw: dict[str, Any] = {}
     if i % REPORT_EVERY == 0:
-        kw = {"with_report": True, "options": options(rng)}
+        kw = {"with_report": True, "options": options(rng), "render": i % (REPORT_EVERY * RENDER_EVERY) == 0}
     if roll < 0.35:
         return mutate.damage(rng, rng.choice(seeds.header_seeds()), seeds.header_seeds()), kw
     if roll < 0.95:
@@ -73,7 +74,12 @@ def config_input(rng: random.Random, i: int) -> Made:
         raw = mutate.dump(rng, mutate.edit_json(rng, json.loads(raw), config_keys()))
     if roll >= 0.6:
         raw = mutate.damage(rng, raw, seeds.config_seeds())
-    return raw, {"files": i, "options": options(rng), "companion": i % 10 == 0}
+    return raw, {
+        "files": i,
+        "options": options(rng),
+        "companion": i % 10 == 0,
+        "render": i % RENDER_EVERY == 0,
+    }
 
 
 U64S = [2**64 - 1, 2**63, 2**40, 5000, 0, 1, 13, 2**32]
@@ -113,7 +119,11 @@ def gguf_input(rng: random.Random, i: int) -> Made:
     """A GGUF header prefix: with hostile metadata values at the keys the engine views read, or with
     counts, lengths and types overwritten, bytes damaged or cut short."""
     if rng.random() < 0.3:
-        return _gguf_values(rng), {"with_report": True, "options": options(rng)}
+        return _gguf_values(rng), {
+            "with_report": True,
+            "options": options(rng),
+            "render": i % RENDER_EVERY == 0,
+        }
     buf = bytearray(rng.choice(seeds.gguf_seeds()))
     for _ in range(rng.randint(1, 4)):
         at = rng.randint(0, len(buf))
@@ -124,7 +134,7 @@ def gguf_input(rng: random.Random, i: int) -> Made:
             buf[at : at + 4] = struct.pack("<I", rng.choice(U32S))
         else:
             buf = bytearray(mutate.damage(rng, bytes(buf), seeds.gguf_seeds()))
-    kw = {"with_report": True, "options": options(rng)} if i % 10 == 0 else {}
+    kw = {"with_report": True, "options": options(rng), "render": False} if i % 10 == 0 else {}
     return bytes(buf), kw
 
 

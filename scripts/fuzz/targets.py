@@ -56,7 +56,9 @@ def weight_files() -> tuple[tuple[WeightFile, ...], ...]:
     return tuple(out)
 
 
-def header(raw: bytes, *, with_report: bool = False, options: Mapping[str, Any] | None = None) -> None:
+def header(
+    raw: bytes, *, with_report: bool = False, options: Mapping[str, Any] | None = None, render: bool = True
+) -> None:
     """One safetensors header of ``len(raw)`` bytes, then optionally the report on it."""
     try:
         n = read_header_length(struct.pack("<Q", len(raw)))
@@ -64,9 +66,8 @@ def header(raw: bytes, *, with_report: bool = False, options: Mapping[str, Any] 
     except HubmemError:
         return
     if with_report:
-        report_on(
-            _tiny_config(tensors), (WeightFile("model.safetensors", n, decode_header(raw[:n])),), options
-        )
+        files = (WeightFile("model.safetensors", n, decode_header(raw[:n])),)
+        report_on(_tiny_config(tensors), files, options, render=render)
 
 
 def _tiny_config(tensors: list[Tensor]) -> dict[str, Any]:
@@ -80,7 +81,12 @@ def _tiny_config(tensors: list[Tensor]) -> dict[str, Any]:
 
 
 def report(
-    config_raw: bytes, *, files: int = 0, options: Mapping[str, Any] | None = None, companion: bool = False
+    config_raw: bytes,
+    *,
+    files: int = 0,
+    options: Mapping[str, Any] | None = None,
+    companion: bool = False,
+    render: bool = True,
 ) -> None:
     """config.json (or, with ``companion``, quantize_config.json) bytes, then the whole report."""
     try:  # hubmem.fetch.reads.CommitReads.json_file: not JSON -> a warning, no config
@@ -93,10 +99,14 @@ def report(
             weight_files()[files % len(HEADER_REPOS)],
             options,
             {"quantize_config.json": config},
+            render=render,
         )
     else:
         report_on(
-            config if isinstance(config, dict) else None, weight_files()[files % len(HEADER_REPOS)], options
+            config if isinstance(config, dict) else None,
+            weight_files()[files % len(HEADER_REPOS)],
+            options,
+            render=render,
         )
 
 
@@ -105,6 +115,8 @@ def report_on(
     files: tuple[WeightFile, ...],
     options: Mapping[str, Any] | None,
     extra: dict[str, Any] | None = None,
+    *,
+    render: bool = True,
 ) -> None:
     snapshot = Snapshot("fuzz/repo", "main", SHA, "hub", config=config, files=list(files), extra=extra or {})
     try:
@@ -113,10 +125,13 @@ def report_on(
         return
     text = built.model_dump_json()
     load_json(text, max_bytes=1 << 30, max_depth=2 * MAX_DEPTH)  # as scan --resume reads a row back
-    Console(file=io.StringIO(), width=120).print(render_report(built, show_bytes=True))
+    if render:  # the terminal report as the CLI prints it (two thirds of a report's time: not every input)
+        Console(file=io.StringIO(), width=120).print(render_report(built, show_bytes=True))
 
 
-def gguf_header(raw: bytes, *, with_report: bool = False, options: Mapping[str, Any] | None = None) -> None:
+def gguf_header(
+    raw: bytes, *, with_report: bool = False, options: Mapping[str, Any] | None = None, render: bool = True
+) -> None:
     """A GGUF file's first bytes: parsed whole and in two feeds (the range reads' path), the header's
     record through JSON and back (the header cache's path), then optionally the report on it."""
     parsed: list[GGUFHeader | None] = []
@@ -144,7 +159,8 @@ def gguf_header(raw: bytes, *, with_report: bool = False, options: Mapping[str, 
         assert header_from_record(record).tensors == whole.tensors
     if with_report:
         size = whole.expected_file_size
-        report_on(None, (WeightFile("model.gguf", whole.header_end, record, size, format="gguf"),), options)
+        files = (WeightFile("model.gguf", whole.header_end, record, size, format="gguf"),)
+        report_on(None, files, options, render=render)
 
 
 def cache_entry(folder: Path, raw: bytes) -> None:
