@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -132,3 +133,30 @@ def test_a_bad_record_in_a_snapshot_is_a_corrupt_header() -> None:
     )
     with pytest.raises(CorruptHeaderError, match="GGUF header record"):
         build_report(snapshot)
+
+
+def _kv_array(body: bytes) -> bytes:
+    return b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"a" + struct.pack("<I", 9) + body
+
+
+LOCAL = {
+    "truncated": (gguf_seeds()[2][:700], "past the end"),
+    "deep": (_kv_array(struct.pack("<IQ", 9, 1) * 20 + struct.pack("<IQ", 4, 0)), "nested deeper"),
+    "huge-array": (_kv_array(struct.pack("<IQ", 8, 2**63)), "exceeds the limit"),
+    "huge-tensor-count": (b"GGUF" + struct.pack("<IQQ", 3, 2**64 - 1, 0), "tensor count"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOCAL))
+def test_hostile_local_gguf_files_are_corrupt_headers(tmp_path: Path, case: str) -> None:
+    data, words = LOCAL[case]
+    path = tmp_path / "model.gguf"
+    path.write_bytes(data)
+    with pytest.raises(CorruptHeaderError, match=words):
+        analyze_source(str(path), Options())
+
+
+def test_a_fifo_named_model_gguf_is_refused_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "model.gguf")
+    with pytest.raises(CorruptHeaderError, match="not a regular file"):
+        analyze_source(str(tmp_path), Options())
