@@ -195,8 +195,12 @@ def service_input(rng: random.Random, i: int) -> Made:
         name = rng.choice(names) if rng.random() < 0.9 else rng.choice(MARKUP)
         values = [_query_value(rng) for _ in range(1 if rng.random() < 0.9 else 2)]
         query.setdefault(name, []).extend(values)
-    body = json.dumps({"repos": ["a/b", "c/d"], "options": query}).encode()
-    return mutate.damage(rng, body, ()), {"query": query}
+    ids = [
+        rng.choice(["org/name", "gpt2", "a" * 97, "../x", "org/na me", "o/n/x", "", "--x"]) for _ in range(3)
+    ]
+    ids += [_query_value(rng) for _ in range(rng.randint(0, 3))]
+    body = json.dumps(ids if rng.random() < 0.7 else {"repo_ids": ids}).encode()
+    return (mutate.damage(rng, body, ()) if rng.random() < 0.5 else body), {"query": query}
 
 
 def _query_value(rng: random.Random) -> str:

@@ -28,6 +28,7 @@ from rich.console import Console
 
 from hubmem.errors import HubmemError
 from hubmem.fetch.cache.store import HeaderCache
+from hubmem.fetch.ids import validate_repo_id
 from hubmem.formats.gguf.header import GGUFHeader
 from hubmem.formats.gguf.parser import GGUFParser
 from hubmem.formats.gguf.record import header_from_record, header_record
@@ -182,6 +183,14 @@ def service_request(query: dict[str, list[str]], body: bytes) -> None:
     """The service's query parsing and its scan body (``routes.scan``) on arbitrary input."""
     with contextlib.suppress(HubmemError):
         parse_options(query)
-    with contextlib.suppress(ValueError):
-        load_json(body, max_bytes=64 * 1024, max_depth=2)
+    try:
+        data = load_json(body, max_bytes=64 * 1024, max_depth=2)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and set(data) == {"repo_ids"}:
+        data = data["repo_ids"]
+    for repo_id in data if isinstance(data, list) else []:
+        if isinstance(repo_id, str):  # each row's check (routes._scan_row), and a path's (/v1/models/...)
+            with contextlib.suppress(HubmemError):
+                validate_repo_id(repo_id)
     json.dumps(query)
