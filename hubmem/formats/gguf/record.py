@@ -73,6 +73,7 @@ def header_from_record(record: dict[str, Any]) -> GGUFHeader:
         metadata, tensors, alignment = record["metadata"], record["tensors"], record["alignment"]
         version, header_end, file_size = record["version"], record["header_end"], record["file_size"]
         byte_order, file, notes = record["byte_order"], record["file"], record["notes"]
+        n_tensors, n_kv = record["n_tensors"], record["n_kv"]
     except (KeyError, TypeError):
         raise ValueError("GGUF header record: a field is missing") from None
     _need(isinstance(metadata, dict) and isinstance(tensors, list) and isinstance(notes, list), "wrong types")
@@ -83,11 +84,15 @@ def header_from_record(record: dict[str, Any]) -> GGUFHeader:
     _need(file_size is None or _is_int(file_size), "invalid file size")
     _need(byte_order in ("little", "big") and isinstance(file, str), "invalid byte order or file")
     _need(all(isinstance(n, str) for n in notes), "invalid notes")
-    _need(len(tensors) <= DEFAULT_LIMITS.max_tensors and len(metadata) <= DEFAULT_LIMITS.max_kv, "too many")
+    _need(
+        _is_int(n_tensors) and n_tensors == len(tensors) <= DEFAULT_LIMITS.max_tensors,
+        "a tensor count that is not the tensors'",
+    )
+    _need(_is_int(n_kv, DEFAULT_LIMITS.max_kv) and len(metadata) <= n_kv, "an invalid key/value count")
     return GGUFHeader(
         version=version,
-        n_tensors=len(tensors),
-        n_kv=len(metadata),
+        n_tensors=n_tensors,
+        n_kv=n_kv,
         metadata={str(k): _decode(v) for k, v in metadata.items()},
         tensors=_tensors(tensors, alignment),
         alignment=alignment,
