@@ -208,7 +208,9 @@ def sub_header(rng: random.Random, header: dict[str, Any]) -> dict[str, Any]:
     chosen = rng.sample(names, min(len(names), rng.randint(0, 12)))
     out: dict[str, Any] = {}
     if "__metadata__" in header and rng.random() < 0.5:
-        out["__metadata__"] = header["__metadata__"]
+        out["__metadata__"] = (
+            dict(header["__metadata__"]) if isinstance(header["__metadata__"], dict) else None
+        )
     cursor = 0
     for name in chosen:
         entry = {k: list(v) if isinstance(v, list) else v for k, v in header[name].items()}
