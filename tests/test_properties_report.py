@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hubmem.errors import HubmemError, ServiceError
@@ -101,12 +101,17 @@ QUERY_NAMES = st.sampled_from(sorted(QUERY_PARAMS)) | hostile_text(8)
 
 @settings(max_examples=300)
 @given(query=st.dictionaries(QUERY_NAMES, query_values(), max_size=5))
+@example(query={"context": ["9" * 5000], "kv_dtype": ["x" * 3000]})  # echoed whole in the 422 before
 def test_a_query_is_options_that_round_trip_or_a_4xx(query: dict[str, list[str]]) -> None:
     try:
         options = parse_options(query)
     except HubmemError as exc:
         assert isinstance(exc, ServiceError) or exc.exit_code == 2, type(exc)
         assert 400 <= status_for(exc, sent_token=False) < 500
+        assert len(exc.message) < 2000 and "\n" not in exc.message
+        assert all(
+            len(str(e.get("input", ""))) <= 130 for e in getattr(exc, "errors", [])
+        )  # brief, never whole
         return
     again = parse_options({k: [v] for k, v in options_to_query(options).items()})
     assert again == options
