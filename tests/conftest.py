@@ -27,9 +27,23 @@ from typing import Any  # noqa: E402
 
 import huggingface_hub.constants  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 from hubmem.fakehub.server import FakeHub  # noqa: E402
 from hubmem.fakehub.thread import HubThread  # noqa: E402
+
+# Property tests (tests/test_properties_*.py, tests/test_gguf_reader.py) draw the same examples on every run
+# (derandomize: CI is deterministic, a failure reproduces), store nothing, and have no per-example deadline
+# (the machines are shared); each test bounds its own max_examples so that it takes at most a few seconds.
+settings.register_profile(
+    "hubmem",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "hubmem"))
 
 
 @pytest.fixture(scope="session", autouse=True)

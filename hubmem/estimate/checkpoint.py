@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hubmem.errors import CorruptHeaderError
 from hubmem.estimate.table import TensorTable, tensor_table
 from hubmem.estimate.weights.gguf import estimate_gguf_weights, gguf_training_tensors
 from hubmem.estimate.weights.projected import project_config_weights
 from hubmem.estimate.weights.report import estimate_weights
 from hubmem.formats.gguf.header import GGUFHeader
 from hubmem.formats.gguf.record import header_from_record
+from hubmem.formats.json_reader import brief
 from hubmem.formats.safetensors import Tensor, check_data_size
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import WeightsReport
@@ -47,7 +49,14 @@ def weight_source(snapshot: Snapshot) -> Source:
 
 def gguf_headers(snapshot: Snapshot) -> list[tuple[str, GGUFHeader]]:
     """The GGUF header of every shard read (rebuilt from the snapshot's records)."""
-    return [(f.path, header_from_record(f.gguf_record)) for f in snapshot.files if f.format == "gguf"]
+    out = []
+    for f in snapshot.files:
+        if f.format == "gguf":
+            try:
+                out.append((f.path, header_from_record(f.gguf_record)))
+            except ValueError as exc:  # the header cache checks records first; this is the last line
+                raise CorruptHeaderError(f"{brief(f.path)}: {exc}") from None
+    return out
 
 
 def parse_snapshot_tensors(snapshot: Snapshot, *, check_sizes: bool = True) -> list[Tensor]:

@@ -7,6 +7,7 @@ names; the catalog adds the row's key (repo, commit, options) and when it was sc
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Literal
 
@@ -30,6 +31,7 @@ _SUFFIX = {
     "gib": 2**30,
     "tib": 2**40,
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
@@ -42,10 +44,12 @@ def parse_amount(value: object) -> object:
     if m is None or m.group(2).lower() not in _SUFFIX:
         return value
     number = float(m.group(1).replace("_", "")) * _SUFFIX[m.group(2).lower()]
-    return round(number)
+    return round(number) if math.isfinite(number) else value  # 1e400: pydantic refuses the text
 
 
-Amount = Annotated[int, BeforeValidator(parse_amount), Field(ge=0)]
+SQL_INT_MAX = 2**63 - 1  # every integer a query binds fits a database integer (SQLite, PostgreSQL bigint)
+Amount = Annotated[int, BeforeValidator(parse_amount), Field(ge=0, le=SQL_INT_MAX)]
+Count = Annotated[int, Field(ge=1, le=SQL_INT_MAX)]
 
 
 class CatalogRow(Model):
@@ -99,10 +103,10 @@ class CatalogQuery(Model):
         default=None,
         description="GPU kind (h100, a100-80 ...): rows scanned with --gpu that kind that fit",
     )
-    gpus: int | None = Field(default=None, ge=1, description="rows whose verdict is for this many GPUs")
-    context: int | None = Field(default=None, ge=1, description="rows projected at this context")
-    min_context: int | None = Field(
-        default=None, ge=1, description="rows whose largest context that fits is at least this"
+    gpus: Count | None = Field(default=None, description="rows whose verdict is for this many GPUs")
+    context: Count | None = Field(default=None, description="rows projected at this context")
+    min_context: Count | None = Field(
+        default=None, description="rows whose largest context that fits is at least this"
     )
     min_params: Amount | None = Field(default=None, description="at least this many parameters (7B, 10e9)")
     max_params: Amount | None = Field(default=None, description="at most this many parameters (7B, 10e9)")
@@ -119,7 +123,16 @@ class CatalogQuery(Model):
     sort: str = Field(default="repo_id", description="a column: " + ", ".join(ROW_COLUMNS))
     order: Literal["asc", "desc"] = "asc"
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=SQL_INT_MAX)
+
+    @field_validator("fits", "quantization", "dtype", "model_type", "author", "search")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        """Text a database can bind: UTF-8 (no lone surrogate, which a non-UTF-8 argument becomes) and no
+        NUL (PostgreSQL refuses it)."""
+        if value is not None and ("\x00" in value or (not value.isascii() and _SURROGATE.search(value))):
+            raise ValueError("must be UTF-8 text without NUL characters")
+        return value
 
     @field_validator("sort")
     @classmethod

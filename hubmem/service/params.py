@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hubmem.errors import InvalidOptionsError, InvalidRequestError
+from hubmem.formats.json_reader import MAX_INT_DIGITS, brief
 from hubmem.schema.options import Options
 
 RENAMES = {("training", "method"): "train"}
@@ -38,6 +39,7 @@ ALIASES = {
 INVERTED = {"no_mmap": "mmap"}  # a CLI flag that says no: no_mmap=true is mmap=false
 _FALSE = ("0", "false", "no", "off")
 MAX_REVISION_LENGTH = 256
+MAX_ECHO = 120  # a refused value longer than this is echoed in its brief form
 MAX_SUBFOLDER_LENGTH = 512
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -126,9 +128,10 @@ def parse_options(query: Mapping[str, list[str]]) -> Options:
     query = canonical_names(query)
     unknown = sorted(k for k in query if k not in QUERY_PARAMS)
     if unknown:
+        shown = [_shown(k) for k in unknown[:5]] + ["..."] * (len(unknown) > 5)
         raise InvalidOptionsError(
-            f"unknown query parameter(s): {', '.join(unknown)}",
-            errors=[{"param": k, "message": "unknown parameter"} for k in unknown],
+            f"unknown query parameter(s): {', '.join(shown)}",
+            errors=[{"param": _shown(k), "message": "unknown parameter"} for k in unknown[:20]],
         )
     repeated = sorted(k for k, v in query.items() if len(v) > 1 and not QUERY_PARAMS[k].is_list)
     if repeated:
@@ -168,6 +171,11 @@ def canonical_names(query: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
+def _shown(name: str) -> str:
+    """A parameter name as sent, or its brief form when it is long or not printable."""
+    return name if len(name) <= MAX_ECHO and name.isprintable() else brief(name)
+
+
 def _param_error(err: Any) -> dict[str, Any]:
     loc = tuple(str(x) for x in err.get("loc", ()))
     name = ".".join(loc)
@@ -176,8 +184,10 @@ def _param_error(err: Any) -> dict[str, Any]:
     elif loc:
         name = loc[0]
     out: dict[str, Any] = {"param": name, "message": err.get("msg", "invalid")}
-    if "input" in err and isinstance(err["input"], str | int | float):
-        out["input"] = err["input"]
+    value = err.get("input")
+    if isinstance(value, str | int | float):  # a hostile value comes back abbreviated, never whole
+        short = len(value) <= MAX_ECHO if isinstance(value, str) else abs(value) < 10**MAX_INT_DIGITS
+        out["input"] = value if short else brief(value)
     return out
 
 

@@ -49,6 +49,7 @@ from hubmem.fetch.cache.files import (
     publish,
 )
 from hubmem.fetch.ids import is_sha
+from hubmem.formats.gguf.record import header_from_record
 from hubmem.formats.json_reader import read_regular
 from hubmem.formats.safetensors import MAX_HEADER_LENGTH, SafetensorsHeader, header_from_rows
 from hubmem.snapshot import WeightFile
@@ -308,6 +309,12 @@ class CommitCache:
         if not isinstance(n, int) or not isinstance(header, dict | SafetensorsHeader):
             self.cache.discard(self._key(path))  # a miss: the fetch reads it again and overwrites it
             return None
+        if isinstance(header, dict):  # a GGUF record
+            try:
+                header_from_record(header)  # a record another version wrote, or a forged one: a miss
+            except ValueError:
+                self.cache.discard(self._key(path))
+                return None
         return WeightFile(path, n, header, size, self.sha, format="gguf" if gguf else "safetensors")
 
     def has_header(self, path: str) -> bool:

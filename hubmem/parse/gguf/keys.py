@@ -1,12 +1,18 @@
 """The ``<arch>.*`` metadata keys of a GGUF header, read like llama.cpp's ``llama_model_loader::get_key`` and
 ``get_key_or_arr`` (a scalar, or an array with one value per layer). A wrong-typed value is recorded in
-``problems`` and treated as absent, never guessed."""
+``problems`` and treated as absent, never guessed; so is a count beyond the limits config.json values have
+(``hubmem.parse.reader``: a layer count above MAX_LAYERS, any other count above MAX_INT), which would
+otherwise build per-layer lists of 10^18 entries."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from hubmem.formats.gguf.header import GGUFArray, GGUFHeader
+from hubmem.formats.json_reader import brief
+from hubmem.parse.reader import MAX_INT, MAX_LAYERS
+
+LAYER_COUNTS = ("block_count", "nextn_predict_layers", "leading_dense_block_count")
 
 
 class GGUFKeys:
@@ -28,8 +34,11 @@ class GGUFKeys:
         value = self.raw(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            self.problems.append(f"{self.full(key)}: {value!r} is not a count")
+        maximum = MAX_LAYERS if key in LAYER_COUNTS else MAX_INT
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+            self.problems.append(
+                f"{self.full(key)}: invalid value {brief(value)} (expected a count <= {maximum:,})"
+            )
             return None
         return value
 
@@ -44,7 +53,7 @@ class GGUFKeys:
         if value is None:
             return None
         if isinstance(value, list):
-            if len(value) < n_layer or not all(isinstance(v, int) and v >= 0 for v in value[:n_layer]):
+            if len(value) < n_layer or not all(_is_count(v) for v in value[:n_layer]):
                 self.problems.append(f"{self.full(key)}: not {n_layer} per-layer counts")
                 return None
             return [int(v) for v in value[:n_layer]]
@@ -64,3 +73,7 @@ class GGUFKeys:
         if isinstance(value, GGUFArray):
             return value.count
         return len(value) if isinstance(value, list) else None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT

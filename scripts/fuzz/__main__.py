@@ -1,0 +1,5 @@
+import sys
+
+from scripts.fuzz.run import main
+
+sys.exit(main())
