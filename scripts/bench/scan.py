@@ -164,6 +164,8 @@ def _serve(conn: Connection, fixtures: str, latency: float) -> None:
                     "hub_requests": sum(1 for e in entries if e.origin == "hub"),
                     "cdn_requests": sum(1 for e in entries if e.origin == "cdn"),
                     "bytes": sum(e.bytes_sent for e in entries),
+                    "hub_connections": len({e.peer for e in entries if e.origin == "hub"}),
+                    "cdn_connections": len({e.peer for e in entries if e.origin == "cdn"}),
                     "faults": dict(faults),
                 }
             )

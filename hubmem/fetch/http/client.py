@@ -16,12 +16,11 @@ from typing import Any, Self
 import httpx
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_token
-from huggingface_hub.utils import build_hf_headers
 
-from hubmem._version import __version__
 from hubmem.errors import EntryNotFoundError, HubmemError, NetworkError, OfflineError, UnauthorizedError
 from hubmem.fetch.http.answers import error_from_response, exchange_failed, one_line
 from hubmem.fetch.http.pool import connection_pool
+from hubmem.fetch.http.pool import user_agent as hub_user_agent
 from hubmem.fetch.http.ranges import read_header
 from hubmem.fetch.http.response import HubResponse, Reader, Redirect, final_response, read_redirect
 from hubmem.fetch.http.retry import RETRY_STATUSES, HubState, Pacer, Sleep, server_wait
@@ -97,10 +96,7 @@ class HubClient:
             self.state, sleep or asyncio.sleep, clock or time.monotonic, (backoff_base, backoff_max)
         )
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
-        hf_headers = build_hf_headers(
-            token=False, library_name="hubmem", library_version=__version__, user_agent=user_agent
-        )
-        self._headers = {k: v for k, v in hf_headers.items() if k != "authorization"}
+        self._headers = {"user-agent": hub_user_agent(user_agent)}  # no token: _authorize adds it per hop
         self._owns_client = client is None
         self._client = (
             client

@@ -29,6 +29,7 @@ from hubmem.formats.gguf.record import header_record
 from hubmem.snapshot import WeightFile
 
 GGUF_FIRST_READ = 8 << 20
+DRAIN_MAX = 32 << 10  # bytes of a 206 body past the header read and dropped to keep the connection
 
 
 class _Parse:
@@ -60,12 +61,20 @@ class _GGUFSpan(SpanRead):
     async def __call__(self, response: httpx.Response) -> bytes:
         skip = self._skip(response)
         parser = self.parse.start(response)
+        # the rest of a 206 body after the parser is done is read and dropped when it is short, so that the
+        # connection goes back to the pool; a long rest, or a 200 (the whole file), closes it
+        drain = DRAIN_MAX if response.status_code == 206 else 0
         async for chunk in response.aiter_bytes():
+            if parser.done or parser.received >= self.end:
+                drain -= len(chunk)
+                if drain < 0:
+                    break
+                continue
             if skip:
                 dropped = min(skip, len(chunk))
                 chunk, skip = chunk[dropped:], skip - dropped
             parser.feed(chunk[: self.end - parser.received])
-            if parser.done or parser.received >= self.end:
+            if (parser.done or parser.received >= self.end) and not drain:
                 break
         return b""
 
