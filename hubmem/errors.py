@@ -138,6 +138,14 @@ class OfflineError(HubmemError):
     default_hint = "Not in the local Hugging Face cache; run once online or download the repo first."
 
 
+class UsageError(HubmemError):
+    """Options that do not go together (``--tp 2`` on one GPU, ZeRO and FSDP at once), a port in use."""
+
+    kind = "usage"
+    exit_code = 2
+    default_hint = "See `hubmem COMMAND --help` for the options and what they need."
+
+
 class OutputExistsError(HubmemError):
     """``hubmem scan``: the output file is not empty (or another scan holds its lock)."""
 
@@ -158,7 +166,7 @@ class CatalogError(HubmemError):
 # -- errors of the service's HTTP layer only -------------------------------------------------------------
 
 
-class BadOptionError(HubmemError, ValueError):
+class BadOptionError(UsageError, ValueError):
     """An option value that does not mean anything here (``--gpu-memory-utilization 90``, an unknown vLLM
     version) or does not apply to this repo, model or engine (a GGUF file the repo does not have, a KV cache
     type the engine lacks): kind ``bad_option``, exit code 2 like a click usage error; a ValueError too, so
@@ -194,6 +202,18 @@ class InvalidOptionsError(ServiceError):
 
 class PayloadTooLargeError(ServiceError):
     kind = "payload_too_large"
+
+
+class RequestTimeoutError(ServiceError):
+    kind = "request_timeout"
+    default_hint = "Send the whole request (headers and body) at once."
+
+
+class WorkTooLargeError(ServiceError):
+    """A report whose build would exceed the service's per-request budget (tensors, header bytes)."""
+
+    kind = "too_large"
+    default_hint = "Run `hubmem ORG/NAME` locally for this repo; the CLI has no per-request budget."
 
 
 class UpstreamTimeoutError(ServiceError):

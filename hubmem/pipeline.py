@@ -33,7 +33,7 @@ from hubmem.estimate.fit.vllm import fit_vllm
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.prepare import prepare_training
 from hubmem.estimate.training.report import TrainingPlan, plan_training, project_training, replace_gpus
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.local import load_cached, load_local, looks_local

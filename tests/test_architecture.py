@@ -36,8 +36,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "render": {"schema"},
     "pipeline": _CORE | {"check", "estimate", "fetch", "formats", "parse", "schema", "snapshot"},
     "catalog": _CORE | {"estimate", "schema"},  # estimate: the GPU catalog, for --fits h100
-    "scan": _CORE | {"catalog", "fetch", "pipeline", "schema", "snapshot"},
-    "service": _CORE | {"catalog", "fetch", "pipeline", "schema", "snapshot"},
+    "scan": _CORE | {"catalog", "fetch", "formats", "pipeline", "schema", "snapshot"},
+    "service": _CORE | {"catalog", "fetch", "formats", "pipeline", "schema", "snapshot"},
     "fakehub": _CORE | {"fetch"},
     "cli": _CORE | {"catalog", "fakehub", "fetch", "pipeline", "render", "scan", "schema", "service"},
     "__main__": {"cli"},

@@ -17,7 +17,7 @@ import pytest
 from hubmem.errors import GatedRepoError
 from hubmem.fakehub.fixtures.layout import READER_TOKEN, write_tokens
 from hubmem.fakehub.server import FakeHub
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.snapshot import Snapshot, WeightFile

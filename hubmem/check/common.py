@@ -1,25 +1,11 @@
-"""Shared pieces of the cross-checks (:mod:`hubmem.check.crosscheck`): reading a count from JSON and
-comparing one claimed count with the figures counted from the headers."""
+"""Shared pieces of the cross-checks (:mod:`hubmem.check.crosscheck`): comparing one claimed count with
+the figures counted from the headers (a count read from JSON: ``estimate.weights.report.as_count``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from hubmem.schema.check import CHECK_NAMES, CheckItem, CheckReport
 
 MAX_EXAMPLES = 5
-
-
-def as_count(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int) and v >= 0:
-        return v
-    if isinstance(v, float) and v.is_integer() and v >= 0:
-        return int(v)
-    if isinstance(v, str) and v.strip().isdigit():
-        return int(v.strip())
-    return None
 
 
 def match_counts(name: str, title: str, claimed: int, figures: list[tuple[str, int, str]]) -> CheckItem:

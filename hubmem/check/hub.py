@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hubmem.check.common import MAX_EXAMPLES, as_count, match_counts
+from hubmem.check.common import MAX_EXAMPLES, match_counts
+from hubmem.estimate.weights.report import as_count
 from hubmem.schema.check import CheckItem
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot

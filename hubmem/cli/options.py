@@ -10,7 +10,8 @@ import click
 from pydantic import ValidationError
 
 from hubmem.cli.vllm_options import VLLM_OPTIONS, check_fraction, check_gpus, vllm_options
-from hubmem.fetch.cache import HeaderCache
+from hubmem.errors import UsageError
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.schema.engines import CacheType, LlamaCppOptions
 from hubmem.schema.kv import KVDtype, KVEngine, KVOptions
 from hubmem.schema.options import Options
@@ -200,7 +201,7 @@ def projection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--no-cache / --cache-dir (the on-disk header cache, hubmem.fetch.cache)."""
+    """--no-cache / --cache-dir (the on-disk header cache, hubmem.fetch.cache.store)."""
     fn = click.option(
         "--cache-dir",
         type=click.Path(file_okay=False, path_type=Path),
@@ -215,6 +216,30 @@ def open_cache(kw: dict[str, Any]) -> HeaderCache | None:
 
 
 def build_options(kw: dict[str, Any]) -> Options:
+    """The Options of a report command; values that do not go together are a usage error (exit 2)."""
+    try:
+        return _options(kw)
+    except ValidationError as exc:
+        raise usage_error(exc) from None
+
+
+def usage_error(exc: ValidationError) -> UsageError:
+    """Option values pydantic refused, as one usage error (exit 2) naming each option."""
+    return UsageError(
+        "; ".join(_problem(e) for e in exc.errors()),
+        hint="--gpus must be a multiple of --tp, --zero and --fsdp exclude each other, and sizes have "
+        "upper bounds (see `hubmem --help`).",
+    )
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as ``field: message`` (model-level checks have no field)."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _options(kw: dict[str, Any]) -> Options:
     kv = KVOptions(
         context=kw["context"],
         batch=kw["batch"],
@@ -225,23 +250,20 @@ def build_options(kw: dict[str, Any]) -> Options:
         encoder_length=kw["encoder_length"],
         include_mtp=kw["speculative_mtp"],
     )
-    try:
-        training = TrainingOptions(
-            method=kw["train_method"] or "full",
-            optimizer=kw["optimizer"],
-            precision=kw["precision"],
-            rank=kw["rank"],
-            lora_targets=kw["lora_targets"],
-            zero=int(kw["zero"]),
-            fsdp=kw["fsdp"],
-            tensor_parallel=kw["tp"],
-            micro_batch=kw["micro_batch"],
-            seq_len=kw["seq_len"],
-            gradient_checkpointing=kw["checkpointing"],
-            gpus=check_gpus(kw),
-        )
-    except ValidationError as exc:
-        raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
+    training = TrainingOptions(
+        method=kw["train_method"] or "full",
+        optimizer=kw["optimizer"],
+        precision=kw["precision"],
+        rank=kw["rank"],
+        lora_targets=kw["lora_targets"],
+        zero=int(kw["zero"]),
+        fsdp=kw["fsdp"],
+        tensor_parallel=kw["tp"],
+        micro_batch=kw["micro_batch"],
+        seq_len=kw["seq_len"],
+        gradient_checkpointing=kw["checkpointing"],
+        gpus=check_gpus(kw),
+    )
     llama_cpp = LlamaCppOptions(
         ctx_size=kw["ctx_size"],
         batch_size=kw["batch_size"],

@@ -11,6 +11,7 @@ from hubmem.cli.console import err_console, guarded
 from hubmem.cli.options import build_options, cache_options, open_cache, report_options
 from hubmem.errors import RepoNotFoundError
 from hubmem.pipeline import analyze_async, run_sync
+from hubmem.render.safe import line
 from hubmem.render.text import print_report
 from hubmem.schema.options import Options
 from hubmem.schema.report import Report
@@ -95,9 +96,7 @@ def demo_cmd(repo: str, **kw: Any) -> None:
                 hint="Bundled (real metadata): " + ", ".join(bundled),
                 repo_id=repo,
             )
-        err_console.print(
-            f"[dim]offline demo: fake Hub at {hub.endpoint} serving {fixtures}"
-            " (real configs, headers only)[/]"
-        )
+        demo = f"offline demo: fake Hub at {hub.endpoint} serving {fixtures} (real configs, headers only)"
+        err_console.print(line((demo, "dim")))
         report = run_sync(lambda: analyze_async(repo, options, token=token, endpoint=hub.endpoint))
     emit(report, as_json=kw["as_json"], show_bytes=kw["show_bytes"])

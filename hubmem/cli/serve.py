@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
 from hubmem.cli.console import guarded
 from hubmem.cli.options import cache_options, open_cache
+from hubmem.errors import UsageError
 
 
 @click.command("serve")
@@ -52,4 +55,12 @@ def serve_cmd(
         header_cache=str(cache.root) if cache is not None else None,
         catalog=str(kw["catalog"]) if kw["catalog"] is not None else None,
     )
-    run(settings, host=host, port=port, reuse_port=bool(kw["reuse_port"]))
+    try:
+        run(settings, host=host, port=port, reuse_port=bool(kw["reuse_port"]))
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise UsageError(  # the address is in use, or not ours to listen on
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="Pick a free port with --port (0 lets the system choose one) or another --host.",
+        ) from None

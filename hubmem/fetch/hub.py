@@ -51,7 +51,7 @@ from huggingface_hub import constants as hf_constants
 from hubmem.errors import HubmemError, NetworkError, OfflineError
 from hubmem.fetch import listing
 from hubmem.fetch.assemble import finish_snapshot
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.gguf import conventional_name
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.ranges import DEFAULT_FIRST_READ
@@ -161,6 +161,8 @@ class _Fetch:
             await asyncio.to_thread(
                 cc.remember_complete, self.revision, self.subfolder, [f.path for f in files]
             )
+        if self.cache is not None and (cache_warning := self.cache.take_warning()) is not None:
+            self.warnings.append(cache_warning)
         snapshot = Snapshot(
             repo_id=self.repo_id,
             revision=self.revision,
@@ -308,7 +310,7 @@ async def fetch_snapshot(
     ``UnauthorizedError``, ``RevisionNotFoundError``, ``NoSafetensorsError``, ``CorruptHeaderError``,
     ``NetworkError``, ``RateLimitedError``, ``OfflineError``.
 
-    ``cache`` (:class:`hubmem.fetch.cache.HeaderCache`): files and headers at the resolved sha are
+    ``cache`` (:class:`hubmem.fetch.cache.store.HeaderCache`): files and headers at the resolved sha are
     read from it before any range read and stored into it after; with a complete cached snapshot of
     the revision the speculative first wave is skipped, so an unchanged repo costs one request.
     ``list_tree=False`` keeps ``with_hub_info``'s model info but skips its tree listing (the sizes

@@ -14,7 +14,6 @@ report is built by the same code; only the first ``8 + N`` bytes of each weight 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from hubmem.fetch.layout import (
 )
 from hubmem.formats.gguf.parser import GGUFParser
 from hubmem.formats.gguf.record import header_record
+from hubmem.formats.json_reader import load_json_file, open_regular
 from hubmem.formats.safetensors import decode_header, read_header_length
 from hubmem.snapshot import GGUFSelection, Snapshot, WeightFile
 
@@ -53,9 +53,10 @@ def looks_local(arg: str) -> bool:
 
 
 def read_local_header(file: Path, rel: str) -> WeightFile:
-    """The header of one safetensors file on disk (8 + N bytes read), with the real file size."""
+    """The header of one safetensors file on disk (8 + N bytes read), with the real file size; a FIFO,
+    device or folder under the name is refused at once."""
     try:
-        with open(file, "rb") as fh:
+        with open_regular(file) as fh:
             size = os.fstat(fh.fileno()).st_size
             n = read_header_length(fh.read(8), file=rel)
             if 8 + n > size:
@@ -73,7 +74,7 @@ def read_local_header(file: Path, rel: str) -> WeightFile:
 def read_local_gguf(file: Path, rel: str) -> WeightFile:
     """The GGUF header of one file on disk (read up to the end of its tensor infos), with the file size."""
     try:
-        with open(file, "rb") as fh:
+        with open_regular(file) as fh:
             size = os.fstat(fh.fileno()).st_size
             parser = GGUFParser(file=rel, file_size=size)
             while not parser.done:
@@ -104,8 +105,10 @@ def _sizes(root: Path, paths: list[str]) -> dict[str, int]:
 
 
 def _read_json(file: Path, rel: str, warnings: list[str]) -> Any:
+    """A small JSON file (config.json, a companion, the index) through the bounded reader: a regular
+    file of at most ``MAX_JSON_BYTES``; anything else is a warning and None."""
     try:
-        return json.loads(file.read_bytes().decode("utf-8-sig"))
+        return load_json_file(file)
     except OSError as exc:
         warnings.append(f"{rel}: cannot read ({exc.strerror or exc}); ignored")
     except (UnicodeDecodeError, ValueError) as exc:
@@ -148,9 +151,9 @@ def load_local(
             raise NoSafetensorsError(f"{path} is a file; --subfolder applies to folders only")
         return _load_file(root, Snapshot(shown, revision, commit, source))
     if not root.is_dir():
+        what = "not a regular file or folder" if os.path.lexists(root) else "no such file or folder"
         raise NoSafetensorsError(
-            f"{path}: no such file or folder",
-            hint="Pass a checkpoint folder, a .safetensors file or a Hub repo id.",
+            f"{path}: {what}", hint="Pass a checkpoint folder, a .safetensors file or a Hub repo id."
         )
     sub = (subfolder.strip("/") if subfolder else None) or None
     siblings = _list_files(root)

@@ -11,7 +11,7 @@ import httpx
 from huggingface_hub import hf_hub_url
 
 from hubmem.errors import CorruptHeaderError, EntryNotFoundError
-from hubmem.fetch.cache import CommitCache
+from hubmem.fetch.cache.store import CommitCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.gguf_ranges import GGUF_FIRST_READ, read_gguf_header
 from hubmem.fetch.http.ranges import read_header

@@ -7,7 +7,6 @@ byte buffer. Exact bytes of a tensor are ``end - begin``.
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from dataclasses import dataclass
@@ -15,8 +14,10 @@ from typing import Any
 
 from hubmem.errors import CorruptHeaderError
 from hubmem.formats.dtypes import DTYPE_BITS, canonical_dtype
+from hubmem.formats.json_reader import brief, load_json
 
 MAX_HEADER_LENGTH = 25_000_000  # huggingface_hub / huggingface.js SAFETENSORS_MAX_HEADER_LENGTH
+U64_MAX = 2**64 - 1  # dimensions, offsets and element counts are u64 (safetensors: usize, checked_mul)
 
 
 @dataclass(slots=True)
@@ -56,10 +57,11 @@ def read_header_length(first8: bytes, *, file: str = "") -> int:
 
 
 def decode_header(raw: bytes, *, file: str = "") -> dict[str, Any]:
-    """Decode the JSON header bytes (exactly ``N`` bytes, trailing spaces allowed)."""
+    """Decode the JSON header bytes (exactly ``N`` bytes, trailing spaces allowed), within the bounded
+    reader's limits (a header nests 3 levels: entries, their fields, shape and offsets)."""
     try:
-        obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = load_json(raw, max_bytes=MAX_HEADER_LENGTH, bom=False)
+    except ValueError as exc:
         raise CorruptHeaderError(f"{file or 'file'}: header is not valid UTF-8 JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise CorruptHeaderError(f"{file or 'file'}: header is not a JSON object")
@@ -77,14 +79,24 @@ def parse_tensors(header: dict[str, Any], *, file: str = "", data_size: int | No
     tensors: list[Tensor] = []
     for name, info in header.items():
         if name == "__metadata__":
-            if info is not None and not isinstance(info, dict):
-                raise CorruptHeaderError(f"{where}: __metadata__ is not an object")
+            _check_metadata(info, where)
             continue
         t = _well_formed(name, info, file)
         tensors.append(t if t is not None else _entry_tensor(name, info, where, file))
     tensors.sort(key=_BY_OFFSET)
     _check_contiguous(tensors, where, data_size)
     return tensors
+
+
+def _check_metadata(info: Any, where: str) -> None:
+    """``__metadata__`` is absent, null or an object of strings (safetensors: ``HashMap<String, String>``)."""
+    if info is None:
+        return
+    if not isinstance(info, dict):
+        raise CorruptHeaderError(f"{where}: __metadata__ is not an object")
+    for key, value in info.items():
+        if not isinstance(value, str):
+            raise CorruptHeaderError(f"{where}: __metadata__ {brief(key)} is {brief(value)}, not a string")
 
 
 _BY_OFFSET = operator.attrgetter("begin", "end")
@@ -94,8 +106,8 @@ def _well_formed(name: str, info: Any, file: str) -> Tensor | None:
     """The tensor of an entry that passes every check of :func:`_entry_tensor`, or None.
 
     The fast path of a header with 100k entries: a few type checks and the size arithmetic per entry.
-    Anything unusual (alias dtype names, a bool or float where an integer belongs, a wrong size) returns
-    None, and :func:`_entry_tensor` then accepts it or says precisely what is wrong."""
+    Anything unusual (alias dtype names, a bool or float where an integer belongs, a value beyond u64, a
+    wrong size) returns None, and :func:`_entry_tensor` then accepts it or says precisely what is wrong."""
     if type(info) is not dict:
         return None
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
@@ -103,54 +115,68 @@ def _well_formed(name: str, info: Any, file: str) -> Tensor | None:
     if bits is None or type(shape) is not list or type(offsets) is not list or len(offsets) != 2:
         return None
     begin, end = offsets
-    if type(begin) is not int or type(end) is not int or not 0 <= begin <= end:
+    if type(begin) is not int or type(end) is not int or not 0 <= begin <= end <= U64_MAX:
         return None
     n = 1
     for d in shape:
-        if type(d) is not int or d < 0:
+        if type(d) is not int or not 0 <= d <= U64_MAX:
             return None
         n *= d
     nbits = n * bits
-    if nbits & 7 or end - begin != nbits >> 3:
+    if n > U64_MAX or nbits & 7 or end - begin != nbits >> 3:
         return None
     return Tensor(name, str(dtype), tuple(shape), begin, end, file, n)
 
 
 def _is_count(value: Any) -> bool:
-    """A non-negative integer (bool excluded): a valid dimension or byte offset."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """An integer in [0, 2^64) (bool excluded): a valid dimension or byte offset."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= U64_MAX
+
+
+def _element_count(shape: list[int]) -> int | None:
+    """The product of ``shape``, or None when it exceeds a u64 (safetensors refuses the overflow)."""
+    count = 1
+    for dim in shape:
+        count *= dim
+        if count > U64_MAX:
+            return None
+    return count
 
 
 def _entry_tensor(name: str, info: Any, where: str, file: str) -> Tensor:
     """One header entry checked on its own: dtype, shape, offsets and a byte size that fits them."""
+    label = brief(name)
     if not isinstance(info, dict):
-        raise CorruptHeaderError(f"{where}: entry {name!r} is not an object")
+        raise CorruptHeaderError(f"{where}: entry {label} is not an object")
     raw_dtype = info.get("dtype")
     dtype = canonical_dtype(raw_dtype) if isinstance(raw_dtype, str) else None
     if dtype is None:
         raise CorruptHeaderError(
-            f"{where}: tensor {name!r} has unknown dtype {raw_dtype!r}",
+            f"{where}: tensor {label} has unknown dtype {brief(raw_dtype)}",
             hint="Known dtypes: " + " ".join(DTYPE_BITS),
         )
     shape = info.get("shape")
     offsets = info.get("data_offsets")
     if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
-        raise CorruptHeaderError(f"{where}: tensor {name!r} has an invalid shape {shape!r}")
+        raise CorruptHeaderError(f"{where}: tensor {label} has an invalid shape {brief(shape)}")
     if (
         not isinstance(offsets, list)
         or len(offsets) != 2
         or not all(_is_count(o) for o in offsets)
         or offsets[0] > offsets[1]
     ):
-        raise CorruptHeaderError(f"{where}: tensor {name!r} has invalid data_offsets {offsets!r}")
+        raise CorruptHeaderError(f"{where}: tensor {label} has invalid data_offsets {brief(offsets)}")
+    numel = _element_count(shape)
+    if numel is None:
+        raise CorruptHeaderError(f"{where}: tensor {label} has more than 2^64 elements ({brief(shape)})")
     t = Tensor(name, dtype, tuple(shape), offsets[0], offsets[1], file)
-    nbits = t.numel * DTYPE_BITS[dtype]
+    nbits = numel * DTYPE_BITS[dtype]
     if nbits % 8:
-        raise CorruptHeaderError(f"{where}: tensor {name!r} is not byte aligned ({nbits} bits)")
+        raise CorruptHeaderError(f"{where}: tensor {label} is not byte aligned ({nbits:,} bits)")
     if t.nbytes != nbits // 8:
         raise CorruptHeaderError(
-            f"{where}: tensor {name!r} spans {t.nbytes:,} bytes "
-            f"but {dtype} x {list(shape)} needs {nbits // 8:,}"
+            f"{where}: tensor {label} spans {t.nbytes:,} bytes "
+            f"but {dtype} x {brief(shape)} needs {nbits // 8:,}"
         )
     return t
 
@@ -162,7 +188,7 @@ def _check_contiguous(tensors: list[Tensor], where: str, data_size: int | None) 
     for t in tensors:
         if t.begin != cursor:
             problem = "overlaps the previous tensor" if t.begin < cursor else "leaves a hole before it"
-            raise CorruptHeaderError(f"{where}: tensor {t.name!r} at offset {t.begin:,} {problem}")
+            raise CorruptHeaderError(f"{where}: tensor {brief(t.name)} at offset {t.begin:,} {problem}")
         cursor = t.end
     if data_size is not None and cursor != data_size:
         raise CorruptHeaderError(

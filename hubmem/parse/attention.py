@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hubmem.formats.json_reader import brief
 from hubmem.parse.model_types import MLA_MODEL_TYPES
 from hubmem.parse.reader import Reader, positive_int
 from hubmem.parse.text_config import TextConfig
@@ -41,8 +42,8 @@ def read_attention(tc: TextConfig, hidden: int | None, notes: list[str]) -> Atte
         latent = mla.kv_lora_rank + mla.qk_rope_head_dim
         notes.append(
             f"MLA: one latent of kv_lora_rank+qk_rope_head_dim = {latent} per token per layer "
-            f"(num_kv_heads=1); config num_key_value_heads={r.raw('num_key_value_heads')!r} applies to the "
-            "decompressed heads only"
+            f"(num_kv_heads=1); config num_key_value_heads={brief(r.raw('num_key_value_heads'))} applies to "
+            "the decompressed heads only"
         )
         return AttentionDims(num_heads=nh, num_kv_heads=1, head_dim=latent, v_head_dim=None, mla=mla)
     decoder_heads = tc.encoder_decoder and not tc.t5_like

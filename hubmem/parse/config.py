@@ -13,8 +13,9 @@
    (``family``).
 
 Each quantity is read from the first key variant present (a ``null`` falls through). Never raises for
-odd content: a wrong-typed value is named in ``Architecture.missing`` and skipped. Only a config that is
-not a JSON object raises ConfigError.
+odd content: a wrong-typed or out-of-range value is named in ``Architecture.missing`` as an invalid value
+(its key and value; see ``hubmem.parse.reader`` for the limits) and skipped. Only a config that is not a
+JSON object raises ConfigError.
 """
 
 from __future__ import annotations
@@ -26,22 +27,24 @@ from typing import Any
 from hubmem.errors import ConfigError
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.attention import AttentionDims, read_attention
-from hubmem.parse.context import read_max_context, read_rope
+from hubmem.parse.context import context_invalid, read_max_context, read_rope
 from hubmem.parse.dtype import resolve_dtype
 from hubmem.parse.encoder import read_vision_encoder
 from hubmem.parse.family import read_family
-from hubmem.parse.ffn import FeedForward, read_feed_forward, read_moe_layout
-from hubmem.parse.layers.counts import LayerCounts, count_layers, read_num_layers
+from hubmem.parse.ffn import FeedForward, MoeLayout, read_feed_forward, read_moe_layout
+from hubmem.parse.layers.counts import NUM_LAYERS_KEYS, LayerCounts, count_layers, read_num_layers
 from hubmem.parse.layers.plan import LayerFacts, LayerPlan
 from hubmem.parse.layers.resolve import resolve_layer_plan
 from hubmem.parse.quant import read_quant_config, read_quantization
 from hubmem.parse.reader import Reader
 from hubmem.parse.recurrent import RecurrentMixers, read_recurrent_mixers
 from hubmem.parse.text_config import TextConfig, locate_text_config
-from hubmem.schema.architecture import Architecture, EncoderConfig
+from hubmem.schema.architecture import Architecture, EncoderConfig, FamilyConfig, QuantConfig, RopeConfig
 
 # Layer kinds that attend with the config's plain KV heads and head_dim (MLA layers cache a latent).
 _PLAIN_ATTENTION_KINDS = ("full", "sliding", "chunked", "cross")
+HIDDEN_KEYS = ("hidden_size", "n_embd", "d_model", "n_embed")
+VOCAB_KEYS = ("vocab_size", "padded_vocab_size")
 
 
 @dataclass(frozen=True)
@@ -77,17 +80,18 @@ def parse_config(
     missing: list[str] = []
     tc = locate_text_config(config, problems)
     stack = _read_stack(tc, notes, missing)
-    vocab = tc.reader.get_int("vocab_size", "padded_vocab_size")
-    missing.extend(_missing_sizes(stack, vocab))
+    vocab = tc.reader.get_int(*VOCAB_KEYS)
+    missing.extend(_missing_sizes(stack, vocab, tc.reader))
     max_ctx, max_ctx_key = read_max_context(tc, notes)
-    if max_ctx is None and stack.plan.kinds and not tc.encoder_only:
+    if max_ctx is None and stack.plan.kinds and not tc.encoder_only and not context_invalid(tc):
         missing.append("max_context: no max_position_embeddings / n_positions / max_seq_len ... key")
     dtype, dtype_source, dtype_problem = resolve_dtype(tc.root, tc.reader, tc.key, config, tensors)
     if dtype_problem:
         missing.append(dtype_problem)
     ffn = read_feed_forward(tc.reader, tc.text_type, hidden=stack.hidden_size, notes=notes)
     tie = _tie_word_embeddings(tc)
-    missing.extend(p for p in problems if p not in missing)
+    late = _read_late(tc, companions or {})
+    missing.extend(p for p in problems if p not in missing)  # last: every reader has been asked
     arch = _architecture(
         tc,
         stack,
@@ -96,19 +100,41 @@ def parse_config(
         dtype=(dtype, dtype_source),
         ffn=ffn,
         tie=tie,
+        late=late,
         notes=notes,
         missing=missing,
-        companions=companions or {},
     )
-    arch.rope = read_rope(tc.reader)
+    arch.rope = late.rope
     return arch
+
+
+@dataclass(frozen=True)
+class _Late:
+    """Phase 7's remaining fields, read before the problems are collected so that theirs are named too."""
+
+    moe: MoeLayout
+    quantization_config: dict[str, Any] | None
+    family: FamilyConfig
+    quant: QuantConfig | None
+    rope: RopeConfig
+
+
+def _read_late(tc: TextConfig, companions: Mapping[str, Any]) -> _Late:
+    r = tc.reader
+    return _Late(
+        moe=read_moe_layout(r),
+        quantization_config=read_quantization(tc.root, r),
+        family=read_family(r, tc.root, tc.text_type),
+        quant=read_quant_config(tc.root, r, companions),
+        rope=read_rope(r),
+    )
 
 
 def _read_stack(tc: TextConfig, notes: list[str], missing: list[str]) -> _Stack:
     """Phases 2-5: dimensions, mixers, layer counts and each layer's kind."""
     r = tc.reader
     num_layers = read_num_layers(r)
-    hidden = r.get_int("hidden_size", "n_embd", "d_model", "n_embed")
+    hidden = r.get_int(*HIDDEN_KEYS)
     attention = read_attention(tc, hidden, notes)
     mixers = read_recurrent_mixers(r, tc.text_type, hidden, attention.num_heads, attention.head_dim, missing)
     counts = count_layers(tc, num_layers, notes)
@@ -175,21 +201,23 @@ def _attention_in_use(
     return attention
 
 
-def _missing_sizes(stack: _Stack, vocab: int | None) -> list[str]:
-    """The model-wide sizes the projections need but the config does not give."""
-    missing = []
-    if stack.counts.num_layers is None:
-        missing.append("num_layers: no num_hidden_layers / n_layer / num_layers key")
-    if stack.hidden_size is None:
-        missing.append("hidden_size: no hidden_size / n_embd / d_model key")
-    if vocab is None:
-        missing.append("vocab_size: no vocab_size / padded_vocab_size key")
+def _missing_sizes(stack: _Stack, vocab: int | None, r: Reader) -> list[str]:
+    """The model-wide sizes the projections need but the config does not give. A size whose key holds an
+    invalid value is not missing a key: the reader named the key and its value already."""
+    head_dim = "head_dim: no head_dim key and hidden_size / num_attention_heads unknown"
+    wanted = [
+        (
+            stack.counts.num_layers,
+            NUM_LAYERS_KEYS,
+            "num_layers: no num_hidden_layers / n_layer / num_layers key",
+        ),
+        (stack.hidden_size, HIDDEN_KEYS, "hidden_size: no hidden_size / n_embd / d_model key"),
+        (vocab, VOCAB_KEYS, "vocab_size: no vocab_size / padded_vocab_size key"),
+    ]
     if _attends(stack.plan):
-        if stack.attention.num_kv_heads is None:
-            missing.append("num_kv_heads: no KV-head or attention-head key")
-        if stack.attention.head_dim is None:
-            missing.append("head_dim: no head_dim key and hidden_size / num_attention_heads unknown")
-    return missing
+        wanted.append((stack.attention.num_kv_heads, (), "num_kv_heads: no KV-head or attention-head key"))
+        wanted.append((stack.attention.head_dim, (), head_dim))
+    return [text for value, keys, text in wanted if value is None and not r.is_invalid(*keys)]
 
 
 def _tie_word_embeddings(tc: TextConfig) -> bool | None:
@@ -208,13 +236,12 @@ def _architecture(
     dtype: tuple[str, str],
     ffn: FeedForward,
     tie: bool | None,
+    late: _Late,
     notes: list[str],
     missing: list[str],
-    companions: Mapping[str, Any],
 ) -> Architecture:
-    """Phase 7 and the assembly (what the readers called here find wrong is not named in ``missing``)."""
-    r, attention, mixers, plan = tc.reader, stack.attention, stack.mixers, stack.plan
-    moe = read_moe_layout(r)
+    """The assembly."""
+    attention, mixers, plan, moe = stack.attention, stack.mixers, stack.plan, late.moe
     return Architecture(
         model_type=tc.model_type,
         architectures=tc.architectures,
@@ -253,9 +280,9 @@ def _architecture(
         linear_attention=mixers.linear,
         short_conv=mixers.short_conv,
         encoder=stack.encoder,
-        quantization_config=read_quantization(tc.root, r),
-        family=read_family(r, tc.root, tc.text_type),
-        quant=read_quant_config(tc.root, r, companions),
+        quantization_config=late.quantization_config,
+        family=late.family,
+        quant=late.quant,
         notes=notes,
         missing=missing,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from hubmem.parse.reader import Reader
 from hubmem.parse.text_config import TextConfig
 from hubmem.schema.architecture import RopeConfig
@@ -40,20 +38,22 @@ def _smallest_context(r: Reader, root: Reader) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def context_invalid(tc: TextConfig) -> bool:
+    """Whether a context key held an invalid value (then the context is not *missing* a key)."""
+    return tc.reader.is_invalid(*_MAX_CONTEXT_KEYS) or tc.root.is_invalid(*_MAX_CONTEXT_KEYS)
 
 
 def read_rope(r: Reader) -> RopeConfig:
-    """``rope_scaling`` (or transformers 5's ``rope_parameters``) and the rotary dimension keys."""
-    scaling = r.get_dict("rope_scaling") or r.get_dict("rope_parameters") or {}
-    original = _number(scaling.get("original_max_position_embeddings"))
+    """``rope_scaling`` (or transformers 5's ``rope_parameters``) and the rotary dimension keys, each value
+    through the bounded readers (an invalid one is named in ``missing``, never used)."""
+    scaling = r.sub("rope_scaling") if r.get_dict("rope_scaling") else r.sub("rope_parameters")
+    s = scaling or Reader({})
     return RopeConfig(
         max_position_embeddings=r.get_int("max_position_embeddings"),
-        rope_type=str(scaling.get("rope_type") or scaling.get("type") or "default").lower(),
-        factor=_number(scaling.get("factor")),
-        original_max_position_embeddings=int(original) if original else None,
+        rope_type=(s.get_str("rope_type", "type") or "default").lower(),
+        factor=s.get_float("factor"),
+        original_max_position_embeddings=s.get_int("original_max_position_embeddings"),
         partial_rotary_factor=r.get_float("partial_rotary_factor", "rotary_pct"),
         rotary_dim=r.get_int("rotary_dim"),
-        local_base_freq=r.get_float("rope_local_base_freq"),
+        local_base_freq=r.get_float("rope_local_base_freq", maximum=1e12),
     )

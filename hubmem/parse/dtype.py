@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from hubmem.formats.json_reader import brief
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.reader import Reader
 
@@ -77,7 +78,7 @@ def _config_dtype(holders: list[tuple[Reader, str]], ignored: list[str]) -> tupl
             canon = normalize_dtype(raw)
             if canon is not None:
                 return canon, f"{label}:{key}"
-            ignored.append(f"{label}.{key}={raw!r}")
+            ignored.append(f"{label}.{key}={brief(raw)}")
     return None
 
 

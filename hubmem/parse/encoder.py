@@ -3,8 +3,10 @@ default input length) or Mllama's vision encoder (image tokens)."""
 
 from __future__ import annotations
 
-from hubmem.parse.reader import Reader
+from hubmem.parse.reader import MAX_LAYERS, Reader
 from hubmem.schema.architecture import EncoderConfig
+
+MAX_IMAGE = 1 << 16  # pixels on a side: (image_size // patch_size)^2 tokens stay a count
 
 
 def read_encoder_decoder(r: Reader, text_type: str, *, t5_like: bool, notes: list[str]) -> EncoderConfig:
@@ -20,16 +22,18 @@ def read_encoder_decoder(r: Reader, text_type: str, *, t5_like: bool, notes: lis
 
 
 def _t5_layers(r: Reader, notes: list[str]) -> tuple[int | None, int | None]:
-    enc_layers = r.get_int("num_layers")
-    dec_layers = r.get_int("num_decoder_layers") or enc_layers
-    if r.get_int("num_decoder_layers") is None and enc_layers is not None:
+    enc_layers = r.get_int("num_layers", maximum=MAX_LAYERS)
+    dec_layers = r.get_int("num_decoder_layers", maximum=MAX_LAYERS)
+    if dec_layers is None and enc_layers is not None and not r.is_invalid("num_decoder_layers"):
         notes.append("T5Config: num_decoder_layers defaults to num_layers")
+        dec_layers = enc_layers
     return enc_layers, dec_layers
 
 
 def _bart_layers(r: Reader) -> tuple[int | None, int | None]:
-    enc_layers = r.get_int("encoder_layers", "num_hidden_layers")
-    return enc_layers, r.get_int("decoder_layers") or enc_layers
+    enc_layers = r.get_int("encoder_layers", "num_hidden_layers", maximum=MAX_LAYERS)
+    dec_layers = r.get_int("decoder_layers", maximum=MAX_LAYERS)
+    return enc_layers, dec_layers if dec_layers is not None or r.is_invalid("decoder_layers") else enc_layers
 
 
 def _encoder_length(r: Reader, text_type: str) -> tuple[int | None, str | None]:
@@ -49,9 +53,9 @@ def read_vision_encoder(root: Reader) -> EncoderConfig:
     vision = root.sub("vision_config")
     enc_len, enc_src = None, None
     if vision is not None:
-        image = vision.get_int("image_size")
-        patch = vision.get_int("patch_size") or 14
-        tiles = vision.get_int("max_num_tiles") or 4
+        image = vision.get_int("image_size", maximum=MAX_IMAGE)
+        patch = vision.get_int("patch_size", maximum=MAX_IMAGE) or 14
+        tiles = vision.get_int("max_num_tiles", maximum=MAX_LAYERS) or 4
         if image is not None:
             enc_len = tiles * ((image // patch) ** 2 + 1)
             enc_src = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hubmem.parse.model_types import GPT2_LIKE
-from hubmem.parse.reader import Reader
+from hubmem.parse.reader import MAX_LAYERS, Reader
 
 NUM_EXPERTS_KEYS = ("num_experts", "moe_num_experts", "n_routed_experts", "num_local_experts")
 EXPERTS_PER_TOKEN_KEYS = (
@@ -77,6 +77,6 @@ def read_moe_layout(r: Reader) -> MoeLayout:
         shared_expert_intermediate_size=r.get_int(
             "shared_expert_intermediate_size", "moe_shared_expert_intermediate_size"
         ),
-        first_dense_layers=r.get_int("first_k_dense_replace", minimum=0),
-        mtp_layers=r.get_int(*MTP_LAYERS_KEYS, minimum=0) or 0,
+        first_dense_layers=r.get_int("first_k_dense_replace", minimum=0, maximum=MAX_LAYERS),
+        mtp_layers=r.get_int(*MTP_LAYERS_KEYS, minimum=0, maximum=MAX_LAYERS) or 0,
     )

@@ -7,7 +7,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from hubmem.render.units import EXACT, PROJECTED, exact, human_bytes
+from hubmem.render.safe import EXACT, PROJECTED, Basis, line, title
+from hubmem.render.units import exact, human_bytes
 from hubmem.schema.engines import LlamaCppView
 from hubmem.schema.report import Report
 from hubmem.schema.weights import WeightsReport
@@ -18,7 +19,7 @@ def architecture_source(r: Report) -> str:
     return "GGUF metadata" if r.weights.source == "gguf" else "config.json"
 
 
-def weights_basis(w: WeightsReport) -> str:
+def weights_basis(w: WeightsReport) -> Basis:
     return PROJECTED if w.basis == "projected" else EXACT
 
 
@@ -26,9 +27,9 @@ def source_lines(w: WeightsReport) -> list[RenderableType]:
     """The GGUF model read and the others with their sizes; weight files that were not read."""
     items: list[RenderableType] = []
     if w.source == "config":
-        items.append(Text("from config.json: no weight file was read", style="yellow"))
+        items.append(line(("from config.json: no weight file was read", "yellow")))
     if w.gguf is not None:
-        items.append(Text(f"GGUF: {w.gguf.chosen} ({w.gguf.reason})"))
+        items.append(line(f"GGUF: {w.gguf.chosen} ({w.gguf.reason})"))
         if len(w.gguf.available) > 1:
             t = Table(box=None, pad_edge=False, show_edge=False)
             for column in ("GGUF model", "quant", "size", "files"):
@@ -36,19 +37,17 @@ def source_lines(w: WeightsReport) -> list[RenderableType]:
             for f in w.gguf.available:
                 mark = " (read)" if f.name == w.gguf.chosen else " (mmproj)" if f.kind == "mmproj" else ""
                 size = "?" if f.size is None else f"{human_bytes(f.size)} ({exact(f.size)} B)"
-                t.add_row(Text(f.name + mark), Text(f.quant or "-"), size, str(len(f.files)))
+                t.add_row(line(f.name + mark), Text(f.quant or "-"), size, str(len(f.files)))
             items.append(t)
     for unread in w.unread_files:
         size = "size unknown" if unread.size is None else f"{exact(unread.size)} B, exact"
-        items.append(Text(f"not read: {unread.path} ({size})", style="dim"))
+        items.append(line((f"not read: {unread.path} ({size})", "dim")))
     return items
 
 
 def llama_cpp_section(view: LlamaCppView, show_bytes: bool) -> RenderableType:
     s = view.settings
-    title = Text.from_markup(
-        f"\n[bold]llama.cpp view ({view.llama_cpp_commit[:9]})[/] [[bold yellow]projected[/]]"
-    )
+    heading = title(f"llama.cpp view ({view.llama_cpp_commit[:9]})", PROJECTED)
     settings = (
         f"n_ctx {s.n_ctx:,} (n_ctx_seq {s.n_ctx_seq:,} x {s.n_seq_max} seq) · n_batch {s.n_batch:,} · "
         f"n_ubatch {s.n_ubatch:,} · flash_attn {s.flash_attn} · K {s.type_k} / V {s.type_v}"
@@ -70,8 +69,8 @@ def llama_cpp_section(view: LlamaCppView, show_bytes: bool) -> RenderableType:
     for name, n in rows:
         if n or name in ("model", "total"):
             t.add_row(name, f"{human_bytes(n)} ({exact(n)} B)" if show_bytes else human_bytes(n))
-    items: list[RenderableType] = [title, Text(settings), t, Text("as llama.cpp prints it:", style="dim")]
-    items += [Text("  " + line, style="dim") for line in view.lines]
-    items += [Text(f"assumes: {a}", style="dim") for a in view.assumptions]
-    items += [Text(f"missing: {m}", style="yellow") for m in view.missing]
+    items: list[RenderableType] = [heading, line(settings), t, line(("as llama.cpp prints it:", "dim"))]
+    items += [line(("  " + printed, "dim")) for printed in view.lines]
+    items += [line((f"assumes: {a}", "dim")) for a in view.assumptions]
+    items += [line((f"missing: {m}", "yellow")) for m in view.missing]
     return Group(*items)

@@ -8,8 +8,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from hubmem.render.safe import PROJECTED, cells, line, title
 from hubmem.render.sources import architecture_source, llama_cpp_section, source_lines, weights_basis
-from hubmem.render.units import PROJECTED, exact, human_bytes, human_count
+from hubmem.render.units import exact, human_bytes, human_count
 from hubmem.render.vllm import vllm_section
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.fit import FitReport
@@ -20,10 +21,6 @@ def _size(n: int, show_bytes: bool) -> str:
     return f"{human_bytes(n)} ({exact(n)} B)" if show_bytes else human_bytes(n)
 
 
-def _title(text: str, basis: str) -> Text:
-    return Text.from_markup(f"\n[bold]{text}[/] [{basis}]")
-
-
 def _header(r: Report) -> RenderableType:
     commit = (r.commit or "local")[:12]
     where = f"{r.repo_id} @ {r.revision}" + (f" / {r.subfolder}" if r.subfolder else "")
@@ -31,10 +28,7 @@ def _header(r: Report) -> RenderableType:
     cost = f"{f.requests} requests, {human_bytes(f.bytes_received)} read"
     if f.seconds is not None:
         cost += f", {f.seconds:.2f} s"
-    # repo ids, revisions and subfolders are repo text: never read as markup
-    return Text.assemble(
-        (where, "bold cyan"), " -> commit ", (commit, "bold"), (f"  ({r.source}: {cost})", "dim")
-    )
+    return line((where, "bold cyan"), " -> commit ", (commit, "bold"), "  ", (f"({r.source}: {cost})", "dim"))
 
 
 def _arch_parts(a: Architecture) -> list[str]:
@@ -66,23 +60,23 @@ def _arch_details(a: Architecture) -> list[Text]:
     lines = []
     if a.num_experts:
         moe = f"MoE: {a.num_experts} experts, {a.experts_per_token or '?'} per token"
-        lines.append(Text(moe + (f", {a.shared_experts} shared" if a.shared_experts else "")))
+        lines.append(line(moe + (f", {a.shared_experts} shared" if a.shared_experts else "")))
     if a.mla is not None:
-        lines.append(Text(f"MLA: kv_lora_rank {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}"))
+        lines.append(line(f"MLA: kv_lora_rank {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}"))
     if a.layer_kinds:
         counts = Counter(a.layer_kinds)
         kinds = ", ".join(f"{n} x {k}" for k, n in counts.most_common())
         window = f" (window {a.sliding_window:,})" if a.sliding_window and "sliding" in counts else ""
-        lines.append(Text(f"layers: {kinds}{window}"))
+        lines.append(line(f"layers: {kinds}{window}"))
     if a.missing:
-        lines.append(Text(f"not derivable from config: {', '.join(a.missing)}", style="yellow"))
+        lines.append(line((f"not derivable from config: {', '.join(a.missing)}", "yellow")))
     return lines
 
 
 def _architecture(r: Report) -> RenderableType:
     a = r.architecture
-    title = Text.assemble("\n", ("Architecture", "bold"), " ", (f"({architecture_source(r)})", "dim"))
-    return Group(title, Text(" · ".join(_arch_parts(a))), *_arch_details(a))
+    title = Text("\n") + line(("Architecture", "bold"), " ", (f"({architecture_source(r)})", "dim"))
+    return Group(title, line(" · ".join(_arch_parts(a))), *_arch_details(a))
 
 
 def _weights(r: Report, show_bytes: bool) -> RenderableType:
@@ -97,7 +91,7 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
     dt.add_column("parameters", justify="right")
     dt.add_column("tensors", justify="right")
     for name, d in sorted(w.by_dtype.items(), key=lambda kv: -kv[1].bytes):
-        dt.add_row(name, _size(d.bytes, show_bytes), exact(d.parameters), exact(d.tensors))
+        dt.add_row(*cells(name, _size(d.bytes, show_bytes), exact(d.parameters), exact(d.tensors)))
     ct = Table(box=None, pad_edge=False, show_edge=False)
     ct.add_column("component")
     ct.add_column("bytes", justify="right")
@@ -105,8 +99,8 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
     ct.add_column("share", justify="right")
     for name, c in sorted(w.by_component.items(), key=lambda kv: -kv[1].bytes):
         share = f"{100 * c.bytes / w.total_bytes:.1f}%" if w.total_bytes else "-"
-        ct.add_row(name, _size(c.bytes, show_bytes), exact(c.parameters), share)
-    items: list[RenderableType] = [_title("Weights", weights_basis(w)), Text(head), *source_lines(w)]
+        ct.add_row(*cells(name, _size(c.bytes, show_bytes), exact(c.parameters), share))
+    items: list[RenderableType] = [title("Weights", weights_basis(w)), line(head), *source_lines(w)]
     items += [dt, Text(""), ct]
     notes = list(w.notes)
     if w.tied_embeddings:
@@ -115,7 +109,7 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
     if q is not None:
         bpp = f", {q.bits_per_parameter:.3f} bits/parameter incl. scales" if q.bits_per_parameter else ""
         items.append(
-            Text(
+            line(
                 f"quantization: {q.method}"
                 + (f" {q.format}" if q.format else "")
                 + (f" {q.bits:g}-bit" if q.bits else "")
@@ -132,9 +126,9 @@ def _weights(r: Report, show_bytes: bool) -> RenderableType:
         experts = f"{m.experts_per_token} of {m.num_experts} routed experts"
         if m.shared_experts:
             experts += f" + {m.shared_experts} shared"
-        items.append(Text(f"MoE: {human_count(m.total_parameters)} total, {active}; {experts}"))
+        items.append(line(f"MoE: {human_count(m.total_parameters)} total, {active}; {experts}"))
         notes += m.notes
-    items += [Text(f"note: {n}", style="dim") for n in notes]
+    items += [line((f"note: {n}", "dim")) for n in notes]
     return Group(*items)
 
 
@@ -142,18 +136,18 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
     kv = r.kv_cache
     if kv is None:
         return None
-    items: list[RenderableType] = [_title(f"KV cache ({kv.engine} view)", PROJECTED)]
+    items: list[RenderableType] = [title(f"KV cache ({kv.engine} view)", PROJECTED)]
     if kv.missing and not kv.total_bytes:
-        items.append(Text(f"cannot project: {'; '.join(kv.missing)}", style="yellow"))
+        items.append(line((f"cannot project: {'; '.join(kv.missing)}", "yellow")))
         return Group(*items)
     if kv.bytes_per_token or not kv.bytes_per_token_all_layers:
-        line = f"{kv.dtype} · {_size(kv.bytes_per_token, True)} per token"
+        summary = f"{kv.dtype} · {_size(kv.bytes_per_token, True)} per token"
     else:  # every attention layer is windowed: growth stops once the windows fill
         growth = _size(kv.bytes_per_token_all_layers, True)
-        line = f"{kv.dtype} · {growth} per token until the windows fill, then constant"
+        summary = f"{kv.dtype} · {growth} per token until the windows fill, then constant"
     if kv.state_bytes_per_sequence:
-        line += f" · recurrent state {_size(kv.state_bytes_per_sequence, show_bytes)} per sequence"
-    items.append(Text(line))
+        summary += f" · recurrent state {_size(kv.state_bytes_per_sequence, show_bytes)} per sequence"
+    items.append(line(summary))
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("context", justify="right")
     t.add_column("batch", justify="right")
@@ -167,14 +161,14 @@ def _kv(r: Report, show_bytes: bool) -> RenderableType | None:
     ]
     for ctx, batch, total in rows:
         t.add_row(
-            exact(ctx), str(batch), _size(total, show_bytes), human_bytes(total + r.weights.total_bytes)
+            *cells(exact(ctx), batch, _size(total, show_bytes), human_bytes(total + r.weights.total_bytes))
         )
     items.append(t)
     if len(kv.by_layer_kind) > 1 or kv.state_bytes_per_sequence:
         parts = [f"{k}: {v.layers} layers, {human_bytes(v.bytes)}" for k, v in kv.by_layer_kind.items()]
-        items.append(Text("by layer kind: " + "; ".join(parts)))
-    items += [Text(f"assumes: {a}", style="dim") for a in kv.assumptions]
-    items += [Text(f"missing: {m}", style="yellow") for m in kv.missing]
+        items.append(line("by layer kind: " + "; ".join(parts)))
+    items += [line((f"assumes: {a}", "dim")) for a in kv.assumptions]
+    items += [line((f"missing: {m}", "yellow")) for m in kv.missing]
     return Group(*items)
 
 
@@ -184,8 +178,8 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
         return None
     per = f"{tr.gpus} GPU" + ("s" if tr.gpus != 1 else "")
     items: list[RenderableType] = [
-        _title(f"Training ({tr.method}, {tr.optimizer}, {per})", PROJECTED),
-        Text(
+        title(f"Training ({tr.method}, {tr.optimizer}, {per})", PROJECTED),
+        line(
             f"{_size(tr.per_gpu_bytes, show_bytes)} per GPU"
             f" · model states {_size(tr.model_states_bytes, show_bytes)}"
             f" · {human_count(tr.trainable_parameters)} trainable"
@@ -197,16 +191,16 @@ def _training(r: Report, show_bytes: bool) -> RenderableType | None:
     t.add_column("bytes", justify="right")
     t.add_column("how", style="dim")
     for it in tr.breakdown:
-        t.add_row(it.name, _size(it.bytes, show_bytes), it.formula or "")
+        t.add_row(*cells(it.name, _size(it.bytes, show_bytes), it.formula or ""))
     items.append(t)
-    items += [Text(f"assumes: {a}", style="dim") for a in tr.assumptions]
+    items += [line((f"assumes: {a}", "dim")) for a in tr.assumptions]
     return Group(*items)
 
 
-def _verdict(fit: FitReport) -> str:
+def _verdict(fit: FitReport) -> Text:
     if fit.refusal is not None:
-        return "[bold red]vLLM would refuse[/]"
-    return "[bold green]fits[/]" if fit.fits else "[bold red]does not fit[/]"
+        return line(("vLLM would refuse", "bold red"))
+    return line(("fits", "bold green") if fit.fits else ("does not fit", "bold red"))
 
 
 def _fit_facts(fit: FitReport) -> list[str]:
@@ -235,9 +229,9 @@ def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> Table:
     if with_batch:
         st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right")
     for sc in scenarios:
-        row: list[RenderableType] = [
-            str(sc.gpus),
-            Text.from_markup(_verdict(sc)),
+        row: list[object] = [
+            sc.gpus,
+            _verdict(sc),
             human_bytes(sc.required_bytes),
             human_bytes(sc.usable_bytes),
         ]
@@ -245,7 +239,7 @@ def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> Table:
             row.append("-" if sc.max_context is None else exact(sc.max_context))
         if with_batch:
             row.append("-" if sc.max_batch is None else exact(sc.max_batch))
-        st.add_row(*row)
+        st.add_row(*cells(*row))
     return st
 
 
@@ -255,28 +249,27 @@ def _fit(r: Report, show_bytes: bool) -> RenderableType | None:
         return None
     accounting = ", vLLM's accounting" if fit.engine == "vllm" else ""
     items: list[RenderableType] = [
-        _title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode}{accounting})", PROJECTED)
+        title(f"Fit on {fit.gpus} x {fit.gpu} ({fit.mode}{accounting})", PROJECTED)
     ]
     required, usable = _size(fit.required_bytes, show_bytes), _size(fit.usable_bytes, show_bytes)
     need = f"needs {required} of {usable} usable per GPU"
-    if fit.refusal is not None:  # vLLM's own words, never markup
-        items.append(Text(fit.refusal, style="bold red") + Text(f" ({need})"))
+    if fit.refusal is not None:  # vLLM's own words
+        items.append(line((fit.refusal, "bold red"), f" ({need})"))
     else:
-        verdict = Text.from_markup(_verdict(fit))
-        items.append(verdict + Text(f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
+        items.append(line(_verdict(fit), f": {need} (headroom {human_bytes(fit.headroom_bytes)})"))
     if facts := _fit_facts(fit):
-        items.append(Text(" · ".join(facts)))
+        items.append(line(" · ".join(facts)))
     t = Table(box=None, pad_edge=False, show_edge=False)
     t.add_column("item")
     t.add_column("per GPU", justify="right")
     t.add_column("how", style="dim")
     for it in fit.breakdown:
-        t.add_row(Text(it.name), _size(it.bytes, show_bytes), Text(it.formula or ""))
+        t.add_row(*cells(it.name, _size(it.bytes, show_bytes), it.formula or ""))
     items.append(t)
     if len(r.fit_scenarios) > 1:
         items += [Text(""), _scenario_table(fit, r.fit_scenarios)]
     shown = set(r.training.assumptions) if r.training is not None and fit.mode == "training" else set()
-    items += [Text(f"assumes: {a}", style="dim") for a in fit.assumptions if a not in shown]
+    items += [line((f"assumes: {a}", "dim")) for a in fit.assumptions if a not in shown]
     return Group(*items)
 
 
@@ -293,7 +286,7 @@ def render_report(report: Report, *, show_bytes: bool = False) -> Group:
         _training(report, show_bytes),
         _fit(report, show_bytes),
     ]
-    parts += [Text(f"warning: {w}", style="yellow") for w in report.warnings]
+    parts += [line((f"warning: {w}", "yellow")) for w in report.warnings]
     return Group(*(p for p in parts if p is not None))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-EXACT = "[bold green]exact[/]"  # rich markup of the basis labels every section title carries
-PROJECTED = "[bold yellow]projected[/]"
 _BINARY = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 
 

@@ -7,10 +7,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from hubmem.render.safe import PROJECTED, line, title
 from hubmem.render.units import exact, human_bytes
 from hubmem.schema.engines import VllmBudgetItem, VllmView
-
-PROJECTED = "[bold yellow]projected[/]"
 
 
 def _size(n: int, show_bytes: bool) -> str:
@@ -31,8 +30,8 @@ def _budget(view: VllmView, show_bytes: bool) -> list[RenderableType]:
     how: list[RenderableType] = []
     for item in view.budget:
         sign = "" if item.name == "requested" else ("- " if item.subtracted else "(not subtracted) ")
-        t.add_row(Text(sign + item.name), _size(item.bytes, show_bytes), _range(item))
-        how.append(Text(f"  {item.name}: {item.formula} (vLLM {item.source})", style="dim"))
+        t.add_row(line(sign + item.name), _size(item.bytes, show_bytes), _range(item))
+        how.append(line((f"  {item.name}: {item.formula} (vLLM {item.source})", "dim")))
     t.add_row(Text("= available KV cache"), _size(view.available_kv_cache_bytes, show_bytes), "")
     return [t, *how]
 
@@ -51,7 +50,7 @@ def _ranks(view: VllmView, show_bytes: bool) -> list[RenderableType]:
             _size(r.available_kv_cache_bytes, show_bytes),
             exact(r.num_blocks),
         )
-    return [Text(""), t]
+    return [line(""), t]
 
 
 def _settings_line(view: VllmView) -> Text:
@@ -72,11 +71,10 @@ def _settings_line(view: VllmView) -> Text:
 def vllm_section(view: VllmView | None, show_bytes: bool) -> RenderableType | None:
     if view is None:
         return None
-    title = Text.from_markup(f"\n[bold]vLLM start-up, per GPU rank[/] [{PROJECTED}]")
-    items: list[RenderableType] = [title, _settings_line(view)]
+    items: list[RenderableType] = [title("vLLM start-up, per GPU rank", PROJECTED), _settings_line(view)]
     if view.refusal is not None:
-        items.append(Text("vLLM would refuse: ", style="bold red") + Text(view.refusal))
-    items += [Text("  " + line, style="cyan") for line in view.lines]
+        items.append(line(("vLLM would refuse: ", "bold red")) + line(view.refusal))
+    items += [line(("  " + printed, "cyan")) for printed in view.lines]
     pool = (
         f"pool: {exact(view.num_blocks)} blocks · {exact(view.page_bytes_per_token)} B per token slot · "
         f"one request of {exact(view.max_model_len)} tokens reserves "
@@ -84,7 +82,7 @@ def vllm_section(view: VllmView | None, show_bytes: bool) -> RenderableType | No
     )
     if view.estimated_max_model_len is not None:
         pool += f" · longest request the pool admits: {exact(view.estimated_max_model_len)}"
-    items += [Text(pool), *_budget(view, show_bytes), *_ranks(view, show_bytes)]
-    items += [Text(f"assumes: {a}", style="dim") for a in view.assumptions]
-    items += [Text(f"missing: {m}", style="yellow") for m in view.missing]
+    items += [line(pool), *_budget(view, show_bytes), *_ranks(view, show_bytes)]
+    items += [line((f"assumes: {a}", "dim")) for a in view.assumptions]
+    items += [line((f"missing: {m}", "yellow")) for m in view.missing]
     return Group(*items)

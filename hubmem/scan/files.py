@@ -9,7 +9,7 @@ from pathlib import Path
 import filelock
 
 from hubmem.errors import OutputExistsError
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.scan.input import Target
 from hubmem.scan.output import Existing, FsyncPolicy, LineWriter, compact_output
 from hubmem.scan.progress import Progress

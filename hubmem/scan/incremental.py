@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from hubmem.catalog.store import Head, OptionsKey, Store
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.ids import is_sha
 from hubmem.scan.input import Target
 from hubmem.scan.progress import Progress

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hubmem.formats.json_reader import MAX_DEPTH, load_json
 from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, csv_line, summary_row
 
 FsyncPolicy = Literal["row", "interval", "none"]
@@ -105,8 +106,10 @@ def _iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
 
 
 def _row_head(line: bytes) -> dict[str, Any] | None:
+    """A row of an earlier run, read by the bounded JSON reader (a report nests the config objects it
+    quotes, hence twice the reader's depth); None when it is not a readable row."""
     try:
-        row = json.loads(line)
+        row = load_json(line, max_depth=2 * MAX_DEPTH)
     except ValueError:
         return None
     if (

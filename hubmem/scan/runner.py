@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from hubmem.errors import HubmemError, InvalidRepoIdError
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.revision import current_commit

@@ -6,6 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+# Upper bounds of what a caller may ask for (CLI, API, service), so that every projected figure stays a
+# JSON integer that reads back: tokens (context, sequence length, batched tokens, block size) and counts
+# (batch, GPUs, tensor-parallel degree, LoRA rank, micro batch).
+MAX_TOKENS = 2**40
+MAX_COUNT = 2**20
+
 Basis = Literal["exact", "projected"]
 """*exact*: read from safetensors headers / files. *projected*: a formula, with its assumptions shown."""
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from hubmem.schema.common import MemoryItem, Model
+from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, MemoryItem, Model
 
 
 class GPUSpec(Model):
@@ -39,9 +39,11 @@ class GPUSpec(Model):
 
 class FitOptions(Model):
     gpu: str = "H100-SXM"
-    gpus: int = Field(default=1, ge=1, description="tensor-parallel degree for inference; GPUs for training")
-    context: int | None = Field(default=None, ge=1, description="tokens per sequence; None = 8192")
-    batch: int = Field(default=1, ge=1)
+    gpus: int = Field(
+        default=1, ge=1, le=MAX_COUNT, description="tensor-parallel degree for inference; GPUs for training"
+    )
+    context: int | None = Field(default=None, ge=1, le=MAX_TOKENS, description="tokens per sequence")
+    batch: int = Field(default=1, ge=1, le=MAX_COUNT)
     utilization: float | None = Field(
         default=None, gt=0, le=1, description="fraction of memory the engine may use; None = 0.9 (vLLM)"
     )
@@ -49,13 +51,19 @@ class FitOptions(Model):
         default=None, ge=0, description="CUDA context / non-torch memory; None = 1.5 GiB"
     )
     workspace_bytes: int | None = Field(default=None, ge=0, description="override the activation workspace")
-    max_num_batched_tokens: int = Field(default=8192, ge=1)  # vLLM default chunked-prefill budget
-    max_num_seqs: int = Field(default=256, ge=1)  # vLLM default; sampler logits are counted for these
+    max_num_batched_tokens: int = Field(
+        default=8192, ge=1, le=MAX_TOKENS
+    )  # vLLM default chunked-prefill budget
+    max_num_seqs: int = Field(
+        default=256, ge=1, le=MAX_COUNT
+    )  # vLLM default; sampler logits are counted for these
     # reported: the CUDA-reported total where the catalog knows it (what vLLM budgets), else the vendor figure
     memory_basis: Literal["vendor", "reported"] = "reported"
-    max_gpus: int = Field(default=8, ge=1)
+    max_gpus: int = Field(default=8, ge=1, le=MAX_COUNT)
     gpu_counts: Literal["pow2", "any"] = "pow2"
-    context_limit: int | None = Field(default=None, ge=1, description="cap of the max-context search")
+    context_limit: int | None = Field(
+        default=None, ge=1, le=MAX_TOKENS, description="cap of the max-context search"
+    )
     catalog: str | None = None  # path of a JSON/TOML GPU catalog to add (HUBMEM_GPUS also works)
 
     @field_validator("gpu")

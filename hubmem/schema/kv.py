@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hubmem.schema.common import Model
+from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, Model
 
 KVEngine = Literal["transformers", "vllm", "llama.cpp"]
 
@@ -41,21 +41,26 @@ SSMDtype = Literal["auto", "bfloat16", "bf16", "float16", "fp16", "float32", "fp
 
 class KVOptions(Model):
     context: int | None = Field(
-        default=None, ge=1, description="tokens per sequence; None = 8192 (capped at max_context)"
+        default=None,
+        ge=1,
+        le=MAX_TOKENS,
+        description="tokens per sequence; None = 8192 (capped at max_context)",
     )
-    batch: int = Field(default=1, ge=1)
+    batch: int = Field(default=1, ge=1, le=MAX_COUNT)
     kv_dtype: KVDtype = "auto"
     engine: KVEngine = "transformers"
     # transformers view: DynamicCache (default in generate(); a sliding layer keeps window-1 tokens) or
     # StaticCache (a sliding layer allocates min(window, context) tokens).
     transformers_cache: Literal["dynamic", "static"] = "dynamic"
     block_size: int | None = Field(
-        default=None, ge=1
+        default=None, ge=1, le=MAX_TOKENS
     )  # vLLM; None = 16 (64 for MLA; enlarged for Mamba hybrids)
     # vLLM; None = vLLM's default (8192 in the per-request KV view; per GPU and version in the engine view)
-    max_num_batched_tokens: int | None = Field(default=None, ge=1)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     disable_hybrid_kv_cache_manager: bool = False  # vLLM --disable-hybrid-kv-cache-manager
-    encoder_length: int | None = Field(default=None, ge=1)  # encoder tokens for cross-attention
+    encoder_length: int | None = Field(
+        default=None, ge=1, le=MAX_TOKENS
+    )  # encoder tokens for cross-attention
     ssm_dtype: SSMDtype = "auto"
     include_mtp: bool = False  # count multi-token-prediction draft layers (speculative decoding enabled)
 

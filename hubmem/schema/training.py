@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hubmem.schema.common import MemoryItem, Model
+from hubmem.schema.common import MAX_COUNT, MAX_TOKENS, MemoryItem, Model
 
 TrainingMethod = Literal["full", "lora", "qlora"]
 Optimizer = Literal["adamw", "adamw-8bit", "sgd", "sgd-no-momentum", "adafactor"]
@@ -46,7 +46,7 @@ class TrainingOptions(Model):
     )
     adafactor_beta1: bool = False  # transformers Adafactor keeps exp_avg only when beta1 is set
     # LoRA / QLoRA
-    rank: int = Field(default=16, ge=1)
+    rank: int = Field(default=16, ge=1, le=MAX_COUNT)
     lora_targets: list[str] = Field(
         default_factory=lambda: ["all-linear"],
         description="module names matched against the real tensor names (PEFT semantics: exact name or "
@@ -61,15 +61,15 @@ class TrainingOptions(Model):
     adapter_dtype: Literal["fp32", "bf16"] = "fp32"
     qlora_double_quant: bool = True
     # parallelism
-    gpus: int = Field(default=1, ge=1)
+    gpus: int = Field(default=1, ge=1, le=MAX_COUNT)
     zero: Literal[0, 1, 2, 3] = 0
     fsdp: FSDPStrategy = "none"
-    gpus_per_node: int = Field(default=8, ge=1)  # HYBRID_SHARD shards within a node
-    tensor_parallel: int = Field(default=1, ge=1)
+    gpus_per_node: int = Field(default=8, ge=1, le=MAX_COUNT)  # HYBRID_SHARD shards within a node
+    tensor_parallel: int = Field(default=1, ge=1, le=MAX_COUNT)
     sequence_parallel: bool = False
     # activations
-    micro_batch: int = Field(default=1, ge=1)
-    seq_len: int = Field(default=4096, ge=1)
+    micro_batch: int = Field(default=1, ge=1, le=MAX_COUNT)
+    seq_len: int = Field(default=4096, ge=1, le=MAX_TOKENS)
     gradient_checkpointing: Checkpointing = "none"
     flash_attention: bool = True
     activation_formula: ActivationFormula = "auto"

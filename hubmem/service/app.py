@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.service.auth import TokenHasher
 from hubmem.service.backend import Backend, HubBackend
 from hubmem.service.catalog import add_catalog_routes
@@ -50,6 +52,12 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf "%{User-Agent}i"'
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """aiohttp server settings: a connection that has not sent a whole request line and headers within
+    ``header_timeout`` seconds (idle keep-alive connections included) is closed."""
+    return {"keepalive_timeout": settings.header_timeout}
+
+
 def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, reuse_port: bool = False) -> None:
     """Serve until interrupted (``hubmem serve``). ``reuse_port``: SO_REUSEPORT, so several processes listen
     on one port and the kernel spreads the connections among them (Linux)."""
@@ -63,4 +71,5 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, reuse_
         reuse_port=reuse_port or None,
         access_log_format=ACCESS_LOG_FORMAT,
         print=lambda msg: logging.getLogger("hubmem.service").info("%s", msg),
+        **server_options(settings),
     )

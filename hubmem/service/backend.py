@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel
 
 from hubmem.errors import NotImplementedYetError
-from hubmem.fetch.cache import HeaderCache
+from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.http.pool import connection_pool
 from hubmem.fetch.hub import fetch_snapshot
@@ -41,6 +41,7 @@ class Fetched:
     public: bool | None = None
     weight: int = 0  # estimated memory of the snapshot in bytes (for the snapshot LRU's cap)
     seconds: float | None = None  # how long the fetch took (the report's fetch.seconds)
+    tensors: int = 0  # entries in the weight headers: what a build's CPU time grows with
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ class HubBackend:
             )
         weight = SNAPSHOT_OVERHEAD + sum(HEADER_WEIGHT * f.header_length for f in snapshot.files)
         public = is_public(snapshot.hub_info)
-        return Fetched(snapshot, snapshot.commit, public, weight, time.perf_counter() - started)
+        tensors = sum(len(f.header) for f in snapshot.files)
+        return Fetched(snapshot, snapshot.commit, public, weight, time.perf_counter() - started, tensors)
 
     async def build(self, kind: str, fetched: Fetched, options: Options) -> BaseModel:
         """``build_report`` (parse + estimate [+ cross-check]) in a worker thread: a large repo takes CPU

@@ -25,6 +25,7 @@ Builds are single-flight too (one per result key) and run in worker threads (bac
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hubmem.errors import UpstreamTimeoutError
+from hubmem.errors import UpstreamTimeoutError, WorkTooLargeError
 from hubmem.fetch.ids import is_sha
 from hubmem.schema.options import Options
 from hubmem.service.auth import PUBLIC, Caller
@@ -250,9 +251,10 @@ class Core:
         finally:
             self.m_fetch.inc(outcome=outcome)
             self.m_fetch_seconds.observe(loop.time() - started)
+        self._check_budget(repo_id, fetched)
         # success without any token means anyone may read it; otherwise trust only the Hub's explicit word
         public = fetched.public is True or caller.token is None
-        fetched = Fetched(fetched.snapshot, fetched.commit, public, fetched.weight, fetched.seconds)
+        fetched = dataclasses.replace(fetched, public=public)
         commit = fetched.commit
         if commit is not None and is_sha(commit):
             access = self._access(public, caller)
@@ -264,6 +266,18 @@ class Core:
             if public:
                 self.public_hints.put((repo_id, options.revision, options.subfolder), commit)
         return fetched
+
+    def _check_budget(self, repo_id: str, fetched: Fetched) -> None:
+        """Refuse, before any build slot is taken, a snapshot whose report would exceed one request's
+        budget: more tensors than ``max_report_tensors`` or more estimated memory than the snapshot cache."""
+        limits = self.settings
+        if fetched.tensors > limits.max_report_tensors or fetched.weight > limits.snapshot_bytes:
+            raise WorkTooLargeError(
+                f"{repo_id}: {fetched.tensors:,} tensors ({fetched.weight:,} bytes in memory) exceed "
+                f"this server's budget of {limits.max_report_tensors:,} tensors and "
+                f"{limits.snapshot_bytes:,} bytes per report",
+                repo_id=repo_id,
+            )
 
     async def _build(
         self, kind: Kind, repo_id: str, fetched: Fetched, options: Options, access: str

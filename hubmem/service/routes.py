@@ -19,8 +19,11 @@ from hubmem.errors import (
     InvalidOptionsError,
     InvalidRequestError,
     PayloadTooLargeError,
+    RequestTimeoutError,
 )
+from hubmem.fetch.http.answers import redact
 from hubmem.fetch.ids import validate_repo_id
+from hubmem.formats.json_reader import load_json
 from hubmem.schema.options import Options
 from hubmem.service.auth import Caller, TokenHasher, caller_from_header
 from hubmem.service.core import Core, Kind
@@ -138,6 +141,9 @@ def _http_error(request: web.Request, exc: web.HTTPException, settings: Settings
 
 
 def caller_of(request: web.Request) -> Caller:
+    """The caller's credentials; more than one ``Authorization`` header is refused, never guessed between."""
+    if len(request.headers.getall("Authorization", [])) > 1:
+        raise InvalidRequestError("Send at most one Authorization header.")
     return caller_from_header(
         request.headers.get("Authorization"),
         hasher=request.app[HASHER],
@@ -201,11 +207,15 @@ async def scan(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     options = _options(request)
     caller = caller_of(request)
-    raw = await request.read()  # bounded by client_max_size (413)
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError:
-        raise InvalidRequestError("The body must be JSON: a list of repo ids.") from None
+    try:  # bounded by client_max_size (413) and body_timeout (408)
+        async with asyncio.timeout(settings.body_timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise RequestTimeoutError(f"The body did not arrive within {settings.body_timeout:g} s.") from None
+    try:  # a list of ids, or {"repo_ids": [...]}: two levels at most
+        data = load_json(raw or b"null", max_bytes=settings.client_max_size, max_depth=2)
+    except ValueError as exc:
+        raise InvalidRequestError(f"The body must be JSON: a list of repo ids ({exc}).") from None
     if isinstance(data, dict) and set(data) == {"repo_ids"}:
         data = data["repo_ids"]
     if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
@@ -272,7 +282,12 @@ async def _scan_row(core: Core, repo_id: str, options: Options, caller: Caller, 
 async def healthz(request: web.Request) -> web.Response:
     core = request.app[CORE]
     return _json(
-        {"status": "ok", "version": __version__, "endpoint": core.endpoint, "cache": core.cache_stats()}
+        {
+            "status": "ok",
+            "version": __version__,
+            "endpoint": redact(core.endpoint),
+            "cache": core.cache_stats(),
+        }
     )
 
 

@@ -22,9 +22,14 @@ class Settings:
     scan_max_repos: int = 100  # repo ids per POST /v1/scan
     scan_concurrency: int = 8  # analyses at once within one scan
     client_max_size: int = 64 * 1024  # request body bytes
+    header_timeout: float = 15.0  # seconds to send a request's line and headers (then the connection closes)
+    body_timeout: float = 15.0  # seconds to send a request's body (408)
+    # the budget of one report build, checked before it takes a build slot (422 "too_large"): tensors in
+    # the headers, and the snapshot's estimated memory (snapshot_bytes) for the header bytes
+    max_report_tensors: int = 1_000_000
     default_retry_after: int = 60  # Retry-After when the Hub rate-limited us without saying for how long
-    # the on-disk, commit-keyed header cache (hubmem.fetch.cache), shared with other service processes and the
-    # CLI; None = none (each process keeps only its in-memory snapshots)
+    # the on-disk, commit-keyed header cache (hubmem.fetch.cache.store), shared with other service processes
+    # and the CLI; None = none (each process keeps only its in-memory snapshots)
     header_cache: str | None = None
     catalog: str | None = (
         None  # the catalog database for GET /v1/catalog and /catalog (SQLite or postgresql://)

@@ -21,7 +21,9 @@ STATUS_BY_KIND: dict[str, int] = {
     "gated": 401,
     "not_found": 404,
     "revision_not_found": 404,
+    "request_timeout": 408,
     "payload_too_large": 413,
+    "too_large": 422,  # the report would exceed the per-request budget (Settings.max_report_tensors ...)
     "invalid_options": 422,
     "bad_option": 422,  # an option that does not apply to this model (e.g. kv_dtype fp8_ds_mla, no MLA)
     "no_safetensors": 422,

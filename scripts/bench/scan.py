@@ -222,7 +222,7 @@ def _err(exc: BaseException) -> str:
 async def run_hubmem(
     ids: list[str], endpoint: str, concurrency: int, *, check: bool, cache_dir: Path | None
 ) -> dict[str, RepoResult]:
-    from hubmem.fetch.cache import HeaderCache
+    from hubmem.fetch.cache.store import HeaderCache
     from hubmem.scan.input import Target
     from hubmem.scan.runner import ScanSettings, scan_repos
     from hubmem.schema.scan import ScanRow

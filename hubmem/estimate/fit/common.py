@@ -20,6 +20,12 @@ BATCH_SEARCH_CAP = 1 << 20
 REFUSED = "vLLM would refuse: "
 
 
+def usable_memory(memory: int, utilization: float, reserve: int) -> int:
+    """Bytes a GPU leaves to the model: its share of ``memory`` minus the reserve, never below 0 (a reserve
+    above the share leaves nothing usable)."""
+    return max(0, int(memory * utilization) - reserve)
+
+
 def fmt(n: int) -> str:
     return f"{n:,}"
 

@@ -19,7 +19,6 @@ path; entries with the same name replace built-in ones. File format: ``{"gpus": 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
@@ -32,9 +31,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from hubmem.errors import ConfigError
+from hubmem.formats.json_reader import load_json, read_regular
 from hubmem.schema.fit import GPUSpec
 
 ENV_VAR = "HUBMEM_GPUS"
+MAX_CATALOG_BYTES = 1 << 20  # a user catalog larger than this is refused
 _CATALOG_HINT = (
     'A GPU catalog is JSON {"gpus": [{"name": "X", "memory_gb": 80}]} or TOML [[gpus]] tables; '
     "see hubmem/estimate/fit/gpus.json."
@@ -65,14 +66,14 @@ def read_catalog_file(path: str | os.PathLike[str]) -> list[GPUSpec]:
     """GPU entries of a JSON or TOML file (by extension; JSON otherwise)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = read_regular(p, MAX_CATALOG_BYTES)
     except OSError as exc:
         raise ConfigError(
             f"GPU catalog {p}: cannot read ({exc.strerror or exc})", hint=_CATALOG_HINT
         ) from None
     try:
-        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        data = tomllib.loads(raw.decode("utf-8")) if p.suffix.lower() == ".toml" else load_json(raw)
+    except (RecursionError, ValueError) as exc:  # tomllib recurses on nesting; ValueError: JSON, UTF-8
         raise ConfigError(
             f"GPU catalog {p}: not valid {p.suffix or 'JSON'} ({exc})", hint=_CATALOG_HINT
         ) from None
@@ -82,7 +83,7 @@ def read_catalog_file(path: str | os.PathLike[str]) -> list[GPUSpec]:
 @lru_cache(maxsize=1)
 def builtin_gpus() -> tuple[GPUSpec, ...]:
     text = resources.files("hubmem.estimate.fit").joinpath("gpus.json").read_text(encoding="utf-8")
-    return tuple(_entries(json.loads(text), "gpus.json"))
+    return tuple(_entries(load_json(text), "gpus.json"))
 
 
 def load_catalog(path: str | os.PathLike[str] | None = None, *, env: bool = True) -> dict[str, GPUSpec]:

@@ -1,5 +1,6 @@
 """Will the training plan fit? The per-GPU projection of ``hubmem.estimate.training`` against one GPU kind
-(theory.md section 4): ``usable = floor(memory x utilization) - reserve`` with utilization 1.0 unless set."""
+(theory.md section 4): ``usable = max(0, floor(memory x utilization) - reserve)`` with utilization 1.0
+unless set."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hubmem.estimate.fit.common import (
     gpu_candidates,
     memory_of,
     resolve_gpu,
+    usable_memory,
 )
 from hubmem.estimate.training.report import TrainingPlan, per_gpu_bytes, project_training
 from hubmem.schema.common import MemoryItem
@@ -48,13 +50,14 @@ def fit_training(
     memory, memory_text = memory_of(spec, options.memory_basis)
     util = options.utilization if options.utilization is not None else TRAINING_UTILIZATION
     reserve = options.reserve_bytes if options.reserve_bytes is not None else DEFAULT_RESERVE
-    usable = int(memory * util) - reserve
+    usable = usable_memory(memory, util, reserve)
     report = project_training(plan)
     candidates = gpu_candidates(options, multiple_of=plan.options.tensor_parallel)
     breakdown = _breakdown(report)
     assumptions = [
         memory_text,
-        f"usable = floor(memory x {util:g}) - reserve {fmt(reserve)} B = {fmt(usable)} B ({gib(usable)})",
+        f"usable = max(0, floor(memory x {util:g}) - reserve {fmt(reserve)} B) = {fmt(usable)} B "
+        f"({gib(usable)})",
         "training: no engine budget (utilization 1.0 unless set); allocator fragmentation not modelled",
         "min_gpus candidates: " + ", ".join(str(n) for n in candidates),
         *report.assumptions,

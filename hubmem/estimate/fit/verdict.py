@@ -3,7 +3,7 @@
 Inference, per GPU, tensor parallel over ``tp`` GPUs::
 
     required = ceil(weights / tp) + kv(context, batch, tp) + workspace(tp)
-    usable   = floor(memory x utilization) - reserve
+    usable   = max(0, floor(memory x utilization) - reserve)   (a reserve above the share: nothing usable)
     fits     = required <= usable
 
 * ``memory``: the total CUDA reports where the catalog knows it (``memory_basis="reported"``, the
@@ -47,6 +47,7 @@ from hubmem.estimate.fit.common import (
     resolve_gpu,
     tp_allowed,
     tp_refusal,
+    usable_memory,
 )
 from hubmem.estimate.kv.per_rank import arch_for_tp
 from hubmem.estimate.kv.report import estimate_kv_cache
@@ -143,7 +144,7 @@ class _Inference:
 
     @property
     def usable(self) -> int:
-        return int(self.memory * self.util) - self.reserve
+        return usable_memory(self.memory, self.util, self.reserve)
 
     @property
     def model_max(self) -> int | None:
@@ -222,7 +223,7 @@ def _assumptions(inf: _Inference, candidates: list[int], refusal: str | None) ->
     o = inf.options
     out = [
         inf.memory_text,
-        f"usable = floor(memory x {inf.util:g}) - reserve {fmt(inf.reserve)} B = {fmt(inf.usable)} B "
+        f"usable = max(0, floor(memory x {inf.util:g}) - reserve {fmt(inf.reserve)} B) = {fmt(inf.usable)} B "
         f"({gib(inf.usable)})",
         f"utilization {inf.util:g}: vLLM gpu_memory_utilization default 0.9 (0.92 from 0.21)",
         f"reserve {gib(inf.reserve)}: CUDA context and non-torch memory (transformers anatomy: 1-2 GB); "

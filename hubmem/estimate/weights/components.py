@@ -25,6 +25,7 @@ from hubmem.estimate.weights.segments import (
     FINAL_NORM_SEGMENTS,
     FUSED_EXPERT_SEGMENTS,
     LAYER_CONTAINERS,
+    LAYER_INDEX_RE,
     LM_HEAD_SEGMENTS,
     MIXER_ATTENTION,
     MIXER_MLP,
@@ -207,7 +208,7 @@ def _layer_segment(name: str) -> int | None:
     """Index in ``name.split(".")`` of the first ``<container>.<digits>`` layer number, as layer_index."""
     segs = name.split(".")
     for i in range(len(segs) - 1):
-        if segs[i] in LAYER_CONTAINERS and segs[i + 1].isdigit():
+        if segs[i] in LAYER_CONTAINERS and LAYER_INDEX_RE.match(segs[i + 1]):
             return i + 1
     return None
 
@@ -249,7 +250,10 @@ class Classifier:
         base, segment = self.pattern(name, shape, masked)
         if segment is None:
             return base.component, base.layer
-        layer = int(name.split(".", segment + 1)[segment])
+        text = name.split(".", segment + 1)[segment]
+        if not LAYER_INDEX_RE.match(text):  # same pattern, but a 10+ digit number: no layer (never int() it)
+            return base.component, base.layer
+        layer = int(text)
         return self.component(base, layer), layer
 
 

@@ -35,11 +35,12 @@ from hubmem.estimate.weights.components import (
     Record,
 )
 from hubmem.estimate.weights.names import is_token_embedding
+from hubmem.estimate.weights.segments import INDEX
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.weights import MoEInfo
 
 _PER_INPUT = (VISION, AUDIO, PROJECTOR)  # run per image / audio clip, not per token
-_EXPERT_INDEX_RE = re.compile(r"\.experts\.(?:expert_)?(\d+)\.")
+_EXPERT_INDEX_RE = re.compile(rf"\.experts\.(?:expert_)?({INDEX})\.")
 
 
 def _routing(routed: Sequence[Record], arch: Architecture, notes: list[str]) -> tuple[int, int] | None:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -36,6 +37,7 @@ _HEAD_ARCH_SUFFIXES = (
     "ForSeq2SeqLM",
     "ForImageTextToText",
 )
+_COUNT_TEXT = re.compile(r"[0-9]{1,20}")
 
 
 def totals(records: list[Record]) -> tuple[dict[str, DtypeWeights], dict[str, ComponentWeights]]:
@@ -281,28 +283,30 @@ def _quant_info(
     )
 
 
-def _parse_count(v: Any) -> int | None:
+def as_count(v: Any) -> int | None:
+    """A count a repo states (index ``total_size``, the Hub's parameter totals): a non-negative integer
+    below 2^64, an integral float, or a string of ASCII digits; None for anything else."""
     if isinstance(v, bool):
         return None
-    if isinstance(v, int):
-        return v if v >= 0 else None
-    if isinstance(v, str) and v.strip().isdigit():
-        return int(v.strip())
-    return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    elif isinstance(v, str) and _COUNT_TEXT.fullmatch(v.strip()):
+        v = int(v.strip())
+    return v if isinstance(v, int) and 0 <= v < 2**64 else None
 
 
 def _metadata_total_parameters(snapshot: Snapshot) -> int | None:
     """``metadata.total_parameters`` from the index, else from a single file's ``__metadata__``."""
     meta = (snapshot.index or {}).get("metadata") if isinstance(snapshot.index, dict) else None
-    if isinstance(meta, dict) and _parse_count(meta.get("total_parameters")) is not None:
-        return _parse_count(meta.get("total_parameters"))
+    if isinstance(meta, dict) and as_count(meta.get("total_parameters")) is not None:
+        return as_count(meta.get("total_parameters"))
     if len(snapshot.files) == 1:
         hm = snapshot.files[0].header.get("__metadata__")
         if isinstance(hm, dict):
-            return _parse_count(hm.get("total_parameters"))
+            return as_count(hm.get("total_parameters"))
     return None
 
 
 def _index_total_size(snapshot: Snapshot) -> int | None:
     meta = (snapshot.index or {}).get("metadata") if isinstance(snapshot.index, dict) else None
-    return _parse_count(meta.get("total_size")) if isinstance(meta, dict) else None
+    return as_count(meta.get("total_size")) if isinstance(meta, dict) else None

@@ -134,7 +134,10 @@ WRAPPERS = frozenset({"norm_attn_norm", "layer", "module", "block", "sublayer"})
 BUFFER_LAST = frozenset({"position_ids", "inv_freq", "masked_bias", "_float_tensor"})
 
 NORM_RE = re.compile(r"(norm|^ln(_|\d|$)|^ln$|layer_norm|LayerNorm)", re.IGNORECASE)
-LAYER_INDEX_RE = re.compile(r"^\d+$")
+# a layer or expert index in a tensor name: up to 9 ASCII digits (a longer run is not an index, and Python
+# refuses to read integers of more than 4,300 digits)
+INDEX = r"[0-9]{1,9}"
+LAYER_INDEX_RE = re.compile(rf"^{INDEX}$")
 
 
 TOKEN_EMBED_SEGMENTS = frozenset(

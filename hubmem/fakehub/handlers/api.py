@@ -89,9 +89,14 @@ def _config_summary(config: Any) -> dict[str, Any] | None:
     """The subset of config.json the API repeats under ``config``."""
     if not isinstance(config, dict):
         return None
-    out: dict[str, Any] = {k: config[k] for k in ("architectures", "model_type") if k in config}
+    out: dict[str, Any] = {}
+    architectures = config.get("architectures")
+    if isinstance(architectures, list) and all(isinstance(a, str) for a in architectures):
+        out["architectures"] = architectures
+    if isinstance(config.get("model_type"), str):
+        out["model_type"] = config["model_type"]
     qc = config.get("quantization_config")
-    if isinstance(qc, dict) and "quant_method" in qc:
+    if isinstance(qc, dict) and isinstance(qc.get("quant_method"), str):
         out["quantization_config"] = {"quant_method": qc["quant_method"]}
     return out
 
@@ -157,7 +162,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return int(json.loads(raw)["file_offset"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (RecursionError, ValueError, KeyError, TypeError) as exc:
         raise HubError(400, "Invalid cursor", "BadRequest") from exc
 
 
@@ -195,7 +200,7 @@ async def paths_info(request: web.Request, ctx: Context, route: Route) -> web.Re
     if request.content_type == "application/json":
         try:
             body = await request.json()
-        except ValueError as exc:
+        except (RecursionError, ValueError) as exc:
             raise HubError(400, "Invalid JSON body", "BadRequest") from exc
         raw_paths = body.get("paths") if isinstance(body, dict) else None
         paths = [raw_paths] if isinstance(raw_paths, str) else list(raw_paths or [])

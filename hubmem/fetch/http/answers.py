@@ -8,8 +8,8 @@ Hub or a mirror on 127.0.0.1 behaves like the real one).
 
 from __future__ import annotations
 
-import json
 import re
+import socket
 from collections.abc import Mapping
 
 import httpx
@@ -25,10 +25,16 @@ from hubmem.errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
+from hubmem.formats.json_reader import load_json
 
 _MAX_MESSAGE = 400
+_MAX_ERROR_BODY = 65536  # the part of an error body that is read for the Hub's explanation
 _INVALID_CREDENTIALS = re.compile(r"invalid (credentials|(user )?token|authorization)", re.I)
 _DISABLED = re.compile(r"disabled", re.I)
+ENDPOINT_HINT = (
+    "Check the endpoint (HF_ENDPOINT or --endpoint): an http:// or https:// URL of a host that resolves."
+)
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@")
 
 
 def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
@@ -40,7 +46,7 @@ def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
 def hub_message(headers: Mapping[str, str], body: bytes) -> str:
     """The Hub's explanation: ``X-Error-Message``, the JSON ``error``/``errors``, or a short text body."""
     parts: list[str] = []
-    text = body[:65536].decode("utf-8", errors="replace").strip()
+    text = body[:_MAX_ERROR_BODY].decode("utf-8", errors="replace").strip()
     for value in [headers.get("x-error-message"), *(_body_messages(text) if text else [])]:
         if isinstance(value, str) and value.strip() and value.strip() not in parts:
             parts.append(value.strip())
@@ -51,7 +57,7 @@ def _body_messages(text: str) -> list[object]:
     """What an error body says: its JSON ``error``, ``error_description`` and ``errors[].message``, or
     the text itself (not an HTML page)."""
     try:
-        data = json.loads(text)
+        data = load_json(text, max_bytes=_MAX_ERROR_BODY)
     except ValueError:
         return [] if text.lstrip().startswith("<") else [text[:_MAX_MESSAGE]]
     if not isinstance(data, dict):
@@ -106,14 +112,36 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - _dt.datetime.now(_dt.UTC)).total_seconds())
 
 
+def redact(url: str) -> str:
+    """``url`` without the ``user:password@`` part, for messages (``htp://user:pw@host`` -> ``htp://host``)."""
+    return _USERINFO.sub(r"\1", url)
+
+
+def name_not_resolved(exc: BaseException) -> bool:
+    """Whether a connection failed because the host name does not resolve (retrying will not help)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, socket.gaierror):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def exchange_failed(
     exc: Exception, attempts: int, url: str, repo_id: str | None, path: str | None
 ) -> NetworkError:
-    """The error for timeouts / connection failures that outlasted the retries."""
+    """The error for timeouts / connection failures that outlasted the retries (or, for a host name that
+    does not resolve, the first attempt)."""
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-    where = f"{repo_id}: {path}" if repo_id and path else (repo_id or url)
+    hint = None
+    if name_not_resolved(exc):
+        kind, hint = "host name not found", ENDPOINT_HINT
+    where = f"{repo_id}: {path}" if repo_id and path else (repo_id or redact(url))
     detail = str(exc) or type(exc).__name__
-    return NetworkError(one_line(f"{where}: {kind} after {attempts} attempts ({detail})"), repo_id=repo_id)
+    tries = "" if attempts == 1 else f" after {attempts} attempts"
+    return NetworkError(one_line(f"{where}: {kind}{tries} ({detail})"), repo_id=repo_id, hint=hint)
 
 
 def error_from_response(
@@ -132,12 +160,12 @@ def error_from_response(
 ) -> HubmemError:
     """The typed error for a final (non-retried) error response."""
     message = hub_message(headers, body)
-    what = repo_id or url
+    what = repo_id or redact(url)
     if path:
         what = f"{what}: {path}"
     if revision and revision != "main" and not path:
         what = f"{what}@{revision}"
-    page = f"{endpoint}/{repo_id}" if endpoint and repo_id else "the model page"
+    page = f"{redact(endpoint)}/{repo_id}" if endpoint and repo_id else "the model page"
     cls, hint = _by_code(headers.get("x-error-code", ""), status, authenticated, page) or _by_status(
         status, message, path, authenticated
     )

@@ -18,7 +18,14 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_token
 
 from hubmem.errors import EntryNotFoundError, HubmemError, NetworkError, OfflineError, UnauthorizedError
-from hubmem.fetch.http.answers import error_from_response, exchange_failed, one_line
+from hubmem.fetch.http.answers import (
+    ENDPOINT_HINT,
+    error_from_response,
+    exchange_failed,
+    name_not_resolved,
+    one_line,
+    redact,
+)
 from hubmem.fetch.http.pool import connection_pool
 from hubmem.fetch.http.pool import user_agent as hub_user_agent
 from hubmem.fetch.http.ranges import read_header
@@ -163,17 +170,18 @@ class HubClient:
         while True:
             await self._pacer.wait_paused()
             if getattr(hf_constants, "HF_HUB_OFFLINE", False):
-                raise OfflineError(f"HF_HUB_OFFLINE is set: not connecting to {self.endpoint}")
+                raise OfflineError(f"HF_HUB_OFFLINE is set: not connecting to {redact(self.endpoint)}")
             try:
                 response = await self._exchange(method, url, params, data, headers, trace, reader)
             except _RETRIED_ERRORS as exc:
-                if attempt >= self.max_retries:
+                if attempt >= self.max_retries or name_not_resolved(exc):  # DNS: fail fast
                     raise exchange_failed(exc, attempt + 1, url, repo_id, path) from None
                 attempt += 1
                 await self._pacer.backoff(attempt)
                 continue
             except httpx.HTTPError as exc:  # invalid URL, unsupported scheme, ...
-                raise NetworkError(one_line(f"{url}: {type(exc).__name__}: {exc}"), repo_id=repo_id) from None
+                text = f"{redact(url)}: {type(exc).__name__}: {redact(str(exc))}"
+                raise NetworkError(one_line(text), repo_id=repo_id, hint=ENDPOINT_HINT) from None
             if response.status not in RETRY_STATUSES:
                 return response
             wait = server_wait(response.status, response.headers)
@@ -223,7 +231,7 @@ class HubClient:
                 finally:
                     await response.aclose()
                     self._count(trace, nbytes=response.num_bytes_downloaded)
-        raise NetworkError(f"{url}: more than {MAX_REDIRECTS} redirects")
+        raise NetworkError(f"{redact(url)}: more than {MAX_REDIRECTS} redirects")
 
     def _authorize(self, request: httpx.Request) -> None:
         """Attach the token when the request goes to the endpoint's origin; strip credentials otherwise."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,8 @@ import httpx
 from huggingface_hub import constants as hf_constants
 
 from hubmem.errors import NetworkError
+from hubmem.fetch.http.answers import redact
+from hubmem.formats.json_reader import load_json
 
 ERROR_BODY_CAP = 1 << 20  # read at most 1 MiB of an error or redirect body
 JSON_BODY_CAP = 256 << 20  # an API answer larger than this is refused
@@ -47,7 +48,7 @@ class HubResponse:
     def json(self, what: str, repo_id: str | None = None) -> Any:
         """The body as JSON; ``NetworkError`` (naming ``what``) when it is not JSON."""
         try:
-            return json.loads(self.content)
+            return load_json(self.content)
         except ValueError:
             raise NetworkError(
                 f"{what}: the Hub answered {self.status} with a body that is not JSON", repo_id=repo_id
@@ -80,7 +81,7 @@ async def read_capped(response: httpx.Response, cap: int, *, strict: bool) -> by
         buf += chunk
         if len(buf) > cap:
             if strict:
-                raise NetworkError(f"{response.url}: response larger than {cap:,} bytes")
+                raise NetworkError(f"{redact(str(response.url))}: response larger than {cap:,} bytes")
             del buf[cap:]
             break
     return bytes(buf)
@@ -109,5 +110,5 @@ async def final_response(
 
 
 def decode_json(content: bytes) -> Any:
-    """A JSON body (a UTF-8 BOM allowed)."""
-    return json.loads(content.decode("utf-8-sig"))
+    """A JSON body (a UTF-8 BOM allowed), within the bounded reader's limits (``ValueError`` otherwise)."""
+    return load_json(content)

@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hubmem.parse.encoder import read_encoder_decoder
-from hubmem.parse.reader import Reader
+from hubmem.parse.reader import MAX_LAYERS, Reader
 from hubmem.parse.text_config import TextConfig
 from hubmem.schema.architecture import EncoderConfig
-
-MAX_LAYERS = 10_000  # a layer count beyond this is a broken config, not a model
 
 # Keys whose value describes every layer: their length is the layer count.
 _PER_LAYER_KEYS = (
@@ -32,12 +30,12 @@ class LayerCounts:
     encoder: EncoderConfig | None  # the encoder of an encoder-decoder model
 
 
+NUM_LAYERS_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers", "encoder_layers")
+
+
 def read_num_layers(r: Reader) -> int | None:
-    num_layers, key = r.int_("num_hidden_layers", "n_layer", "n_layers", "num_layers", "encoder_layers")
-    if num_layers is not None and num_layers > MAX_LAYERS:
-        r.problems.append(f"{key}: {num_layers:,} layers is implausible (> {MAX_LAYERS:,}); ignored")
-        return None
-    return num_layers
+    """The layer count; beyond ``MAX_LAYERS`` it is a broken config, not a model (an invalid value)."""
+    return r.get_int(*NUM_LAYERS_KEYS, maximum=MAX_LAYERS)
 
 
 def count_layers(tc: TextConfig, num_layers: int | None, notes: list[str]) -> LayerCounts:
@@ -47,9 +45,6 @@ def count_layers(tc: TextConfig, num_layers: int | None, notes: list[str]) -> La
     if tc.encoder_decoder:
         encoder = read_encoder_decoder(r, tc.text_type, t5_like=tc.t5_like, notes=notes)
         cache_layers = encoder.decoder_layers
-        if cache_layers is not None and cache_layers > MAX_LAYERS:
-            r.problems.append(f"decoder layers: {cache_layers:,} is implausible (> {MAX_LAYERS:,}); ignored")
-            cache_layers = None
         if num_layers is None:
             num_layers = encoder.encoder_layers
     if cache_layers is None and (described := _described_layers(r, notes)) is not None:

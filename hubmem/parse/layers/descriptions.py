@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from hubmem.parse.layers.plan import LayerFacts, LayerPlan
-from hubmem.parse.reader import Reader, positive_int
+from hubmem.parse.reader import MAX_LAYERS, Reader, positive_int
 
 # transformers layer_types vocabulary (cache_utils LAYER_TYPE_MAPPINGs, legacy remaps, Nemotron-H lists),
 # by what the name says; "attention" becomes "mla" on an MLA model, "recurrent" the model's mixer kind.
@@ -123,6 +123,9 @@ def hybrid_override_pattern(r: Reader, facts: LayerFacts) -> LayerPlan | None:
     """Nemotron-H hybrid_override_pattern: M = Mamba-2, * = attention, - = MLP, E = MoE."""
     pattern = r.get_str("hybrid_override_pattern")
     if pattern is None:
+        return None
+    if len(pattern) > MAX_LAYERS:
+        r.bad("hybrid_override_pattern", pattern, f"one character per layer, at most {MAX_LAYERS:,}")
         return None
     mapping = {"M": facts.recurrent_kind or "unknown", "*": "full", "-": "none", "E": "none"}
     plan = facts.plan([mapping.get(c, "unknown") for c in pattern], "hybrid_override_pattern")

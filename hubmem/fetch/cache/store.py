@@ -7,12 +7,15 @@ fingerprint of the token for gated or private ones, so one OS user's cache never
 to a caller whose own credentials were not checked by the Hub for it (the revision request, which every
 fetch makes, is what checks them).
 
-Layout: ``<root>/v1/<2 hex>/<sha256 of the key>.json``, one JSON document per entry (the key is stored
-inside and checked on read). Writes go to a temporary file in the same folder and are published with
+Layout: ``<root>/v2/<2 hex>/<sha256 of the key>``, one entry per file (:mod:`hubmem.fetch.cache.files`:
+the key, a checksum and the value; a torn, foreign, forged or otherwise invalid entry is a miss and is
+overwritten by the next fetch). Files are opened as regular files only (a FIFO or device planted in the
+folder is a miss, never a hang). Writes go to a temporary file in the same folder and are published with
 ``os.replace`` (atomic on POSIX and Windows), so a reader in another process sees the whole entry or
-nothing; a damaged entry (power loss without fsync) fails to parse and is dropped. Reads bump the
-entry's mtime, and when the folder grows past ``max_bytes`` the least recently used entries are
-deleted down to 80 % of it, under a ``filelock`` so that concurrent processes do not evict together.
+nothing. Reads bump the entry's mtime, and when the folder grows past ``max_bytes`` the least recently
+used entries are deleted down to 80 % of it, under a ``filelock`` so that concurrent processes do not
+evict together. A filesystem error (a folder that cannot be read or written, a full disk) turns the cache
+off for the rest of the process, with one warning (:meth:`HeaderCache.take_warning`).
 
 Besides the immutable entries, the cache remembers which commit a revision last resolved to and that
 a snapshot at that commit was complete (a *hint* only): ``fetch_snapshot`` then skips its speculative
@@ -24,48 +27,33 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import json
 import os
-import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import filelock
-
+from hubmem.fetch.cache.files import (
+    FORMAT,
+    MAX_ENTRY_BYTES,
+    cache_disabled_by_env,
+    decode_entry,
+    default_cache_dir,
+    drop_entry,
+    encode_entry,
+    evict_lru,
+    list_entries,
+    max_bytes_from_env,
+    publish,
+)
+from hubmem.fetch.ids import is_sha
+from hubmem.formats.json_reader import read_regular
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH
 from hubmem.snapshot import WeightFile
 
-ENV_DIR = "HUBMEM_CACHE"  # cache folder; "off" / "0" / "none" / "false" disables the cache
-ENV_MAX_BYTES = "HUBMEM_CACHE_MAX_BYTES"
-DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
-FORMAT = "v1"
-_OFF = frozenset({"off", "0", "none", "false", "no", "disabled"})
 _REF = "\0ref\0"
 _COMPLETE = "\0complete\0"
-
-
-def default_cache_dir() -> Path:
-    """``$HUBMEM_CACHE``, else the platform's user cache folder (``~/.cache/hubmem`` on Linux)."""
-    env = os.environ.get(ENV_DIR, "").strip()
-    if env and env.lower() not in _OFF:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("hubmem", appauthor=False))
-
-
-def cache_disabled_by_env() -> bool:
-    return os.environ.get(ENV_DIR, "").strip().lower() in _OFF
-
-
-def _max_bytes_from_env() -> int:
-    raw = os.environ.get(ENV_MAX_BYTES, "").strip()
-    try:
-        return max(0, int(raw)) if raw else DEFAULT_MAX_BYTES
-    except ValueError:
-        return DEFAULT_MAX_BYTES
 
 
 @dataclass
@@ -80,12 +68,15 @@ class HeaderCacheStats:
 
 
 class HeaderCache:
-    """The cache folder. Thread-safe and safe across processes; every failure degrades to a miss."""
+    """The cache folder. Thread-safe and safe across processes; every failure degrades to a miss, and a
+    filesystem error turns the cache off (``broken``) with one warning."""
 
     def __init__(self, root: str | Path | None = None, *, max_bytes: int | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
-        self.max_bytes = _max_bytes_from_env() if max_bytes is None else max(0, max_bytes)
+        self.max_bytes = max_bytes_from_env() if max_bytes is None else max(0, max_bytes)
         self.stats = HeaderCacheStats()
+        self.broken: str | None = None  # why the cache was turned off (a filesystem error)
+        self._warning: str | None = None  # the one warning about it, until taken
         self._dir = self.root / FORMAT
         self._lock = threading.Lock()
         self._size: int | None = None  # bytes on disk, estimated (None: not scanned yet)
@@ -109,52 +100,74 @@ class HeaderCache:
         digest = hashlib.sha256("\0".join(key).encode("utf-8", "surrogatepass")).hexdigest()
         return self._dir / digest[:2] / f"{digest[2:]}.json"
 
+    def _fail(self, exc: OSError) -> None:
+        """A filesystem error: no cache from now on, and one warning that says why."""
+        with self._lock:
+            if self.broken is not None:
+                return
+            self.broken = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+            self._warning = f"header cache in {self.root} turned off ({self.broken})"
+        self._count("errors")
+
+    def take_warning(self) -> str | None:
+        """The warning about the cache turning off, once (None afterwards, or when it works)."""
+        with self._lock:
+            warning, self._warning = self._warning, None
+        return warning
+
     def get(self, key: list[str]) -> dict[str, Any] | None:
         """The entry stored under ``key`` or None; bumps its mtime (LRU)."""
+        if self.broken is not None:
+            return None
         file = self._file(key)
         try:
-            raw = file.read_bytes()
-        except OSError:
+            value = decode_entry(read_regular(file, MAX_ENTRY_BYTES), key)
+        except FileNotFoundError:
             self._count("misses")
             return None
-        try:
-            doc = json.loads(raw)
-            if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("value"), dict):
-                raise ValueError("foreign or damaged entry")
-        except ValueError:
+        except (OSError, ValueError):  # torn, foreign, forged, special or unreadable: drop it
             self._count("errors")
-            with contextlib.suppress(OSError):
-                file.unlink()
+            self._drop(file)
             return None
         with contextlib.suppress(OSError):
             os.utime(file)
         self._count("hits")
-        value: dict[str, Any] = doc["value"]
         return value
+
+    def _drop(self, file: Path) -> None:
+        try:
+            drop_entry(file)
+        except OSError as exc:
+            self._fail(exc)
+
+    def discard(self, key: list[str]) -> None:
+        """An entry that reads back but fails its kind's schema: counted as an error, dropped (a miss)."""
+        self._count("errors")
+        self._drop(self._file(key))
 
     def has(self, key: list[str]) -> bool:
         """Whether an entry is stored under ``key`` (nothing read, nothing counted)."""
-        return self._file(key).is_file()
+        if self.broken is not None:
+            return False
+        try:
+            return self._file(key).is_file()
+        except OSError as exc:
+            self._fail(exc)
+            return False
 
     def put(self, key: list[str], value: dict[str, Any]) -> None:
         """Store ``value`` under ``key`` (atomic rename; replaces an existing entry)."""
-        file = self._file(key)
+        if self.broken is not None:
+            return
         try:
-            data = json.dumps({"key": key, "value": value}, separators=(",", ":"), ensure_ascii=False).encode(
-                "utf-8", "surrogatepass"
-            )
-            file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                os.replace(tmp, file)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except (OSError, TypeError, ValueError):
+            data = encode_entry(key, value)
+        except (TypeError, ValueError):
             self._count("errors")
+            return
+        try:
+            publish(self._file(key), data)
+        except OSError as exc:
+            self._fail(exc)
             return
         self._count("writes")
         self._grow(len(data))
@@ -165,62 +178,41 @@ class HeaderCache:
 
     # -- size cap ----------------------------------------------------------------------------------
 
-    def _entries(self) -> list[tuple[float, int, Path]]:
-        out: list[tuple[float, int, Path]] = []
-        if not self._dir.is_dir():
-            return out
-        for sub in os.scandir(self._dir):
-            if not sub.is_dir(follow_symlinks=False):
-                continue
-            for entry in os.scandir(sub.path):
-                if entry.name.endswith(".json"):
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    out.append((st.st_mtime, st.st_size, Path(entry.path)))
-        return out
-
     def size_on_disk(self) -> int:
-        return sum(size for _, size, _ in self._entries())
+        try:
+            return sum(size for _, size, _ in list_entries(self._dir))
+        except OSError as exc:
+            self._fail(exc)
+            return 0
 
     def _grow(self, nbytes: int) -> None:
         if self.max_bytes <= 0:
             return
         with self._lock:
-            if self._size is None:
-                self._size = self.size_on_disk()
-            else:
-                self._size += nbytes
-            over = self._size > self.max_bytes
-        if over:
+            known = self._size
+            if known is not None:
+                self._size = known + nbytes
+        if known is None:  # first write: scan the folder once (outside the lock: it may fail)
+            size = self.size_on_disk()
+            with self._lock:
+                self._size = size
+        if (self._size or 0) > self.max_bytes:
             self.evict()
 
     def evict(self, target: int | None = None) -> int:
         """Delete least recently used entries until at most ``target`` bytes (80 % of the cap) remain.
         Returns the number deleted. Skips silently when another process is evicting right now."""
         target = int(self.max_bytes * 0.8) if target is None else target
-        self._dir.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(self._dir / ".evict.lock"))
         try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
+            done = evict_lru(self._dir, target)
+        except OSError as exc:
+            self._fail(exc)
             return 0
-        deleted = 0
-        try:
-            entries = sorted(self._entries())
-            total = sum(size for _, size, _ in entries)
-            for _, size, path in entries:
-                if total <= target:
-                    break
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                    deleted += 1
-                total -= size
-            with self._lock:
-                self._size = total
-        finally:
-            lock.release()
+        if done is None:
+            return 0
+        deleted, total = done
+        with self._lock:
+            self._size = total
         self._count("evicted", deleted)
         return deleted
 
@@ -250,10 +242,14 @@ class HeaderCache:
         """Whether the last fetch of this revision left a complete snapshot here (a hint: the
         revision may have moved since; then the fetch reads the new commit without speculation)."""
         hint = self.get(self.key(endpoint, repo_id, "", "", _REF + revision + "\0" + (subfolder or "")))
-        if not hint or not isinstance(hint.get("sha"), str):
+        sha, scope = (hint or {}).get("sha"), (hint or {}).get("scope")
+        if not isinstance(sha, str) or not is_sha(sha) or not isinstance(scope, str):
             return False
-        scope = hint.get("scope") if isinstance(hint.get("scope"), str) else ""
-        return self.commit(endpoint, repo_id, hint["sha"], str(scope)).is_complete(subfolder)
+        return self.commit(endpoint, repo_id, sha, scope).is_complete(subfolder)
+
+
+def _is_int(value: Any, low: int, high: int | None) -> bool:
+    return type(value) is int and value >= low and (high is None or value <= high)
 
 
 class CommitCache:
@@ -269,16 +265,24 @@ class CommitCache:
     def _key(self, path: str) -> list[str]:
         return self.cache.key(self.endpoint, self.repo_id, self.sha, self.scope, path)
 
-    def get_file(self, path: str) -> bytes | None:
+    def _value(self, path: str, kind: str) -> dict[str, Any] | None:
         value = self.cache.get(self._key(path))
-        if value is None or value.get("kind") != "file":
+        if value is not None and value.get("kind") != kind:
+            self.cache.discard(self._key(path))
             return None
-        try:
-            if isinstance(value.get("text"), str):
-                return str(value["text"]).encode("utf-8")
-            return base64.b64decode(str(value["b64"]))
-        except (KeyError, ValueError):
-            return None
+        return value
+
+    def get_file(self, path: str) -> bytes | None:
+        value = self._value(path, "file")
+        text, b64 = (None, None) if value is None else (value.get("text"), value.get("b64"))
+        with contextlib.suppress(ValueError):
+            if isinstance(text, str):
+                return text.encode("utf-8")
+            if isinstance(b64, str):
+                return base64.b64decode(b64, validate=True)
+        if value is not None:
+            self.cache.discard(self._key(path))
+        return None
 
     def put_file(self, path: str, content: bytes) -> None:
         try:
@@ -289,15 +293,17 @@ class CommitCache:
 
     def get_header(self, path: str) -> WeightFile | None:
         """The header stored for ``path`` (read at this commit), or None."""
-        value = self.cache.get(self._key(path))
-        if value is None or value.get("kind") != "header":
+        value = self._value(path, "header")
+        if value is None:
             return None
         n, header, size = value.get("header_length"), value.get("header"), value.get("size")
         if (
             not isinstance(n, int)
+            or not _is_int(n, 2, MAX_HEADER_LENGTH)
             or not isinstance(header, dict)
-            or not (size is None or isinstance(size, int))
+            or not (size is None or _is_int(size, 8 + n, None))
         ):
+            self.cache.discard(self._key(path))  # a miss: the fetch reads it again and overwrites it
             return None
         if value.get("format") == "gguf":
             return WeightFile(path, n, header, size, self.sha, format="gguf")
@@ -314,8 +320,7 @@ class CommitCache:
         self.cache.put(self._key(f.path), value)
 
     def is_complete(self, subfolder: str | None) -> bool:
-        value = self.cache.get(self._key(_COMPLETE + (subfolder or "")))
-        return bool(value and value.get("kind") == "complete")
+        return self._value(_COMPLETE + (subfolder or ""), "complete") is not None
 
     def mark_complete(self, subfolder: str | None, paths: list[str]) -> None:
         self.cache.put(self._key(_COMPLETE + (subfolder or "")), {"kind": "complete", "paths": paths})
