@@ -146,16 +146,22 @@ def shards_of(index: Any, index_path: str) -> dict[str, list[str]]:
         raise CorruptHeaderError(f"{index_path}: not a safetensors index (no weight_map)")
     base = posixpath.dirname(index_path)
     shards: dict[str, list[str]] = {}
+    paths: dict[str, str] = {}  # shard name -> repo path: each of the few shard names checked once
     for name, shard in weight_map.items():
-        if not isinstance(name, str) or not isinstance(shard, str) or not shard:
-            raise CorruptHeaderError(
-                f"{index_path}: weight_map entry {name!r} -> {shard!r} is not a file name"
-            )
-        path = posixpath.normpath(join(base, shard))
-        if path.startswith("../") or path == "..":
-            raise CorruptHeaderError(f"{index_path}: shard {shard!r} points outside the repo")
+        path = paths.get(shard) if type(name) is str and type(shard) is str else None
+        if path is None:
+            path = paths[shard] = _shard_path(name, shard, base, index_path)
         shards.setdefault(path, []).append(name)
     return dict(sorted(shards.items()))
+
+
+def _shard_path(name: Any, shard: Any, base: str, index_path: str) -> str:
+    if not isinstance(name, str) or not isinstance(shard, str) or not shard:
+        raise CorruptHeaderError(f"{index_path}: weight_map entry {name!r} -> {shard!r} is not a file name")
+    path = posixpath.normpath(join(base, shard))
+    if path.startswith("../") or path == "..":
+        raise CorruptHeaderError(f"{index_path}: shard {shard!r} points outside the repo")
+    return path
 
 
 def first_read_size(names: Iterable[str]) -> int:
