@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubmem.fetch.cache.columns import decode_columns, encode_columns
 from hubmem.fetch.cache.files import (
     FORMAT,
     MAX_ENTRY_BYTES,
@@ -155,12 +156,12 @@ class HeaderCache:
             self._fail(exc)
             return False
 
-    def put(self, key: list[str], value: dict[str, Any]) -> None:
-        """Store ``value`` under ``key`` (atomic rename; replaces an existing entry)."""
+    def put(self, key: list[str], value: dict[str, Any], blob: bytes | None = None) -> None:
+        """Store ``value`` (and a binary ``blob``) under ``key`` (atomic rename; replaces any entry)."""
         if self.broken is not None:
             return
         try:
-            data = encode_entry(key, value)
+            data = encode_entry(key, value, blob)
         except (TypeError, ValueError):
             self._count("errors")
             return
@@ -297,6 +298,11 @@ class CommitCache:
         if value is None:
             return None
         n, header, size = value.get("header_length"), value.get("header"), value.get("size")
+        if isinstance(value.get("blob"), bytes):
+            try:
+                header = decode_columns(value["blob"])
+            except ValueError:
+                header = None  # a miss, below
         if (
             not isinstance(n, int)
             or not _is_int(n, 2, MAX_HEADER_LENGTH)
@@ -314,10 +320,13 @@ class CommitCache:
 
     def put_header(self, f: WeightFile) -> None:
         """Keep ``f``'s header (safetensors JSON, or the GGUF header's record) under its path."""
-        value = {"kind": "header", "header_length": f.header_length, "header": f.header, "size": f.size}
+        value: dict[str, Any] = {"kind": "header", "header_length": f.header_length, "size": f.size}
+        blob = encode_columns(f.header) if f.format == "safetensors" else None
+        if blob is None:
+            value["header"] = f.header
         if f.format != "safetensors":
             value["format"] = f.format
-        self.cache.put(self._key(f.path), value)
+        self.cache.put(self._key(f.path), value, blob)
 
     def is_complete(self, subfolder: str | None) -> bool:
         return self._value(_COMPLETE + (subfolder or ""), "complete") is not None
