@@ -88,6 +88,9 @@ def test_pool_is_bounded_whatever_the_concurrency() -> None:
     transport = pool.connection_pool(512, 5.0)._transport
     assert isinstance(transport, httpx.AsyncHTTPTransport)
     assert transport._pool._max_connections == pool.MAX_POOL
+    shared = pool.connection_pool(64, 5.0, isolated=True)._transport  # the service's: as it asked
+    assert isinstance(shared, httpx.AsyncHTTPTransport) and shared._pool._max_connections == 64
+    assert HubClient(endpoint=ENDPOINT, max_concurrency=128)._semaphore._value == pool.MAX_POOL
 
 
 def _sharded_repo(tmp: Path, shards: int) -> None:

@@ -26,7 +26,7 @@ from hubmem.fetch.http.answers import (
     one_line,
     redact,
 )
-from hubmem.fetch.http.pool import connection_pool
+from hubmem.fetch.http.pool import connection_pool, pool_size
 from hubmem.fetch.http.pool import user_agent as hub_user_agent
 from hubmem.fetch.http.ranges import read_header
 from hubmem.fetch.http.response import HubResponse, Reader, Redirect, final_response, read_redirect
@@ -102,7 +102,10 @@ class HubClient:
         self._pacer = Pacer(
             self.state, sleep or asyncio.sleep, clock or time.monotonic, (backoff_base, backoff_max)
         )
-        self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
+        # concurrency slots: as many as the pool has connections when the pool is this client's own (so no
+        # request waits inside httpcore's pool, and no origin sees more connections than slots)
+        slots = pool_size(max_concurrency) if client is None else max(1, max_concurrency)
+        self._semaphore = asyncio.Semaphore(slots)
         self._headers = {"user-agent": hub_user_agent(user_agent)}  # no token: _authorize adds it per hop
         self._owns_client = client is None
         self._client = (

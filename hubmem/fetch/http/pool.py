@@ -70,10 +70,11 @@ def connection_pool(
     headers: Mapping[str, str] | None = None,
     isolated: bool = False,
 ) -> httpx.AsyncClient:
-    """A pool of :func:`pool_size` connections (all kept alive) that never follows redirects: HubClient
-    does, deciding per hop whether the token goes along. ``isolated`` is for a pool that serves several
-    callers: a cookie jar that stores nothing, and no proxies or .netrc credentials from the environment."""
-    size = pool_size(max_connections)
+    """A pool (all connections kept alive) that never follows redirects: HubClient does, deciding per hop
+    whether the token goes along. ``isolated`` is for a pool that serves several callers (the service): a
+    cookie jar that stores nothing, no proxies or .netrc credentials from the environment, and exactly
+    ``max_connections`` connections; a client's own pool has :func:`pool_size` of them."""
+    size = max(1, max_connections) if isolated else pool_size(max_connections)
     h2 = http2_available() if http2 is None else http2
     return httpx.AsyncClient(
         transport=transport,
