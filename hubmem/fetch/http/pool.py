@@ -20,7 +20,7 @@ from huggingface_hub import constants as hf_constants
 
 from hubmem._version import __version__
 
-MAX_POOL = 32  # connections a pool keeps, whatever the concurrency (httpcore scans its pool per request)
+MAX_POOL = 16  # connections a pool keeps, whatever the concurrency (httpcore scans its pool per request)
 
 
 def http2_available() -> bool:
