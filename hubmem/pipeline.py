@@ -11,10 +11,8 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from hubmem.check.crosscheck import cross_check
-from hubmem.check.gguf import config_only_cross_check, gguf_cross_check
 from hubmem.errors import ConfigError
 from hubmem.estimate.advice import option_warnings
 from hubmem.estimate.checkpoint import (
@@ -36,9 +34,6 @@ from hubmem.estimate.fit.vllm import fit_vllm
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.prepare import prepare_training
 from hubmem.estimate.training.report import TrainingPlan, plan_training, project_training, replace_gpus
-from hubmem.fetch.cache.store import HeaderCache
-from hubmem.fetch.http.client import HubClient
-from hubmem.fetch.hub import fetch_snapshot
 from hubmem.fetch.local import load_cached, load_local, looks_local
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.config import parse_config
@@ -51,6 +46,10 @@ from hubmem.schema.options import Options
 from hubmem.schema.report import FetchInfo, Report
 from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from hubmem.fetch.cache.store import HeaderCache
+    from hubmem.fetch.http.client import HubClient
 
 T = TypeVar("T")
 
@@ -248,6 +247,9 @@ def read_checkpoint(snapshot: Snapshot, *, check_sizes: bool = True) -> Checkpoi
 
 def cross_checks(snapshot: Snapshot, checkpoint: Checkpoint) -> CheckReport:
     """The cross-checks that apply to the checkpoint's format (no weights read: the repo name only)."""
+    from hubmem.check.crosscheck import cross_check  # imported when asked for (start-up of plain reports)
+    from hubmem.check.gguf import config_only_cross_check, gguf_cross_check
+
     if checkpoint.source == "gguf":
         return gguf_cross_check(snapshot, checkpoint)
     if checkpoint.source == "config":
@@ -268,6 +270,9 @@ async def analyze_async(
     """Analyze one Hub repo. Pass ``client`` to share one connection pool across many calls,
     ``cache`` to read headers at an already-seen commit from disk, ``check=True`` for the
     cross-checks (the fetch then also asks the Hub for its safetensors summary and file sizes)."""
+    from hubmem.fetch.http.client import HubClient  # httpx and huggingface_hub: not for local reports
+    from hubmem.fetch.hub import fetch_snapshot
+
     options = options or Options()
     started = time.perf_counter()
     kw: dict[str, Any] = {

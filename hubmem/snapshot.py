@@ -26,7 +26,9 @@ class WeightFile:
 
     path: str  # path inside the repo (or the local folder)
     header_length: int
-    header: SafetensorsHeader | dict[str, Any]
+    # not in repr: a repr of a snapshot (asyncio.run formats its main task's result on the way out under
+    # Python 3.11) would otherwise write out every header, ~0.5 s for 92k tensors
+    header: SafetensorsHeader | dict[str, Any] = field(repr=False)
     size: int | None = None  # real file size in bytes when known (X-Linked-Size, Content-Range, stat)
     commit: str | None = None  # the commit the header was read at, when the source said (X-Repo-Commit)
     format: Literal["safetensors", "gguf"] = "safetensors"
@@ -90,7 +92,7 @@ class Snapshot:
     endpoint: str | None = None
     subfolder: str | None = None
     config: dict[str, Any] | None = None  # config.json (None when the repo has none)
-    index: dict[str, Any] | None = None  # model.safetensors.index.json when sharded
+    index: dict[str, Any] | None = field(default=None, repr=False)  # model.safetensors.index.json (sharded)
     index_path: str | None = None
     files: list[WeightFile] = field(default_factory=list)
     gguf: GGUFSelection | None = (

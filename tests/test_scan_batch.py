@@ -19,12 +19,14 @@ import pytest
 
 from hubmem.fakehub.server import FakeHub
 from hubmem.fetch.http.client import HubClient
+from hubmem.formats.safetensors import parse_header
 from hubmem.scan.files import ScanFiles, run_scan
 from hubmem.scan.input import Target, parse_targets
 from hubmem.scan.output import compact_output
-from hubmem.scan.runner import ScanSettings, scan_repos
+from hubmem.scan.runner import ScanSettings, _Scan, auto_workers, scan_repos
 from hubmem.schema.check import CHECK_NAMES
 from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow
+from hubmem.snapshot import Snapshot, WeightFile
 
 from support.scan_samples import Expected, jsonl, write_many
 
@@ -321,10 +323,12 @@ async def test_reports_built_in_worker_processes_equal_in_process_ones(
     root, expected = many
     hub = make_fake_hub(root)
     targets = [Target(r, "main") for r in sorted(expected)[:4]]
-    got: dict[int, dict[str, Any]] = {}
-    for workers in (0, 2):
+    got: dict[int | None, dict[str, Any]] = {}
+    for workers in (0, 2, None):  # None: auto, every snapshot over the (lowered) tensor threshold
         rows: dict[str, Any] = {}
-        settings = ScanSettings(endpoint=hub.endpoint, token=False, concurrency=4, workers=workers)
+        settings = ScanSettings(
+            endpoint=hub.endpoint, token=False, concurrency=4, workers=workers, process_tensors=1
+        )
 
         def keep(line: bytes, row: ScanRow, rows: dict[str, Any] = rows) -> None:
             rows[row.repo_id] = json.loads(line)
@@ -332,7 +336,38 @@ async def test_reports_built_in_worker_processes_equal_in_process_ones(
         summary = await scan_repos(targets, settings, write_row=keep)
         assert summary.ok == len(targets)
         got[workers] = rows
-    for repo_id, row in got[2].items():
-        assert_row_correct(row, expected[repo_id])
-        for part in ("weights", "architecture", "kv_cache", "training", "check"):
-            assert row["report"][part] == got[0][repo_id]["report"][part]
+    for workers in (2, None):
+        for repo_id, row in got[workers].items():
+            assert_row_correct(row, expected[repo_id])
+            for part in ("weights", "architecture", "kv_cache", "training", "check"):
+                assert row["report"][part] == got[0][repo_id]["report"][part]
+
+
+@pytest.mark.parametrize(
+    ("workers", "process_tensors", "in_process"),
+    [(0, 1, False), (None, 1, True), (None, 10**9, False), (2, 10**9, True)],
+)
+def test_where_reports_are_built(workers: int | None, process_tensors: int, in_process: bool) -> None:
+    """Auto (None): a worker process for snapshots of ``process_tensors`` tensors or more, else a thread."""
+    settings = ScanSettings(workers=workers, process_tensors=process_tensors)
+    scan = _Scan(settings, HubClient(endpoint="https://hub.test"), lambda line, row: None, {}, None, None)
+    snapshot = Snapshot(
+        "org/x",
+        "main",
+        "1" * 40,
+        "hub",
+        files=[
+            WeightFile(
+                "m.safetensors",
+                8,
+                parse_header({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}),
+            )
+        ],
+    )
+    pool = scan._process_pool(snapshot)
+    try:
+        assert (pool is not None) == in_process
+        assert pool is None or pool._max_workers == (workers or auto_workers())
+    finally:
+        if pool is not None:
+            pool.shutdown()

@@ -96,9 +96,9 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),
-    default=0,
-    show_default=True,
-    help="Processes that build reports (0: in this process; raise it for CPU-bound scans of big MoE repos).",
+    default=None,
+    help="Processes that build reports (0: all in this process; default: the reports of repos with 20,000 "
+    "tensors or more in one process per spare core).",
 )
 @cache_options
 @guarded

@@ -22,6 +22,7 @@ class LogEntry:
     bucket: str  # "api" | "resolvers" | "pages" | "cdn"
     fault: str | None = None  # injected fault, e.g. "429", "503", "drop", "slow"
     duration: float = 0.0  # seconds spent in the server (latency included)
+    peer: str = ""  # the client's "host:port": one value per TCP connection (connection reuse is countable)
 
     @property
     def url_path(self) -> str:
@@ -94,6 +95,10 @@ class RequestLog:
 
     def bytes_sent(self, origin: str | None = None) -> int:
         return sum(e.bytes_sent for e in self.filter(origin=origin))
+
+    def connections(self, origin: str | None = None) -> int:
+        """Distinct client connections (peer addresses) that sent requests to ``origin`` (or either)."""
+        return len({(e.origin, e.peer) for e in self.filter(origin=origin)})
 
     def auth_leaks(self) -> list[LogEntry]:
         """CDN requests that carried Authorization (each one is a token leak by the client)."""

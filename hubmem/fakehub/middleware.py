@@ -62,6 +62,13 @@ def _body_size(request: web.Request, resp: web.StreamResponse) -> int:
     return state(request).bytes_sent
 
 
+def _peer(request: web.Request) -> str:
+    """``host:port`` of the client's end of the connection ("" when the transport is gone)."""
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else ""
+
+
 class _Recorder:
     """Writes the request's log entry. Streamed bodies log *before* the body goes out (a client may see the
     whole response before the handler returns); the entry is replaced if the outcome turns out different."""
@@ -69,6 +76,7 @@ class _Recorder:
     def __init__(self, ctx: Context, request: web.Request, origin: str, bucket: str) -> None:
         self.ctx, self.request, self.origin, self.bucket = ctx, request, origin, bucket
         self.t0, self.wall = time.monotonic(), time.time()
+        self.peer = _peer(request)
         self.fault: str | None = None
         self.entry: LogEntry | None = None
 
@@ -89,6 +97,7 @@ class _Recorder:
             bucket=self.bucket,
             fault=self.fault,
             duration=time.monotonic() - self.t0,
+            peer=self.peer,
         )
         if self.entry is None:
             self.ctx.log.add(entry)

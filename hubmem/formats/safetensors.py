@@ -85,10 +85,6 @@ class SafetensorsHeader:
     def names(self) -> list[str]:
         return [t.name for t in self.tensors]
 
-    def rows(self) -> list[list[Any]]:
-        """The compact JSON form the header cache stores: ``[name, dtype, shape, begin, end]`` per tensor."""
-        return [[t.name, t.dtype, list(t.shape), t.begin, t.end] for t in self.tensors]
-
     def to_json(self) -> dict[str, Any]:
         """The header as the file holds it (metadata first, tensors in offset order)."""
         out: dict[str, Any] = {} if self.metadata is None else {"__metadata__": dict(self.metadata)}
@@ -116,22 +112,6 @@ def parse_header(header: dict[str, Any], *, file: str = "", names: Iterable[str]
         if name != "__metadata__":
             t = _well_formed(same.get(name, name), info, file, shapes)
             tensors.append(t if t is not None else _entry_tensor(name, info, where, file))
-    return _ordered(tensors, metadata, where)
-
-
-def header_from_rows(rows: Any, metadata: Any, *, file: str = "") -> SafetensorsHeader:
-    """A header from :meth:`SafetensorsHeader.rows` (the header cache), validated as a file's would be."""
-    where = file or "header"
-    _check_metadata(metadata, where)
-    if not isinstance(rows, list):
-        raise CorruptHeaderError(f"{where}: tensor rows are not a list")
-    tensors: list[Tensor] = []
-    for row in rows:
-        if type(row) is not list or len(row) != 5 or type(row[0]) is not str:
-            raise CorruptHeaderError(f"{where}: a tensor row is not [name, dtype, shape, begin, end]")
-        info = {"dtype": row[1], "shape": row[2], "data_offsets": row[3:5]}
-        t = _well_formed(row[0], info, file, {})
-        tensors.append(t if t is not None else _entry_tensor(row[0], info, where, file))
     return _ordered(tensors, metadata, where)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,18 @@ from hubmem.schema.report import Report
 from hubmem.schema.scan import ScanError, ScanRow
 from hubmem.snapshot import Snapshot
 
+PROCESS_TENSORS = 20_000  # auto workers: snapshots with this many tensors are built in a worker process
+
+
+def auto_workers() -> int:
+    """Worker processes of the auto mode: every core but the one the event loop runs on (1 to 4)."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def tensor_count(snapshot: Snapshot) -> int:
+    """Tensors the snapshot's headers list (safetensors entries, GGUF tensor infos)."""
+    return sum(len(f.tensor_names()) for f in snapshot.files)
+
 
 @dataclass
 class ScanSettings:
@@ -36,7 +49,12 @@ class ScanSettings:
     max_wait: float = 300.0
     backoff_base: float = 0.5
     timeout: float = 30.0
-    workers: int = 0  # processes building reports (0: a thread of this process; CPU-bound for big MoE repos)
+    # processes building reports: 0 builds every report in a thread of this process, N > 0 every report in N
+    # worker processes, None (auto) the reports of snapshots of ``process_tensors`` tensors or more in
+    # :func:`auto_workers` processes (big MoE checkpoints: ~1 s of CPU each, which then overlaps the fetching
+    # of the next repos instead of holding the event loop's process), the others in a thread
+    workers: int | None = None
+    process_tensors: int = PROCESS_TENSORS
 
 
 def _build_report_job(snapshot: Snapshot, options: Options, seconds: float, check: bool) -> Report:
@@ -69,13 +87,7 @@ class _Scan:
         self.settings, self.client, self.write_row = settings, client, write_row
         self.done, self.cache, self.progress = done, cache, progress
         self.summary = ScanSummary()
-        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
-        if settings.workers > 0:
-            import multiprocessing
-
-            self.pool = concurrent.futures.ProcessPoolExecutor(
-                settings.workers, mp_context=multiprocessing.get_context("spawn")
-            )
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None  # started on first use
 
     def _tell(self, t: Target, outcome: str) -> None:
         if self.progress:
@@ -155,12 +167,26 @@ class _Scan:
             self.summary.mismatched += 1
         return row, line
 
+    def _process_pool(self, snapshot: Snapshot) -> concurrent.futures.ProcessPoolExecutor | None:
+        """The worker processes for this snapshot's report, or None to build it in a thread."""
+        workers = self.settings.workers
+        if workers == 0 or (workers is None and tensor_count(snapshot) < self.settings.process_tensors):
+            return None
+        if self.pool is None:
+            import multiprocessing
+
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                workers or auto_workers(), mp_context=multiprocessing.get_context("spawn")
+            )
+        return self.pool
+
     async def _build(self, snapshot: Snapshot, seconds: float) -> Report:
-        """``build_report`` in a worker process (``workers``) or a thread of this one."""
+        """``build_report`` in a worker process (see ``ScanSettings.workers``) or a thread of this one."""
         options, check = self.settings.options, self.settings.check
-        if self.pool is not None:
+        pool = self._process_pool(snapshot)
+        if pool is not None:
             job = functools.partial(_build_report_job, snapshot, options, seconds, check)
-            return await asyncio.get_running_loop().run_in_executor(self.pool, job)
+            return await asyncio.get_running_loop().run_in_executor(pool, job)
         return await asyncio.to_thread(build_report, snapshot, options, seconds=seconds, check=check)
 
 

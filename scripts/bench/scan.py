@@ -15,8 +15,10 @@ client's GIL); the figures come from its request log: requests on both origins a
 Tools, each over the same list, ``--concurrency`` repos at a time:
 
 * ``hubmem``: :func:`hubmem.scan.scan_repos` (one shared HubClient: one connection pool, retries, global
-  pause on Retry-After), plain reports (``--no-check``); ``hubmem --check``: with the cross-check columns
-  (the Hub's safetensors summary comes with the revision request, no extra request); ``hubmem warm``: the
+  pause on Retry-After), plain reports (``--no-check``), the big snapshots' reports built in worker processes
+  (the default); ``hubmem --workers 0``: every report built in this process; ``hubmem --check``: with the
+  cross-check columns (the Hub's safetensors summary comes with the revision request, no extra request);
+  ``hubmem warm``: the
   same scan again with the on-disk header cache filled by a first pass: only revision resolutions remain.
 * ``hf-mem``: ``hf_mem.run.arun(repo, hf_token=..., experimental=True)`` (weights + KV cache, the closest to
   hubmem's report), one asyncio task per repo under a semaphore. hf-mem 0.5.6 hard-codes
@@ -164,6 +166,8 @@ def _serve(conn: Connection, fixtures: str, latency: float) -> None:
                     "hub_requests": sum(1 for e in entries if e.origin == "hub"),
                     "cdn_requests": sum(1 for e in entries if e.origin == "cdn"),
                     "bytes": sum(e.bytes_sent for e in entries),
+                    "hub_connections": len({e.peer for e in entries if e.origin == "hub"}),
+                    "cdn_connections": len({e.peer for e in entries if e.origin == "cdn"}),
                     "faults": dict(faults),
                 }
             )
@@ -218,7 +222,13 @@ def _err(exc: BaseException) -> str:
 
 
 async def run_hubmem(
-    ids: list[str], endpoint: str, concurrency: int, *, check: bool, cache_dir: Path | None
+    ids: list[str],
+    endpoint: str,
+    concurrency: int,
+    *,
+    check: bool,
+    cache_dir: Path | None,
+    workers: int | None = None,
 ) -> dict[str, RepoResult]:
     from hubmem.fetch.cache.store import HeaderCache
     from hubmem.scan.input import Target
@@ -234,7 +244,9 @@ async def run_hubmem(
         else:
             out[row.repo_id] = RepoResult(False, error=row.error.kind if row.error else "?")
 
-    settings = ScanSettings(endpoint=endpoint, token=READER_TOKEN, concurrency=concurrency, check=check)
+    settings = ScanSettings(
+        endpoint=endpoint, token=READER_TOKEN, concurrency=concurrency, check=check, workers=workers
+    )
     cache = HeaderCache(cache_dir) if cache_dir is not None else None
     await scan_repos([Target(r, "main") for r in ids], settings, write_row=write_row, cache=cache)
     return out
@@ -445,11 +457,14 @@ def main(argv: list[str] | None = None) -> int:
         ep, c = hub.endpoint, args.concurrency
         cache_dir = work / "header-cache"
 
-        def hubmem(check: bool = False, cache: Path | None = None) -> Callable[[], dict[str, RepoResult]]:
-            return lambda: asyncio.run(run_hubmem(ids, ep, c, check=check, cache_dir=cache))
+        def hubmem(
+            check: bool = False, cache: Path | None = None, workers: int | None = None
+        ) -> Callable[[], dict[str, RepoResult]]:
+            return lambda: asyncio.run(run_hubmem(ids, ep, c, check=check, cache_dir=cache, workers=workers))
 
         clean: dict[str, Callable[[], dict[str, RepoResult]]] = {
             "hubmem": hubmem(),
+            "hubmem --workers 0": hubmem(workers=0),
             "hubmem fetch only": lambda: asyncio.run(run_hubmem_fetch(ids, ep, c)),
             "hubmem fetch only, ranges": lambda: asyncio.run(run_hubmem_fetch(ids, ep, c, route=False)),
             "hubmem --check": hubmem(check=True),

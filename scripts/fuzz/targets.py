@@ -33,7 +33,7 @@ from hubmem.formats.gguf.header import GGUFHeader
 from hubmem.formats.gguf.parser import GGUFParser
 from hubmem.formats.gguf.record import header_from_record, header_record
 from hubmem.formats.json_reader import MAX_DEPTH, load_json
-from hubmem.formats.safetensors import Tensor, load_header, read_header_length
+from hubmem.formats.safetensors import SafetensorsHeader, Tensor, load_header, read_header_length
 from hubmem.pipeline import build_report
 from hubmem.render.text import render_report
 from hubmem.schema.options import Options
@@ -172,7 +172,7 @@ def cache_entry(folder: Path, raw: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(raw)
     got = commit.get_header("model.safetensors")
-    assert got is None or isinstance(got.header, dict)
+    assert got is None or isinstance(got.header, dict | SafetensorsHeader)
     if got is not None:  # what the fetch hands on: the report is built on the cached header
         report_on({"model_type": "llama"}, (got,), None)
     commit.get_file("model.safetensors")

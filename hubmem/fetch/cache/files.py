@@ -6,6 +6,9 @@ An entry file is one line of JSON naming what it holds, then the value as compac
     {"key": [endpoint, repo, sha, scope, path], "bytes": <length of the value>, "sha256": "<hex>"}\n
     {"kind": "header", ...}
 
+or, for a safetensors header stored as columns (:mod:`hubmem.fetch.cache.columns`), the value in the head
+(``"blob": {"kind": "header", ...}``) and the binary columns as the body, under the same checksum.
+
 The checksum covers the value's bytes exactly as written, so a torn, truncated or edited entry never
 parses into something else; the value is then read by the bounded JSON reader (depth, numbers, size) like
 any other JSON hubmem reads, and each kind of value is checked against its schema by the reader of that
@@ -62,11 +65,17 @@ MAX_ENTRY_BYTES = 4 * MAX_HEADER_LENGTH  # a header stored as text, escapes incl
 _MAX_HEAD_BYTES = 64 * 1024  # the first line: the key and the checksum
 
 
-def encode_entry(key: list[str], value: dict[str, Any]) -> bytes:
-    """The bytes of an entry (``ValueError`` / ``TypeError`` when ``value`` is not JSON)."""
-    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-    head = {"key": key, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
-    return json.dumps(head, separators=(",", ":")).encode("utf-8") + b"\n" + body
+def encode_entry(key: list[str], value: dict[str, Any], blob: bytes | None = None) -> bytes:
+    """The bytes of an entry (``ValueError`` / ``TypeError`` when ``value`` is not JSON). With ``blob``,
+    the body is ``blob`` (checksummed the same way) and ``value``, small, goes into the head."""
+    if blob is None:
+        body = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    else:
+        body = blob
+    head: dict[str, Any] = {"key": key, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+    if blob is not None:
+        head["blob"] = value
+    return json.dumps(head, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n" + body
 
 
 def decode_entry(data: bytes, key: list[str]) -> dict[str, Any]:
@@ -79,6 +88,11 @@ def decode_entry(data: bytes, key: list[str]) -> dict[str, Any]:
         raise ValueError("an entry of another key")
     if head.get("bytes") != len(body) or head.get("sha256") != hashlib.sha256(body).hexdigest():
         raise ValueError("the checksum does not match")
+    if "blob" in head:  # a binary body (the columns of a header): its value is in the head
+        value = head["blob"]
+        if not isinstance(value, dict):
+            raise ValueError("the value is not an object")
+        return {**value, "blob": body}
     value = load_json(body, max_bytes=MAX_ENTRY_BYTES, bom=False)
     if not isinstance(value, dict):
         raise ValueError("the value is not an object")

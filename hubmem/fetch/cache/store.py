@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubmem.errors import CorruptHeaderError
+from hubmem.fetch.cache.columns import stored_columns, stored_header
 from hubmem.fetch.cache.files import (
     FORMAT,
     MAX_ENTRY_BYTES,
@@ -51,7 +51,7 @@ from hubmem.fetch.cache.files import (
 from hubmem.fetch.ids import is_sha
 from hubmem.formats.gguf.record import header_from_record
 from hubmem.formats.json_reader import read_regular
-from hubmem.formats.safetensors import MAX_HEADER_LENGTH, SafetensorsHeader, header_from_rows
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH, SafetensorsHeader
 from hubmem.snapshot import WeightFile
 
 _REF = "\0ref\0"
@@ -157,12 +157,12 @@ class HeaderCache:
             self._fail(exc)
             return False
 
-    def put(self, key: list[str], value: dict[str, Any]) -> None:
-        """Store ``value`` under ``key`` (atomic rename; replaces an existing entry)."""
+    def put(self, key: list[str], value: dict[str, Any], blob: bytes | None = None) -> None:
+        """Store ``value`` (and a binary ``blob``) under ``key`` (atomic rename; replaces any entry)."""
         if self.broken is not None:
             return
         try:
-            data = encode_entry(key, value)
+            data = encode_entry(key, value, blob)
         except (TypeError, ValueError):
             self._count("errors")
             return
@@ -305,7 +305,7 @@ class CommitCache:
             and _is_int(n, 2, MAX_HEADER_LENGTH)
             and (size is None or _is_int(size, 8 + n, None))
         ):
-            header = value.get("header") if gguf else _stored_header(value, path)
+            header = value.get("header") if gguf else stored_header(value, path)
         if not isinstance(n, int) or not isinstance(header, dict | SafetensorsHeader):
             self.cache.discard(self._key(path))  # a miss: the fetch reads it again and overwrites it
             return None
@@ -323,11 +323,12 @@ class CommitCache:
     def put_header(self, f: WeightFile) -> None:
         """Keep ``f``'s header (safetensors JSON, or the GGUF header's record) under its path."""
         value: dict[str, Any] = {"kind": "header", "header_length": f.header_length, "size": f.size}
-        if isinstance(f.header, SafetensorsHeader):  # validated tensors as compact rows
-            value |= {"tensors": f.header.rows(), "metadata": f.header.metadata}
+        blob = None
+        if isinstance(f.header, SafetensorsHeader):
+            blob = stored_columns(f.header, value)
         else:
             value |= {"header": f.header, "format": f.format}
-        self.cache.put(self._key(f.path), value)
+        self.cache.put(self._key(f.path), value, blob)
 
     def is_complete(self, subfolder: str | None) -> bool:
         return self._value(_COMPLETE + (subfolder or ""), "complete") is not None
@@ -340,11 +341,3 @@ class CommitCache:
         the next fetch of ``revision`` skip its speculative reads)."""
         self.mark_complete(subfolder, paths)
         self.cache.remember_ref(self.endpoint, self.repo_id, revision, subfolder, self.sha, self.scope)
-
-
-def _stored_header(value: dict[str, Any], path: str) -> SafetensorsHeader | None:
-    """The safetensors header of a cache entry, validated as a file's header is; None if it is not one."""
-    try:
-        return header_from_rows(value.get("tensors"), value.get("metadata"), file=path)
-    except CorruptHeaderError:
-        return None

@@ -16,9 +16,7 @@ from typing import Any, Self
 import httpx
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_token
-from huggingface_hub.utils import build_hf_headers
 
-from hubmem._version import __version__
 from hubmem.errors import EntryNotFoundError, HubmemError, NetworkError, OfflineError, UnauthorizedError
 from hubmem.fetch.http.answers import (
     ENDPOINT_HINT,
@@ -28,7 +26,8 @@ from hubmem.fetch.http.answers import (
     one_line,
     redact,
 )
-from hubmem.fetch.http.pool import connection_pool
+from hubmem.fetch.http.pool import connection_pool, pool_size
+from hubmem.fetch.http.pool import user_agent as hub_user_agent
 from hubmem.fetch.http.ranges import read_header
 from hubmem.fetch.http.response import HubResponse, Reader, Redirect, final_response, read_redirect
 from hubmem.fetch.http.retry import RETRY_STATUSES, HubState, Pacer, Sleep, server_wait
@@ -103,11 +102,11 @@ class HubClient:
         self._pacer = Pacer(
             self.state, sleep or asyncio.sleep, clock or time.monotonic, (backoff_base, backoff_max)
         )
-        self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
-        hf_headers = build_hf_headers(
-            token=False, library_name="hubmem", library_version=__version__, user_agent=user_agent
-        )
-        self._headers = {k: v for k, v in hf_headers.items() if k != "authorization"}
+        # concurrency slots: as many as the pool has connections when the pool is this client's own (so no
+        # request waits inside httpcore's pool, and no origin sees more connections than slots)
+        slots = pool_size(max_concurrency) if client is None else max(1, max_concurrency)
+        self._semaphore = asyncio.Semaphore(slots)
+        self._headers = {"user-agent": hub_user_agent(user_agent)}  # no token: _authorize adds it per hop
         self._owns_client = client is None
         self._client = (
             client

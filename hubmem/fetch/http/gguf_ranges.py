@@ -29,6 +29,7 @@ from hubmem.formats.gguf.record import header_record
 from hubmem.snapshot import WeightFile
 
 GGUF_FIRST_READ = 8 << 20
+DRAIN_MAX = 32 << 10  # bytes of a 206 body past the header read and dropped to keep the connection
 
 
 class _Parse:
@@ -60,14 +61,30 @@ class _GGUFSpan(SpanRead):
     async def __call__(self, response: httpx.Response) -> bytes:
         skip = self._skip(response)
         parser = self.parse.start(response)
+        draining = False
         async for chunk in response.aiter_bytes():
+            if draining:
+                continue
             if skip:
                 dropped = min(skip, len(chunk))
                 chunk, skip = chunk[dropped:], skip - dropped
             parser.feed(chunk[: self.end - parser.received])
             if parser.done or parser.received >= self.end:
-                break
+                if not _short_rest(response):
+                    break
+                draining = True
         return b""
+
+
+def _short_rest(response: httpx.Response) -> bool:
+    """Whether what is left of a 206 body is at most :data:`DRAIN_MAX` bytes: it is then read and dropped,
+    so that the connection goes back to the pool; a longer rest, or a 200 (the whole file), closes it."""
+    length = int_or_none(response.headers.get("content-length"))
+    return (
+        response.status_code == 206
+        and length is not None
+        and length - response.num_bytes_downloaded <= DRAIN_MAX
+    )
 
 
 async def read_gguf_header(

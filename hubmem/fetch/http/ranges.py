@@ -4,7 +4,8 @@
 :func:`read_header` sends ``Range`` with ``Accept-Encoding: identity``, checks for 206 +
 ``Content-Range``, and streams the body: the u64 length is checked after the first 8 bytes
 (N > 25,000,000 is refused without reading further) and, when a server ignores ``Range`` (200), the
-stream is closed as soon as ``8 + N`` bytes are in, so weights are never downloaded.
+stream is closed as soon as ``8 + N`` bytes are in, so weights are never downloaded. A 206 body is read to
+its end (it is what was asked for), so the CDN connection stays alive for the next read.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ def range_headers(start: int, end: int) -> dict[str, str]:
     return {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
 
 
+def _stop(have: int, want: int, whole: bool) -> bool:
+    """Whether to stop reading a body once ``have`` bytes are in. A 206 body is the span asked for
+    (``whole``): it is read to its end, so that the connection goes back to the pool instead of being
+    closed with unread bytes; a 206 longer than that, or a 200 (Range ignored: the weights follow), is
+    cut off as soon as ``want`` bytes are in."""
+    return have > want if whole else have >= want
+
+
 class _FirstRead:
     """Reader of the first range read: at most ``first_bytes``, or ``8 + N`` when Range is ignored.
     ``total`` is the file size the answer tells (Content-Range total, Content-Length of a 200)."""
@@ -96,6 +105,7 @@ class _FirstRead:
 
     async def __call__(self, response: httpx.Response) -> bytes:
         limit = self._limit(response)
+        whole = response.status_code == 206
         buf = bytearray()
         n: int | None = None
         async for chunk in response.aiter_bytes():
@@ -103,7 +113,7 @@ class _FirstRead:
             if n is None and len(buf) >= 8:
                 n = read_header_length(bytes(buf[:8]), file=self.path)  # refuses N > 25,000,000 here
                 limit = 8 + n if limit is None else limit
-            if limit is not None and len(buf) >= limit:
+            if limit is not None and _stop(len(buf), limit, whole):
                 break
         return bytes(buf[:limit] if limit is not None else buf)
 
@@ -133,10 +143,11 @@ class SpanRead:
     async def __call__(self, response: httpx.Response) -> bytes:
         skip = self._skip(response)
         want = skip + self.end - self.start
+        whole = response.status_code == 206
         buf = bytearray()
         async for chunk in response.aiter_bytes():
             buf += chunk
-            if len(buf) >= want:
+            if _stop(len(buf), want, whole):
                 break
         return bytes(buf[skip:want])
 

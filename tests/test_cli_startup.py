@@ -1,0 +1,51 @@
+"""Start-up: ``hubmem --help`` and ``import hubmem`` import only what they need (the commands' modules, the
+pipeline, the HTTP client and huggingface_hub are imported on first use), and the help lists every command
+with its own one-line help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import hubmem
+from hubmem.cli.app import COMMANDS, main
+
+HEAVY = ("hubmem.pipeline", "hubmem.fetch.http.client", "huggingface_hub", "httpx", "rich", "pydantic")
+
+
+def _imported_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_the_help_table_matches_each_command(name: str) -> None:
+    command = main.get_command(click.Context(main), name)
+    assert command is not None and command.name == name
+    assert command.get_short_help_str(10_000) == COMMANDS[name][2]
+
+
+def test_help_lists_every_command() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == sorted(COMMANDS)
+
+
+def test_help_imports_nothing_heavy() -> None:
+    modules = _imported_after("from hubmem.cli.app import main\nmain(['--help'], standalone_mode=False)")
+    assert [m for m in HEAVY if m in modules] == []
+
+
+def test_import_hubmem_is_lazy_and_the_public_names_resolve() -> None:
+    modules = _imported_after("import hubmem")
+    assert [m for m in HEAVY if m in modules] == []
+    assert hubmem.analyze is hubmem.pipeline.analyze
+    assert "analyze" in dir(hubmem)
+    with pytest.raises(AttributeError):
+        _ = hubmem.not_a_public_name
