@@ -6,13 +6,12 @@ fetch (Hub, cache or local files) -> Snapshot -> parse -> estimate -> Report
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from hubmem._gc import cyclic_gc_paused
 from hubmem.errors import ConfigError
 from hubmem.estimate.advice import option_warnings
 from hubmem.estimate.checkpoint import (
@@ -147,20 +146,6 @@ def _engine_warnings(engine: EngineReport | None, fit: FitReport | None) -> list
     if fit is not None and fit.refusal is not None and fit.refusal not in out:
         out.append(fit.refusal)
     return out
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector around work that builds ~100k short-lived acyclic objects
-    (reference counting frees them): a 92k-tensor report spends a quarter of its CPU in collections
-    otherwise (scripts/BENCHMARKS.md). It runs again as before on exit."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def build_report(

@@ -22,13 +22,14 @@ LONG_FUNCTIONS_BEING_REWRITTEN: set[str] = set()  # TEMPORARY entries while a re
 LONG_MODULES_BEING_REWRITTEN: set[str] = set()  # TEMPORARY, as above
 
 # Which top-level parts of hubmem each part may import (README "Architecture"): the data flow, one way.
-_CORE = {"errors", "_version"}
+_CORE = {"errors", "_version", "_gc"}
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "_version": set(),
+    "_gc": set(),
     "schema": set(),
     "snapshot": {"formats"},  # the validated safetensors header it holds
-    "formats": {"errors"},
+    "formats": {"errors", "_gc"},
     "parse": {"errors", "formats", "schema"},
     "fetch": _CORE | {"formats", "snapshot"},
     "estimate": _CORE | {"formats", "schema", "snapshot"},

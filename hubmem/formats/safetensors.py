@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from hubmem._gc import cyclic_gc_paused
 from hubmem.errors import CorruptHeaderError
 from hubmem.formats.dtypes import DTYPE_BITS, canonical_dtype
 from hubmem.formats.json_reader import brief, load_json
@@ -96,7 +97,8 @@ class SafetensorsHeader:
 def load_header(raw: bytes, *, file: str = "", names: Iterable[str] = ()) -> SafetensorsHeader:
     """Decode and validate the ``N`` header bytes of one file (the file size is checked later, against
     :attr:`SafetensorsHeader.data_end`, by :func:`check_data_size`). ``names``: see :func:`parse_header`."""
-    return parse_header(decode_header(raw, file=file), file=file, names=names)
+    with cyclic_gc_paused():  # 100k entries, tensors and tuples, all acyclic: collections only cost time
+        return parse_header(decode_header(raw, file=file), file=file, names=names)
 
 
 def parse_header(header: dict[str, Any], *, file: str = "", names: Iterable[str] = ()) -> SafetensorsHeader:
