@@ -12,9 +12,10 @@ from hubmem.cli.options import build_options, cache_options, open_cache, report_
 from hubmem.cli.output import emit
 from hubmem.cli.target import endpoint_option, resolve_target
 from hubmem.errors import RepoNotFoundError
-from hubmem.pipeline import analyze_async, run_sync
+from hubmem.pipeline import analyze_async, analyze_source, run_sync
 from hubmem.render.safe import line
 from hubmem.schema.options import Options
+from hubmem.schema.report import Report
 
 DEMO_TOKEN = "hf_hubmem_fixture_reader"  # fixtures/tokens.json: a token that may read the gated fixtures
 
@@ -31,20 +32,10 @@ def report_cmd(repo: str, **kw: Any) -> None:
     """Report on one Hub repo, a local checkpoint folder or a .safetensors / .gguf file (the default
     command: `hubmem REPO`). REPO is org/name, org/name@revision, a Hub URL
     (https://huggingface.co/org/name, hf.co/org/name/tree/REV, .../blob/REV/file.gguf) or a path."""
-    from hubmem.pipeline import analyze_source
     from hubmem.render.check import print_check
 
     repo = resolve_target(repo, kw)
-    options = build_options(kw)
-    report = analyze_source(
-        repo,
-        options,
-        token=kw["token"],
-        endpoint=kw["endpoint"],
-        offline=kw["offline"],
-        cache=open_cache(kw),
-        check=kw["with_check"],
-    )
+    report = _analyze(repo, build_options(kw), kw, check=kw["with_check"])
     emit(report, kw)
     if report.check is not None and not kw["as_json"]:
         print_check(report)
@@ -64,20 +55,11 @@ def check_cmd(repo: str, **kw: Any) -> None:
     """Cross-check a repo's index, Hub summary, config.json, file sizes and name against its headers.
 
     Exit status: 0 no mismatch, 1 at least one mismatch (errors keep their own codes)."""
-    from hubmem.pipeline import analyze_source
     from hubmem.render.check import print_check
 
     repo = resolve_target(repo, kw)
     options = Options(revision=kw["revision"], subfolder=kw["subfolder"], gguf_file=kw.get("gguf_file"))
-    report = analyze_source(
-        repo,
-        options,
-        token=kw["token"],
-        endpoint=kw["endpoint"],
-        offline=kw["offline"],
-        cache=open_cache(kw),
-        check=True,
-    )
+    report = _analyze(repo, options, kw, check=True)
     assert report.check is not None
     if kw["as_json"]:
         click.echo(report.check.model_dump_json(indent=2))
@@ -111,3 +93,16 @@ def demo_cmd(repo: str, **kw: Any) -> None:
         err_console.print(line((demo, "dim")), soft_wrap=True)
         report = run_sync(lambda: analyze_async(repo, options, token=token, endpoint=hub.endpoint))
     emit(report, kw)
+
+
+def _analyze(repo: str, options: Options, kw: dict[str, Any], *, check: bool) -> Report:
+    """The report of ``report`` and ``check``: the source's options from the command line."""
+    return analyze_source(
+        repo,
+        options,
+        token=kw["token"],
+        endpoint=kw["endpoint"],
+        offline=kw["offline"],
+        cache=open_cache(kw),
+        check=check,
+    )
