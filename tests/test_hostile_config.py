@@ -241,3 +241,31 @@ async def test_mtp_requests_no_longer_take_every_build_slot(
         assert invalid_named(body["architecture"]["missing"], "num_nextn_predict_layers")
     status, _ = await get("/v1/models/hostile/c0?context=8")
     assert status == 200 and time.monotonic() - started < 30
+
+
+def test_config_sizes_past_2_64_parameters_leave_the_check_unavailable() -> None:
+    """Found by scripts/fuzz (seed 22): a Qwen3-VL vision tower with spatial_merge_size 2^32 gave a config
+    formula of ~1.8e45 parameters, which the check wrote into the report as an integer that scan --resume
+    cannot read back (over the bounded reader's 40 digits). Now the check is unavailable and says why."""
+    from hubmem.formats.json_reader import load_json
+    from hubmem.pipeline import build_report
+
+    config = {
+        "architectures": ["Qwen3VLForConditionalGeneration"],
+        "model_type": "qwen3_vl",
+        "text_config": {
+            "head_dim": 128, "hidden_size": 4096, "intermediate_size": 12288, "max_position_embeddings": 4096,
+            "model_type": "qwen3_vl_text", "num_attention_heads": 32, "num_hidden_layers": 36,
+            "num_key_value_heads": 8, "vocab_size": 151936, "dtype": "bfloat16",
+        },
+        "vision_config": {
+            "depth": 27, "hidden_size": 1152, "in_channels": 3, "intermediate_size": 4304, "num_heads": 16,
+            "num_position_embeddings": 2304, "out_hidden_size": 4096, "patch_size": 16,
+            "spatial_merge_size": 2**32, "temporal_patch_size": 2,
+        },
+    }  # fmt: skip
+    report = build_report(tiny_snapshot(config), check=True)
+    assert report.check is not None
+    item = next(i for i in report.check.items if i.name == "config_parameters")
+    assert item.status == "unavailable" and "not a real model" in (item.detail or "")
+    load_json(report.model_dump_json())  # reads back, as scan --resume reads a row
