@@ -73,3 +73,13 @@ def test_layers_without_attention_are_named(fake_hub: FakeHub, tmp_path: Path) -
     assert "layers: 23 x mamba2, 23 x moe (no attention), 6 x full" in text
     assert "moe: 23 layers, 0 B" in text
     assert "none" not in text
+
+
+def test_the_gpu_table_keeps_its_verdict_column_in_80_columns(fake_hub: FakeHub, tmp_path: Path) -> None:
+    """Piped (80 columns), the 1/2/4/8-GPU table once lost its verdict column to the wide headers, so a size
+    vLLM refuses showed only as '-'; now every row says its verdict, the refused one 'vLLM refuses'."""
+    lines = report(fake_hub, tmp_path, "Qwen/Qwen3-8B", "--gpu", "h100", "-tp", "3")
+    head = next(i for i, text in enumerate(lines) if text.startswith("GPUs"))
+    assert "verdict" in lines[head] and all(len(text) <= 80 for text in lines[head : head + 6])
+    rows = {text.split()[0]: text for text in lines[head + 1 : head + 6]}
+    assert "vLLM refuses" in rows["3"] and all("fits" in rows[n] for n in ("1", "2", "4", "8"))

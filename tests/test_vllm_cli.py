@@ -91,7 +91,7 @@ def test_refused_rows_are_marked_in_the_scenario_table(fake_hub: FakeHub, tmp_pa
     proc = run_cli(fake_hub, "google/gemma-3-1b-it", "--gpu", "l4", tmp=tmp_path)
     assert proc.returncode == 0, proc.stderr
     row8 = next(line for line in proc.stdout.splitlines() if line.strip().startswith("8 "))
-    assert "vLLM would refuse" in row8
+    assert "vLLM refuses" in row8
     data = json.loads(run_cli(fake_hub, "google/gemma-3-1b-it", "--gpu", "l4", "--json", tmp=tmp_path).stdout)
     refused = {s["gpus"]: s["refusal"] for s in data["fit_scenarios"]}
     heads = "Total number of attention heads (4) must be divisible by tensor parallel size (8)."

@@ -50,23 +50,34 @@ def _training_facts(fit: FitReport) -> list[str]:
     return facts
 
 
-def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> Table:
-    """The same verdict on 1, 2, 4 and 8 GPUs."""
+def _short_verdict(fit: FitReport) -> Text:
+    """The verdict in at most 12 characters, for the table's column."""
+    if fit.refusal is not None:
+        return line(("vLLM refuses", "bold red"))
+    return verdict(fit)
+
+
+def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> RenderableType:
+    """The same verdict on 1, 2, 4 and 8 GPUs (narrow enough for 80 columns: the batch and context the
+    maxima are for are said on the line above)."""
     with_context = any(sc.max_context is not None for sc in scenarios)
     with_batch = any(sc.max_batch is not None for sc in scenarios)
     st = Table(box=None, pad_edge=False, show_edge=False)
     st.add_column("GPUs", justify="right", no_wrap=True)
-    st.add_column("verdict")
-    st.add_column("needed / GPU", justify="right", no_wrap=True)
-    st.add_column("usable / GPU", justify="right", no_wrap=True)
+    st.add_column("verdict", no_wrap=True, min_width=12)
+    st.add_column("need/GPU", justify="right", no_wrap=True)
+    st.add_column("usable/GPU", justify="right", no_wrap=True)
+    said = []
     if with_context:
-        st.add_column(f"max context (batch {fit.batch})", justify="right", no_wrap=True)
+        st.add_column("max context", justify="right", no_wrap=True)
+        said.append(f"max context at batch {fit.batch}")
     if with_batch:
-        st.add_column(f"max batch ({exact(fit.context or 0)} tok)", justify="right", no_wrap=True)
+        st.add_column("max batch", justify="right", no_wrap=True)
+        said.append(f"max batch at {exact(fit.context or 0)} tokens")
     for sc in scenarios:
         row: list[object] = [
             sc.gpus,
-            verdict(sc),
+            _short_verdict(sc),
             human_bytes(sc.required_bytes),
             human_bytes(sc.usable_bytes),
         ]
@@ -75,7 +86,9 @@ def _scenario_table(fit: FitReport, scenarios: list[FitReport]) -> Table:
         if with_batch:
             row.append("-" if sc.max_batch is None else exact(sc.max_batch))
         st.add_row(*cells(*row))
-    return st
+    if not said:
+        return st
+    return Group(line(("; ".join(said), "dim")), st)
 
 
 def verdict_line(fit: FitReport, show_bytes: bool = False) -> Text:
