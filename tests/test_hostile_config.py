@@ -269,3 +269,7 @@ def test_config_sizes_past_2_64_parameters_leave_the_check_unavailable() -> None
     item = next(i for i in report.check.items if i.name == "config_parameters")
     assert item.status == "unavailable" and "not a real model" in (item.detail or "")
     load_json(report.model_dump_json())  # reads back, as scan --resume reads a row
+    config_only = build_report(Snapshot("org/x", "main", "a" * 40, "hub", config=config), check=True)
+    assert config_only.weights.source == "config" and config_only.weights.parameters == 0
+    assert any("not a real model" in note for note in config_only.weights.notes)
+    load_json(config_only.model_dump_json())

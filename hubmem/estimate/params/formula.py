@@ -146,6 +146,13 @@ def expected_parameters(arch: Architecture) -> ConfigParams:
     total = sum(ctx.counts.values())
     if total <= 0 or any(v < 0 for v in ctx.counts.values()):
         return ConfigParams(family=family, missing=[f"{family}: config dimensions give no parameters"])
+    if (
+        total + ctx.mtp >= 2**64
+    ):  # sizes at their limits (2^32 each): no checkpoint, and no JSON reads it back
+        why = (
+            f"{family}: config dimensions give about 2^{total.bit_length() - 1} parameters: not a real model"
+        )
+        return ConfigParams(family=family, missing=[why])
     return ConfigParams(
         family=family,
         total=total,
