@@ -114,10 +114,6 @@ def parse_header(header: dict[str, Any], *, file: str = "", names: Iterable[str]
         if name != "__metadata__":
             t = _well_formed(same.get(name, name), info, file, shapes)
             tensors.append(t if t is not None else _entry_tensor(name, info, where, file))
-    return _ordered(tensors, metadata, where)
-
-
-def _ordered(tensors: list[Tensor], metadata: Any, where: str) -> SafetensorsHeader:
     tensors.sort(key=_BY_OFFSET)
     _check_contiguous(tensors, where)
     return SafetensorsHeader(tensors, metadata)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from scripts import ROOT
 
@@ -60,16 +61,26 @@ def build_checkpoint(folder: Path) -> int:
     return tensors
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """(wall s, CPU s) of one child process, output discarded."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: exit {proc.returncode}: {proc.stderr.read().decode()[-400:]}")
-    return wall, usage.ru_utime + usage.ru_stime
+class Child(NamedTuple):
+    wall: float  # seconds
+    cpu: float  # user + system seconds
+    rss_mib: float  # peak resident set
+    stdout: str
+
+
+def run(cmd: list[str]) -> Child:
+    """One child process, its own rusage from ``wait4`` (not the parent's, not other children's)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)}: exit {proc.returncode}: {err.read().decode()[-400:]}")
+        return Child(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,17 +101,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{tensors:,} tensors, load {os.getloadavg()[0]:.1f}", flush=True)
         for cmd in commands.values():  # warm the page cache and the .pyc files
             run(cmd)
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        times: dict[str, list[Child]] = {name: [] for name in commands}
         for _ in range(args.runs):
             for name, cmd in commands.items():
                 times[name].append(run(cmd))
     print(f"{'command':<34}{'CPU min':>9}{'CPU med':>9}{'wall min':>10}{'wall med':>10}")
     for name, rows in times.items():
-        cpu, wall = [c for _, c in rows], [w for w, _ in rows]
+        cpu, wall = [r.cpu for r in rows], [r.wall for r in rows]
         print(f"{name:<34}{min(cpu):9.3f}{statistics.median(cpu):9.3f}{min(wall):10.3f}"
               f"{statistics.median(wall):10.3f}")  # fmt: skip
-    floor = min(c for _, c in times["floor: json.loads + sum offsets"])
-    whole = min(c for _, c in times["hubmem DIR --json"])
+    floor = min(r.cpu for r in times["floor: json.loads + sum offsets"])
+    whole = min(r.cpu for r in times["hubmem DIR --json"])
     print(f"hubmem DIR --json / floor (CPU, min of runs): {whole / floor:.2f}x")
     print(f"load {os.getloadavg()[0]:.1f}")
     return 0
