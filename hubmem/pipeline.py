@@ -255,7 +255,7 @@ async def analyze_async(
     """Analyze one Hub repo. Pass ``client`` to share one connection pool across many calls,
     ``cache`` to read headers at an already-seen commit from disk, ``check=True`` for the
     cross-checks (the fetch then also asks the Hub for its safetensors summary and file sizes)."""
-    from hubmem.fetch.http.client import HubClient  # httpx and huggingface_hub: not for local reports
+    from hubmem.fetch.http.client import HubClient  # httpx2 and huggingface_hub: not for local reports
     from hubmem.fetch.hub import fetch_snapshot
 
     options = options or Options()

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import hubmem
 from hubmem.cli.app import COMMANDS, main
 
-HEAVY = ("hubmem.pipeline", "hubmem.fetch.http.client", "huggingface_hub", "httpx", "rich", "pydantic")
+HEAVY = ("hubmem.pipeline", "hubmem.fetch.http.client", "huggingface_hub", "httpx2", "rich", "pydantic")
 
 
 def _imported_after(code: str) -> set[str]:

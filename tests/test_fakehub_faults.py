@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.utils import parse_ratelimit_headers
@@ -41,7 +41,7 @@ def hub(module_hub: FakeHub) -> Iterator[FakeHub]:
 
 def test_429_injection_per_bucket(hub: FakeHub) -> None:
     hub.set_faults(rate_limit_every=2, rate_limit_buckets=("api",), rate_limit_reset=7)
-    with httpx.Client() as c:
+    with httpx2.Client() as c:
         statuses = [c.get(f"{hub.endpoint}/api/models/{TINY}").status_code for _ in range(4)]
         resolves = [c.head(hub.url(TINY, "config.json")).status_code for _ in range(3)]
         c.get(f"{hub.endpoint}/api/models/{TINY}")
@@ -64,7 +64,7 @@ def test_huggingface_hub_reports_the_rate_limit(hub: FakeHub) -> None:
 
 def test_every_nth_5xx_cycles_statuses(hub: FakeHub) -> None:
     hub.set_faults(error_every=2, error_statuses=(500, 502, 503), origins=("hub",))
-    with httpx.Client() as c:
+    with httpx2.Client() as c:
         got = [c.get(f"{hub.endpoint}/api/models/{TINY}").status_code for _ in range(6)]
     assert got == [200, 500, 200, 502, 200, 503]
     assert hub.log.count(fault="502") == 1
@@ -85,9 +85,9 @@ def test_probabilistic_faults_are_deterministic_with_a_seed(fixtures: Path) -> N
 
 def test_dropped_connection(hub: FakeHub) -> None:
     hub.inject("drop", match="/resolve/")
-    with httpx.Client() as c, pytest.raises(httpx.RemoteProtocolError):
+    with httpx2.Client() as c, pytest.raises(httpx2.RemoteProtocolError):
         c.get(hub.url(TINY, "config.json"))
-    with httpx.Client() as c:
+    with httpx2.Client() as c:
         assert c.get(hub.url(TINY, "config.json"), follow_redirects=True).status_code == 200  # one-shot
     first = hub.log.entries[0]
     assert (first.status, first.fault, first.bytes_sent) == (0, "drop", 0)
@@ -96,7 +96,7 @@ def test_dropped_connection(hub: FakeHub) -> None:
 def test_cdn_faults_and_slow_bodies(hub: FakeHub) -> None:
     real = save(tiny_tensors(), metadata={"format": "pt"})
     hub.set_faults(slow_body_delay=0.02, slow_body_chunk=64, origins=("cdn",))
-    with httpx.Client(follow_redirects=True) as c:
+    with httpx2.Client(follow_redirects=True) as c:
         t0 = time.monotonic()
         r = c.get(hub.url(TINY, "model.safetensors"))
         slow = time.monotonic() - t0
@@ -113,8 +113,8 @@ def test_cdn_faults_and_slow_bodies(hub: FakeHub) -> None:
 def test_truncated_body_and_scripted_slow_body(hub: FakeHub) -> None:
     real = save(tiny_tensors(), metadata={"format": "pt"})
     hub.inject("truncate", origin="cdn")
-    with httpx.Client(follow_redirects=True) as c:
-        with pytest.raises(httpx.RemoteProtocolError):  # fewer bytes than Content-Length
+    with httpx2.Client(follow_redirects=True) as c:
+        with pytest.raises(httpx2.RemoteProtocolError):  # fewer bytes than Content-Length
             c.get(hub.url(TINY, "model.safetensors"))
         hub.inject("slow", origin="cdn")  # default 50 ms between 16 KiB chunks: one chunk here
         t0 = time.monotonic()
@@ -127,7 +127,7 @@ def test_truncated_body_and_scripted_slow_body(hub: FakeHub) -> None:
 
 def test_latency_on_both_origins(hub: FakeHub) -> None:
     hub.latency = 0.05
-    with httpx.Client(follow_redirects=True) as c:
+    with httpx2.Client(follow_redirects=True) as c:
         t0 = time.monotonic()
         c.get(hub.url(BIG, "model.safetensors"), headers={"Range": "bytes=0-7"})
         elapsed = time.monotonic() - t0
@@ -139,14 +139,14 @@ def test_latency_on_both_origins(hub: FakeHub) -> None:
 
 def test_fault_match_restricts_faults(hub: FakeHub) -> None:
     hub.set_faults(error_every=1, match=r"/tree/")
-    with httpx.Client() as c:
+    with httpx2.Client() as c:
         assert c.get(f"{hub.endpoint}/api/models/{SHARDED}").status_code == 200
         assert c.get(f"{hub.endpoint}/api/models/{SHARDED}/tree/main").status_code == 500
 
 
 def test_enforced_quota(fixtures: Path) -> None:
     config = FaultConfig(enforce_quota=True, quota={"api": 3, "resolvers": 100})
-    with run_in_thread(fixtures, faults=config) as hub, httpx.Client() as c:
+    with run_in_thread(fixtures, faults=config) as hub, httpx2.Client() as c:
         got = [c.get(f"{hub.endpoint}/api/models/{TINY}") for _ in range(4)]
     assert [r.status_code for r in got] == [200, 200, 200, 429]
     remaining = [parse_ratelimit_headers(r.headers).remaining for r in got]  # type: ignore[union-attr]
@@ -166,21 +166,21 @@ def test_cli_options_map_to_fault_config(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_threaded_runner_serves_and_stops(fixtures: Path) -> None:
     with run_in_thread(fixtures, regular_redirect="never") as hub:
         endpoint = hub.endpoint
-        assert httpx.get(hub.url(TINY, "config.json")).status_code == 200
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(endpoint + "/api/whoami-v2", timeout=2)
+        assert httpx2.get(hub.url(TINY, "config.json")).status_code == 200
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(endpoint + "/api/whoami-v2", timeout=2)
 
 
 def test_conftest_factory_fixture(make_fake_hub: Callable[..., FakeHub], fixtures: Path) -> None:
     hub = make_fake_hub(fixtures, tree_page_size=1)
-    with httpx.Client() as c:
+    with httpx2.Client() as c:
         r = c.get(f"{hub.endpoint}/api/models/{SHARDED}/tree/main")
     assert len(r.json()) == 1 and 'rel="next"' in r.headers["Link"]
 
 
 async def test_fake_hub_fixture_from_async_code(fake_hub: FakeHub) -> None:
     """The default fixture serves the repository's fixtures/ (possibly still being built)."""
-    async with httpx.AsyncClient() as c:
+    async with httpx2.AsyncClient() as c:
         r = await c.get(f"{fake_hub.endpoint}/api/models/hubmem-test/not-a-fixture")
         await asyncio.sleep(0)
     assert r.status_code == 401 and r.headers["X-Error-Code"] == "RepoNotFound"

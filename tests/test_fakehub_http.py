@@ -6,7 +6,7 @@ import struct
 from collections.abc import Iterator
 from urllib.parse import quote
 
-import httpx
+import httpx2
 import pytest
 from huggingface_hub.utils import parse_ratelimit_headers
 from safetensors.numpy import save
@@ -50,12 +50,12 @@ def hub(module_hub: FakeHub) -> Iterator[FakeHub]:
 
 
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as c:
+def client() -> Iterator[httpx2.Client]:
+    with httpx2.Client(timeout=10) as c:
         yield c
 
 
-def assert_error(r: httpx.Response, status: int, code: str | None) -> None:
+def assert_error(r: httpx2.Response, status: int, code: str | None) -> None:
     assert r.status_code == status, r.text
     assert r.headers.get("X-Error-Code") == code
     assert r.headers["X-Request-Id"].startswith("Root=1-")
@@ -67,25 +67,25 @@ def assert_error(r: httpx.Response, status: int, code: str | None) -> None:
 
 
 @pytest.mark.parametrize("repo", [PRIVATE, "hubmem-test/does-not-exist"])
-def test_missing_or_private_repo(hub: FakeHub, client: httpx.Client, repo: str) -> None:
+def test_missing_or_private_repo(hub: FakeHub, client: httpx2.Client, repo: str) -> None:
     for url in (f"{hub.endpoint}/api/models/{repo}", hub.url(repo, "config.json")):
         assert_error(client.get(url), 401, "RepoNotFound")  # anonymous: 401
         assert_error(client.get(url, headers=NOGATE), 404, "RepoNotFound")  # authenticated: 404
 
 
-def test_private_repo_with_access(hub: FakeHub, client: httpx.Client) -> None:
+def test_private_repo_with_access(hub: FakeHub, client: httpx2.Client) -> None:
     r = client.get(f"{hub.endpoint}/api/models/{PRIVATE}", headers=READER)
     assert r.status_code == 200 and r.json()["private"] is True
 
 
-def test_invalid_token_is_401_without_repo_not_found(hub: FakeHub, client: httpx.Client) -> None:
+def test_invalid_token_is_401_without_repo_not_found(hub: FakeHub, client: httpx2.Client) -> None:
     for url in (f"{hub.endpoint}/api/models/{TINY}", hub.url(TINY, "config.json")):
         r = client.get(url, headers=BAD)
         assert_error(r, 401, None)
         assert r.headers["X-Error-Message"] == "Invalid credentials in Authorization header"
 
 
-def test_gated_repo_resolve_only(hub: FakeHub, client: httpx.Client) -> None:
+def test_gated_repo_resolve_only(hub: FakeHub, client: httpx2.Client) -> None:
     url = hub.url(GATED, "config.json")
     assert_error(client.get(url), 401, "GatedRepo")
     assert_error(client.head(url, headers=NOGATE), 403, "GatedRepo")
@@ -101,14 +101,14 @@ def test_gated_repo_resolve_only(hub: FakeHub, client: httpx.Client) -> None:
     )
 
 
-def test_disabled_repo(hub: FakeHub, client: httpx.Client) -> None:
+def test_disabled_repo(hub: FakeHub, client: httpx2.Client) -> None:
     for url in (f"{hub.endpoint}/api/models/{DISABLED}", hub.url(DISABLED, "config.json")):
         r = client.get(url, headers=READER)
         assert r.status_code == 403
         assert r.headers["X-Error-Message"] == "Access to this resource is disabled."
 
 
-def test_bad_revision_and_missing_entry(hub: FakeHub, client: httpx.Client) -> None:
+def test_bad_revision_and_missing_entry(hub: FakeHub, client: httpx2.Client) -> None:
     assert_error(client.get(f"{hub.endpoint}/api/models/{TINY}/revision/nope"), 404, "RevisionNotFound")
     assert_error(client.head(hub.url(TINY, "config.json", revision="nope")), 404, "RevisionNotFound")
     r = client.head(hub.url(TINY, "missing.json"))
@@ -122,7 +122,7 @@ def test_bad_revision_and_missing_entry(hub: FakeHub, client: httpx.Client) -> N
 # -- revisions ---------------------------------------------------------------------------------------
 
 
-def test_pr_revision_must_be_one_encoded_segment(hub: FakeHub, client: httpx.Client) -> None:
+def test_pr_revision_must_be_one_encoded_segment(hub: FakeHub, client: httpx2.Client) -> None:
     ok = client.get(f"{hub.endpoint}/api/models/{TINY}/revision/refs%2Fpr%2F1")
     assert ok.status_code == 200 and ok.json()["sha"] == SHA_PR
     assert_error(client.get(f"{hub.endpoint}/api/models/{TINY}/revision/refs/pr/1"), 404, "RevisionNotFound")
@@ -132,7 +132,7 @@ def test_pr_revision_must_be_one_encoded_segment(hub: FakeHub, client: httpx.Cli
         assert r.status_code == 302 and r.headers["X-Repo-Commit"] == sha
 
 
-def test_refs_endpoint(hub: FakeHub, client: httpx.Client) -> None:
+def test_refs_endpoint(hub: FakeHub, client: httpx2.Client) -> None:
     body = client.get(f"{hub.endpoint}/api/models/{TINY}/refs", params={"include_prs": 1}).json()
     assert body["branches"] == [{"name": "main", "ref": "refs/heads/main", "targetCommit": SHA_MAIN}]
     assert body["tags"] == [{"name": "v1.0", "ref": "refs/tags/v1.0", "targetCommit": SHA_MAIN}]
@@ -143,7 +143,7 @@ def test_refs_endpoint(hub: FakeHub, client: httpx.Client) -> None:
 # -- resolve: redirects, HEAD, Range -----------------------------------------------------------------
 
 
-def test_lfs_resolve_redirects_to_the_cdn(hub: FakeHub, client: httpx.Client) -> None:
+def test_lfs_resolve_redirects_to_the_cdn(hub: FakeHub, client: httpx2.Client) -> None:
     r = client.head(hub.url(BIG, "model.safetensors"))
     assert r.status_code == 302
     loc = r.headers["Location"]
@@ -157,7 +157,7 @@ def test_lfs_resolve_redirects_to_the_cdn(hub: FakeHub, client: httpx.Client) ->
     assert get.text == f"Found. Redirecting to {get.headers['Location']}"
 
 
-def test_cdn_range_semantics(hub: FakeHub, client: httpx.Client) -> None:
+def test_cdn_range_semantics(hub: FakeHub, client: httpx2.Client) -> None:
     real = save(tiny_tensors(), metadata={"format": "pt"})
     loc = client.head(hub.url(TINY, "model.safetensors")).headers["Location"]
     r = client.get(loc, headers={"Range": "bytes=0-100000"})  # end clamped to the size
@@ -176,7 +176,7 @@ def test_cdn_range_semantics(hub: FakeHub, client: httpx.Client) -> None:
     assert "X-Repo-Commit" not in r.headers and "X-Linked-Size" not in r.headers
 
 
-def test_cdn_serves_the_end_of_a_3gib_file_without_materialising(hub: FakeHub, client: httpx.Client) -> None:
+def test_cdn_serves_the_end_of_a_3gib_file_without_materialising(hub: FakeHub, client: httpx2.Client) -> None:
     loc = client.head(hub.url(BIG, "model.safetensors")).headers["Location"]
     r = client.get(loc, headers={"Range": "bytes=-16"})
     assert r.status_code == 206 and r.content == bytes(16)
@@ -184,7 +184,7 @@ def test_cdn_serves_the_end_of_a_3gib_file_without_materialising(hub: FakeHub, c
     assert r.headers["Content-Range"] == f"bytes {total - 16}-{total - 1}/{total}"
 
 
-def test_cdn_rejects_authorization_and_logs_it(hub: FakeHub, client: httpx.Client) -> None:
+def test_cdn_rejects_authorization_and_logs_it(hub: FakeHub, client: httpx2.Client) -> None:
     loc = client.head(hub.url(TINY, "model.safetensors")).headers["Location"]
     r = client.get(loc, headers=READER)
     assert r.status_code == 400 and "Only one auth mechanism allowed" in r.text
@@ -198,13 +198,13 @@ def test_cdn_rejects_authorization_and_logs_it(hub: FakeHub, client: httpx.Clien
     assert [e.origin for e in hub.log] == ["hub", "cdn"] and hub.log.entries[0].auth
 
 
-def test_cdn_checks_the_signature(hub: FakeHub, client: httpx.Client) -> None:
+def test_cdn_checks_the_signature(hub: FakeHub, client: httpx2.Client) -> None:
     loc = client.head(hub.url(TINY, "model.safetensors")).headers["Location"]
     assert client.get(loc.replace("Signature=", "Signature=0")).status_code == 403
     assert client.get(loc.split("?")[0]).status_code == 403
 
 
-def test_regular_file_direct_or_via_resolve_cache(hub: FakeHub, client: httpx.Client) -> None:
+def test_regular_file_direct_or_via_resolve_cache(hub: FakeHub, client: httpx2.Client) -> None:
     config = client.get(hub.url(TINY, "config.json", revision="refs/pr/1"), follow_redirects=True)
     hub.options.regular_redirect = "never"
     direct = client.get(hub.url(TINY, "config.json", revision="refs/pr/1"))
@@ -224,7 +224,7 @@ def test_regular_file_direct_or_via_resolve_cache(hub: FakeHub, client: httpx.Cl
     )
 
 
-def test_raw_route_serves_the_lfs_pointer(hub: FakeHub, client: httpx.Client) -> None:
+def test_raw_route_serves_the_lfs_pointer(hub: FakeHub, client: httpx2.Client) -> None:
     r = client.get(f"{hub.endpoint}/{TINY}/raw/main/model.safetensors")
     assert r.status_code == 200 and r.text.startswith("version https://git-lfs.github.com/spec/v1\n")
 
@@ -232,7 +232,7 @@ def test_raw_route_serves_the_lfs_pointer(hub: FakeHub, client: httpx.Client) ->
 # -- API endpoints -----------------------------------------------------------------------------------
 
 
-def test_model_info_expand_both_spellings(hub: FakeHub, client: httpx.Client) -> None:
+def test_model_info_expand_both_spellings(hub: FakeHub, client: httpx2.Client) -> None:
     base = f"{hub.endpoint}/api/models/{TINY}"
     a = client.get(f"{base}?expand=safetensors&expand=sha").json()
     b = client.get(f"{base}?expand[]=safetensors&expand[]=sha").json()
@@ -260,7 +260,7 @@ def test_model_info_expand_both_spellings(hub: FakeHub, client: httpx.Client) ->
     )
 
 
-def test_paths_info_accepts_form_and_json(hub: FakeHub, client: httpx.Client) -> None:
+def test_paths_info_accepts_form_and_json(hub: FakeHub, client: httpx2.Client) -> None:
     url = f"{hub.endpoint}/api/models/{SHARDED}/paths-info/main"
     form = client.post(url, data={"paths": ["config.json", "sub", "missing.txt"], "expand": "false"}).json()
     js = client.post(url, json={"paths": ["config.json", "sub", "missing.txt"], "expand": False}).json()
@@ -271,7 +271,7 @@ def test_paths_info_accepts_form_and_json(hub: FakeHub, client: httpx.Client) ->
     assert client.post(url, json={}).status_code == 400
 
 
-def test_tree_pagination_with_link_header(hub: FakeHub, client: httpx.Client) -> None:
+def test_tree_pagination_with_link_header(hub: FakeHub, client: httpx2.Client) -> None:
     hub.options.tree_page_size = 3
     url: str | None = f"{hub.endpoint}/api/models/{SHARDED}/tree/main?recursive=true&expand=false"
     paths: list[str] = []
@@ -293,7 +293,7 @@ def test_tree_pagination_with_link_header(hub: FakeHub, client: httpx.Client) ->
     assert pages == -(-len(expected) // 3)
 
 
-def test_tree_entry_shapes(hub: FakeHub, client: httpx.Client) -> None:
+def test_tree_entry_shapes(hub: FakeHub, client: httpx2.Client) -> None:
     entries = client.get(f"{hub.endpoint}/api/models/{SHARDED}/tree/main/sub%2Fdir").json()
     assert [e["path"] for e in entries] == ["sub/dir/a.txt", "sub/dir/b.txt"]
     assert entries == client.get(f"{hub.endpoint}/api/models/{SHARDED}/tree/main/sub/dir").json()
@@ -305,7 +305,7 @@ def test_tree_entry_shapes(hub: FakeHub, client: httpx.Client) -> None:
     assert top["z.txt"]["size"] == len(b"file z.txt\n") and "lfs" not in top["z.txt"]
 
 
-def test_safetensors_metadata_endpoint(hub: FakeHub, client: httpx.Client) -> None:
+def test_safetensors_metadata_endpoint(hub: FakeHub, client: httpx2.Client) -> None:
     body = client.get(
         f"{hub.endpoint}/api/models/{SHARDED}/safetensors-metadata/model.safetensors.index.json"
     ).json()
@@ -317,7 +317,7 @@ def test_safetensors_metadata_endpoint(hub: FakeHub, client: httpx.Client) -> No
     assert_error(r, 404, "EntryNotFound")
 
 
-def test_ordinary_responses_carry_ratelimit_with_remaining(hub: FakeHub, client: httpx.Client) -> None:
+def test_ordinary_responses_carry_ratelimit_with_remaining(hub: FakeHub, client: httpx2.Client) -> None:
     api = parse_ratelimit_headers(client.get(f"{hub.endpoint}/api/models/{TINY}").headers)
     res = parse_ratelimit_headers(client.head(hub.url(TINY, "model.safetensors")).headers)
     assert api is not None and api.resource_type == "api" and api.remaining > 0 and api.limit == 500
@@ -329,13 +329,13 @@ def test_ordinary_responses_carry_ratelimit_with_remaining(hub: FakeHub, client:
     )
 
 
-def test_other_repo_types_and_unknown_routes(hub: FakeHub, client: httpx.Client) -> None:
+def test_other_repo_types_and_unknown_routes(hub: FakeHub, client: httpx2.Client) -> None:
     assert_error(client.get(f"{hub.endpoint}/api/datasets/{TINY}"), 401, "RepoNotFound")
     assert client.get(f"{hub.endpoint}/{TINY}/blob/main/config.json").status_code == 404
     assert client.get(f"{hub.endpoint}/api/models/org%2Fname").status_code == 400
 
 
-def test_request_log_records_every_request(hub: FakeHub, client: httpx.Client) -> None:
+def test_request_log_records_every_request(hub: FakeHub, client: httpx2.Client) -> None:
     real = save(tiny_tensors(), metadata={"format": "pt"})
     client.get(hub.url(TINY, "model.safetensors"), headers={"Range": "bytes=0-99"}, follow_redirects=True)
     client.head(hub.url(TINY, "model.safetensors"))

@@ -1,4 +1,5 @@
-"""HubClient: retries, pauses, auth across origins, range reads of safetensors headers (respx-mocked)."""
+"""HubClient: retries, pauses, auth across origins, range reads of safetensors headers (mocked routes,
+support.mockhttp)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import huggingface_hub
 import numpy as np
 import pytest
-import respx
 from huggingface_hub import constants as hf_constants
 
 from hubmem.errors import CorruptHeaderError, NetworkError, OfflineError, RateLimitedError
@@ -31,6 +31,7 @@ from support.minihub import (
     st_bytes,
     tensors,
 )
+from support.mockhttp import Router, mock_http
 
 URL = f"{ENDPOINT}/api/models/org/x/revision/main"
 
@@ -41,8 +42,8 @@ def ft() -> FakeTime:
 
 
 @pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as r:
+def router() -> Iterator[Router]:
+    with mock_http() as r:
         yield r
 
 
@@ -54,9 +55,7 @@ def client(ft: FakeTime, **kw: object) -> HubClient:
 # -- configuration ---------------------------------------------------------------------------------------
 
 
-async def test_defaults_come_from_huggingface_hub(
-    monkeypatch: pytest.MonkeyPatch, router: respx.MockRouter
-) -> None:
+async def test_defaults_come_from_huggingface_hub(monkeypatch: pytest.MonkeyPatch, router: Router) -> None:
     monkeypatch.setattr(hf_constants, "ENDPOINT", "https://mirror.test")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", False)
     import hubmem.fetch.http.client as mod
@@ -75,7 +74,7 @@ async def test_defaults_come_from_huggingface_hub(
 
 
 async def test_offline_mode_raises_without_connecting(
-    monkeypatch: pytest.MonkeyPatch, router: respx.MockRouter, ft: FakeTime
+    monkeypatch: pytest.MonkeyPatch, router: Router, ft: FakeTime
 ) -> None:
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     route = router.get(URL).respond(200, json={})
@@ -85,9 +84,9 @@ async def test_offline_mode_raises_without_connecting(
     assert route.call_count == 0
 
 
-async def test_injected_async_client_is_used_and_not_closed(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_injected_async_client_is_used_and_not_closed(router: Router, ft: FakeTime) -> None:
     route = router.get(URL).respond(200, json={"ok": 1})
-    async with httpx.AsyncClient() as raw:
+    async with httpx2.AsyncClient(transport=router.transport) as raw:
         async with HubClient(endpoint=ENDPOINT, token=False, client=raw) as hub:
             data, _ = await hub.get_json(URL)
         assert data == {"ok": 1}
@@ -98,11 +97,11 @@ async def test_injected_async_client_is_used_and_not_closed(router: respx.MockRo
 async def test_transport_injection() -> None:
     seen: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         seen.append(str(request.url))
-        return httpx.Response(200, json={"via": "transport"})
+        return httpx2.Response(200, json={"via": "transport"})
 
-    async with HubClient(endpoint=ENDPOINT, token=False, transport=httpx.MockTransport(handler)) as hub:
+    async with HubClient(endpoint=ENDPOINT, token=False, transport=httpx2.MockTransport(handler)) as hub:
         data, _ = await hub.get_json(URL)
     assert data == {"via": "transport"} and seen == [URL]
 
@@ -110,11 +109,11 @@ async def test_transport_injection() -> None:
 # -- retries ---------------------------------------------------------------------------------------------
 
 
-async def test_429_with_retry_after_then_success(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_429_with_retry_after_then_success(router: Router, ft: FakeTime) -> None:
     route = router.get(URL).mock(
         side_effect=[
-            httpx.Response(429, headers={"retry-after": "7"}),
-            httpx.Response(200, json={"sha": "x"}),
+            httpx2.Response(429, headers={"retry-after": "7"}),
+            httpx2.Response(200, json={"sha": "x"}),
         ]
     )
     async with client(ft) as hub:
@@ -124,17 +123,17 @@ async def test_429_with_retry_after_then_success(router: respx.MockRouter, ft: F
     assert ft.sleeps == [7.0]  # exactly what the server asked for, no backoff on top
 
 
-async def test_retry_after_as_http_date(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_retry_after_as_http_date(router: Router, ft: FakeTime) -> None:
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     router.get(URL).mock(
-        side_effect=[httpx.Response(503, headers={"retry-after": when}), httpx.Response(200, json={})]
+        side_effect=[httpx2.Response(503, headers={"retry-after": when}), httpx2.Response(200, json={})]
     )
     async with client(ft) as hub:
         await hub.get_json(URL)
     assert len(ft.sleeps) == 1 and 27 <= ft.sleeps[0] <= 31
 
 
-async def test_ratelimit_header_pauses_every_request_of_the_client(router: respx.MockRouter) -> None:
+async def test_ratelimit_header_pauses_every_request_of_the_client(router: Router) -> None:
     """A 429 with RateLimit r=0;t=5 pauses the whole client: a request started during the pause waits
     for it too. Time runs 1000x faster than real time (real sleeps, so concurrent waits overlap)."""
     t0 = time.monotonic()
@@ -150,18 +149,18 @@ async def test_ratelimit_header_pauses_every_request_of_the_client(router: respx
             started.append(asyncio.get_running_loop().create_task(hub.get_json(other)))
         await asyncio.sleep(seconds / 1000)
 
-    def record(url: str, response: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
-        def effect(request: httpx.Request) -> httpx.Response:
+    def record(url: str, response: httpx2.Response) -> Callable[[httpx2.Request], httpx2.Response]:
+        def effect(request: httpx2.Request) -> httpx2.Response:
             sent_at[url].append(clock())
-            return response if len(sent_at[url]) == 1 else httpx.Response(200, json={})
+            return response if len(sent_at[url]) == 1 else httpx2.Response(200, json={})
 
         return effect
 
-    limited = httpx.Response(
+    limited = httpx2.Response(
         429, headers={"ratelimit": '"api";r=0;t=5', "ratelimit-policy": '"fixed window";"api";q=500;w=300'}
     )
     router.get(URL).mock(side_effect=record(URL, limited))
-    router.get(other).mock(side_effect=record(other, httpx.Response(200, json={})))
+    router.get(other).mock(side_effect=record(other, httpx2.Response(200, json={})))
     hub = HubClient(endpoint=ENDPOINT, token=False, sleep=sleep, clock=clock)
     async with hub:
         await hub.get_json(URL)
@@ -171,9 +170,7 @@ async def test_ratelimit_header_pauses_every_request_of_the_client(router: respx
     assert len(sent_at[other]) == 1 and sent_at[other][0] - limited_at >= 6.0  # so did the other one
 
 
-async def test_ratelimit_header_with_remaining_quota_is_ignored(
-    router: respx.MockRouter, ft: FakeTime
-) -> None:
+async def test_ratelimit_header_with_remaining_quota_is_ignored(router: Router, ft: FakeTime) -> None:
     router.get(URL).respond(200, json={}, headers={"ratelimit": '"api";r=42;t=100'})
     async with client(ft) as hub:
         await hub.get_json(URL)
@@ -181,9 +178,9 @@ async def test_ratelimit_header_with_remaining_quota_is_ignored(
     assert ft.sleeps == []
 
 
-async def test_5xx_then_success_with_backoff(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_5xx_then_success_with_backoff(router: Router, ft: FakeTime) -> None:
     route = router.get(URL).mock(
-        side_effect=[httpx.Response(502), httpx.Response(500), httpx.Response(200, json={"ok": True})]
+        side_effect=[httpx2.Response(502), httpx2.Response(500), httpx2.Response(200, json={"ok": True})]
     )
     async with client(ft, backoff_base=1.0) as hub:
         data, _ = await hub.get_json(URL)
@@ -193,7 +190,7 @@ async def test_5xx_then_success_with_backoff(router: respx.MockRouter, ft: FakeT
 
 
 async def test_5xx_after_retries_is_a_network_error_with_the_hub_message(
-    router: respx.MockRouter, ft: FakeTime
+    router: Router, ft: FakeTime
 ) -> None:
     route = router.get(URL).respond(503, json={"error": "Service\nUnavailable, try later"})
     async with client(ft, max_retries=3) as hub:
@@ -204,9 +201,7 @@ async def test_5xx_after_retries_is_a_network_error_with_the_hub_message(
     assert not isinstance(info.value, RateLimitedError)
 
 
-async def test_429_after_retries_is_rate_limited_with_retry_after(
-    router: respx.MockRouter, ft: FakeTime
-) -> None:
+async def test_429_after_retries_is_rate_limited_with_retry_after(router: Router, ft: FakeTime) -> None:
     router.get(URL).respond(429, headers={"retry-after": "2"}, json={"error": "slow down"})
     async with client(ft, max_retries=2) as hub:
         with pytest.raises(RateLimitedError) as info:
@@ -215,7 +210,7 @@ async def test_429_after_retries_is_rate_limited_with_retry_after(
     assert ft.sleeps == [2.0, 2.0]
 
 
-async def test_wait_longer_than_max_wait_is_raised_at_once(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_wait_longer_than_max_wait_is_raised_at_once(router: Router, ft: FakeTime) -> None:
     route = router.get(URL).respond(429, headers={"ratelimit": '"api";r=0;t=299'})
     async with client(ft, max_wait=60) as hub:
         with pytest.raises(RateLimitedError) as info:
@@ -225,10 +220,10 @@ async def test_wait_longer_than_max_wait_is_raised_at_once(router: respx.MockRou
 
 
 @pytest.mark.parametrize(
-    ("exc", "words"), [(httpx.ReadTimeout, "timed out"), (httpx.ConnectError, "connection failed")]
+    ("exc", "words"), [(httpx2.ReadTimeout, "timed out"), (httpx2.ConnectError, "connection failed")]
 )
 async def test_timeouts_and_connection_errors_after_retries(
-    router: respx.MockRouter, ft: FakeTime, exc: type[Exception], words: str
+    router: Router, ft: FakeTime, exc: type[Exception], words: str
 ) -> None:
     route = router.get(URL).mock(side_effect=exc)
     async with client(ft, max_retries=2) as hub:
@@ -238,8 +233,8 @@ async def test_timeouts_and_connection_errors_after_retries(
     assert words in str(info.value) and "org/x" in str(info.value)
 
 
-async def test_timeout_then_success(router: respx.MockRouter, ft: FakeTime) -> None:
-    router.get(URL).mock(side_effect=[httpx.ConnectTimeout("slow"), httpx.Response(200, json={"ok": 1})])
+async def test_timeout_then_success(router: Router, ft: FakeTime) -> None:
+    router.get(URL).mock(side_effect=[httpx2.ConnectTimeout("slow"), httpx2.Response(200, json={"ok": 1})])
     async with client(ft) as hub:
         data, _ = await hub.get_json(URL)
     assert data == {"ok": 1}
@@ -248,7 +243,7 @@ async def test_timeout_then_success(router: respx.MockRouter, ft: FakeTime) -> N
 # -- auth across origins ---------------------------------------------------------------------------------
 
 
-async def test_token_is_not_sent_to_the_cdn(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_token_is_not_sent_to_the_cdn(router: Router, ft: FakeTime) -> None:
     hub = MiniHub()
     raw = st_bytes(tensors(2))
     hub.add("org/x", {"model.safetensors": raw})
@@ -266,9 +261,7 @@ async def test_token_is_not_sent_to_the_cdn(router: respx.MockRouter, ft: FakeTi
     assert cdn_call.headers["accept-encoding"] == "identity"
 
 
-async def test_token_dropped_on_scheme_change_and_kept_on_same_origin(
-    router: respx.MockRouter, ft: FakeTime
-) -> None:
+async def test_token_dropped_on_scheme_change_and_kept_on_same_origin(router: Router, ft: FakeTime) -> None:
     router.get("http://hub.test/a").respond(307, headers={"location": "/b?x=1"})
     router.get("http://hub.test/b").respond(302, headers={"location": "https://hub.test/c"})
     router.get("https://hub.test/c").respond(200, json={})
@@ -281,12 +274,12 @@ async def test_token_dropped_on_scheme_change_and_kept_on_same_origin(
 
 
 async def test_injected_client_default_authorization_never_leaves_the_hub(
-    router: respx.MockRouter, ft: FakeTime
+    router: Router, ft: FakeTime
 ) -> None:
     router.get(f"{ENDPOINT}/f").respond(302, headers={"location": f"{CDN}/blob"})
     cdn = router.get(f"{CDN}/blob").respond(200, json={})
     async with (
-        httpx.AsyncClient(headers={"Authorization": "Bearer leaked"}) as raw,
+        httpx2.AsyncClient(headers={"Authorization": "Bearer leaked"}, transport=router.transport) as raw,
         HubClient(endpoint=ENDPOINT, token=False, client=raw) as c,
     ):
         await c.get_json(f"{ENDPOINT}/f")
@@ -296,7 +289,7 @@ async def test_injected_client_default_authorization_never_leaves_the_hub(
 # -- header range reads ----------------------------------------------------------------------------------
 
 
-def serve_file(router: respx.MockRouter, raw: bytes, *, ignore_range: bool = False) -> MiniHub:
+def serve_file(router: Router, raw: bytes, *, ignore_range: bool = False) -> MiniHub:
     hub = MiniHub(ignore_range=ignore_range)
     hub.add("org/x", {"model.safetensors": raw})
     hub.install(router)
@@ -312,9 +305,7 @@ def check_tensors(raw: bytes, header: SafetensorsHeader | dict[str, Any], n: int
     assert {t.name: (t.shape, t.nbytes) for t in header.tensors} == expected_layout(raw)
 
 
-async def test_header_of_99995_bytes_needs_exactly_one_second_read(
-    router: respx.MockRouter, ft: FakeTime
-) -> None:
+async def test_header_of_99995_bytes_needs_exactly_one_second_read(router: Router, ft: FakeTime) -> None:
     raw = st_bytes(tensors(3), header_length=99_995)
     hub = serve_file(router, raw)
     async with client(ft) as c:
@@ -327,7 +318,7 @@ async def test_header_of_99995_bytes_needs_exactly_one_second_read(
 
 
 async def test_header_exactly_filling_the_first_read_needs_no_second_read(
-    router: respx.MockRouter, ft: FakeTime
+    router: Router, ft: FakeTime
 ) -> None:
     raw = st_bytes(tensors(3), header_length=100_000 - 8)
     hub = serve_file(router, raw)
@@ -339,9 +330,7 @@ async def test_header_exactly_filling_the_first_read_needs_no_second_read(
 
 
 @pytest.mark.parametrize("n", [99_993, 99_994, 99_999, 100_000, 100_001, 150_000])
-async def test_header_lengths_around_the_first_read_boundary(
-    router: respx.MockRouter, ft: FakeTime, n: int
-) -> None:
+async def test_header_lengths_around_the_first_read_boundary(router: Router, ft: FakeTime, n: int) -> None:
     raw = st_bytes(tensors(4), header_length=n)
     hub = serve_file(router, raw)
     async with client(ft) as c:
@@ -354,7 +343,7 @@ async def test_header_lengths_around_the_first_read_boundary(
     ]
 
 
-async def test_file_smaller_than_the_first_read(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_file_smaller_than_the_first_read(router: Router, ft: FakeTime) -> None:
     raw = st_bytes({"w": np.ones((2, 2), dtype=np.float16)})
     serve_file(router, raw)
     async with client(ft) as c:
@@ -363,7 +352,7 @@ async def test_file_smaller_than_the_first_read(router: respx.MockRouter, ft: Fa
     check_tensors(raw, read.header, read.header_length)
 
 
-async def test_range_ignored_stops_after_the_header(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_range_ignored_stops_after_the_header(router: Router, ft: FakeTime) -> None:
     big = {"w": np.zeros((512, 1024), dtype=np.float32)}  # 2 MiB of data behind a small header
     raw = st_bytes(big)
     hub = serve_file(router, raw, ignore_range=True)
@@ -378,15 +367,13 @@ async def test_range_ignored_stops_after_the_header(router: respx.MockRouter, ft
     assert len(hub.calls(host="cdn.test")) == 1
 
 
-async def test_range_ignored_on_the_second_read_skips_what_it_has(
-    router: respx.MockRouter, ft: FakeTime
-) -> None:
+async def test_range_ignored_on_the_second_read_skips_what_it_has(router: Router, ft: FakeTime) -> None:
     raw = st_bytes(tensors(2), header_length=5000)
     hub = serve_file(router, raw)
 
-    def fault(request: httpx.Request) -> httpx.Response | None:
+    def fault(request: httpx2.Request) -> httpx2.Response | None:
         if request.url.host == "cdn.test" and request.headers.get("range") != "bytes=0-999":
-            return httpx.Response(200, content=raw)  # second read: Range ignored
+            return httpx2.Response(200, content=raw)  # second read: Range ignored
         return None
 
     hub.fault = fault
@@ -396,7 +383,7 @@ async def test_range_ignored_on_the_second_read_skips_what_it_has(
     check_tensors(raw, read.header, 5000)
 
 
-async def test_header_over_25mb_is_refused_after_8_bytes(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_header_over_25mb_is_refused_after_8_bytes(router: Router, ft: FakeTime) -> None:
     raw = struct.pack("<Q", 25_000_001) + b"{" + b" " * 200_000
     hub = serve_file(router, raw, ignore_range=True)
     hub.chunk = 8
@@ -408,9 +395,7 @@ async def test_header_over_25mb_is_refused_after_8_bytes(router: respx.MockRoute
     assert len(hub.calls(host="cdn.test")) == 1
 
 
-async def test_header_over_25mb_with_ranges_makes_no_second_read(
-    router: respx.MockRouter, ft: FakeTime
-) -> None:
+async def test_header_over_25mb_with_ranges_makes_no_second_read(router: Router, ft: FakeTime) -> None:
     raw = struct.pack("<Q", 30_000_000) + b"{}" + b" " * 10
     hub = serve_file(router, raw)
     async with client(ft) as c:
@@ -428,7 +413,7 @@ async def test_header_over_25mb_with_ranges_makes_no_second_read(
         (b"", "empty"),
     ],
 )
-async def test_corrupt_headers(router: respx.MockRouter, ft: FakeTime, raw: bytes, words: str) -> None:
+async def test_corrupt_headers(router: Router, ft: FakeTime, raw: bytes, words: str) -> None:
     serve_file(router, raw)
     async with client(ft) as c:
         with pytest.raises(CorruptHeaderError) as info:
@@ -436,22 +421,22 @@ async def test_corrupt_headers(router: respx.MockRouter, ft: FakeTime, raw: byte
     assert words in str(info.value)
 
 
-async def test_stream_error_mid_body_is_retried(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_stream_error_mid_body_is_retried(router: Router, ft: FakeTime) -> None:
     raw = st_bytes(tensors(2))
     calls = 0
 
     async def broken() -> AsyncIterator[bytes]:
         yield raw[:4]
-        raise httpx.ReadError("connection reset")
+        raise httpx2.ReadError("connection reset")
 
-    def cdn(request: httpx.Request) -> httpx.Response:
+    def cdn(request: httpx2.Request) -> httpx2.Response:
         nonlocal calls
         calls += 1
         if calls == 1:
-            return httpx.Response(
+            return httpx2.Response(
                 206, headers={"content-range": f"bytes 0-{len(raw) - 1}/{len(raw)}"}, content=broken()
             )
-        return httpx.Response(
+        return httpx2.Response(
             206, headers={"content-range": f"bytes 0-{len(raw) - 1}/{len(raw)}"}, content=raw
         )
 
@@ -462,7 +447,7 @@ async def test_stream_error_mid_body_is_retried(router: respx.MockRouter, ft: Fa
     assert calls == 2 and read.header_length == header_length_of(raw)
 
 
-async def test_stats_count_requests_bytes_and_sequential_hops(router: respx.MockRouter, ft: FakeTime) -> None:
+async def test_stats_count_requests_bytes_and_sequential_hops(router: Router, ft: FakeTime) -> None:
     from hubmem.fetch.http.trace import Trace
 
     raw = st_bytes(tensors(2))
@@ -475,9 +460,7 @@ async def test_stats_count_requests_bytes_and_sequential_hops(router: respx.Mock
     assert trace.stats.bytes_received >= len(raw)
 
 
-async def test_shared_state_pauses_every_client_that_shares_it(
-    router: respx.MockRouter, ft: FakeTime
-) -> None:
+async def test_shared_state_pauses_every_client_that_shares_it(router: Router, ft: FakeTime) -> None:
     from hubmem.fetch.http.retry import HubState
 
     state = HubState()
@@ -485,7 +468,7 @@ async def test_shared_state_pauses_every_client_that_shares_it(
     second = client(ft, state=state)
     alone = client(ft)
     router.get(URL).mock(
-        side_effect=[httpx.Response(429, headers={"retry-after": "9"}), httpx.Response(200, json={})]
+        side_effect=[httpx2.Response(429, headers={"retry-after": "9"}), httpx2.Response(200, json={})]
     )
     async with first, second, alone:
         await first.get_json(URL)  # sleeps 9 inside (the shared pause), then succeeds

@@ -5,9 +5,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from hubmem.errors import (
     CorruptHeaderError,
@@ -38,6 +37,7 @@ from support.minihub import (
     st_bytes,
     tensors,
 )
+from support.mockhttp import mock_http
 
 SHA = "a" * 40
 
@@ -45,7 +45,7 @@ SHA = "a" * 40
 @pytest.fixture
 def hub() -> Iterator[MiniHub]:
     h = MiniHub()
-    with respx.mock(assert_all_called=False) as router:
+    with mock_http() as router:
         h.install(router)
         h.add("org/ok", {"config.json": config_bytes(), "model.safetensors": st_bytes(tensors(2))}, sha=SHA)
         h.add(
@@ -190,8 +190,8 @@ async def test_header_longer_than_25mb_refused_after_8_bytes(hub: MiniHub, ft: F
 
 
 async def test_network_errors_after_retries(hub: MiniHub, ft: FakeTime) -> None:
-    def fault(request: httpx.Request) -> httpx.Response | None:
-        raise httpx.ConnectError("connection refused")
+    def fault(request: httpx2.Request) -> httpx2.Response | None:
+        raise httpx2.ConnectError("connection refused")
 
     hub.fault = fault
     with pytest.raises(NetworkError) as info:
@@ -201,8 +201,8 @@ async def test_network_errors_after_retries(hub: MiniHub, ft: FakeTime) -> None:
 
 
 async def test_timeouts_after_retries(hub: MiniHub, ft: FakeTime) -> None:
-    def fault(request: httpx.Request) -> httpx.Response | None:
-        raise httpx.ReadTimeout("read timed out")
+    def fault(request: httpx2.Request) -> httpx2.Response | None:
+        raise httpx2.ReadTimeout("read timed out")
 
     hub.fault = fault
     with pytest.raises(NetworkError) as info:
@@ -213,12 +213,12 @@ async def test_timeouts_after_retries(hub: MiniHub, ft: FakeTime) -> None:
 async def test_429_then_success_during_a_fetch(hub: MiniHub, ft: FakeTime) -> None:
     sent = 0
 
-    def fault(request: httpx.Request) -> httpx.Response | None:
+    def fault(request: httpx2.Request) -> httpx2.Response | None:
         nonlocal sent
         if "/revision/" in request.url.path:
             sent += 1
             if sent == 1:
-                return httpx.Response(429, headers={"retry-after": "3"}, json={"error": "rate limited"})
+                return httpx2.Response(429, headers={"retry-after": "3"}, json={"error": "rate limited"})
         return None
 
     hub.fault = fault
@@ -231,10 +231,10 @@ async def test_429_then_success_during_a_fetch(hub: MiniHub, ft: FakeTime) -> No
 async def test_5xx_then_success_during_a_fetch(hub: MiniHub, ft: FakeTime) -> None:
     seen: set[str] = set()
 
-    def fault(request: httpx.Request) -> httpx.Response | None:
+    def fault(request: httpx2.Request) -> httpx2.Response | None:
         if request.url.host == "cdn.test" and "cdn" not in seen:
             seen.add("cdn")
-            return httpx.Response(502, text="Bad Gateway")
+            return httpx2.Response(502, text="Bad Gateway")
         return None
 
     hub.fault = fault
@@ -243,7 +243,7 @@ async def test_5xx_then_success_during_a_fetch(hub: MiniHub, ft: FakeTime) -> No
 
 
 async def test_rate_limited_after_retries(hub: MiniHub, ft: FakeTime) -> None:
-    hub.fault = lambda request: httpx.Response(
+    hub.fault = lambda request: httpx2.Response(
         429, headers={"ratelimit": '"api";r=0;t=4'}, json={"error": "You have exceeded the rate limit"}
     )
     with pytest.raises(RateLimitedError) as info:

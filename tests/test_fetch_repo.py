@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import respx
 
 from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
@@ -29,6 +28,7 @@ from support.minihub import (
     st_bytes,
     tensors,
 )
+from support.mockhttp import mock_http
 
 SHA = "a" * 40
 NEW = "b" * 40
@@ -38,7 +38,7 @@ PR = "c" * 40
 @pytest.fixture
 def hub() -> Iterator[MiniHub]:
     h = MiniHub()
-    with respx.mock(assert_all_called=False) as router:
+    with mock_http() as router:
         h.install(router)
         yield h
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from hubmem.errors import NetworkError
@@ -153,15 +153,15 @@ def test_a_dns_failure_fails_fast(tmp_path: Path) -> None:
 async def test_a_dns_failure_is_not_retried() -> None:
     attempts = 0
 
-    def unresolvable(request: httpx.Request) -> httpx.Response:
+    def unresolvable(request: httpx2.Request) -> httpx2.Response:
         nonlocal attempts
         attempts += 1
         try:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         except socket.gaierror as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
+            raise httpx2.ConnectError(str(exc), request=request) from exc
 
-    client = HubClient(endpoint="http://hub.test", token=False, transport=httpx.MockTransport(unresolvable))
+    client = HubClient(endpoint="http://hub.test", token=False, transport=httpx2.MockTransport(unresolvable))
     async with client:
         with pytest.raises(NetworkError, match="host name not found"):
             await fetch_snapshot(client, "org/x", speculative=False)

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from hubmem.errors import CorruptHeaderError, NetworkError, RepoNotFoundError
 from hubmem.fakehub.fixtures.layout import RepoWriter, write_tokens
@@ -25,6 +24,7 @@ from hubmem.formats.safetensors import decode_header, parse_tensors
 from hubmem.pipeline import analyze_async
 
 from support.minihub import ENDPOINT, MiniHub, config_bytes, st_bytes, tensors
+from support.mockhttp import mock_http
 
 DEEP = b"[" * 1000 + b"]" * 1000  # about 1,000 levels in 2 KB, as in the issue
 CONFIG = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 8, "num_attention_heads": 2}
@@ -172,7 +172,7 @@ def test_the_fake_hub_answers_its_api_for_hostile_fixtures(hostile_hub: FakeHub,
         f"/api/models/hostile/{repo}",
         f"/api/models/hostile/{repo}/revision/main?expand=safetensors",
     ):
-        answer = httpx.get(hostile_hub.endpoint + path, timeout=10)
+        answer = httpx2.get(hostile_hub.endpoint + path, timeout=10)
         assert answer.status_code == 200, answer.text
         if "expand" in path:  # a header the Hub cannot parse gets no summary
             assert ("safetensors" in answer.json()) is (repo not in ("deep-header", "huge-int", "huge-shape"))
@@ -184,16 +184,16 @@ def test_the_fake_hub_answers_its_api_for_hostile_fixtures(hostile_hub: FakeHub,
 @pytest.fixture
 def mini() -> Iterator[MiniHub]:
     h = MiniHub()
-    with respx.mock(assert_all_called=False) as router:
+    with mock_http() as router:
         h.install(router)
         h.add("org/ok", {"config.json": config_bytes(), "model.safetensors": st_bytes(tensors(2))})
         yield h
 
 
 async def test_a_deep_revision_answer_is_a_network_error(mini: MiniHub) -> None:
-    def deep_info(request: httpx.Request) -> httpx.Response | None:
+    def deep_info(request: httpx2.Request) -> httpx2.Response | None:
         if "/revision/" in request.url.path:
-            return httpx.Response(200, content=b'{"sha": ' + DEEP + b"}")
+            return httpx2.Response(200, content=b'{"sha": ' + DEEP + b"}")
         return None
 
     mini.fault = deep_info
@@ -203,9 +203,9 @@ async def test_a_deep_revision_answer_is_a_network_error(mini: MiniHub) -> None:
 
 
 async def test_a_deep_hub_error_body_still_gives_the_typed_error(mini: MiniHub) -> None:
-    def deep_error(request: httpx.Request) -> httpx.Response | None:
+    def deep_error(request: httpx2.Request) -> httpx2.Response | None:
         if "/revision/" in request.url.path:
-            return httpx.Response(
+            return httpx2.Response(
                 404, headers={"x-error-code": "RepoNotFound"}, content=b'{"error": ' + DEEP + b"}"
             )
         return None

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
-import respx
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.utils import _detect_agent, build_hf_headers
 
@@ -20,6 +19,7 @@ from hubmem.fetch.http.client import HubClient
 from hubmem.fetch.hub import fetch_snapshot
 
 from support.minihub import ENDPOINT, sharded_files, tensors
+from support.mockhttp import mock_http
 
 SHA = "3" * 40
 CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4}
@@ -50,7 +50,7 @@ def test_build_hf_headers_would_look_up_the_agent_registry(registry_lookups: lis
 
 
 async def test_no_hidden_request_when_a_client_is_built_and_used(registry_lookups: list[str]) -> None:
-    with respx.mock(assert_all_called=False) as router:
+    with mock_http() as router:
         harnesses = router.get(f"{ENDPOINT}/api/agent-harnesses").respond(200, json=[])
         config = router.get(f"{ENDPOINT}/org/x/resolve/main/config.json").respond(200, json=CONFIG)
         other = router.route().respond(404)
@@ -77,7 +77,7 @@ def test_one_ssl_context_per_process_and_setting() -> None:
     assert pool.ssl_context(http2=True) is not pool.ssl_context(http2=False)
     for client in (a, b):
         transport = client._transport
-        assert isinstance(transport, httpx.AsyncHTTPTransport)
+        assert isinstance(transport, httpx2.AsyncHTTPTransport)
         assert transport._pool._ssl_context is pool.ssl_context(http2=client._transport._pool._http2)
 
 
@@ -86,10 +86,10 @@ def test_pool_is_bounded_whatever_the_concurrency() -> None:
     assert pool.pool_size(0) == 1
     assert pool.pool_size(512) == pool.MAX_POOL
     transport = pool.connection_pool(512, 5.0)._transport
-    assert isinstance(transport, httpx.AsyncHTTPTransport)
+    assert isinstance(transport, httpx2.AsyncHTTPTransport)
     assert transport._pool._max_connections == pool.MAX_POOL
     shared = pool.connection_pool(64, 5.0, isolated=True)._transport  # the service's: as it asked
-    assert isinstance(shared, httpx.AsyncHTTPTransport) and shared._pool._max_connections == 64
+    assert isinstance(shared, httpx2.AsyncHTTPTransport) and shared._pool._max_connections == 64
     assert HubClient(endpoint=ENDPOINT, max_concurrency=128)._semaphore._value == pool.MAX_POOL
 
 

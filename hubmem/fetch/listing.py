@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
+import httpx2
 
 from hubmem.errors import HubmemError
 from hubmem.fetch.http.client import HubClient
@@ -79,5 +79,5 @@ def next_link(response: HubResponse) -> str | None:
     for part in link.split(","):
         m = _LINK_NEXT.search(part)
         if m:
-            return str(httpx.URL(response.url).join(m.group(1)))
+            return str(httpx2.URL(response.url).join(m.group(1)))
     return None

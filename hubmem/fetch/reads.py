@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import httpx2
 from huggingface_hub import hf_hub_url
 
 from hubmem.errors import CorruptHeaderError, EntryNotFoundError
@@ -50,7 +50,7 @@ class CommitReads:
         cc = self.cache
         if cc is not None and (content := await asyncio.to_thread(cc.get_file, path)) is not None:
             trace.stats.cache_hits += 1
-            return HubResponse(self.url(path), 200, "OK (cache)", httpx.Headers(), content)
+            return HubResponse(self.url(path), 200, "OK (cache)", httpx2.Headers(), content)
         got = await self.spec.take_file(path, trace, self.sha)
         if got is None:
             got = await self.client.get(

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+import httpx2
 from pydantic import BaseModel
 
 from hubmem.errors import NotImplementedYetError
@@ -81,7 +81,7 @@ def is_public(hub_info: dict[str, Any] | None) -> bool | None:
 class HubBackend:
     """The real backend: the configured Hub, the caller's token (or none), the pipeline's code path.
 
-    One pooled httpx client is shared by every request (a cookie jar that stores nothing, so nothing
+    One pooled httpx2 client is shared by every request (a cookie jar that stores nothing, so nothing
     of one caller's exchange can reach another's); each analysis gets its own ``HubClient`` carrying
     only that caller's token, which ``HubClient`` sends to the endpoint's origin only.
     """
@@ -108,9 +108,9 @@ class HubBackend:
         # on disk, keyed by commit (and by token for gated / private repos): shared by service processes and
         # the CLI; every fetch still makes its revision request with the caller's token, which checks access
         self.cache = cache
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx2.AsyncClient | None = None
 
-    def _pool(self) -> httpx.AsyncClient:
+    def _pool(self) -> httpx2.AsyncClient:
         if self._http is None:
             self._http = connection_pool(self.max_connections, self.request_timeout, isolated=True)
         return self._http

@@ -328,7 +328,7 @@ def machine() -> str:
 
 def versions() -> dict[str, str]:
     out = {}
-    for dist in ("hubmem", "huggingface_hub", "hf-mem", "httpx", "httpx2", "aiohttp"):
+    for dist in ("hubmem", "huggingface_hub", "hf-mem", "httpx2", "aiohttp"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -534,7 +534,7 @@ Whole run: {elapsed_s} s.
 Fake Hub: `hubmem.fakehub.run_in_thread` (same process, own thread and event loop) over `fixtures/`,
 {latency_ms:.0f} ms injected latency per request on the Hub origin and {cdn_latency_ms:.0f} ms on the CDN
 origin; regular files answered `{regular_redirect}` (some straight, some with a 307 to
-`/api/resolve-cache`, as the real Hub does). Tools: hubmem {v_hubmem} (httpx {v_httpx});
+`/api/resolve-cache`, as the real Hub does). Tools: hubmem {v_hubmem} (httpx2 {v_httpx2});
 huggingface_hub {v_hf_hub} `HfApi(endpoint=..., token=...).get_safetensors_metadata(repo)`; hf-mem {v_hf_mem}
 `hf_mem.run.arun(repo, hf_token=...{hf_mem_mode})` (httpx2 {v_httpx2}). {runs} cold runs per tool and repo
 ({heavy_runs} for the CPU-bound repos with at least {heavy:,} tensors, marked n={heavy_runs};
@@ -606,7 +606,6 @@ def render(bench: Bench, findings: str) -> str:
         cdn_latency_ms=s["cdn_latency_ms"],
         regular_redirect=s["regular_redirect"],
         v_hubmem=v["hubmem"],
-        v_httpx=v["httpx"],
         v_hf_hub=v["huggingface_hub"],
         v_hf_mem=v["hf-mem"],
         v_httpx2=v["httpx2"],

@@ -13,7 +13,7 @@ response on both origins. Tools in the same run, alternating: hubmem (``fetch_sn
 peer addresses). Reported: wall time (median), client CPU (this process), requests, connections.
 
 ``cpu``: the client CPU of one request, latency 0: ``--requests`` range reads of a one-tensor header through
-the 302 (two exchanges each), 16 at a time, by hubmem's ``HubClient.read_header``, plain ``httpx`` and
+the 302 (two exchanges each), 16 at a time, by hubmem's ``HubClient.read_header`` (over httpx2) and plain
 ``httpx2`` (``AsyncClient(follow_redirects=True)`` + ``Range``). CPU seconds of this process / exchanges.
 """
 
@@ -188,7 +188,6 @@ async def _gather(n: int, one: Callable[[], Awaitable[object]], width: int = 16)
 
 
 def cpu_per_request(endpoint: str, n: int) -> dict[str, float]:
-    import httpx
     import httpx2
 
     from hubmem.fetch.http.client import HubClient
@@ -205,7 +204,7 @@ def cpu_per_request(endpoint: str, n: int) -> dict[str, float]:
             await _gather(n, lambda: client.get(url, headers=headers))
 
     cases: dict[str, Callable[[], Awaitable[None]]] = {
-        "hubmem": hubmem, "httpx": lambda: plain(httpx), "httpx2": lambda: plain(httpx2),
+        "hubmem": hubmem, "httpx2": lambda: plain(httpx2),
     }  # fmt: skip
     out: dict[str, float] = {}
     for name, case in cases.items():

@@ -1,4 +1,5 @@
-"""Support for the fetch tests: a small in-memory Hub served through respx, and safetensors builders.
+"""Support for the fetch tests: a small in-memory Hub (served through httpx2's MockTransport) and safetensors
+builders.
 
 The Hub here follows docs/hub-protocol.md: revision info with ``expand``, ``resolve`` with a
 302 to a CDN on another origin (``X-Repo-Commit``, ``X-Linked-Size`` on the 302), regular files served
@@ -16,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import httpx
+import httpx2
 import numpy as np
-import respx
 from safetensors.numpy import load, save
+
+from support.mockhttp import Router
 
 ENDPOINT = "https://hub.test"
 CDN = "https://cdn.test"
@@ -121,7 +123,7 @@ class MiniHub:
     chunk: int = 4096  # CDN body chunk size (for streamed answers)
     chunks_sent: int = 0
     tree_page: int = 1000
-    fault: Callable[[httpx.Request], httpx.Response | None] | None = None
+    fault: Callable[[httpx2.Request], httpx2.Response | None] | None = None
     clock: Callable[[], float] = lambda: 0.0
     cdn_gate: Any = None  # an async callable awaited by every CDN request (concurrency tests)
 
@@ -138,18 +140,20 @@ class MiniHub:
         self.repos[repo_id] = repo
         return repo
 
-    def install(self, router: respx.MockRouter) -> None:
-        router.route(host=httpx.URL(self.endpoint).host).mock(side_effect=self.hub)
-        router.route(host=httpx.URL(self.cdn).host).mock(side_effect=self.serve_cdn)
+    def install(self, router: Router) -> None:
+        router.route(host=httpx2.URL(self.endpoint).host).mock(side_effect=self.hub)
+        router.route(host=httpx2.URL(self.cdn).host).mock(side_effect=self.serve_cdn)
 
     # -- helpers
 
     def calls(self, host: str | None = None, contains: str = "") -> list[Seen]:
         return [
-            s for s in self.seen if (host is None or httpx.URL(s.url).host == host) and contains in s.raw_path
+            s
+            for s in self.seen
+            if (host is None or httpx2.URL(s.url).host == host) and contains in s.raw_path
         ]
 
-    def _record(self, request: httpx.Request) -> None:
+    def _record(self, request: httpx2.Request) -> None:
         self.seen.append(
             Seen(
                 request.method,
@@ -162,13 +166,13 @@ class MiniHub:
         )
 
     @staticmethod
-    def _error(status: int, code: str | None, message: str, **headers: str) -> httpx.Response:
+    def _error(status: int, code: str | None, message: str, **headers: str) -> httpx2.Response:
         h = {"x-error-message": message, "x-request-id": "req-123", **headers}
         if code:
             h["x-error-code"] = code
-        return httpx.Response(status, headers=h, json={"error": message})
+        return httpx2.Response(status, headers=h, json={"error": message})
 
-    def _token(self, request: httpx.Request) -> str | None:
+    def _token(self, request: httpx2.Request) -> str | None:
         auth = request.headers.get("authorization")
         return auth.split(" ", 1)[1] if auth and " " in auth else None
 
@@ -181,7 +185,7 @@ class MiniHub:
 
     # -- Hub origin
 
-    async def hub(self, request: httpx.Request) -> httpx.Response:
+    async def hub(self, request: httpx2.Request) -> httpx2.Response:
         self._record(request)
         if self.fault is not None:
             injected = self.fault(request)
@@ -197,7 +201,7 @@ class MiniHub:
             return self._resolve(request, f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]), token)
         return self._error(404, None, "Not Found")
 
-    def _repo_or_error(self, repo_id: str, token: str | None) -> Repo | httpx.Response:
+    def _repo_or_error(self, repo_id: str, token: str | None) -> Repo | httpx2.Response:
         repo = self.repos.get(repo_id)
         if repo is None or (repo.private and token != GOOD_TOKEN):
             if token is None:
@@ -207,10 +211,10 @@ class MiniHub:
             return self._error(403, None, "Access to this resource is disabled.")
         return repo
 
-    def _api(self, request: httpx.Request, rest: list[str], token: str | None) -> httpx.Response:
+    def _api(self, request: httpx2.Request, rest: list[str], token: str | None) -> httpx2.Response:
         repo_id = "/".join(rest[:2])
         repo = self._repo_or_error(repo_id, token)
-        if isinstance(repo, httpx.Response):
+        if isinstance(repo, httpx2.Response):
             return repo
         kind = rest[2] if len(rest) > 2 else ""
         if kind == "safetensors-metadata" and self.route:
@@ -228,8 +232,8 @@ class MiniHub:
         return handlers[kind](request, repo_id, repo, sha, rest[3])
 
     def _api_revision(
-        self, request: httpx.Request, repo_id: str, repo: Repo, sha: str, rev: str
-    ) -> httpx.Response:
+        self, request: httpx2.Request, repo_id: str, repo: Repo, sha: str, rev: str
+    ) -> httpx2.Response:
         query = parse_qs(request.url.query.decode())
         sha = repo.info_sha or sha
         files = repo.commits[sha]
@@ -249,11 +253,11 @@ class MiniHub:
                         key = {"float32": "F32", "float16": "F16", "int64": "I64"}[str(arr.dtype)]
                         params[key] = params.get(key, 0) + int(arr.size)
             body["safetensors"] = {"parameters": params, "total": sum(params.values())}
-        return httpx.Response(200, json=body)
+        return httpx2.Response(200, json=body)
 
     def _api_tree(
-        self, request: httpx.Request, repo_id: str, repo: Repo, sha: str, rev: str
-    ) -> httpx.Response:
+        self, request: httpx2.Request, repo_id: str, repo: Repo, sha: str, rev: str
+    ) -> httpx2.Response:
         query = parse_qs(request.url.query.decode())
         entries = [
             {"type": "file", "path": p, "size": len(b), "oid": "0"}
@@ -266,19 +270,19 @@ class MiniHub:
             nxt = f"{self.endpoint}/api/models/{repo_id}/tree/{rev}"
             nxt += f"?recursive=true&cursor={start + self.tree_page}"
             headers["link"] = f'<{nxt}>; rel="next"'
-        return httpx.Response(200, json=page, headers=headers)
+        return httpx2.Response(200, json=page, headers=headers)
 
     def _api_paths_info(
-        self, request: httpx.Request, repo_id: str, repo: Repo, sha: str, rev: str
-    ) -> httpx.Response:
+        self, request: httpx2.Request, repo_id: str, repo: Repo, sha: str, rev: str
+    ) -> httpx2.Response:
         form = parse_qs(request.content.decode())
         files = repo.commits[sha]
         out = [
             {"type": "file", "path": p, "size": len(files[p])} for p in form.get("paths", []) if p in files
         ]
-        return httpx.Response(200, json=out)
+        return httpx2.Response(200, json=out)
 
-    def _api_safetensors_metadata(self, repo: Repo, index_path: str) -> httpx.Response:
+    def _api_safetensors_metadata(self, repo: Repo, index_path: str) -> httpx2.Response:
         files = repo.commits[repo.refs["main"]]
         if index_path not in files:
             return self._error(404, "EntryNotFound", f"{index_path} does not exist on main")
@@ -289,16 +293,16 @@ class MiniHub:
             raw = files[base + shard]
             n = header_length_of(raw)
             headers_out[shard] = json.loads(raw[8 : 8 + n])
-        return httpx.Response(
+        return httpx2.Response(
             200,
             json={"index": {k: v for k, v in index.items() if k != "weight_map"}, "headers": headers_out},
         )
 
     def _resolve(
-        self, request: httpx.Request, repo_id: str, rev: str, path: str, token: str | None
-    ) -> httpx.Response:
+        self, request: httpx2.Request, repo_id: str, rev: str, path: str, token: str | None
+    ) -> httpx2.Response:
         repo = self._repo_or_error(repo_id, token)
-        if isinstance(repo, httpx.Response):
+        if isinstance(repo, httpx2.Response):
             return repo
         if repo.gated and token != GOOD_TOKEN:
             if token is None:
@@ -324,7 +328,7 @@ class MiniHub:
             )
         data = files[path]
         if path.endswith(".safetensors"):
-            return httpx.Response(
+            return httpx2.Response(
                 302,
                 headers={
                     "location": f"{self.cdn}/{repo_id}/{sha}/{path}?X-Amz-Signature=abc",
@@ -339,14 +343,14 @@ class MiniHub:
 
     # -- CDN origin
 
-    async def serve_cdn(self, request: httpx.Request) -> httpx.Response:
+    async def serve_cdn(self, request: httpx2.Request) -> httpx2.Response:
         self._record(request)
         if self.fault is not None:
             injected = self.fault(request)
             if injected is not None:
                 return injected
         if "authorization" in request.headers:
-            return httpx.Response(400, text="Only one auth mechanism allowed (token leaked to the CDN)")
+            return httpx2.Response(400, text="Only one auth mechanism allowed (token leaked to the CDN)")
         if self.cdn_gate is not None:
             await self.cdn_gate()
         parts = [unquote(p) for p in request.url.raw_path.decode().split("?")[0].split("/")[1:]]
@@ -354,20 +358,20 @@ class MiniHub:
         data = self.repos[repo_id].commits[sha][path]
         return self._ranged(request, data, {"etag": '"' + "f" * 64 + '"', "accept-ranges": "bytes"})
 
-    def _ranged(self, request: httpx.Request, data: bytes, headers: dict[str, str]) -> httpx.Response:
+    def _ranged(self, request: httpx2.Request, data: bytes, headers: dict[str, str]) -> httpx2.Response:
         rng = request.headers.get("range")
         if rng and not self.ignore_range:
             start_s, end_s = rng.removeprefix("bytes=").split("-")
             start = int(start_s)
             if start >= len(data):
-                return httpx.Response(416, headers={"content-range": f"bytes */{len(data)}"})
+                return httpx2.Response(416, headers={"content-range": f"bytes */{len(data)}"})
             end = min(int(end_s), len(data) - 1)
-            return httpx.Response(
+            return httpx2.Response(
                 206,
                 headers={**headers, "content-range": f"bytes {start}-{end}/{len(data)}"},
                 content=data[start : end + 1],
             )
-        return httpx.Response(
+        return httpx2.Response(
             200, headers={**headers, "content-length": str(len(data))}, content=self._stream(data)
         )
 

@@ -12,7 +12,7 @@ import re
 import socket
 from collections.abc import Mapping
 
-import httpx
+import httpx2
 
 from hubmem.errors import (
     DisabledRepoError,
@@ -134,7 +134,7 @@ def exchange_failed(
 ) -> NetworkError:
     """The error for timeouts / connection failures that outlasted the retries (or, for a host name that
     does not resolve, the first attempt)."""
-    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    kind = "timed out" if isinstance(exc, httpx2.TimeoutException) else "connection failed"
     hint = None
     if name_not_resolved(exc):
         kind, hint = "host name not found", ENDPOINT_HINT

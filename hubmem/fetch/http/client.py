@@ -1,4 +1,4 @@
-"""HubClient: one pooled ``httpx.AsyncClient`` for everything hubmem reads from the Hub, and the whole
+"""HubClient: one pooled ``httpx2.AsyncClient`` for everything hubmem reads from the Hub, and the whole
 HTTP protocol on it, in the class that holds its state: bounded concurrency, retries with backoff and
 server-requested pauses shared by every request (:mod:`~hubmem.fetch.http.retry`), redirects followed here
 with the token sent to the endpoint's origin only (so the 302 to the CDN arrives there without
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
-import httpx
+import httpx2
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_token
 
@@ -39,7 +39,7 @@ Origin = tuple[str, str, int | None]
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_RETRIED_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_RETRIED_ERRORS = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
 
 
 def _resolve_token(token: str | bool | None) -> str | None:
@@ -57,7 +57,7 @@ def _resolve_token(token: str | bool | None) -> str | None:
     return found
 
 
-def origin(url: httpx.URL) -> Origin:
+def origin(url: httpx2.URL) -> Origin:
     return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
 
 
@@ -76,10 +76,10 @@ class HubClient:
         *,
         endpoint: str | None = None,
         token: str | bool | None = None,
-        client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx2.AsyncClient | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         max_concurrency: int = 32,
-        timeout: float | httpx.Timeout = 10.0,
+        timeout: float | httpx2.Timeout = 10.0,
         max_retries: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
@@ -92,7 +92,7 @@ class HubClient:
         state: HubState | None = None,
     ) -> None:
         self.endpoint = (endpoint or hf_constants.ENDPOINT).rstrip("/")
-        self._endpoint_origin = origin(httpx.URL(self.endpoint))
+        self._endpoint_origin = origin(httpx2.URL(self.endpoint))
         self._token = _resolve_token(token)
         self.max_retries = max(0, max_retries)
         self.max_wait = max_wait
@@ -103,7 +103,7 @@ class HubClient:
             self.state, sleep or asyncio.sleep, clock or time.monotonic, (backoff_base, backoff_max)
         )
         # concurrency slots: as many as the pool has connections when the pool is this client's own (so no
-        # request waits inside httpcore's pool, and no origin sees more connections than slots)
+        # request waits inside httpcore2's pool, and no origin sees more connections than slots)
         slots = pool_size(max_concurrency) if client is None else max(1, max_concurrency)
         self._semaphore = asyncio.Semaphore(slots)
         self._headers = {"user-agent": hub_user_agent(user_agent)}  # no token: _authorize adds it per hop
@@ -182,7 +182,7 @@ class HubClient:
                 attempt += 1
                 await self._pacer.backoff(attempt)
                 continue
-            except httpx.HTTPError as exc:  # invalid URL, unsupported scheme, ...
+            except httpx2.HTTPError as exc:  # invalid URL, unsupported scheme, ...
                 text = f"{redact(url)}: {type(exc).__name__}: {redact(str(exc))}"
                 raise NetworkError(one_line(text), repo_id=repo_id, hint=ENDPOINT_HINT) from None
             if response.status not in RETRY_STATUSES:
@@ -208,7 +208,7 @@ class HubClient:
     ) -> HubResponse:
         """One exchange, following redirects hop by hop; returns the final response (errors included)."""
         redirects: list[Redirect] = []
-        current = httpx.URL(url)
+        current = httpx2.URL(url)
         for hop in range(MAX_REDIRECTS + 1):
             request = self._client.build_request(
                 method,
@@ -236,7 +236,7 @@ class HubClient:
                     self._count(trace, nbytes=response.num_bytes_downloaded)
         raise NetworkError(f"{redact(url)}: more than {MAX_REDIRECTS} redirects")
 
-    def _authorize(self, request: httpx.Request) -> None:
+    def _authorize(self, request: httpx2.Request) -> None:
         """Attach the token when the request goes to the endpoint's origin; strip credentials otherwise."""
         if self._token is not None and origin(request.url) == self._endpoint_origin:
             request.headers["authorization"] = f"Bearer {self._token}"

@@ -17,7 +17,7 @@ the last tensor info: no byte past the end of the tensor infos is consumed, and 
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from hubmem.errors import NetworkError
 from hubmem.fetch.http.ranges import Requester, SpanRead, first_read, parse_content_range, read_span
@@ -40,7 +40,7 @@ class _Parse:
         self.parser: GGUFParser | None = None
         self.size: int | None = None
 
-    def start(self, response: httpx.Response) -> GGUFParser:
+    def start(self, response: httpx2.Response) -> GGUFParser:
         if self.parser is None:
             if response.status_code == 206:
                 span = parse_content_range(response.headers.get("content-range"))
@@ -58,7 +58,7 @@ class _GGUFSpan(SpanRead):
         super().__init__(start, end, parse.path, repo_id)
         self.parse = parse
 
-    async def __call__(self, response: httpx.Response) -> bytes:
+    async def __call__(self, response: httpx2.Response) -> bytes:
         skip = self._skip(response)
         parser = self.parse.start(response)
         draining = False
@@ -76,7 +76,7 @@ class _GGUFSpan(SpanRead):
         return b""
 
 
-def _short_rest(response: httpx.Response) -> bool:
+def _short_rest(response: httpx2.Response) -> bool:
     """Whether what is left of a 206 body is at most :data:`DRAIN_MAX` bytes: it is then read and dropped,
     so that the connection goes back to the pool; a longer rest, or a 200 (the whole file), closes it."""
     length = int_or_none(response.headers.get("content-length"))

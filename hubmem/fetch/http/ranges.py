@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Protocol
 
-import httpx
+import httpx2
 
 from hubmem.errors import CorruptHeaderError, HubmemError, NetworkError
 from hubmem.fetch.http.response import HubResponse, Reader, int_or_none
@@ -84,7 +84,7 @@ class _FirstRead:
         self.first_bytes, self.path, self.repo_id = first_bytes, path, repo_id
         self.total: int | None = None
 
-    def _limit(self, response: httpx.Response) -> int | None:
+    def _limit(self, response: httpx2.Response) -> int | None:
         if response.status_code == 206:
             span = parse_content_range(response.headers.get("content-range"))
             if span is None or span[0] != 0:
@@ -103,7 +103,7 @@ class _FirstRead:
             f"{self.repo_id}: {self.path}: unexpected status {response.status_code} for a range read"
         )
 
-    async def __call__(self, response: httpx.Response) -> bytes:
+    async def __call__(self, response: httpx2.Response) -> bytes:
         limit = self._limit(response)
         whole = response.status_code == 206
         buf = bytearray()
@@ -124,7 +124,7 @@ class SpanRead:
     def __init__(self, start: int, end: int, path: str, repo_id: str | None) -> None:
         self.start, self.end, self.path, self.repo_id = start, end, path, repo_id
 
-    def _skip(self, response: httpx.Response) -> int:
+    def _skip(self, response: httpx2.Response) -> int:
         if response.status_code == 206:
             span = parse_content_range(response.headers.get("content-range"))
             if span is None or span[0] != self.start:
@@ -140,7 +140,7 @@ class SpanRead:
             f"{self.repo_id}: {self.path}: unexpected status {response.status_code} for a range read"
         )
 
-    async def __call__(self, response: httpx.Response) -> bytes:
+    async def __call__(self, response: httpx2.Response) -> bytes:
         skip = self._skip(response)
         want = skip + self.end - self.start
         whole = response.status_code == 206

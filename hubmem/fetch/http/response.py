@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 from huggingface_hub import constants as hf_constants
 
 from hubmem.errors import NetworkError
@@ -16,14 +16,14 @@ from hubmem.formats.json_reader import load_json
 ERROR_BODY_CAP = 1 << 20  # read at most 1 MiB of an error or redirect body
 JSON_BODY_CAP = 256 << 20  # an API answer larger than this is refused
 
-Reader = Callable[[httpx.Response], Awaitable[bytes]]  # reads the body of a final 2xx/3xx response
+Reader = Callable[[httpx2.Response], Awaitable[bytes]]  # reads the body of a final 2xx/3xx response
 
 
 @dataclass
 class Redirect:
     status: int
     url: str
-    headers: httpx.Headers
+    headers: httpx2.Headers
 
 
 @dataclass
@@ -33,7 +33,7 @@ class HubResponse:
     url: str
     status: int
     reason: str
-    headers: httpx.Headers
+    headers: httpx2.Headers
     content: bytes
     redirects: list[Redirect] = field(default_factory=list)
 
@@ -74,7 +74,7 @@ def int_or_none(value: str | None) -> int | None:
         return None
 
 
-async def read_capped(response: httpx.Response, cap: int, *, strict: bool) -> bytes:
+async def read_capped(response: httpx2.Response, cap: int, *, strict: bool) -> bytes:
     """The streamed body, at most ``cap`` bytes; ``strict`` raises instead of truncating."""
     buf = bytearray()
     async for chunk in response.aiter_bytes():
@@ -87,14 +87,14 @@ async def read_capped(response: httpx.Response, cap: int, *, strict: bool) -> by
     return bytes(buf)
 
 
-async def read_redirect(response: httpx.Response) -> Redirect:
+async def read_redirect(response: httpx2.Response) -> Redirect:
     """A redirect hop, its body read (capped) so that the connection can be reused."""
     await read_capped(response, ERROR_BODY_CAP, strict=False)
     return Redirect(response.status_code, str(response.url), response.headers)
 
 
 async def final_response(
-    response: httpx.Response, reader: Reader | None, redirects: list[Redirect]
+    response: httpx2.Response, reader: Reader | None, redirects: list[Redirect]
 ) -> HubResponse:
     """The final response of an exchange, its body read by ``reader`` (2xx/3xx) or capped."""
     status = response.status_code
