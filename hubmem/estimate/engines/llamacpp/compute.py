@@ -1,12 +1,15 @@
-"""llama.cpp's output buffer (exact) and compute buffer (a phase model) at load, on the CPU backend
-(ggml-org/llama.cpp @ 0c1e570).
+"""llama.cpp's output buffer (exact) and compute buffer at load, on the CPU backend (ggml-org/llama.cpp @
+0c1e570).
 
 Output buffer (``llama_context::output_reserve(n_seq_max)``, src/llama-context.cpp:2116-2172): the logits
 of ``n_seq_max`` rows, ``n_vocab x n_seq_max x 4`` bytes.
 
 Compute buffer (``sched_reserve``, src/llama-context.cpp:615-767): the high-water mark of ggml's best-fit
-allocator over the worst-case prompt graph (``n_ubatch`` tokens, a full cache). No closed form is exact; this
-model takes the largest of three phases, each the live tensors at that point (T = ``n_ubatch`` rounded up
+allocator over the worst-case prompt graph (``n_ubatch`` tokens, a full cache). For the architectures whose
+graph is ported (:mod:`hubmem.estimate.engines.llamacpp.graph`: llama, qwen3moe, deepseek2 MLA from GGUF)
+:func:`compute_buffer` simulates it: the graph llama.cpp builds, node for node, and ggml-alloc's allocator
+over it. For the others no closed form is exact; the phase model below takes the largest of three phases,
+each the live tensors at that point (T = ``n_ubatch`` rounded up
 to a multiple of ``n_seq_max``; all f32 unless said; e = ``n_embd``, q = ``n_head x n_embd_head_k``):
 
 * inputs, allocated first: token ids, positions, output ids (``12 T``), per cache the K (and with flash
@@ -25,7 +28,12 @@ the residual elsewhere is 1-3 blocks of ``[e, T]`` placed differently by the all
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from hubmem.estimate.engines.llamacpp.graph.fromarch import graph_spec
+from hubmem.estimate.engines.llamacpp.graph.simulate import graph_buffers
 from hubmem.estimate.engines.llamacpp.hparams import Hparams
+from hubmem.schema.architecture import Architecture
 from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
 
 _UNQUANTIZED = ("f32", "f16", "bf16")
@@ -81,3 +89,22 @@ def compute_phases(hp: Hparams, cp: LlamaCppSettings, caches: list[LlamaCppKVCac
     else:
         phases["feed-forward"] = small + 4 * t * (3 * ff + 3 * e)
     return phases
+
+
+def compute_buffer(
+    arch: Architecture,
+    hp: Hparams,
+    cp: LlamaCppSettings,
+    caches: list[LlamaCppKVCache],
+    meta: Mapping[str, object] | None = None,
+    probs_bias: bool = False,
+) -> tuple[int, dict[str, int], bool]:
+    """(the compute buffer, its candidates, whether it was simulated): the simulation's prompt and
+    token-generation graphs where the graph is ported, else the phase model's phases."""
+    spec = graph_spec(arch, hp, cp, caches, meta, probs_bias)
+    if spec is not None:
+        pp, tg = graph_buffers(spec)
+        phases = {"simulated prompt graph": pp, "simulated token-generation graph": tg}
+        return max(pp, tg), phases, True
+    phases = compute_phases(hp, cp, caches)
+    return max(phases.values()), phases, False

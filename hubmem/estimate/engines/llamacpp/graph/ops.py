@@ -28,7 +28,7 @@ def make(op: str, type_: str, ne: Ne, src: tuple[Tensor, ...] = (), view_of: Ten
     """A tensor with contiguous strides (``ggml_new_tensor_impl``); ``view_of`` makes it a view of that
     tensor's root."""
     r = _row(type_, ne[0])
-    nb = (_row(type_, 1) if ne[0] else 0, r, r * ne[1], r * ne[1] * ne[2])
+    nb = (_SIZES.get(type_, 0), r, r * ne[1], r * ne[1] * ne[2])  # nb[0]: the element size (0: a block type)
     root = None if view_of is None else view_of.view_src or view_of
     return Tensor(op, type_, ne, nb, r * ne[1] * ne[2] * ne[3], src, root)
 

@@ -33,7 +33,7 @@ def graph_buffer(s: GraphSpec) -> int:
     return reserve(g.nodes, g.leafs)
 
 
-def compute_buffer(s: GraphSpec) -> int:
-    """The compute buffer llama.cpp reserves: the prompt and the token-generation graphs' maximum."""
-    tg = replace(s, n_tokens=s.n_seqs, n_outputs=s.n_seqs)
-    return max(graph_buffer(s), graph_buffer(tg))
+def graph_buffers(s: GraphSpec) -> tuple[int, int]:
+    """The high-water marks of the prompt graph and of the token-generation graph (``n_seqs`` tokens and
+    outputs); llama.cpp's compute buffer is the larger."""
+    return graph_buffer(s), graph_buffer(replace(s, n_tokens=s.n_seqs, n_outputs=s.n_seqs))

@@ -1,0 +1,126 @@
+"""The graph a model would get in llama.cpp, from hubmem's architecture and llama.cpp's context: which
+builder (only architectures whose graph is ported, with the options the port follows; anything else is
+None and the view keeps its phase model) and the reserved batch (``sched_reserve`` /
+``graph_reserve``, src/llama-context.cpp @ 0c1e570)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from hubmem.estimate.engines.llamacpp.graph.spec import MLA, GraphSpec, MoE
+from hubmem.estimate.engines.llamacpp.hparams import Hparams
+from hubmem.schema.architecture import Architecture
+from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
+
+_UNQUANTIZED = ("f32", "f16", "bf16")
+_BUILDERS = {"llama": "llama", "qwen3moe": "qwen3moe", "qwen3_moe": "qwen3moe", "deepseek2": "deepseek2"}
+# llama_expert_gating_func_type (src/llama-hparams.h): 1 softmax, 2 sigmoid
+_GATING = {1: "softmax", 2: "sigmoid"}
+
+
+def _rot(type_: str, head: int) -> int:
+    """``llama_kv_cache``'s Hadamard rotation for a quantized cache whose head size is a multiple of 64
+    (src/llama-kv-cache.cpp:321-338, ``build_input_k_rot``): the largest power of two >= 64 dividing it."""
+    if type_ in _UNQUANTIZED or head % 64:
+        return 0
+    n = 64
+    while head % (n * 2) == 0:
+        n *= 2
+    return n
+
+
+def _deepseek_moe(arch: Architecture, meta: Mapping[str, object], probs_bias: bool) -> MoE | None:
+    """deepseek2.cpp ``load_arch_hparams``: the gating function (absent: softmax), weight norm and scale,
+    from the GGUF metadata; expert groups, attention temperature and MTP layers are not ported."""
+    pre = "deepseek2."
+    groups = meta.get(pre + "expert_group_count", 0)
+    if (isinstance(groups, int) and groups > 1) or meta.get(pre + "attention.temperature_scale"):
+        return None
+    if meta.get(pre + "nextn_predict_layers"):
+        return None
+    func = meta.get(pre + "expert_gating_func", 1)
+    gating = _GATING.get(func) if isinstance(func, int) else None
+    scale = meta.get(pre + "expert_weights_scale", 0.0)
+    if gating is None or not arch.num_experts or not isinstance(scale, (int, float)):
+        return None
+    return MoE(
+        arch.num_experts,
+        arch.experts_per_token or 0,
+        arch.moe_intermediate_size or 0,
+        gating=gating,
+        norm_w=bool(meta.get(pre + "expert_weights_norm", False)),
+        w_scale=float(scale),
+        probs_bias=probs_bias,
+        n_ff_shexp=(arch.moe_intermediate_size or 0) * (arch.shared_experts or 0),
+        n_dense_lead=arch.first_dense_layers or 0,
+    )
+
+
+def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool) -> GraphSpec | None:
+    """The model part of the spec, or None where no ported builder applies."""
+    builder = _BUILDERS.get(arch.model_type or "")
+    uniform = len(set(hp.head_k)) == 1 and len(set(hp.n_head_kv)) == 1 and len(set(hp.n_head)) == 1
+    if builder is None or not uniform or any(hp.is_recr) or any(hp.is_swa) or not hp.n_layer:
+        return None
+    moe, mla = None, None
+    if builder == "qwen3moe":
+        if not arch.num_experts or arch.shared_experts:
+            return None
+        moe = MoE(arch.num_experts, hp.n_expert_used, hp.n_ff_exp, norm_w=True)
+    elif builder == "deepseek2":
+        m = arch.mla
+        from_gguf = meta.get("general.architecture") == "deepseek2"
+        moe = _deepseek_moe(arch, meta, probs_bias) if from_gguf else None
+        if m is None or moe is None or not m.v_head_dim:
+            return None
+        head_k = (m.qk_nope_head_dim or 0) + m.qk_rope_head_dim
+        mla = MLA(m.kv_lora_rank, m.qk_rope_head_dim, head_k, m.v_head_dim, m.q_lora_rank or 0)
+    elif arch.num_experts or hp.head_k[0] != hp.head_v[0]:
+        return None
+    return GraphSpec(
+        builder,
+        hp.n_layer,
+        hp.n_embd,
+        hp.n_vocab,
+        hp.n_head[0],
+        hp.n_head_kv[0],
+        hp.head_k[0],
+        hp.head_v[0],
+        hp.n_ff,
+        tuple(hp.is_recr),
+        moe=moe,
+        mla=mla,
+    )
+
+
+def graph_spec(
+    arch: Architecture,
+    hp: Hparams,
+    cp: LlamaCppSettings,
+    caches: list[LlamaCppKVCache],
+    meta: Mapping[str, object] | None = None,
+    probs_bias: bool = False,
+) -> GraphSpec | None:
+    """The prompt graph ``sched_reserve`` reserves for this model and context, or None (not ported).
+    ``meta``: the GGUF metadata (DeepSeek-2's router settings live there); ``probs_bias``: the GGUF holds
+    ``exp_probs_b`` tensors."""
+    model = _shape(arch, hp, meta or {}, probs_bias)
+    if model is None or len(caches) != 1 or hp.missing:
+        return None
+    seqs = cp.n_seq_max
+    n_tokens = -(-min(cp.n_ctx, cp.n_ubatch) // seqs) * seqs
+    mla = model.mla is not None
+    return replace(
+        model,
+        n_tokens=n_tokens,
+        n_seqs=seqs,
+        n_outputs=min(n_tokens, cp.n_outputs_max),
+        n_kv=caches[0].cells,
+        n_stream=caches[0].streams,
+        n_embd_v_gqa_max=hp.n_embd_v_gqa_max,
+        flash=cp.flash_attn == "enabled",
+        type_k=cp.type_k,
+        type_v=cp.type_v,
+        rot=(0, 0) if mla else (_rot(cp.type_k, hp.head_k[0]), _rot(cp.type_v, hp.head_v[0])),
+    )
