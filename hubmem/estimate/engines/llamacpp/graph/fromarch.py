@@ -14,7 +14,13 @@ from hubmem.schema.architecture import Architecture
 from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
 
 _UNQUANTIZED = ("f32", "f16", "bf16")
-_BUILDERS = {"llama": "llama", "qwen3moe": "qwen3moe", "qwen3_moe": "qwen3moe", "deepseek2": "deepseek2"}
+_BUILDERS = {
+    "llama": "llama",
+    "qwen3moe": "qwen3moe",
+    "qwen3_moe": "qwen3moe",
+    "deepseek2": "deepseek2",
+    "lfm2": "lfm2",
+}
 # llama_expert_gating_func_type (src/llama-hparams.h): 1 softmax, 2 sigmoid
 _GATING = {1: "softmax", 2: "sigmoid"}
 
@@ -60,8 +66,11 @@ def _deepseek_moe(arch: Architecture, meta: Mapping[str, object], probs_bias: bo
 def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool) -> GraphSpec | None:
     """The model part of the spec, or None where no ported builder applies."""
     builder = _BUILDERS.get(arch.model_type or "")
-    uniform = len(set(hp.head_k)) == 1 and len(set(hp.n_head_kv)) == 1 and len(set(hp.n_head)) == 1
-    if builder is None or not uniform or any(hp.is_recr) or any(hp.is_swa) or not hp.n_layer:
+    attn = [il for il in range(hp.n_layer) if not hp.is_recr[il]]
+    uniform = all(len({v[il] for il in attn}) == 1 for v in (hp.head_k, hp.head_v, hp.n_head_kv, hp.n_head))
+    if builder is None or not attn or not uniform or any(hp.is_swa):
+        return None
+    if any(hp.is_recr) and (builder != "lfm2" or arch.short_conv is None):
         return None
     moe, mla = None, None
     if builder == "qwen3moe":
@@ -78,17 +87,19 @@ def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bi
         mla = MLA(m.kv_lora_rank, m.qk_rope_head_dim, head_k, m.v_head_dim, m.q_lora_rank or 0)
     elif arch.num_experts or hp.head_k[0] != hp.head_v[0]:
         return None
+    a = attn[0]
     return GraphSpec(
         builder,
         hp.n_layer,
         hp.n_embd,
         hp.n_vocab,
-        hp.n_head[0],
-        hp.n_head_kv[0],
-        hp.head_k[0],
-        hp.head_v[0],
+        hp.n_head[a],
+        hp.n_head_kv[a],
+        hp.head_k[a],
+        hp.head_v[a],
         hp.n_ff,
         tuple(hp.is_recr),
+        conv_kernel=arch.short_conv.conv_kernel if arch.short_conv else 0,
         moe=moe,
         mla=mla,
     )
@@ -113,6 +124,7 @@ def graph_spec(
     mla = model.mla is not None
     return replace(
         model,
+        rs_cells=max(1, seqs),  # llama_memory_recurrent: max(1, n_seq_max) cells
         n_tokens=n_tokens,
         n_seqs=seqs,
         n_outputs=min(n_tokens, cp.n_outputs_max),
@@ -122,5 +134,5 @@ def graph_spec(
         flash=cp.flash_attn == "enabled",
         type_k=cp.type_k,
         type_v=cp.type_v,
-        rot=(0, 0) if mla else (_rot(cp.type_k, hp.head_k[0]), _rot(cp.type_v, hp.head_v[0])),
+        rot=(0, 0) if mla else (_rot(cp.type_k, model.head_k), _rot(cp.type_v, model.head_v)),
     )

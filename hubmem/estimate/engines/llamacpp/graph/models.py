@@ -14,6 +14,7 @@ from collections.abc import Callable
 from hubmem.estimate.engines.llamacpp.graph.attention import AttnInputs, attn_inputs, attn_k, attn_kv
 from hubmem.estimate.engines.llamacpp.graph.ffn import ffn, moe_ffn
 from hubmem.estimate.engines.llamacpp.graph.ops import Ctx
+from hubmem.estimate.engines.llamacpp.graph.recurrent import RsInputs, shortconv
 from hubmem.estimate.engines.llamacpp.graph.spec import GraphSpec
 from hubmem.estimate.engines.llamacpp.graph.tensor import OUTPUT, Tensor
 
@@ -30,6 +31,7 @@ class Frame:
         c.expand(self.embd)  # ggml_build_forward_select: both alternatives in the graph
         c.expand(embd_in)
         self.pos = c.input("i32", t)
+        self.rs = RsInputs(c, s) if any(s.recurrent) else None
         self.attn: AttnInputs | None = attn_inputs(c, s) if not all(s.recurrent) else None
         self.out_ids = c.input("i32", s.n_outputs)
 
@@ -106,7 +108,29 @@ def transformer_layer(f: Frame, il: int, inp: Tensor) -> Tensor:
     return c.op("ADD", _ffn_part(f, il, c.rms_norm_w(ffn_inp)), ffn_inp)
 
 
+def lfm2_layer(f: Frame, il: int, inp: Tensor) -> Tensor:
+    """lfm2.cpp: a short-conv or an attention block (Q/K normed per head), (last layer: the output rows),
+    ``prev + cur``, then ``cur + ffn(norm(cur))``."""
+    c, s = f.c, f.s
+    cur = c.rms_norm_w(inp)
+    if s.recurrent[il]:
+        assert f.rs is not None
+        cur = shortconv(c, s, f.rs, cur)
+    else:
+        cur = _llama_attn(f, il, cur, True)
+    if il == s.n_layer - 1:
+        cur, inp = c.get_rows(cur, f.out_ids), c.get_rows(inp, f.out_ids)
+    cur = c.op("ADD", inp, cur)
+    return c.op("ADD", cur, ffn(c, c.rms_norm_w(cur), s.n_ff))
+
+
 Layer = Callable[[Frame, int, Tensor], Tensor]
+LAYERS: dict[str, Layer] = {
+    "llama": transformer_layer,
+    "qwen3moe": transformer_layer,
+    "deepseek2": transformer_layer,
+    "lfm2": lfm2_layer,
+}
 
 
 def head(f: Frame, cur: Tensor) -> None:

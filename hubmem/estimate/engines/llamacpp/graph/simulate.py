@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hubmem.estimate.engines.llamacpp.graph.alloc import reserve
-from hubmem.estimate.engines.llamacpp.graph.models import Frame, head, transformer_layer
+from hubmem.estimate.engines.llamacpp.graph.models import LAYERS, Frame, head
 from hubmem.estimate.engines.llamacpp.graph.ops import Ctx
 from hubmem.estimate.engines.llamacpp.graph.spec import GraphSpec
-
-ARCHS = ("llama", "qwen3moe", "deepseek2")
 
 
 def build_graph(s: GraphSpec) -> Ctx:
@@ -22,8 +20,9 @@ def build_graph(s: GraphSpec) -> Ctx:
     c = Ctx()
     f = Frame(c, s)
     cur = f.embd
+    layer = LAYERS[s.arch]
     for il in range(s.n_layer):
-        cur = transformer_layer(f, il, cur)
+        cur = layer(f, il, cur)
     head(f, cur)
     return c
 
