@@ -163,16 +163,35 @@ class _Gallocr:
                 self.free(parent, p)
 
 
-def reserve(nodes: list[Tensor], leafs: list[Tensor]) -> int:
+Snapshot = tuple[tuple[int, ...], tuple[int, ...], int, frozenset[tuple[int, int]]]
+
+
+def _snapshot(g: _Gallocr, tensors: dict[int, Tensor]) -> Snapshot:
+    """Everything the allocator's next steps depend on besides the graph: the free list, the high-water mark,
+    and where each live tensor sits."""
+    live = frozenset((st.offset, tensors[k].nbytes) for k, st in g.state.items() if st.allocated)
+    return tuple(g.alloc.offsets), tuple(g.alloc.sizes), g.alloc.max_size, live
+
+
+def reserve_traced(nodes: list[Tensor], leafs: list[Tensor], after: set[int]) -> tuple[int, list[Snapshot]]:
     """The compute buffer ``ggml_gallocr_reserve_n`` sizes for this graph (ggml-alloc.c:675-760, 767-885):
-    the allocator's high-water mark in bytes."""
+    the allocator's high-water mark in bytes, and its state after each node index in ``after``."""
     g = _Gallocr()
     for leaf in leafs:
         g.allocate(leaf)
     g.count(nodes)
-    for node in nodes:
+    tensors = {id(t): t for t in (*leafs, *nodes)} if after else {}
+    snaps = []
+    for i, node in enumerate(nodes):
         for parent in node.src:
             g.allocate(parent)
         g.allocate(node)
         g.release_parents(node)
-    return g.alloc.max_size
+        if i in after:
+            snaps.append(_snapshot(g, tensors))
+    return g.alloc.max_size, snaps
+
+
+def reserve(nodes: list[Tensor], leafs: list[Tensor]) -> int:
+    """The high-water mark alone (:func:`reserve_traced`)."""
+    return reserve_traced(nodes, leafs, set())[0]
