@@ -31,7 +31,7 @@ from support.paths import DATA, fixture_path, load_json
 
 GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
 MiB = 1 << 20
-SIMULATED = ("tiny-llama", "tiny-qwen3moe", "tiny-deepseek2", "tiny-lfm2")
+SIMULATED = ("tiny-llama", "tiny-qwen3moe", "tiny-deepseek2", "tiny-lfm2", "tiny-mamba")
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,7 @@ def signature(nodes: list[Tensor], leafs: list[Tensor]) -> tuple[list[Any], list
 
 
 RECORDED = [
+    ("mamba-f16", "tiny-mamba-f16.gguf"),
     ("llama-gqa-f16", "tiny-llama-gqa-f16.gguf"),
     ("qwen3moe-f16", "tiny-qwen3moe-f16.gguf"),
     ("deepseek2-mla-f16", "tiny-deepseek2-mla-f16.gguf"),
@@ -72,7 +73,10 @@ RECORDED = [
 def test_the_graph_is_llama_cpps_node_for_node(
     models: dict[str, Path], recorded: str, model: str, fa: str
 ) -> None:
-    nodes, leafs, _ = load_graph(GRAPHS / f"{recorded}-{fa}.json.gz")
+    path = GRAPHS / f"{recorded}-{fa}.json.gz"
+    if not path.exists():
+        pytest.skip("recorded without flash attention only (Mamba has no attention)")
+    nodes, leafs, _ = load_graph(path)
     arch = read_checkpoint(load_local(models[model])).architecture
     settings = {"n_ctx": 512, "n_batch": 512, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": fa}
     mem = memory(arch, options_of(settings), KVOptions())
@@ -88,8 +92,8 @@ GRID: list[dict[str, Any]] = load_json(DATA / "llamacpp" / "compute_grid.json")[
 
 @pytest.mark.parametrize("row", GRID, ids=[r["id"] for r in GRID])
 def test_compute_buffer_is_what_llama_cpp_printed(models: dict[str, Path], row: dict[str, Any]) -> None:
-    """Simulated architectures: equal to the 4 decimals llama.cpp prints; the phase model (gemma-3, Mamba):
-    within 0.25 %."""
+    """Simulated architectures: equal to the 4 decimals llama.cpp prints; the phase model (gemma-3): within
+    0.25 %."""
     view = llama_cpp_view(
         read_checkpoint(load_local(models[row["model"]])), options_of(row["settings"]), KVOptions()
     )
@@ -131,6 +135,22 @@ DEEP = {
         moe=MoE(256, 8, 2048, "sigmoid", True, 2.5, True, 2048, 3),
         mla=MLA(512, 64, 192, 128, 1536),
         n_kv=4096,
+    ),
+    "mamba 64 layers": GraphSpec(
+        "mamba",
+        64,
+        2560,
+        50280,
+        0,
+        0,
+        0,
+        0,
+        0,
+        (True,) * 64,
+        conv_kernel=4,
+        ssm=(5120, 16, 160),
+        rs_cells=2,
+        n_seqs=2,
     ),
     "llama 4 streams": GraphSpec(
         "llama", 32, 4096, 128256, 32, 8, 128, 128, 14336, (False,) * 32, n_kv=2048, n_stream=4, n_seqs=4

@@ -20,6 +20,7 @@ _BUILDERS = {
     "qwen3_moe": "qwen3moe",
     "deepseek2": "deepseek2",
     "lfm2": "lfm2",
+    "mamba": "mamba",
 }
 # llama_expert_gating_func_type (src/llama-hparams.h): 1 softmax, 2 sigmoid
 _GATING = {1: "softmax", 2: "sigmoid"}
@@ -63,29 +64,57 @@ def _deepseek_moe(arch: Architecture, meta: Mapping[str, object], probs_bias: bo
     )
 
 
-def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool) -> GraphSpec | None:
-    """The model part of the spec, or None where no ported builder applies."""
-    builder = _BUILDERS.get(arch.model_type or "")
-    attn = [il for il in range(hp.n_layer) if not hp.is_recr[il]]
-    uniform = all(len({v[il] for il in attn}) == 1 for v in (hp.head_k, hp.head_v, hp.n_head_kv, hp.n_head))
-    if builder is None or not attn or not uniform or any(hp.is_swa):
+def _mamba(arch: Architecture, hp: Hparams, meta: Mapping[str, object]) -> GraphSpec | None:
+    """Mamba-1 (mamba.cpp / mamba-base.cpp): ``dt_rank`` from the GGUF (``mamba.ssm.time_step_rank``) or
+    the config (``time_step_rank``, "auto" = ceil(n_embd / 16)); Falcon-Mamba's dt/B/C norms: not ported."""
+    m = arch.mamba
+    if m is None or m.version != 1 or not all(k == "mamba" for k in arch.layer_kinds):
         return None
-    if any(hp.is_recr) and (builder != "lfm2" or arch.short_conv is None):
+    if meta.get("mamba.ssm.dt_b_c_rms"):
         return None
-    moe, mla = None, None
+    rank = meta.get("mamba.ssm.time_step_rank", arch.family.time_step_rank or -(-hp.n_embd // 16))
+    if not isinstance(rank, int):
+        return None
+    ssm = (m.intermediate_size, m.state_size, rank)
+    return GraphSpec(
+        "mamba", hp.n_layer, hp.n_embd, hp.n_vocab, 0, 0, 0, 0, 0, tuple(hp.is_recr), m.conv_kernel, ssm
+    )
+
+
+def _ffn_and_attention(
+    builder: str, arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool
+) -> tuple[MoE | None, MLA | None] | None:
+    """The MoE and MLA parts (None: a variant not ported)."""
     if builder == "qwen3moe":
         if not arch.num_experts or arch.shared_experts:
             return None
-        moe = MoE(arch.num_experts, hp.n_expert_used, hp.n_ff_exp, norm_w=True)
-    elif builder == "deepseek2":
+        return MoE(arch.num_experts, hp.n_expert_used, hp.n_ff_exp, norm_w=True), None
+    if builder == "deepseek2":
         m = arch.mla
         from_gguf = meta.get("general.architecture") == "deepseek2"
         moe = _deepseek_moe(arch, meta, probs_bias) if from_gguf else None
         if m is None or moe is None or not m.v_head_dim:
             return None
         head_k = (m.qk_nope_head_dim or 0) + m.qk_rope_head_dim
-        mla = MLA(m.kv_lora_rank, m.qk_rope_head_dim, head_k, m.v_head_dim, m.q_lora_rank or 0)
-    elif arch.num_experts or hp.head_k[0] != hp.head_v[0]:
+        return moe, MLA(m.kv_lora_rank, m.qk_rope_head_dim, head_k, m.v_head_dim, m.q_lora_rank or 0)
+    if arch.num_experts or any(k != v for k, v in zip(hp.head_k, hp.head_v, strict=True)):
+        return None
+    if any(hp.is_recr) and (builder != "lfm2" or arch.short_conv is None):
+        return None
+    return None, None
+
+
+def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool) -> GraphSpec | None:
+    """The model part of the spec, or None where no ported builder applies."""
+    builder = _BUILDERS.get(arch.model_type or "")
+    if builder == "mamba":
+        return _mamba(arch, hp, meta)
+    attn = [il for il in range(hp.n_layer) if not hp.is_recr[il]]
+    uniform = all(len({v[il] for il in attn}) == 1 for v in (hp.head_k, hp.head_v, hp.n_head_kv, hp.n_head))
+    if builder is None or not attn or not uniform or any(hp.is_swa):
+        return None
+    parts = _ffn_and_attention(builder, arch, hp, meta, probs_bias)
+    if parts is None:
         return None
     a = attn[0]
     return GraphSpec(
@@ -100,8 +129,8 @@ def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bi
         hp.n_ff,
         tuple(hp.is_recr),
         conv_kernel=arch.short_conv.conv_kernel if arch.short_conv else 0,
-        moe=moe,
-        mla=mla,
+        moe=parts[0],
+        mla=parts[1],
     )
 
 
@@ -117,7 +146,7 @@ def graph_spec(
     ``meta``: the GGUF metadata (DeepSeek-2's router settings live there); ``probs_bias``: the GGUF holds
     ``exp_probs_b`` tensors."""
     model = _shape(arch, hp, meta or {}, probs_bias)
-    if model is None or len(caches) != 1 or hp.missing:
+    if model is None or len(caches) != (0 if all(model.recurrent) else 1) or hp.missing:
         return None
     seqs = cp.n_seq_max
     n_tokens = -(-min(cp.n_ctx, cp.n_ubatch) // seqs) * seqs
@@ -128,8 +157,8 @@ def graph_spec(
         n_tokens=n_tokens,
         n_seqs=seqs,
         n_outputs=min(n_tokens, cp.n_outputs_max),
-        n_kv=caches[0].cells,
-        n_stream=caches[0].streams,
+        n_kv=caches[0].cells if caches else 0,
+        n_stream=caches[0].streams if caches else 1,
         n_embd_v_gqa_max=hp.n_embd_v_gqa_max,
         flash=cp.flash_attn == "enabled",
         type_k=cp.type_k,

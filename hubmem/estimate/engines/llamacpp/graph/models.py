@@ -14,7 +14,7 @@ from collections.abc import Callable
 from hubmem.estimate.engines.llamacpp.graph.attention import AttnInputs, attn_inputs, attn_k, attn_kv
 from hubmem.estimate.engines.llamacpp.graph.ffn import ffn, moe_ffn
 from hubmem.estimate.engines.llamacpp.graph.ops import Ctx
-from hubmem.estimate.engines.llamacpp.graph.recurrent import RsInputs, shortconv
+from hubmem.estimate.engines.llamacpp.graph.recurrent import RsInputs, mamba, shortconv
 from hubmem.estimate.engines.llamacpp.graph.spec import GraphSpec
 from hubmem.estimate.engines.llamacpp.graph.tensor import OUTPUT, Tensor
 
@@ -124,12 +124,23 @@ def lfm2_layer(f: Frame, il: int, inp: Tensor) -> Tensor:
     return c.op("ADD", cur, ffn(c, c.rms_norm_w(cur), s.n_ff))
 
 
+def mamba_layer(f: Frame, il: int, inp: Tensor) -> Tensor:
+    """mamba.cpp: norm, the Mamba block, (last layer: the output rows), ``cur + inp``."""
+    c, s = f.c, f.s
+    assert f.rs is not None
+    cur = mamba(c, s, f.rs, c.rms_norm_w(inp))
+    if il == s.n_layer - 1:
+        cur, inp = c.get_rows(cur, f.out_ids), c.get_rows(inp, f.out_ids)
+    return c.op("ADD", cur, inp)
+
+
 Layer = Callable[[Frame, int, Tensor], Tensor]
 LAYERS: dict[str, Layer] = {
     "llama": transformer_layer,
     "qwen3moe": transformer_layer,
     "deepseek2": transformer_layer,
     "lfm2": lfm2_layer,
+    "mamba": mamba_layer,
 }
 
 

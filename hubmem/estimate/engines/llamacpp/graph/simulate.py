@@ -41,8 +41,9 @@ def build_graph(s: GraphSpec, outs: list[Tensor] | None = None) -> Ctx:
 
 def _run(s: GraphSpec) -> tuple[int, int]:
     """The repeated layers: (the first, how many) — all layers but the last (and DeepSeek-2's dense lead);
-    LFM2 mixes layer kinds and interleaves them in the node order, so it has none."""
-    if any(s.recurrent):
+    LFM2 mixes layer kinds, so it has none. (A recurrent layer's state reads come before the previous layer's
+    residual in the node order; the cut after each residual still falls at the same place of every repeat.)"""
+    if any(s.recurrent) and not all(s.recurrent):
         return 0, 0
     first = s.moe.n_dense_lead if s.moe is not None else 0
     return first, max(0, s.n_layer - 1 - first)

@@ -37,7 +37,7 @@ class MLA:
 
 @dataclass(frozen=True)
 class GraphSpec:
-    arch: str  # the builder: "llama", "qwen3moe", "deepseek2", "lfm2"
+    arch: str  # the builder: "llama", "qwen3moe", "deepseek2", "lfm2", "mamba"
     n_layer: int
     n_embd: int
     n_vocab: int
@@ -46,8 +46,9 @@ class GraphSpec:
     head_k: int
     head_v: int
     n_ff: int
-    recurrent: tuple[bool, ...]  # per layer: a short-conv (LFM2) layer
-    conv_kernel: int = 0  # LFM2 L_cache
+    recurrent: tuple[bool, ...]  # per layer: a recurrent (LFM2 short-conv, Mamba) layer
+    conv_kernel: int = 0  # LFM2 L_cache, Mamba d_conv
+    ssm: tuple[int, int, int] = (0, 0, 0)  # Mamba-1 d_inner, d_state, dt_rank
     moe: MoE | None = None
     mla: MLA | None = None
     # the reserved batch and the memory
