@@ -27,10 +27,10 @@ from support.paths import DATA, fixture_path, load_json
 GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
 ROWS: list[dict[str, Any]] = load_json(DATA / "llamacpp" / "grid_extract.json")["rows"]
 LOADED = [r for r in ROWS if not r["refused"]]
-# the compute buffer's error bounds per model: simulated (llama, qwen3moe, deepseek2 MLA, lfm2, mamba) it
-# is llama.cpp's figure to the 4 decimals printed; gemma-3 keeps the phase model (its measured bound)
+# the compute buffer's error bound: simulated for every architecture of the grid, it is llama.cpp's figure to
+# the 4 decimals printed
 EXACT = 0.000005
-COMPUTE_BOUND = {"gemma": 0.0025, "mamba": EXACT, "llama": EXACT, "qwen3moe": EXACT, "lfm2": EXACT}
+COMPUTE_BOUND = {"gemma": EXACT, "mamba": EXACT, "llama": EXACT, "qwen3moe": EXACT, "lfm2": EXACT}
 COMPUTE_BOUND["deepseek2mla"] = EXACT
 
 

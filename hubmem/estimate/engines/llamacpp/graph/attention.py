@@ -15,14 +15,17 @@ from hubmem.estimate.engines.llamacpp.graph.tensor import Tensor
 
 @dataclass
 class AttnInputs:
+    """One KV cache's inputs and its cell count (per stream)."""
+
     k_idxs: Tensor
     v_idxs: Tensor | None
     mask: Tensor
     k_rot: Tensor | None
     v_rot: Tensor | None
+    n_kv: int
 
 
-def attn_inputs(c: Ctx, s: GraphSpec) -> AttnInputs:
+def attn_inputs(c: Ctx, s: GraphSpec, n_kv: int) -> AttnInputs:
     """``build_attn_inp_kv_impl`` / ``build_attn_inp_k_impl``: ``attn_inp_k_idxs`` i64 ``[n_tokens]``,
     ``attn_inp_v_idxs`` (``[n_tokens]``, transposed V ``[n_tokens x n_embd_v_gqa_max]``; none for MLA),
     ``attn_inp_kq_mask`` (``build_attn_inp_kq_mask``: f16 with flash attention else f32, ``[n_kv, n_tokens /
@@ -32,7 +35,7 @@ def attn_inputs(c: Ctx, s: GraphSpec) -> AttnInputs:
     v_idxs = None
     if s.mla is None:
         v_idxs = c.input("i64", t * s.n_embd_v_gqa_max if s.v_trans else t)
-    mask = c.input("f16" if s.flash else "f32", s.n_kv, t // s.n_stream, 1, s.n_stream)
+    mask = c.input("f16" if s.flash else "f32", n_kv, t // s.n_stream, 1, s.n_stream)
     rk, rv = s.rot
     return AttnInputs(
         c.input("i64", t),
@@ -40,6 +43,7 @@ def attn_inputs(c: Ctx, s: GraphSpec) -> AttnInputs:
         mask,
         c.input("f32", rk, rk) if rk else None,
         c.input("f32", rv, rv) if rv else None,
+        n_kv,
     )
 
 
@@ -106,24 +110,32 @@ def mha(c: Ctx, s: GraphSpec, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, v_m
 
 
 def attn_kv(
-    c: Ctx, s: GraphSpec, inp: AttnInputs, q: Tensor, k: Tensor, v: Tensor, caches: tuple[Tensor, Tensor]
+    c: Ctx,
+    s: GraphSpec,
+    inp: AttnInputs,
+    qkv: tuple[Tensor, Tensor, Tensor],
+    caches: tuple[Tensor, Tensor],
+    iswa: bool = False,
 ) -> Tensor:
-    """``build_attn`` with ``llm_graph_input_attn_kv`` (the output projection included)."""
+    """``build_attn`` with ``llm_graph_input_attn_kv`` (the output projection included); ``iswa``: the
+    ``llm_graph_input_attn_kv_iswa`` variant, which expands q, k, v (the other q, v, k), with the inputs
+    of the layer's cache."""
+    q, k, v = qkv
     if inp.k_rot is not None:
         q, k = hadamard(c, q, inp.k_rot), hadamard(c, k, inp.k_rot)
     if inp.v_rot is not None:
         v = hadamard(c, v, inp.v_rot)
-    for t in (q, v, k):
+    for t in (q, k, v) if iswa else (q, v, k):
         c.expand(t)
     cache_k, cache_v = caches
     c.expand(_cpy_k(c, s, k, cache_k, inp.k_idxs))
     assert inp.v_idxs is not None
     c.expand(_cpy_v(c, s, v, cache_v, inp.v_idxs))
-    kk = c.view(cache_k, s.head_k, s.n_head_kv, s.n_kv, s.n_stream)
+    kk = c.view(cache_k, s.head_k, s.n_head_kv, inp.n_kv, s.n_stream)
     if s.v_trans:
-        vv = c.view(cache_v, s.n_kv, s.n_head_kv, s.head_v, s.n_stream)
+        vv = c.view(cache_v, inp.n_kv, s.n_head_kv, s.head_v, s.n_stream)
     else:
-        vv = c.view(cache_v, s.head_v, s.n_head_kv, s.n_kv, s.n_stream)
+        vv = c.view(cache_v, s.head_v, s.n_head_kv, inp.n_kv, s.n_stream)
     cur = mha(c, s, q, kk, vv, inp.mask)
     if inp.v_rot is not None:
         cur = hadamard(c, cur, inp.v_rot)

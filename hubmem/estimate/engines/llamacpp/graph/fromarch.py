@@ -21,18 +21,21 @@ _BUILDERS = {
     "deepseek2": "deepseek2",
     "lfm2": "lfm2",
     "mamba": "mamba",
+    "gemma3": "gemma3",
+    "gemma3_text": "gemma3",
 }
 # llama_expert_gating_func_type (src/llama-hparams.h): 1 softmax, 2 sigmoid
 _GATING = {1: "softmax", 2: "sigmoid"}
 
 
-def _rot(type_: str, head: int) -> int:
+def _rot(type_: str, head: int, largest: bool) -> int:
     """``llama_kv_cache``'s Hadamard rotation for a quantized cache whose head size is a multiple of 64
-    (src/llama-kv-cache.cpp:321-338, ``build_input_k_rot``): the largest power of two >= 64 dividing it."""
+    (src/llama-kv-cache.cpp:321-338): K (``build_input_k_rot``) the largest power of two >= 64 dividing the
+    head size, V (``build_input_v_rot``, ``largest`` False) always 64."""
     if type_ in _UNQUANTIZED or head % 64:
         return 0
     n = 64
-    while head % (n * 2) == 0:
+    while largest and head % (n * 2) == 0:
         n *= 2
     return n
 
@@ -111,7 +114,9 @@ def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bi
         return _mamba(arch, hp, meta)
     attn = [il for il in range(hp.n_layer) if not hp.is_recr[il]]
     uniform = all(len({v[il] for il in attn}) == 1 for v in (hp.head_k, hp.head_v, hp.n_head_kv, hp.n_head))
-    if builder is None or not attn or not uniform or any(hp.is_swa):
+    if builder is None or not attn or not uniform or (any(hp.is_swa) and builder != "gemma3"):
+        return None
+    if builder == "gemma3" and meta.get("gemma3.final_logit_softcapping"):
         return None
     parts = _ffn_and_attention(builder, arch, hp, meta, probs_bias)
     if parts is None:
@@ -129,6 +134,7 @@ def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bi
         hp.n_ff,
         tuple(hp.is_recr),
         conv_kernel=arch.short_conv.conv_kernel if arch.short_conv else 0,
+        swa=tuple(hp.is_swa) if any(hp.is_swa) else (),
         moe=parts[0],
         mla=parts[1],
     )
@@ -146,7 +152,7 @@ def graph_spec(
     ``meta``: the GGUF metadata (DeepSeek-2's router settings live there); ``probs_bias``: the GGUF holds
     ``exp_probs_b`` tensors."""
     model = _shape(arch, hp, meta or {}, probs_bias)
-    if model is None or len(caches) != (0 if all(model.recurrent) else 1) or hp.missing:
+    if model is None or len(caches) != (0 if all(model.recurrent) else 2 if model.swa else 1) or hp.missing:
         return None
     seqs = cp.n_seq_max
     n_tokens = -(-min(cp.n_ctx, cp.n_ubatch) // seqs) * seqs
@@ -158,10 +164,11 @@ def graph_spec(
         n_seqs=seqs,
         n_outputs=min(n_tokens, cp.n_outputs_max),
         n_kv=caches[0].cells if caches else 0,
+        n_kv_swa=caches[1].cells if model.swa else 0,
         n_stream=caches[0].streams if caches else 1,
         n_embd_v_gqa_max=hp.n_embd_v_gqa_max,
         flash=cp.flash_attn == "enabled",
         type_k=cp.type_k,
         type_v=cp.type_v,
-        rot=(0, 0) if mla else (_rot(cp.type_k, model.head_k), _rot(cp.type_v, model.head_v)),
+        rot=(0, 0) if mla else (_rot(cp.type_k, model.head_k, True), _rot(cp.type_v, model.head_v, False)),
     )

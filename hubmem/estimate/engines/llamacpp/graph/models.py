@@ -30,23 +30,31 @@ class Frame:
         self.embd = c.get_rows_w(s.n_embd, tokens)
         c.expand(self.embd)  # ggml_build_forward_select: both alternatives in the graph
         c.expand(embd_in)
+        if s.arch == "gemma3":  # gemma3.cpp: the token embeddings scaled by sqrt(n_embd)
+            self.embd = c.op("SCALE", self.embd)
         self.pos = c.input("i32", t)
         self.rs = RsInputs(c, s) if any(s.recurrent) else None
-        self.attn: AttnInputs | None = attn_inputs(c, s) if not all(s.recurrent) else None
+        self.attn: AttnInputs | None = attn_inputs(c, s, s.n_kv) if not all(s.recurrent) else None
+        self.attn_swa = attn_inputs(c, s, s.n_kv_swa) if any(s.swa) else None
         self.out_ids = c.input("i32", s.n_outputs)
+
+    def inputs(self, il: int) -> AttnInputs:
+        """The attention inputs of layer ``il``'s cache (iSWA: the SWA cache's for a sliding layer)."""
+        inp = self.attn_swa if self.s.swa and self.s.swa[il] else self.attn
+        assert inp is not None
+        return inp
 
     def cache(self, il: int) -> tuple[Tensor, Tensor]:
         """Layer ``il``'s K and V cache tensors (``[n_embd_k_gqa, kv_size, n_stream]``; V rows padded to the
         widest layer when transposed)."""
-        s = self.s
-        kv = s.n_kv * s.n_stream
+        s, cells = self.s, self.inputs(il).n_kv
         if s.mla is not None:
-            k = self.c.external(s.type_k, s.mla.kv_lora_rank + s.mla.n_rot, s.n_kv, s.n_stream)
+            k = self.c.external(s.type_k, s.mla.kv_lora_rank + s.mla.n_rot, cells, s.n_stream)
             return k, k
         v_rows = s.n_embd_v_gqa_max if s.v_trans else s.head_v * s.n_head_kv
         return (
-            self.c.external(s.type_k, s.head_k * s.n_head_kv, kv // s.n_stream, s.n_stream),
-            self.c.external(s.type_v, v_rows, kv // s.n_stream, s.n_stream),
+            self.c.external(s.type_k, s.head_k * s.n_head_kv, cells, s.n_stream),
+            self.c.external(s.type_v, v_rows, cells, s.n_stream),
         )
 
     def rope(self, x: Tensor) -> Tensor:
@@ -54,7 +62,8 @@ class Frame:
 
 
 def _llama_attn(f: Frame, il: int, cur: Tensor, qk_norm: bool) -> Tensor:
-    """``build_qkv`` + RoPE (+ the per-head Q/K norms of Qwen3) + ``build_attn``."""
+    """``build_qkv`` + RoPE (+ the per-head Q/K norms of Qwen3, LFM2, Gemma 3) + ``build_attn`` (Gemma 3: Q
+    scaled after RoPE, the iSWA variant)."""
     c, s = f.c, f.s
     t = cur.ne[1]
     q = c.reshape(c.mm(s.n_head * s.head_k, cur), s.head_k, s.n_head, t)
@@ -62,8 +71,10 @@ def _llama_attn(f: Frame, il: int, cur: Tensor, qk_norm: bool) -> Tensor:
     v = c.reshape(c.mm(s.n_head_kv * s.head_v, cur), s.head_v, s.n_head_kv, t)
     if qk_norm:
         q, k = c.rms_norm_w(q), c.rms_norm_w(k)
-    assert f.attn is not None
-    return attn_kv(c, s, f.attn, f.rope(q), f.rope(k), v, f.cache(il))
+    q, k = f.rope(q), f.rope(k)
+    if s.arch == "gemma3":
+        q = c.op("SCALE", q)
+    return attn_kv(c, s, f.inputs(il), (q, k, v), f.cache(il), iswa=any(s.swa))
 
 
 def _mla_attn(f: Frame, il: int, cur: Tensor) -> Tensor:
@@ -134,6 +145,18 @@ def mamba_layer(f: Frame, il: int, inp: Tensor) -> Tensor:
     return c.op("ADD", cur, inp)
 
 
+def gemma3_layer(f: Frame, il: int, inp: Tensor) -> Tensor:
+    """gemma3.cpp: norm, attention, (last layer: the output rows), post-attention norm, residual, norm,
+    GELU feed-forward (the same graph as SiLU's), post-feed-forward norm, residual."""
+    c, s = f.c, f.s
+    cur = _llama_attn(f, il, c.rms_norm_w(inp), True)
+    if il == s.n_layer - 1:
+        cur, inp = c.get_rows(cur, f.out_ids), c.get_rows(inp, f.out_ids)
+    sa_out = c.op("ADD", c.rms_norm_w(cur), inp)
+    cur = c.rms_norm_w(ffn(c, c.rms_norm_w(sa_out), s.n_ff))
+    return c.op("ADD", cur, sa_out)
+
+
 Layer = Callable[[Frame, int, Tensor], Tensor]
 LAYERS: dict[str, Layer] = {
     "llama": transformer_layer,
@@ -141,6 +164,7 @@ LAYERS: dict[str, Layer] = {
     "deepseek2": transformer_layer,
     "lfm2": lfm2_layer,
     "mamba": mamba_layer,
+    "gemma3": gemma3_layer,
 }
 
 

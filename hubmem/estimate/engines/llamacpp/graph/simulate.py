@@ -41,9 +41,10 @@ def build_graph(s: GraphSpec, outs: list[Tensor] | None = None) -> Ctx:
 
 def _run(s: GraphSpec) -> tuple[int, int]:
     """The repeated layers: (the first, how many) — all layers but the last (and DeepSeek-2's dense lead);
-    LFM2 mixes layer kinds, so it has none. (A recurrent layer's state reads come before the previous layer's
-    residual in the node order; the cut after each residual still falls at the same place of every repeat.)"""
-    if any(s.recurrent) and not all(s.recurrent):
+    LFM2 and Gemma 3 mix layer kinds, so they have none. (A recurrent layer's state reads come before the
+    previous layer's residual in the node order; the cut after each residual still falls at the same place
+    of every repeat.)"""
+    if (any(s.recurrent) and not all(s.recurrent)) or len(set(s.swa)) > 1:
         return 0, 0
     first = s.moe.n_dense_lead if s.moe is not None else 0
     return first, max(0, s.n_layer - 1 - first)

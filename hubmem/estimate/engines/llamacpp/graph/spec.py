@@ -37,7 +37,7 @@ class MLA:
 
 @dataclass(frozen=True)
 class GraphSpec:
-    arch: str  # the builder: "llama", "qwen3moe", "deepseek2", "lfm2", "mamba"
+    arch: str  # the builder: "llama", "qwen3moe", "deepseek2", "lfm2", "mamba", "gemma3"
     n_layer: int
     n_embd: int
     n_vocab: int
@@ -56,6 +56,8 @@ class GraphSpec:
     n_seqs: int = 1
     n_outputs: int = 512
     n_kv: int = 512  # cells per stream the attention spans
+    swa: tuple[bool, ...] = ()  # per layer: a sliding-window layer (iSWA: its own cache of n_kv_swa cells)
+    n_kv_swa: int = 0
     n_stream: int = 1  # KV streams (1 with --kv-unified)
     n_embd_v_gqa_max: int = 0
     flash: bool = False
