@@ -149,6 +149,24 @@ DEEP = {
         rs_cells=2,
         n_seqs=2,
     ),
+    "gemma3 62 layers, 5 sliding + 1 global": GraphSpec(
+        "gemma3",
+        62,
+        5376,
+        262208,
+        32,
+        16,
+        128,
+        128,
+        21504,
+        (False,) * 62,
+        swa=tuple(il % 6 != 5 for il in range(62)),
+        n_kv=8192,
+        n_kv_swa=1536,
+    ),
+    "lfm2 31 layers, conv conv attention": GraphSpec(
+        "lfm2", 31, 2048, 65536, 32, 8, 64, 64, 8192, tuple(k == "c" for k in "cca" * 10 + "a"), conv_kernel=3
+    ),
     "llama 4 streams": GraphSpec(
         "llama", 32, 4096, 128256, 32, 8, 128, 128, 14336, (False,) * 32, n_kv=2048, n_stream=4, n_seqs=4
     ),
@@ -166,3 +184,11 @@ def test_the_shortened_simulation_equals_the_full_one(
         with monkeypatch.context() as m:  # a proven cycle: the whole graph is not simulated
             m.setattr(simulate, "full_buffer", lambda _: pytest.fail("no cycle found"))
             assert simulate.graph_buffer(s) == full
+
+
+def test_layers_whose_kinds_do_not_repeat_are_all_simulated() -> None:
+    """LFM2-1.2B's pattern (no period): no shortening."""
+    kinds = tuple(k == "c" for k in "ccaccacacacacaca")
+    spec = GraphSpec("lfm2", 16, 2048, 65536, 32, 8, 64, 64, 8192, kinds, conv_kernel=3, n_embd_v_gqa_max=512)
+    assert simulate._run(spec)[1] == 0
+    assert simulate.graph_buffer(spec) == simulate.full_buffer(spec)
