@@ -192,3 +192,13 @@ def test_layers_whose_kinds_do_not_repeat_are_all_simulated() -> None:
     spec = GraphSpec("lfm2", 16, 2048, 65536, 32, 8, 64, 64, 8192, kinds, conv_kernel=3, n_embd_v_gqa_max=512)
     assert simulate._run(spec)[1] == 0
     assert simulate.graph_buffer(spec) == simulate.full_buffer(spec)
+
+
+def test_a_quantized_cache_without_attention_has_no_rotation(models: dict[str, Path]) -> None:
+    """Mamba with -ctk/-ctv q8_0 (a row of scripts/VALIDATION.md): no attention heads, no Hadamard inputs."""
+    arch = read_checkpoint(load_local(models["tiny-mamba-f16.gguf"])).architecture
+    settings = {"n_ctx": 2048, "n_batch": 2048, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": "auto"}
+    mem = memory(arch, options_of({**settings, "type_k": "q8_0", "type_v": "q8_0"}), KVOptions())
+    spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches)
+    assert spec is not None and spec.rot == (0, 0)
+    assert abs(max(simulate.graph_buffers(spec)) / MiB - 17.5039) <= 0.00005  # what llama.cpp printed

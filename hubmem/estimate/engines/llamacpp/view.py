@@ -60,8 +60,8 @@ SIMULATED = (
 )
 PHASE_MODEL = (
     "compute buffer: a phase model of ggml's allocator over the prompt graph ({arch}'s graph is not ported "
-    "to the simulation; validated within 0.24 % for gemma-3 and 0.01 % for Llama GQA and Mamba, other "
-    "architectures may be off by a few activation blocks)"
+    "to the simulation; measured within 0.24 % for gemma-3 and 0.01 % for Llama GQA, off by up to 8.6 % "
+    "(a few activation blocks) for other architectures)"
 )
 
 

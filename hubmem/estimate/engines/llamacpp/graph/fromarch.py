@@ -32,7 +32,7 @@ def _rot(type_: str, head: int, largest: bool) -> int:
     """``llama_kv_cache``'s Hadamard rotation for a quantized cache whose head size is a multiple of 64
     (src/llama-kv-cache.cpp:321-338): K (``build_input_k_rot``) the largest power of two >= 64 dividing the
     head size, V (``build_input_v_rot``, ``largest`` False) always 64."""
-    if type_ in _UNQUANTIZED or head % 64:
+    if type_ in _UNQUANTIZED or head <= 0 or head % 64:
         return 0
     n = 64
     while largest and head % (n * 2) == 0:
