@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,6 @@ class GraphSpec:
     type_v: str = "f16"
     rot: tuple[int, int] = (0, 0)  # the Hadamard rotation sizes of K and V (quantized caches), 0 = none
     rs_cells: int = 1  # recurrent-state cells
-    notes: list[str] = field(default_factory=list)
 
     @property
     def v_trans(self) -> bool:

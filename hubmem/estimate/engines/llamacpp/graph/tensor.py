@@ -5,7 +5,7 @@ node, appended after its sources (post-order)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # ggml.h enum ggml_tensor_flag
 INPUT = 1
@@ -56,7 +56,6 @@ class Tensor:
     flags: int = 0
     external: bool = False
     name: str = ""
-    extra: dict[str, int] = field(default_factory=dict)
 
     def same_layout(self, other: Tensor) -> bool:
         """``ggml_are_same_layout`` (ggml-impl.h): same type, shape and strides."""
