@@ -27,9 +27,11 @@ from support.paths import DATA, fixture_path, load_json
 GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
 ROWS: list[dict[str, Any]] = load_json(DATA / "llamacpp" / "grid_extract.json")["rows"]
 LOADED = [r for r in ROWS if not r["refused"]]
-# the compute model's measured error bounds per model (scripts/VALIDATION.md says why they differ)
-COMPUTE_BOUND = {"gemma": 0.0025, "llama": 0.0001, "mamba": 0.0001, "qwen3moe": 0.03, "lfm2": 0.03}
-COMPUTE_BOUND["deepseek2mla"] = 0.09
+# the compute buffer's error bound: simulated for every architecture of the grid, it is llama.cpp's figure to
+# the 4 decimals printed
+EXACT = 0.000005
+COMPUTE_BOUND = {"gemma": EXACT, "mamba": EXACT, "llama": EXACT, "qwen3moe": EXACT, "lfm2": EXACT}
+COMPUTE_BOUND["deepseek2mla"] = EXACT
 
 
 @pytest.fixture(scope="module")

@@ -199,17 +199,16 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-WHY_OUT = """Rows out of the 2 % compute tolerance, and why: the compute buffer is the high-water mark of
-ggml's best-fit allocator over the real node order of the prompt graph; hubmem's phase model
-(hubmem/estimate/engines/llamacpp/compute.py) gets the dominant terms exactly (the logits `n_vocab x
-n_ubatch x 4`, the KQ scores and masks, the feed-forward blocks) and places a fixed number of `[n_embd,
-n_ubatch]` f32 activation blocks under them. Where the allocator leaves one block more or less under the
-logits, the error is one block: 0.5 MiB of ~17.5 MiB for these tiny models (n_embd 256), i.e. 2.6-2.9 %
-(Qwen3-MoE and LFM2 without flash attention at 512 cells, LFM2 with a q8_0 cache). DeepSeek-2 MLA moves
-between 5 and 7 blocks with the context size (19.02 / 19.51 / 18.52 MiB at 512 / 2048 / 8192 cells) and
-without flash attention at 512 cells the attention phase is 3 blocks smaller than modelled. Exact figures
-for these would need a simulation of ggml-alloc over each architecture's graph. The model and every KV /
-recurrent / output buffer line is exact in every row."""
+WHY_OUT = """How the compute buffer is predicted: by simulation (hubmem/estimate/engines/llamacpp/graph).
+hubmem builds the graphs `sched_reserve` reserves (the prompt graph of `n_ubatch` tokens over a full cache,
+and the token-generation graph) node for node as src/llama-graph.cpp and src/models/*.cpp build them, in
+the order `ggml_build_forward_expand` gives, and runs ggml-alloc's allocator (ggml-alloc.c: the best-fit
+free list, in-place reuse, views holding their source, graph outputs kept) over them; the buffer is the
+larger high-water mark. The built graphs were checked against the graphs llama.cpp itself ran
+(fixtures/llamacpp_graphs, recorded through its `cb_eval` callback) for every architecture here, and the
+allocator against llama.cpp's figure over those recorded graphs. Architectures whose graph is not ported
+fall back to the closed-form phase model (hubmem/estimate/engines/llamacpp/compute.py), which the report's
+assumptions then name."""
 
 
 def summary(rows: list[Row]) -> str:

@@ -1,13 +1,18 @@
-"""llama.cpp's output buffer (exact) and compute buffer (a phase model) at load, on the CPU backend
-(ggml-org/llama.cpp @ 0c1e570).
+"""llama.cpp's output buffer (exact) and compute buffer at load, on the CPU backend (ggml-org/llama.cpp @
+0c1e570).
 
 Output buffer (``llama_context::output_reserve(n_seq_max)``, src/llama-context.cpp:2116-2172): the logits
 of ``n_seq_max`` rows, ``n_vocab x n_seq_max x 4`` bytes.
 
 Compute buffer (``sched_reserve``, src/llama-context.cpp:615-767): the high-water mark of ggml's best-fit
-allocator over the worst-case prompt graph (``n_ubatch`` tokens, a full cache). No closed form is exact; this
-model takes the largest of three phases, each the live tensors at that point (T = ``n_ubatch`` rounded up
-to a multiple of ``n_seq_max``; all f32 unless said; e = ``n_embd``, q = ``n_head x n_embd_head_k``):
+allocator over the worst-case prompt graph (``n_ubatch`` tokens, a full cache) and the token-generation
+graph. For the architectures whose graph is ported (:mod:`hubmem.estimate.engines.llamacpp.graph`: llama,
+qwen3moe, deepseek2 with MLA from a GGUF, lfm2, mamba (1), gemma3) :func:`compute_buffer` simulates it: the
+graph llama.cpp builds, node for node, and ggml-alloc's allocator over it (equal to llama.cpp's figure on
+every row of scripts/VALIDATION.md). For the others no closed form is exact, and the phase model below
+stays the fallback: the largest of three phases, each the live tensors at that point (T = ``n_ubatch``
+rounded up to a multiple of ``n_seq_max``; all f32 unless said; e = ``n_embd``, q = ``n_head x
+n_embd_head_k``):
 
 * inputs, allocated first: token ids, positions, output ids (``12 T``), per cache the K (and with flash
   attention V) row indices (``8 T`` each); the KQ mask per cache ``n_kv x T`` (f16 with flash attention,
@@ -19,13 +24,19 @@ to a multiple of ``n_seq_max``; all f32 unless said; e = ``n_embd``, q = ``n_hea
 * feed-forward: ``3 n_ff`` blocks (MoE: ``n_ff_exp x n_expert_used``) + ``2 e + 2 q`` (flash attention) or
   ``3 e`` blocks + the inputs still live (with a single attention layer they are already freed).
 
-Measured on llama.cpp's own logs (scripts/VALIDATION.md): gemma-3-270m within 0.24 %, Llama GQA within 0.01 %;
-the residual elsewhere is 1-3 blocks of ``[e, T]`` placed differently by the allocator.
+Measured on llama.cpp's own logs before the simulation: gemma-3-270m within 0.24 %, Llama GQA within 0.01 %;
+the residual elsewhere (up to 8.6 % for DeepSeek-2 MLA) is 1-3 blocks of ``[e, T]`` placed differently by the
+allocator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from hubmem.estimate.engines.llamacpp.graph.fromarch import graph_spec
+from hubmem.estimate.engines.llamacpp.graph.simulate import graph_buffers
 from hubmem.estimate.engines.llamacpp.hparams import Hparams
+from hubmem.schema.architecture import Architecture
 from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
 
 _UNQUANTIZED = ("f32", "f16", "bf16")
@@ -81,3 +92,22 @@ def compute_phases(hp: Hparams, cp: LlamaCppSettings, caches: list[LlamaCppKVCac
     else:
         phases["feed-forward"] = small + 4 * t * (3 * ff + 3 * e)
     return phases
+
+
+def compute_buffer(
+    arch: Architecture,
+    hp: Hparams,
+    cp: LlamaCppSettings,
+    caches: list[LlamaCppKVCache],
+    meta: Mapping[str, object] | None = None,
+    probs_bias: bool = False,
+) -> tuple[int, dict[str, int], bool]:
+    """(the compute buffer, its candidates, whether it was simulated): the simulation's prompt and
+    token-generation graphs where the graph is ported, else the phase model's phases."""
+    spec = graph_spec(arch, hp, cp, caches, meta, probs_bias)
+    if spec is not None:
+        pp, tg = graph_buffers(spec)
+        phases = {"simulated prompt graph": pp, "simulated token-generation graph": tg}
+        return max(pp, tg), phases, True
+    phases = compute_phases(hp, cp, caches)
+    return max(phases.values()), phases, False

@@ -10,7 +10,7 @@ projected from the weights section."""
 from __future__ import annotations
 
 from hubmem.estimate.checkpoint import Checkpoint
-from hubmem.estimate.engines.llamacpp.compute import compute_phases, output_buffer
+from hubmem.estimate.engines.llamacpp.compute import compute_buffer, output_buffer
 from hubmem.estimate.engines.llamacpp.lines import (
     compute_line,
     kv_lines,
@@ -54,11 +54,32 @@ def placed_tensors(checkpoint: Checkpoint, n_layer: int) -> list[PlacedTensor]:
     return [PlacedTensor(CONVERTED, _layer_of(t.name, n_layer), t.nbytes) for t in checkpoint.tensors]
 
 
-def _assumptions(checkpoint: Checkpoint, cp: LlamaCppSettings) -> list[str]:
+SIMULATED = (
+    "compute buffer: simulated, ggml-alloc's allocator over the graphs llama.cpp reserves (the {arch} graph "
+    "ported node for node; equal to llama.cpp's own figure on the validation grid)"
+)
+PHASE_MODEL = (
+    "compute buffer: a phase model of ggml's allocator over the prompt graph ({arch}'s graph is not ported "
+    "to the simulation; measured within 0.24 % for gemma-3 and 0.01 % for Llama GQA, off by up to 8.6 % "
+    "(a few activation blocks) for other architectures)"
+)
+
+
+def _gguf_meta(checkpoint: Checkpoint) -> tuple[dict[str, object], bool]:
+    """The GGUF metadata (every shard's) and whether it holds ``exp_probs_b`` tensors (DeepSeek-2)."""
+    meta: dict[str, object] = {}
+    bias = False
+    for _, header in checkpoint.gguf:
+        meta.update(header.metadata)
+        bias = bias or any(t.name.endswith("exp_probs_b.bias") for t in header.tensors)
+    return meta, bias
+
+
+def _assumptions(checkpoint: Checkpoint, cp: LlamaCppSettings, simulated: bool) -> list[str]:
+    arch = checkpoint.architecture.model_type or "this model"
     out = [
         SOURCE,
-        "compute buffer: a model of ggml's allocator over the prompt graph (validated within 0.24 % for "
-        "gemma-3 and 0.01 % for Llama GQA; MLA / MoE / small-vocabulary models off by 1-3 activation blocks)",
+        (SIMULATED if simulated else PHASE_MODEL).format(arch=arch),
         "model buffers without the extra CPU buffer types (AMX / CPU_REPACK copies depend on the CPU)",
     ]
     if checkpoint.source != "gguf":
@@ -77,8 +98,8 @@ def llama_cpp_view(checkpoint: Checkpoint, options: LlamaCppOptions, kv: KVOptio
     hp, cp = mem.hp, mem.cp
     buffers = model_buffers(placed_tensors(checkpoint, hp.n_layer), hp.n_layer, cp)
     out = output_buffer(hp, cp)
-    phases = compute_phases(hp, cp, mem.caches)
-    compute = max(phases.values())
+    meta, probs_bias = _gguf_meta(checkpoint)
+    compute, phases, simulated = compute_buffer(checkpoint.architecture, hp, cp, mem.caches, meta, probs_bias)
     lines = [model_buffer_line(b) for b in buffers] + [output_buffer_line(out)]
     for c in mem.caches:
         lines += kv_lines(c, cp)
@@ -100,6 +121,6 @@ def llama_cpp_view(checkpoint: Checkpoint, options: LlamaCppOptions, kv: KVOptio
         compute_phases=phases,
         total_bytes=model + mem.kv_bytes + mem.state_bytes + out + compute,
         lines=lines,
-        assumptions=_assumptions(checkpoint, cp),
+        assumptions=_assumptions(checkpoint, cp, simulated),
         missing=hp.missing,
     )

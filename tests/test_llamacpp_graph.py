@@ -1,0 +1,204 @@
+"""The graphs hubmem builds for llama.cpp against the graphs llama.cpp itself ran (fixtures/llamacpp_graphs,
+recorded from llama.cpp 0c1e570 with its dump_graph.py), node for node; the simulated compute buffer
+against every compute buffer llama.cpp printed on the validation grid (tests/data/llamacpp/compute_grid.json);
+the shortened simulation of repeated layers against the full one."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubmem.estimate.engines.llamacpp.graph import simulate
+from hubmem.estimate.engines.llamacpp.graph.alloc import reserve
+from hubmem.estimate.engines.llamacpp.graph.fromarch import graph_spec
+from hubmem.estimate.engines.llamacpp.graph.spec import MLA, GraphSpec, MoE
+from hubmem.estimate.engines.llamacpp.graph.tensor import OUTPUT, Tensor
+from hubmem.estimate.engines.llamacpp.hparams import hparams_of
+from hubmem.estimate.engines.llamacpp.memory import memory
+from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
+from hubmem.fetch.local import load_local
+from hubmem.pipeline import read_checkpoint
+from hubmem.schema.kv import KVOptions
+from scripts.validate.llama_cpp import options_of
+from scripts.validate.llama_cpp_models import write_models
+
+from support.llamacpp_graphs import GRAPHS, load_graph
+from support.paths import DATA, fixture_path, load_json
+
+GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
+MiB = 1 << 20
+SIMULATED = ("tiny-llama", "tiny-qwen3moe", "tiny-deepseek2", "tiny-lfm2", "tiny-mamba", "gemma-3")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("gguf")
+    out = write_models(folder, header_only=True)
+    gemma = folder / "gemma-3-270m-q4_k_m.gguf"
+    gemma.write_bytes(gzip.decompress(fixture_path(GEMMA_PREFIX).read_bytes()))
+    out[gemma.name] = gemma
+    return out
+
+
+def signature(nodes: list[Tensor], leafs: list[Tensor]) -> tuple[list[Any], list[Any]]:
+    """What ggml-alloc reads of a graph: per node its op, type, shape, sources and view source (as node
+    positions, graph inputs by order, "ext" for tensors of other buffers) and the output flag; the graph
+    inputs in leaf order with their type and shape."""
+    names = {id(t): f"n{i}" for i, t in enumerate(nodes)}
+    inputs = [t for t in leafs if not t.external]
+    names.update({id(t): f"in{i}" for i, t in enumerate(inputs)})
+
+    def name(t: Tensor | None) -> str | None:
+        return None if t is None else names.get(id(t), "ext")
+
+    out = [(t.op, t.type, t.ne, [name(s) for s in t.src], name(t.view_src), t.flags & OUTPUT) for t in nodes]
+    return out, [(t.type, t.ne) for t in inputs]
+
+
+RECORDED = [
+    ("gemma-3-270m-q4_k_m", "gemma-3-270m-q4_k_m.gguf"),
+    ("mamba-f16", "tiny-mamba-f16.gguf"),
+    ("llama-gqa-f16", "tiny-llama-gqa-f16.gguf"),
+    ("qwen3moe-f16", "tiny-qwen3moe-f16.gguf"),
+    ("deepseek2-mla-f16", "tiny-deepseek2-mla-f16.gguf"),
+    ("lfm2-f16", "tiny-lfm2-f16.gguf"),
+]
+
+
+@pytest.mark.parametrize("fa", ["off", "on"])
+@pytest.mark.parametrize(("recorded", "model"), RECORDED)
+def test_the_graph_is_llama_cpps_node_for_node(
+    models: dict[str, Path], recorded: str, model: str, fa: str
+) -> None:
+    path = GRAPHS / f"{recorded}-{fa}.json.gz"
+    if not path.exists():
+        pytest.skip("recorded without flash attention only (Mamba has no attention)")
+    nodes, leafs, _ = load_graph(path)
+    arch = read_checkpoint(load_local(models[model])).architecture
+    settings = {"n_ctx": 512, "n_batch": 512, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": fa}
+    mem = memory(arch, options_of(settings), KVOptions())
+    spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches, {"general.architecture": arch.model_type})
+    assert spec is not None
+    built = simulate.build_graph(spec).graph
+    assert signature(built.nodes, built.leafs) == signature(nodes, leafs)
+    assert reserve(built.nodes, built.leafs) == reserve(nodes, leafs)
+
+
+GRID: list[dict[str, Any]] = load_json(DATA / "llamacpp" / "compute_grid.json")["rows"]
+
+
+@pytest.mark.parametrize("row", GRID, ids=[r["id"] for r in GRID])
+def test_compute_buffer_is_what_llama_cpp_printed(models: dict[str, Path], row: dict[str, Any]) -> None:
+    """Every architecture of the grid is simulated: equal to the 4 decimals llama.cpp prints."""
+    view = llama_cpp_view(
+        read_checkpoint(load_local(models[row["model"]])), options_of(row["settings"]), KVOptions()
+    )
+    printed = float(row["compute_MiB_4dp"])
+    simulated = any(a.startswith("compute buffer: simulated") for a in view.assumptions)
+    assert simulated == row["model"].startswith(SIMULATED)
+    assert abs(view.compute_buffer_bytes / MiB - printed) <= 0.00005
+
+
+DEEP = {
+    "llama 80 layers": GraphSpec("llama", 80, 8192, 128256, 64, 8, 128, 128, 28672, (False,) * 80, n_kv=8192),
+    "qwen3moe 94 layers": GraphSpec(
+        "qwen3moe",
+        94,
+        4096,
+        151936,
+        64,
+        4,
+        128,
+        128,
+        12288,
+        (False,) * 94,
+        moe=MoE(128, 8, 1536, norm_w=True),
+    ),
+    "deepseek2 61 layers": GraphSpec(
+        "deepseek2",
+        61,
+        7168,
+        129280,
+        128,
+        1,
+        576,
+        512,
+        18432,
+        (False,) * 61,
+        moe=MoE(256, 8, 2048, "sigmoid", True, 2.5, True, 2048, 3),
+        mla=MLA(512, 64, 192, 128, 1536),
+        n_kv=4096,
+    ),
+    "mamba 64 layers": GraphSpec(
+        "mamba",
+        64,
+        2560,
+        50280,
+        0,
+        0,
+        0,
+        0,
+        0,
+        (True,) * 64,
+        conv_kernel=4,
+        ssm=(5120, 16, 160),
+        rs_cells=2,
+        n_seqs=2,
+    ),
+    "gemma3 62 layers, 5 sliding + 1 global": GraphSpec(
+        "gemma3",
+        62,
+        5376,
+        262208,
+        32,
+        16,
+        128,
+        128,
+        21504,
+        (False,) * 62,
+        swa=tuple(il % 6 != 5 for il in range(62)),
+        n_kv=8192,
+        n_kv_swa=1536,
+    ),
+    "lfm2 31 layers, conv conv attention": GraphSpec(
+        "lfm2", 31, 2048, 65536, 32, 8, 64, 64, 8192, tuple(k == "c" for k in "cca" * 10 + "a"), conv_kernel=3
+    ),
+    "llama 4 streams": GraphSpec(
+        "llama", 32, 4096, 128256, 32, 8, 128, 128, 14336, (False,) * 32, n_kv=2048, n_stream=4, n_seqs=4
+    ),
+}
+
+
+@pytest.mark.parametrize("flash", [False, True])
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_the_shortened_simulation_equals_the_full_one(
+    monkeypatch: pytest.MonkeyPatch, name: str, flash: bool
+) -> None:
+    spec = replace(DEEP[name], flash=flash, n_embd_v_gqa_max=DEEP[name].n_head_kv * DEEP[name].head_v)
+    for s in (spec, replace(spec, n_tokens=128, n_outputs=128), replace(spec, n_tokens=4, n_outputs=4)):
+        full = simulate.full_buffer(s)
+        with monkeypatch.context() as m:  # a proven cycle: the whole graph is not simulated
+            m.setattr(simulate, "full_buffer", lambda _: pytest.fail("no cycle found"))
+            assert simulate.graph_buffer(s) == full
+
+
+def test_layers_whose_kinds_do_not_repeat_are_all_simulated() -> None:
+    """LFM2-1.2B's pattern (no period): no shortening."""
+    kinds = tuple(k == "c" for k in "ccaccacacacacaca")
+    spec = GraphSpec("lfm2", 16, 2048, 65536, 32, 8, 64, 64, 8192, kinds, conv_kernel=3, n_embd_v_gqa_max=512)
+    assert simulate._run(spec)[1] == 0
+    assert simulate.graph_buffer(spec) == simulate.full_buffer(spec)
+
+
+def test_a_quantized_cache_without_attention_has_no_rotation(models: dict[str, Path]) -> None:
+    """Mamba with -ctk/-ctv q8_0 (a row of scripts/VALIDATION.md): no attention heads, no Hadamard inputs."""
+    arch = read_checkpoint(load_local(models["tiny-mamba-f16.gguf"])).architecture
+    settings = {"n_ctx": 2048, "n_batch": 2048, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": "auto"}
+    mem = memory(arch, options_of({**settings, "type_k": "q8_0", "type_v": "q8_0"}), KVOptions())
+    spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches)
+    assert spec is not None and spec.rot == (0, 0)
+    assert abs(max(simulate.graph_buffers(spec)) / MiB - 17.5039) <= 0.00005  # what llama.cpp printed
