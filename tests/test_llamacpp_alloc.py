@@ -1,6 +1,7 @@
 """ggml-alloc's allocator as ported in hubmem.estimate.engines.llamacpp.graph.alloc: small hand-built graphs
 whose high-water mark is derived below, and the real graphs llama.cpp ran (fixtures/llamacpp_graphs,
-recorded with its dump_graph.py), which must give the compute buffer llama.cpp printed for them."""
+recorded with scripts/validate/llama_cpp_graph_dump.py), which must give the compute buffer llama.cpp printed
+for them."""
 
 from __future__ import annotations
 

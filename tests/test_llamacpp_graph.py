@@ -1,7 +1,7 @@
 """The graphs hubmem builds for llama.cpp against the graphs llama.cpp itself ran (fixtures/llamacpp_graphs,
-recorded from llama.cpp 0c1e570 with its dump_graph.py), node for node; the simulated compute buffer
-against every compute buffer llama.cpp printed on the validation grid (tests/data/llamacpp/compute_grid.json);
-the shortened simulation of repeated layers against the full one."""
+recorded from llama.cpp 0c1e570 with scripts/validate/llama_cpp_graph_dump.py), node for node; the
+simulated compute buffer against every compute buffer llama.cpp printed on the validation grid
+(tests/data/llamacpp/compute_grid.json); the shortened simulation of repeated layers against the full one."""
 
 from __future__ import annotations
 
