@@ -60,8 +60,10 @@ async def test_refetch_costs_only_the_revision_request(
         cold = await fetch_snapshot(client, repo_id, cache=cache)
         cold_requests = len(hub.log)
         hub.log.reset()
+        writes = cache.stats.writes
         warm = await fetch_snapshot(client, repo_id, cache=cache)
     assert cold_requests >= 3 and cold.stats.cache_hits == 0
+    assert writes > 0 and cache.stats.writes == writes  # the warm fetch rewrites nothing, markers included
     assert [e.path for e in hub.log] == [f"/api/models/{repo_id}/revision/main"]
     assert warm.stats.requests == 1 and warm.stats.cache_hits == len(warm.files) + 1 + (
         warm.index is not None
@@ -95,12 +97,15 @@ async def test_moved_branch_is_read_at_its_new_commit(
         hub.reload()
         hub.log.reset()
         second = await fetch_snapshot(client, "org/moving", cache=cache)
-    assert first.commit == SHA1 and second.commit == SHA2
+        resolves = [e.path for e in hub.log if "/resolve/" in e.path]
+        hub.log.reset()
+        third = await fetch_snapshot(client, "org/moving", cache=cache)
+    assert first.commit == SHA1 and second.commit == SHA2 and third.commit == SHA2
+    assert len(hub.log) == 1  # the second fetch moved the hint to SHA2: the third is served from the cache
     n = sum(len(f.tensor_names()) for f in second.files)
     assert n == 1 + 9 * 4 + 2  # embed, 9 tensors per layer, norm, head
     assert second.files[0].size == moved.file_sizes["model.safetensors"]
     # the hint said "complete at SHA1", so no speculative read at "main": every file read at the new sha
-    resolves = [e.path for e in hub.log if "/resolve/" in e.path]
     assert resolves and all(SHA2 in p for p in resolves)
 
 
