@@ -4,6 +4,7 @@ several processes at once, and the CLI options."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import multiprocessing
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +70,28 @@ async def test_refetch_costs_only_the_revision_request(
     assert warm.stats.requests == 1 and warm.stats.cache_hits == len(warm.files) + 1 + (
         warm.index is not None
     )
+    same_content(cold, warm)
+
+
+async def test_warm_fetch_reads_the_cache_in_two_thread_hops(
+    root: Path, tmp_path: Path, make_fake_hub: Callable[..., FakeHub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """config.json and the index in one hop, the three shard headers in another (not one hop per file)."""
+    hub = make_fake_hub(root)
+    cache = HeaderCache(tmp_path / "cache")
+    hops: list[str] = []
+    real = asyncio.to_thread
+
+    async def counted(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)
+
+    async with HubClient(endpoint=hub.endpoint, token=False) as client:
+        cold = await fetch_snapshot(client, "org/sharded", cache=cache)
+        monkeypatch.setattr(asyncio, "to_thread", counted)
+        warm = await fetch_snapshot(client, "org/sharded", cache=cache)
+    assert len(cold.files) == 3 and warm.stats.cache_hits == 3 + 2  # the headers, config.json, the index
+    assert hops == ["_get_files", "_get_headers"]
     same_content(cold, warm)
 
 

@@ -152,6 +152,7 @@ class _Fetch:
         ]
         layout = plan_layout(siblings, self.subfolder, gguf_file=self.gguf_file, quant=self.quant)
         self.warnings.extend(layout.warnings)
+        await reads.look_up([p for p in (layout.config_path, layout.index_path, *layout.companions) if p])
         config, (files, index), companions, sizes = await self.read_all(layout, reads)
         self.trace.join(*self.spec.finished_traces())
         hub_info: dict[str, Any] | None = None
