@@ -15,9 +15,10 @@ import pytest
 from hubmem.errors import CorruptHeaderError
 from hubmem.fakehub.fixtures.layout import default_fixtures_dir
 from hubmem.fakehub.fixtures.store import FixtureStore
+from hubmem.fetch.cache import columns
 from hubmem.fetch.cache.columns import decode_columns, encode_columns
 from hubmem.fetch.cache.store import HeaderCache
-from hubmem.formats.safetensors import parse_header
+from hubmem.formats.safetensors import SafetensorsHeader, parse_header
 from hubmem.snapshot import WeightFile
 
 SHA = "4" * 40
@@ -133,3 +134,72 @@ def test_a_damaged_columns_entry_is_a_miss(tmp_path: Path, damage: str) -> None:
         _rewrite(path, blob.replace(struct.pack("<I", 2) + b"w\0", struct.pack("<I", 13) + b"__metadata__\0"))
     assert cache.get_header("m.safetensors") is None
     assert root.stats.errors == 1 and not path.exists()
+
+
+def _both_ways(header: dict[str, Any]) -> tuple[object, object, bool]:
+    """(stored_header's answer, parse_header's answer on the rebuilt dict, whether the direct path took it):
+    a header, or the CorruptHeaderError message, or None for a blob that is no header."""
+    blob = encode_columns(header)
+    assert blob is not None
+    direct = columns._checked_tensors(columns._read_columns(blob), "m.safetensors") is not None
+    try:
+        via_dict: object = parse_header(decode_columns(blob), file="m.safetensors")
+    except CorruptHeaderError as exc:
+        via_dict = exc.message
+    got = columns.stored_header({"blob": blob}, "m.safetensors")
+    return got, via_dict, direct
+
+
+HOLE = {"a": _entry("F32", [2], 0, 4), "b": _entry("F32", [2], 12, 4)}
+ODD_DTYPE = {"a": _entry("float32", [2], 0, 4)}  # an alias name: parse_header canonicalises it
+BAD_SIZE = {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}
+UNKNOWN = {"a": _entry("Q9", [2], 0, 4)}
+NAMED_METADATA = {"__metadata__": {"format": "pt"}, "a": _entry("F32", [2], 0, 4)}
+META_NOT_STRINGS = {"__metadata__": {"n": 1}, "a": _entry("F32", [2], 0, 4)}
+
+
+@pytest.mark.parametrize(
+    ("header", "direct"),
+    [
+        (ODD, True),
+        (NAMED_METADATA, True),
+        ({"__metadata__": None}, True),
+        ({"w": _entry("F32", [2, 2], 0, 4)}, True),
+        ({"z": _entry("F32", [2], 8, 4), "a": _entry("F32", [2], 0, 4)}, True),  # out of offset order
+        (HOLE, True),  # each entry fine: the tiling check refuses it, with parse_header's message
+        (ODD_DTYPE, False),
+        (BAD_SIZE, False),
+        (UNKNOWN, False),
+        (META_NOT_STRINGS, False),
+    ],
+)
+def test_cached_header_read_directly_from_the_columns_equals_parse_header(
+    header: dict[str, Any], direct: bool
+) -> None:
+    """A cached header is validated straight from its columns (no dict rebuilt) when every entry is plain;
+    anything unusual goes through parse_header. Either way the answer is parse_header's: the same tensors
+    (offset order, shared shapes), the same metadata, or a miss where parse_header raises."""
+    got, via_dict, took = _both_ways(header)
+    assert took is direct
+    if isinstance(via_dict, str):
+        assert got is None
+    else:
+        assert got == via_dict
+
+
+@pytest.mark.parametrize(
+    ("repo_id", "path"),
+    [
+        ("sentence-transformers/all-MiniLM-L6-v2", "model.safetensors"),
+        ("openai-community/gpt2", "model.safetensors"),
+        ("deepseek-ai/DeepSeek-R1", "model-00005-of-000163.safetensors"),
+    ],
+)
+def test_real_cached_headers_take_the_direct_path(repo_id: str, path: str) -> None:
+    repo = FixtureStore(default_fixtures_dir()).get(repo_id)
+    assert repo is not None
+    header = repo.files[path].header_json()
+    assert header is not None
+    got, via_dict, took = _both_ways(header)
+    assert took and isinstance(got, SafetensorsHeader) and got == via_dict
+    assert [t.name for t in got.tensors] == [t.name for t in parse_header(header).tensors]

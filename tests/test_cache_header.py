@@ -4,6 +4,7 @@ several processes at once, and the CLI options."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import multiprocessing
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,12 +62,36 @@ async def test_refetch_costs_only_the_revision_request(
         cold = await fetch_snapshot(client, repo_id, cache=cache)
         cold_requests = len(hub.log)
         hub.log.reset()
+        writes = cache.stats.writes
         warm = await fetch_snapshot(client, repo_id, cache=cache)
     assert cold_requests >= 3 and cold.stats.cache_hits == 0
+    assert writes > 0 and cache.stats.writes == writes  # the warm fetch rewrites nothing, markers included
     assert [e.path for e in hub.log] == [f"/api/models/{repo_id}/revision/main"]
     assert warm.stats.requests == 1 and warm.stats.cache_hits == len(warm.files) + 1 + (
         warm.index is not None
     )
+    same_content(cold, warm)
+
+
+async def test_warm_fetch_reads_the_cache_in_two_thread_hops(
+    root: Path, tmp_path: Path, make_fake_hub: Callable[..., FakeHub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """config.json and the index in one hop, the three shard headers in another (not one hop per file)."""
+    hub = make_fake_hub(root)
+    cache = HeaderCache(tmp_path / "cache")
+    hops: list[str] = []
+    real = asyncio.to_thread
+
+    async def counted(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)
+
+    async with HubClient(endpoint=hub.endpoint, token=False) as client:
+        cold = await fetch_snapshot(client, "org/sharded", cache=cache)
+        monkeypatch.setattr(asyncio, "to_thread", counted)
+        warm = await fetch_snapshot(client, "org/sharded", cache=cache)
+    assert len(cold.files) == 3 and warm.stats.cache_hits == 3 + 2  # the headers, config.json, the index
+    assert hops == ["_get_files", "_get_headers"]
     same_content(cold, warm)
 
 
@@ -95,12 +121,15 @@ async def test_moved_branch_is_read_at_its_new_commit(
         hub.reload()
         hub.log.reset()
         second = await fetch_snapshot(client, "org/moving", cache=cache)
-    assert first.commit == SHA1 and second.commit == SHA2
+        resolves = [e.path for e in hub.log if "/resolve/" in e.path]
+        hub.log.reset()
+        third = await fetch_snapshot(client, "org/moving", cache=cache)
+    assert first.commit == SHA1 and second.commit == SHA2 and third.commit == SHA2
+    assert len(hub.log) == 1  # the second fetch moved the hint to SHA2: the third is served from the cache
     n = sum(len(f.tensor_names()) for f in second.files)
     assert n == 1 + 9 * 4 + 2  # embed, 9 tensors per layer, norm, head
     assert second.files[0].size == moved.file_sizes["model.safetensors"]
     # the hint said "complete at SHA1", so no speculative read at "main": every file read at the new sha
-    resolves = [e.path for e in hub.log if "/resolve/" in e.path]
     assert resolves and all(SHA2 in p for p in resolves)
 
 

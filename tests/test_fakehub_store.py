@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
+from hubmem.fakehub.fixtures import repo as repo_module
 from hubmem.fakehub.fixtures.layout import NOGATE_TOKEN, READER_TOKEN, RepoWriter, default_fixtures_dir
 from hubmem.fakehub.fixtures.store import FixtureStore
 from hubmem.fakehub.handlers.http import HubError, Unsatisfiable, parse_range
@@ -72,6 +73,32 @@ def test_stored_header_file_is_exactly_the_n_header_bytes(store: FixtureStore) -
     (n,) = struct.unpack("<Q", real[:8])
     assert f.header_bytes == real[8 : 8 + n]
     assert f.header_json() == json.loads(real[8 : 8 + n])
+
+
+def test_header_is_checked_once_and_its_verdict_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary and the metadata route both read a header: the Hub's entry checks run on the first read
+    only, and a header the Hub cannot parse stays unparsable on every read."""
+    good = save(shard_tensors()[0])
+    bad_header = json.dumps({"w": {"dtype": "F32", "shape": [2**64], "data_offsets": [0, 0]}}).encode()
+    bad = struct.pack("<Q", len(bad_header)) + bad_header
+    RepoWriter(tmp_path, "o/r").add_safetensors("a.safetensors", good).add_safetensors(
+        "b.safetensors", bad
+    ).write()
+    files = FixtureStore(tmp_path).get("o/r").files  # type: ignore[union-attr]
+    checked: list[str] = []
+    real_check = repo_module._hub_entry
+
+    def counted(name: str, info: object) -> bool:
+        checked.append(name)
+        return real_check(name, info)
+
+    monkeypatch.setattr(repo_module, "_hub_entry", counted)
+    first = [files[p].header_json() for p in ("a.safetensors", "b.safetensors")]
+    n = len(checked)
+    again = [files[p].header_json() for p in ("a.safetensors", "b.safetensors")]
+    assert len(checked) == n == len(shard_tensors()[0]) + 1  # a's tensors, b's one entry
+    assert first == again and first[0] == json.loads(good[8 : 8 + struct.unpack("<Q", good[:8])[0]])
+    assert first[1] is None
 
 
 def test_synthetic_header_length(store: FixtureStore) -> None:

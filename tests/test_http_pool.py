@@ -4,6 +4,7 @@ header building, one SSL context per process, a bounded pool, CDN connections ke
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -91,6 +92,47 @@ def test_pool_is_bounded_whatever_the_concurrency() -> None:
     shared = pool.connection_pool(64, 5.0, isolated=True)._transport  # the service's: as it asked
     assert isinstance(shared, httpx2.AsyncHTTPTransport) and shared._pool._max_connections == 64
     assert HubClient(endpoint=ENDPOINT, max_concurrency=128)._semaphore._value == pool.MAX_POOL
+
+
+def test_pool_streams_check_readability_themselves() -> None:
+    """anyio's answer to httpcore2's per-request "is this idle socket readable?" builds every socket attribute
+    (a getpeername() included): the pool's backend wraps its streams to poll the socket directly."""
+    for client in (pool.connection_pool(8, 5.0), pool.connection_pool(8, 5.0, isolated=True)):
+        transport = client._transport
+        assert isinstance(transport, httpx2.AsyncHTTPTransport)
+        assert isinstance(transport._pool._network_backend, pool.Backend)
+        assert pool.cheap_readability(transport)  # idempotent: still one wrapper
+        assert not isinstance(transport._pool._network_backend._inner, pool.Backend)
+
+
+async def test_server_closed_idle_connection_is_seen_and_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keep-alive connection the server closed while idle is noticed by the poll (readable at end of
+    stream) and replaced: the next request goes out on a new connection and succeeds."""
+    connections: list[int] = []
+    verdicts: list[bool] = []
+    real_readable = pool._readable
+
+    def readable(sock: object) -> bool:
+        verdicts.append(real_readable(sock))
+        return verdicts[-1]
+
+    monkeypatch.setattr(pool, "_readable", readable)
+
+    async def answer_once_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # closed while the client keeps it as idle
+
+    server = await asyncio.start_server(answer_once_then_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, pool.connection_pool(4, 5.0) as client:
+        for _ in range(2):
+            response = await client.get(f"http://127.0.0.1:{port}/")
+            assert response.status_code == 200 and response.content == b"ok"
+            await asyncio.sleep(0.2)  # the server's FIN arrives
+    assert len(connections) == 2 and True in verdicts
 
 
 def _sharded_repo(tmp: Path, shards: int) -> None:

@@ -100,6 +100,7 @@ class _Fetch:
         self.warnings: list[str] = []
         self.spec = Speculation(client, repo_id, revision)
         self.gguf_file, self.quant = gguf  # --gguf-file, --quant
+        self.hint: tuple[str, str] | None = None  # the cache's complete snapshot of this revision: sha, scope
 
     # -- wave 1 ------------------------------------------------------------------------------------
 
@@ -108,9 +109,8 @@ class _Fetch:
         info_task = asyncio.ensure_future(self.revision_info(t_info))
         cache = self.cache
         if speculative and cache is not None:  # a complete snapshot is cached: its reads cost nothing
-            speculative = not cache.expect_complete(
-                self.client.endpoint, self.repo_id, self.revision, self.subfolder
-            )
+            self.hint = cache.complete_hint(self.client.endpoint, self.repo_id, self.revision, self.subfolder)
+            speculative = self.hint is None
         if speculative:
             base = self.subfolder or ""
             self.spec.start_file(join(base, CONFIG_FILE), self.trace.fork())
@@ -152,12 +152,13 @@ class _Fetch:
         ]
         layout = plan_layout(siblings, self.subfolder, gguf_file=self.gguf_file, quant=self.quant)
         self.warnings.extend(layout.warnings)
+        await reads.look_up([p for p in (layout.config_path, layout.index_path, *layout.companions) if p])
         config, (files, index), companions, sizes = await self.read_all(layout, reads)
         self.trace.join(*self.spec.finished_traces())
         hub_info: dict[str, Any] | None = None
         if self.with_hub_info:
             files, hub_info = _with_hub_info(files, info, sha, siblings, sizes or {})
-        if cc is not None:
+        if cc is not None and (cc.sha, cc.scope) != self.hint:  # else both markers are stored as they are
             await asyncio.to_thread(
                 cc.remember_complete, self.revision, self.subfolder, [f.path for f in files]
             )

@@ -41,6 +41,19 @@ class CommitReads:
     ) -> None:
         self.client, self.repo_id, self.revision, self.sha = client, repo_id, revision, sha
         self.spec, self.cache, self.warnings = spec, cache, warnings
+        self._looked_up: dict[str, bytes | None] = {}  # cache answers read ahead (None: not cached)
+
+    async def look_up(self, paths: list[str]) -> None:
+        """Read the cache entries of the files ``paths`` in one hop to a thread, for :meth:`file` to take
+        (a thread hop costs about as much CPU as reading a small entry: one per file adds up)."""
+        cc = self.cache
+        if cc is not None and paths:
+            self._looked_up = await asyncio.to_thread(_get_files, cc, paths)
+
+    async def _cached_file(self, cc: CommitCache, path: str) -> bytes | None:
+        if path in self._looked_up:
+            return self._looked_up.pop(path)
+        return await asyncio.to_thread(cc.get_file, path)
 
     def url(self, path: str) -> str:
         return hf_hub_url(self.repo_id, path, revision=self.sha, endpoint=self.client.endpoint)
@@ -48,7 +61,7 @@ class CommitReads:
     async def file(self, path: str, trace: Trace) -> HubResponse | None:
         """The file's answer, None when it is missing."""
         cc = self.cache
-        if cc is not None and (content := await asyncio.to_thread(cc.get_file, path)) is not None:
+        if cc is not None and (content := await self._cached_file(cc, path)) is not None:
             trace.stats.cache_hits += 1
             return HubResponse(self.url(path), 200, "OK (cache)", httpx2.Headers(), content)
         got = await self.spec.take_file(path, trace, self.sha)
@@ -90,12 +103,9 @@ class CommitReads:
             raise CorruptHeaderError(f"{path}: not valid JSON ({exc})", repo_id=self.repo_id) from None
 
     async def header(self, path: str, trace: Trace, first_bytes: int, *, gguf: bool = False) -> WeightFile:
-        """One safetensors header, or with ``gguf`` a GGUF header (``first_bytes``: the size of the first
-        range read)."""
+        """One safetensors header that is not in the cache, or with ``gguf`` a GGUF header (``first_bytes``:
+        the size of the first range read); stored into the cache."""
         cc = self.cache
-        if cc is not None and (hit := await asyncio.to_thread(cc.get_header, path)) is not None:
-            trace.stats.cache_hits += 1
-            return hit
         got = await self.spec.take_header(path, trace, self.sha)
         if got is None:
             read = read_gguf_header if gguf else read_header
@@ -115,16 +125,19 @@ class CommitReads:
     async def headers(
         self, first_reads: dict[str, int], trace: Trace, *, gguf: bool = False
     ) -> list[WeightFile]:
-        """The headers of ``first_reads`` (path -> size of its first range read), read in parallel."""
-        forks = [trace.fork() for _ in first_reads]
-        files = await run_all(
-            *(
-                self.header(path, t, n, gguf=gguf)
-                for (path, n), t in zip(first_reads.items(), forks, strict=True)
-            )
+        """The headers of ``first_reads`` (path -> size of its first range read): those in the cache read
+        in one hop to a thread, the others in parallel."""
+        cc = self.cache
+        hits = await asyncio.to_thread(_get_headers, cc, list(first_reads)) if cc is not None else {}
+        trace.stats.cache_hits += len(hits)
+        missing = [(p, n) for p, n in first_reads.items() if p not in hits]
+        forks = [trace.fork() for _ in missing]
+        read = await run_all(
+            *(self.header(p, t, n, gguf=gguf) for (p, n), t in zip(missing, forks, strict=True))
         )
         trace.join(*forks)
-        return files
+        got = dict(zip((p for p, _ in missing), read, strict=True))
+        return [hits[p] if p in hits else got[p] for p in first_reads]
 
     async def gguf_headers(self, paths: list[str], trace: Trace) -> list[WeightFile]:
         """The GGUF headers of a model's shards, in parallel. Only the first shard of a split model holds the
@@ -135,5 +148,18 @@ class CommitReads:
     async def store_headers(self, files: list[WeightFile]) -> None:
         """Keep headers that came another way (the safetensors-metadata route) in the cache."""
         if self.cache is not None:
-            for f in files:
-                await asyncio.to_thread(self.cache.put_header, f)
+            await asyncio.to_thread(_put_headers, self.cache, files)
+
+
+def _get_files(cc: CommitCache, paths: list[str]) -> dict[str, bytes | None]:
+    return {p: cc.get_file(p) for p in paths}
+
+
+def _get_headers(cc: CommitCache, paths: list[str]) -> dict[str, WeightFile]:
+    """The cached headers of ``paths`` (those not cached left out)."""
+    return {p: hit for p in paths if (hit := cc.get_header(p)) is not None}
+
+
+def _put_headers(cc: CommitCache, files: list[WeightFile]) -> None:
+    for f in files:
+        cc.put_header(f)

@@ -114,6 +114,12 @@ def parse_header(header: dict[str, Any], *, file: str = "", names: Iterable[str]
         if name != "__metadata__":
             t = _well_formed(same.get(name, name), info, file, shapes)
             tensors.append(t if t is not None else _entry_tensor(name, info, where, file))
+    return tiled_header(tensors, metadata, where)
+
+
+def tiled_header(tensors: list[Tensor], metadata: dict[str, str] | None, where: str) -> SafetensorsHeader:
+    """The header of entries each checked on its own, in key order: ordered by offset and checked to tile the
+    buffer from 0 (``CorruptHeaderError`` otherwise)."""
     tensors.sort(key=_BY_OFFSET)
     _check_contiguous(tensors, where)
     return SafetensorsHeader(tensors, metadata)

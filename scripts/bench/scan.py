@@ -10,7 +10,8 @@ symlinks to the real ones, until there are ``--repos`` of them. Gated fixtures a
 reader token, by every tool.
 
 The fake Hub runs in a child process (its own interpreter, so its CPU time does not compete with the
-client's GIL); the figures come from its request log: requests on both origins and the body bytes it sent.
+client's GIL); the figures come from its request log: requests on both origins and the body bytes it sent,
+and its CPU seconds (every thread of the child) beside the client's: per repo, and as a share of one CPU.
 
 Tools, each over the same list, ``--concurrency`` repos at a time:
 
@@ -143,6 +144,7 @@ def _serve(conn: Connection, fixtures: str, latency: float) -> None:
     runner = HubThread(fixtures, latency=latency, seed=1, regular_redirect="mix")
     hub = runner.start()
     conn.send((hub.endpoint, hub.cdn_url, len(hub.store.repos)))
+    cpu_at_reset = time.process_time()  # CPU seconds of this process (every thread) since the last reset
     while True:
         cmd, arg = conn.recv()
         if cmd == "stop":
@@ -151,6 +153,7 @@ def _serve(conn: Connection, fixtures: str, latency: float) -> None:
             return
         if cmd == "reset":
             hub.log.reset()
+            cpu_at_reset = time.process_time()
             hub.clear_faults()
             hub.latency = latency
             conn.send(None)
@@ -169,6 +172,7 @@ def _serve(conn: Connection, fixtures: str, latency: float) -> None:
                     "hub_connections": len({e.peer for e in entries if e.origin == "hub"}),
                     "cdn_connections": len({e.peer for e in entries if e.origin == "cdn"}),
                     "faults": dict(faults),
+                    "cpu_seconds": time.process_time() - cpu_at_reset,
                 }
             )
 
@@ -404,7 +408,9 @@ def measure(
     print(
         f"  {tool:<22} {run.ok:>4}/{n} ok  {seconds:7.2f} s  {n / seconds:7.1f} repos/s  "
         f"{s['requests'] / n:6.2f} req/repo  {s['bytes'] / n / 1024:8.1f} KiB/repo  "
-        f"{cpu / n * 1000:6.0f} ms CPU/repo" + (f"  errors {dict(run.errors())}" if run.ok < n else ""),
+        f"{cpu / n * 1000:6.1f} ms CPU/repo ({n / cpu if cpu else math.inf:5.0f} repos per CPU s)  "
+        f"fake Hub {s['cpu_seconds'] / n * 1000:4.1f} ms CPU/repo ({s['cpu_seconds'] / seconds:.0%} of 1 CPU)"
+        + (f"  errors {dict(run.errors())}" if run.ok < n else ""),
         flush=True,
     )
     seen: set[str] = set()

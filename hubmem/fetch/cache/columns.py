@@ -18,15 +18,18 @@ header."""
 from __future__ import annotations
 
 import json
+import math
 import struct
 import sys
 from array import array
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
 from hubmem.errors import CorruptHeaderError
+from hubmem.formats.dtypes import DTYPE_BITS
 from hubmem.formats.json_reader import load_json
-from hubmem.formats.safetensors import SafetensorsHeader, parse_header
+from hubmem.formats.safetensors import SafetensorsHeader, Tensor, parse_header, tiled_header
 
 MAGIC = b"HMC1"
 _NONE = 0xFFFFFFFF
@@ -109,8 +112,25 @@ class _Reader:
         return a.tolist()
 
 
+@dataclass(slots=True)
+class _Columns:
+    names: list[str]
+    dtypes: list[str]  # the distinct dtype names
+    kinds: bytes  # per tensor: index into dtypes
+    ranks: bytes
+    dims: list[int]
+    offsets: list[int]
+    meta: Any
+    meta_at: int
+
+
 def decode_columns(data: bytes) -> dict[str, Any]:
     """The header a blob holds; ``ValueError`` when the blob is not consistent."""
+    c = _read_columns(data)
+    return _rebuild(c.names, [c.dtypes[k] for k in c.kinds], c.ranks, c.dims, c.offsets, c.meta, c.meta_at)
+
+
+def _read_columns(data: bytes) -> _Columns:
     r = _Reader(data)
     if bytes(r.take(4)) != MAGIC:
         raise ValueError("not a columns blob")
@@ -129,7 +149,36 @@ def decode_columns(data: bytes) -> dict[str, Any]:
     offsets = r.u64s(2 * n)
     if r.at != len(data) or sum(ranks) != len(dims) or (kinds and max(kinds) >= len(dtypes)):
         raise ValueError("the columns do not add up")
-    return _rebuild(names, [dtypes[k] for k in kinds], ranks, dims, offsets, head.get("meta"), meta_at)
+    return _Columns(names, dtypes, kinds, ranks, dims, offsets, head.get("meta"), meta_at)
+
+
+def _checked_tensors(c: _Columns, file: str) -> list[Tensor] | None:
+    """The tensors of the columns, in key order, when each is well formed as :func:`parse_header` checks it
+    (known dtype, byte size that fits its shape: the columns hold u64 integers only), with unique names and
+    metadata of strings; None when anything is unusual (then the rebuilt header goes through
+    :func:`parse_header`, which accepts it or says what is wrong)."""
+    meta = c.meta
+    if c.meta_at == _NONE and meta is not None:
+        return None
+    if meta is not None and (type(meta) is not dict or not all(type(v) is str for v in meta.values())):
+        return None
+    if "__metadata__" in c.names or len(set(c.names)) != len(c.names):
+        return None
+    bits = [DTYPE_BITS.get(d, 0) for d in c.dtypes]
+    shapes: dict[tuple[int, ...], tuple[tuple[int, ...], int]] = {}  # one tuple and count per shape
+    dims, offsets, at = c.dims, c.offsets, 0
+    tensors: list[Tensor] = []
+    for i, (name, kind, rank) in enumerate(zip(c.names, c.kinds, c.ranks, strict=True)):
+        shape = tuple(dims[at : at + rank])
+        at += rank
+        same = shapes.get(shape)
+        if same is None:
+            same = shapes[shape] = (shape, math.prod(shape))
+        n, begin, end, nbits = same[1], offsets[2 * i], offsets[2 * i + 1], same[1] * bits[kind]
+        if not bits[kind] or n > _U64_MAX or nbits & 7 or end - begin != nbits >> 3:  # 0 bits: unknown dtype
+            return None
+        tensors.append(Tensor(name, c.dtypes[kind], same[0], begin, end, file, n))
+    return tensors
 
 
 def _rebuild(
@@ -175,7 +224,16 @@ def stored_header(value: dict[str, Any], path: str) -> SafetensorsHeader | None:
     header is; None if it is not one (a miss)."""
     try:
         blob = value.get("blob")
-        raw = decode_columns(blob) if isinstance(blob, bytes) else value.get("header")
-        return parse_header(raw, file=path) if isinstance(raw, dict) else None
+        if not isinstance(blob, bytes):
+            raw = value.get("header")
+            return parse_header(raw, file=path) if isinstance(raw, dict) else None
+        c = _read_columns(blob)
+        tensors = _checked_tensors(c, path)
+        if tensors is None:
+            dtypes = [c.dtypes[k] for k in c.kinds]
+            return parse_header(
+                _rebuild(c.names, dtypes, c.ranks, c.dims, c.offsets, c.meta, c.meta_at), file=path
+            )
+        return tiled_header(tensors, c.meta, path)
     except (ValueError, CorruptHeaderError):
         return None

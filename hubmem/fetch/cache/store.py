@@ -240,14 +240,17 @@ class HeaderCache:
             {"sha": sha, "scope": scope},
         )
 
-    def expect_complete(self, endpoint: str, repo_id: str, revision: str, subfolder: str | None) -> bool:
-        """Whether the last fetch of this revision left a complete snapshot here (a hint: the
-        revision may have moved since; then the fetch reads the new commit without speculation)."""
+    def complete_hint(
+        self, endpoint: str, repo_id: str, revision: str, subfolder: str | None
+    ) -> tuple[str, str] | None:
+        """(sha, scope) of the complete snapshot the last fetch of this revision left here, or None (a
+        hint: the revision may have moved since; then the fetch reads the new commit without speculation).
+        Both entries it read are then stored as they stand (and their LRU times bumped by the reads)."""
         hint = self.get(self.key(endpoint, repo_id, "", "", _REF + revision + "\0" + (subfolder or "")))
         sha, scope = (hint or {}).get("sha"), (hint or {}).get("scope")
         if not isinstance(sha, str) or not is_sha(sha) or not isinstance(scope, str):
-            return False
-        return self.commit(endpoint, repo_id, sha, scope).is_complete(subfolder)
+            return None
+        return (sha, scope) if self.commit(endpoint, repo_id, sha, scope).is_complete(subfolder) else None
 
 
 def _is_int(value: Any, low: int, high: int | None) -> bool:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import select
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
 
+import httpcore2
 import httpx2
 from huggingface_hub import __version__ as hf_hub_version
 from huggingface_hub import constants as hf_constants
@@ -76,12 +79,17 @@ def connection_pool(
     ``max_connections`` connections; a client's own pool has :func:`pool_size` of them."""
     size = max(1, max_connections) if isolated else pool_size(max_connections)
     h2 = http2_available() if http2 is None else http2
+    limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size)
+    if transport is None:  # what httpx2 builds itself, with the cheap readability check
+        verify = ssl_context(trust_env=not isolated, http2=h2)
+        transport = httpx2.AsyncHTTPTransport(verify=verify, http2=h2, limits=limits, trust_env=not isolated)
+        cheap_readability(transport)
     return httpx2.AsyncClient(
         transport=transport,
         http2=h2,
         verify=ssl_context(trust_env=not isolated, http2=h2),
         timeout=timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout),
-        limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
+        limits=limits,
         follow_redirects=False,
         headers=headers,
         cookies=httpx2.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
@@ -89,3 +97,87 @@ def connection_pool(
         else None,
         trust_env=not isolated,
     )
+
+
+# -- the pool's readability check ------------------------------------------------------------------------
+
+
+def cheap_readability(transport: httpx2.AsyncHTTPTransport) -> bool:
+    """Give ``transport``'s connections :class:`Stream` s (whether it did: httpx2's internals may change)."""
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if not isinstance(pool, httpcore2.AsyncConnectionPool) or not isinstance(
+        backend, httpcore2.AsyncNetworkBackend
+    ):
+        return False
+    if not isinstance(backend, Backend):
+        pool._network_backend = Backend(backend)
+    return True
+
+
+def _readable(sock: Any) -> bool:
+    """Whether ``sock`` has data (or end of stream) to read now: httpcore2's test of a server-closed idle
+    connection. A socket without a descriptor counts as readable (closed), as in httpcore2."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
+
+
+class Stream(httpcore2.AsyncNetworkStream):
+    """A connection's stream with its socket looked up once. At every request, httpcore2 asks each idle
+    connection of the pool whether its socket is readable (closed by the server); anyio answers that by
+    building the mapping of every socket attribute, a ``getpeername()`` call included, each time: about ten
+    times the cost of the poll itself, for 16 connections, twice per request."""
+
+    def __init__(self, inner: httpcore2.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        return Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class Backend(httpcore2.AsyncNetworkBackend):
+    """httpcore2's backend, its streams wrapped in :class:`Stream`."""
+
+    def __init__(self, inner: httpcore2.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        return Stream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        return Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
