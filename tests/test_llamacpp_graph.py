@@ -6,6 +6,7 @@ simulated compute buffer against every compute buffer llama.cpp printed on the v
 from __future__ import annotations
 
 import gzip
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,48 @@ def test_a_quantized_cache_without_attention_has_no_rotation(models: dict[str, P
     spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches)
     assert spec is not None and spec.rot == (0, 0)
     assert abs(max(simulate.graph_buffers(spec)) / MiB - 17.5039) <= 0.00005  # what llama.cpp printed
+
+
+MISTRAL = {
+    "architectures": ["MistralForCausalLM"],
+    "model_type": "mistral",
+    "hidden_size": 512,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,
+    "head_dim": 64,
+    "vocab_size": 8192,
+    "max_position_embeddings": 8192,
+    "sliding_window": 4096,
+    "torch_dtype": "float16",
+}
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in GRID if r["model"] == "tiny-llama-gqa-f16.gguf"], ids=lambda r: r["id"]
+)
+def test_a_mistral_config_is_llama_cpps_llama(
+    models: dict[str, Path], tmp_path: Path, row: dict[str, Any]
+) -> None:
+    """convert_hf_to_gguf.py converts MistralForCausalLM to LLAMA, which has no sliding window: the config of
+    the tiny Llama's dimensions with Mistral's ``sliding_window`` gets one full-attention cache and the
+    llama graph, what llama.cpp printed for the GGUF."""
+    (tmp_path / "config.json").write_text(json.dumps(MISTRAL))
+    gguf_view = llama_cpp_view(
+        read_checkpoint(load_local(models[row["model"]])), options_of(row["settings"]), KVOptions()
+    )
+    checkpoint = read_checkpoint(load_local(tmp_path))
+    assert set(checkpoint.architecture.layer_kinds) == {"sliding"}  # what transformers runs
+    view = llama_cpp_view(checkpoint, options_of(row["settings"]), KVOptions())
+    assert len(view.kv_caches) == 1 and view.kv_caches == gguf_view.kv_caches
+    assert view.lines[1:] == gguf_view.lines[1:]  # all but the model buffer (projected from the config)
+    assert any(a.startswith("compute buffer: simulated") for a in view.assumptions)
+    assert abs(view.compute_buffer_bytes / MiB - float(row["compute_MiB_4dp"])) <= 0.00005
+
+
+def test_only_what_the_converter_maps_to_llama_loses_its_window(tmp_path: Path) -> None:
+    """A sliding-window config of another class keeps its SWA layers (hparams_of)."""
+    (tmp_path / "config.json").write_text(json.dumps({**MISTRAL, "architectures": ["Starcoder2ForCausalLM"]}))
+    hp = hparams_of(read_checkpoint(load_local(tmp_path)).architecture)
+    assert hp.arch == "mistral" and all(hp.is_swa) and hp.n_swa == 4096

@@ -17,6 +17,12 @@ from hubmem.schema.architecture import Architecture
 
 ATTENTION = ("full", "sliding", "chunked", "mla")
 RECURRENT = ("mamba", "mamba2", "conv", "linear")
+# convert_hf_to_gguf.py (conversion/llama.py, ``LlamaModel``'s registration @ 0c1e570): the causal-LM
+# classes it converts to MODEL_ARCH.LLAMA (of the others it registers there, the multimodal wrappers and the
+# EAGLE-3 drafts, which may switch to EAGLE3, are left to their model type), and for a config without
+# ``architectures`` the model types of these classes
+TO_LLAMA = ("LLaMAForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM")
+TO_LLAMA_TYPES = ("llama", "mistral", "mixtral")
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,17 @@ def _missing(arch: Architecture, kv: list[int], head_k: list[int]) -> list[str]:
     return missing
 
 
+def gguf_arch(arch: Architecture) -> str:
+    """llama.cpp's architecture for this model: a GGUF's own (hubmem's ``model_type``), else what
+    convert_hf_to_gguf.py converts the config's first ``architectures`` class to where hubmem knows it
+    (:data:`TO_LLAMA`: "llama"), else the model type."""
+    model_type = arch.model_type or "?"
+    first = arch.architectures[0] if arch.architectures else None
+    if first in TO_LLAMA or (first is None and model_type in TO_LLAMA_TYPES):
+        return "llama"
+    return model_type
+
+
 def hparams_of(arch: Architecture) -> Hparams:
     """llama.cpp's view of the architecture; what it lacks is named in ``missing``."""
     kinds = list(arch.layer_kinds)
@@ -115,8 +132,12 @@ def hparams_of(arch: Architecture) -> Hparams:
     if lacking:
         missing.append(f"llama.cpp view: {lacking} unknown")
     heads = arch.num_attention_heads or 0
+    name = gguf_arch(arch)
+    # LLAMA's load_arch_hparams (src/models/llama.cpp) reads no sliding window and the converter writes
+    # none: a Mistral config's ``sliding_window`` leaves every layer full attention in llama.cpp
+    swa = name != "llama"
     return Hparams(
-        arch=arch.model_type or "?",
+        arch=name,
         n_layer=n,
         n_embd=arch.hidden_size or 0,
         n_vocab=arch.vocab_size or 0,
@@ -125,8 +146,8 @@ def hparams_of(arch: Architecture) -> Hparams:
         n_head_kv=kv,
         head_k=head_k,
         head_v=head_v,
-        is_swa=[k in ("sliding", "chunked") for k in kinds],
-        n_swa=(arch.attention_chunk_size if "chunked" in kinds else arch.sliding_window) or 0,
+        is_swa=[swa and k in ("sliding", "chunked") for k in kinds],
+        n_swa=((arch.attention_chunk_size if "chunked" in kinds else arch.sliding_window) or 0) if swa else 0,
         is_recr=[k in RECURRENT for k in kinds],
         mla=mla,
         n_ff=arch.intermediate_size or 0,

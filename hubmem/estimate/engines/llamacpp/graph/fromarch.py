@@ -109,7 +109,7 @@ def _ffn_and_attention(
 
 def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool) -> GraphSpec | None:
     """The model part of the spec, or None where no ported builder applies."""
-    builder = _BUILDERS.get(arch.model_type or "")
+    builder = _BUILDERS.get(hp.arch)
     if builder == "mamba":
         return _mamba(arch, hp, meta)
     attn = [il for il in range(hp.n_layer) if not hp.is_recr[il]]
