@@ -32,7 +32,15 @@ from support.paths import DATA, fixture_path, load_json
 
 GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
 MiB = 1 << 20
-SIMULATED = ("tiny-llama", "tiny-qwen3moe", "tiny-deepseek2", "tiny-lfm2", "tiny-mamba", "gemma-3")
+SIMULATED = (
+    "tiny-llama",
+    "tiny-qwen3moe",
+    "tiny-qwen3-",
+    "tiny-deepseek2",
+    "tiny-lfm2",
+    "tiny-mamba",
+    "gemma-3",
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +73,7 @@ RECORDED = [
     ("mamba-f16", "tiny-mamba-f16.gguf"),
     ("llama-gqa-f16", "tiny-llama-gqa-f16.gguf"),
     ("qwen3moe-f16", "tiny-qwen3moe-f16.gguf"),
+    ("qwen3-f16", "tiny-qwen3-f16.gguf"),
     ("deepseek2-mla-f16", "tiny-deepseek2-mla-f16.gguf"),
     ("lfm2-f16", "tiny-lfm2-f16.gguf"),
 ]
@@ -219,23 +228,39 @@ MISTRAL = {
     "sliding_window": 4096,
     "torch_dtype": "float16",
 }
+QWEN3 = {
+    **MISTRAL,
+    "architectures": ["Qwen3ForCausalLM"],
+    "model_type": "qwen3",
+    "hidden_size": 256,
+    "intermediate_size": 768,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 4,
+    "head_dim": 128,
+    "use_sliding_window": True,
+    "max_window_layers": 1,
+}
+# a config, the tiny GGUF of the same dimensions, the layer kinds transformers runs
+CONVERTED = {
+    "mistral": (MISTRAL, "tiny-llama-gqa-f16.gguf", ["sliding"] * 4),
+    "qwen3": (QWEN3, "tiny-qwen3-f16.gguf", ["full", "sliding", "sliding"]),
+}
+CONVERTED_ROWS = [(name, r) for name, c in CONVERTED.items() for r in GRID if r["model"] == c[1]]
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in GRID if r["model"] == "tiny-llama-gqa-f16.gguf"], ids=lambda r: r["id"]
-)
-def test_a_mistral_config_is_llama_cpps_llama(
-    models: dict[str, Path], tmp_path: Path, row: dict[str, Any]
+@pytest.mark.parametrize(("name", "row"), CONVERTED_ROWS, ids=[r["id"] for _, r in CONVERTED_ROWS])
+def test_a_config_is_what_llama_cpp_runs_once_converted(
+    models: dict[str, Path], tmp_path: Path, name: str, row: dict[str, Any]
 ) -> None:
-    """convert_hf_to_gguf.py converts MistralForCausalLM to LLAMA, which has no sliding window: the config of
-    the tiny Llama's dimensions with Mistral's ``sliding_window`` gets one full-attention cache and the
-    llama graph, what llama.cpp printed for the GGUF."""
-    (tmp_path / "config.json").write_text(json.dumps(MISTRAL))
-    gguf_view = llama_cpp_view(
-        read_checkpoint(load_local(models[row["model"]])), options_of(row["settings"]), KVOptions()
-    )
+    """convert_hf_to_gguf.py converts MistralForCausalLM to LLAMA and Qwen3ForCausalLM to QWEN3, neither of
+    which has a sliding window: configs of the tiny GGUFs' dimensions with a window get one full-attention
+    cache and the graph of the GGUF, what llama.cpp printed for it."""
+    config, model, kinds = CONVERTED[name]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    gguf = read_checkpoint(load_local(models[model]))
+    gguf_view = llama_cpp_view(gguf, options_of(row["settings"]), KVOptions())
     checkpoint = read_checkpoint(load_local(tmp_path))
-    assert set(checkpoint.architecture.layer_kinds) == {"sliding"}  # what transformers runs
+    assert checkpoint.architecture.layer_kinds == kinds
     view = llama_cpp_view(checkpoint, options_of(row["settings"]), KVOptions())
     assert len(view.kv_caches) == 1 and view.kv_caches == gguf_view.kv_caches
     assert view.lines[1:] == gguf_view.lines[1:]  # all but the model buffer (projected from the config)

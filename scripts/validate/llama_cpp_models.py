@@ -112,6 +112,31 @@ def llama_gqa(path: Path, wtype: QT = QT.F16) -> None:
     m.finish()
 
 
+def _dense_ffn(m: Writer, p: str, n_embd: int, n_ff: int) -> None:
+    m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
+    for leaf, ne in (("ffn_gate", (n_embd, n_ff)), ("ffn_up", (n_embd, n_ff)), ("ffn_down", (n_ff, n_embd))):
+        m.t(p + leaf + ".weight", ne)
+
+
+def qwen3(path: Path) -> None:
+    """Qwen3 dense (src/models/qwen3.cpp): per-head Q/K norms; head_dim 128 with n_embd 256 (Q is wider
+    than the embedding, as in Qwen3-0.6B)."""
+    n_embd, n_layer, n_ff, n_head, n_kv, hd = 256, 3, 768, 4, 2, 128
+    m = Writer(path, "qwen3", 8192)
+    m.common(n_ctx_train=40960, n_embd=n_embd, n_layer=n_layer, n_ff=n_ff, n_head=n_head, n_head_kv=n_kv)
+    m.w.add_key_length(hd)
+    m.w.add_value_length(hd)
+    m.embeddings(n_embd)
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
+        m.attention(p, n_embd, n_head * hd, n_kv * hd)
+        m.t(p + "attn_k_norm.weight", (hd,), QT.F32)
+        m.t(p + "attn_q_norm.weight", (hd,), QT.F32)
+        _dense_ffn(m, p, n_embd, n_ff)
+    m.finish()
+
+
 def qwen3moe(path: Path) -> None:
     n_embd, n_layer, n_head, n_kv, hd, n_expert, n_used, n_ff_exp = 256, 2, 4, 2, 64, 8, 2, 128
     m = Writer(path, "qwen3moe", 8192)
@@ -254,6 +279,7 @@ MODELS: dict[str, Callable[[Path], None]] = {
     "tiny-llama-gqa-f16.gguf": llama_gqa,
     "tiny-llama-gqa-q4_0.gguf": lambda p: llama_gqa(p, QT.Q4_0),
     "tiny-qwen3moe-f16.gguf": qwen3moe,
+    "tiny-qwen3-f16.gguf": qwen3,
     "tiny-deepseek2-mla-f16.gguf": deepseek2_mla,
     "tiny-mamba-f16.gguf": mamba,
     "tiny-lfm2-f16.gguf": lfm2,

@@ -6,8 +6,9 @@ of ``n_seq_max`` rows, ``n_vocab x n_seq_max x 4`` bytes.
 
 Compute buffer (``sched_reserve``, src/llama-context.cpp:615-767): the high-water mark of ggml's best-fit
 allocator over the worst-case prompt graph (``n_ubatch`` tokens, a full cache) and the token-generation
-graph. For the architectures whose graph is ported (:mod:`hubmem.estimate.engines.llamacpp.graph`: llama,
-qwen3moe, deepseek2 with MLA from a GGUF, lfm2, mamba (1), gemma3) :func:`compute_buffer` simulates it: the
+graph. For the architectures whose graph is ported (:mod:`hubmem.estimate.engines.llamacpp.graph`: llama
+(Mistral / Mixtral configs convert to it), qwen3, qwen3moe, deepseek2 with MLA from a GGUF, lfm2, mamba (1),
+gemma3) :func:`compute_buffer` simulates it: the
 graph llama.cpp builds, node for node, and ggml-alloc's allocator over it (equal to llama.cpp's figure on
 every row of scripts/VALIDATION.md). For the others no closed form is exact, and the phase model below
 stays the fallback: the largest of three phases, each the live tensors at that point (T = ``n_ubatch``

@@ -17,12 +17,24 @@ from hubmem.schema.architecture import Architecture
 
 ATTENTION = ("full", "sliding", "chunked", "mla")
 RECURRENT = ("mamba", "mamba2", "conv", "linear")
-# convert_hf_to_gguf.py (conversion/llama.py, ``LlamaModel``'s registration @ 0c1e570): the causal-LM
-# classes it converts to MODEL_ARCH.LLAMA (of the others it registers there, the multimodal wrappers and the
-# EAGLE-3 drafts, which may switch to EAGLE3, are left to their model type), and for a config without
-# ``architectures`` the model types of these classes
-TO_LLAMA = ("LLaMAForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM")
-TO_LLAMA_TYPES = ("llama", "mistral", "mixtral")
+# convert_hf_to_gguf.py @ 0c1e570: Hugging Face classes and the llama.cpp architecture they convert to
+# (conversion/llama.py ``LlamaModel``: its causal-LM classes, the multimodal wrappers and EAGLE-3 drafts it
+# also registers left to their model type; conversion/qwen.py ``Qwen2Model``, ``Qwen3Model``,
+# ``Qwen3MoeModel``), and for a config without ``architectures`` the model types of these classes. None of
+# these converters writes a sliding window and none of these architectures' ``load_arch_hparams``
+# (src/models/llama.cpp, qwen2.cpp, qwen3.cpp, qwen3moe.cpp) reads one.
+CONVERTED = {"LLaMAForCausalLM": "llama", "LlamaForCausalLM": "llama", "MistralForCausalLM": "llama"}
+CONVERTED |= {"MixtralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}
+CONVERTED |= {"Qwen3MoeForCausalLM": "qwen3moe"}
+CONVERTED_TYPES = {
+    "llama": "llama",
+    "mistral": "llama",
+    "mixtral": "llama",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
+}
+CONVERTED_TYPES |= {"qwen3_moe": "qwen3moe"}
+NO_WINDOW = set(CONVERTED.values())
 
 
 @dataclass(frozen=True)
@@ -108,12 +120,11 @@ def _missing(arch: Architecture, kv: list[int], head_k: list[int]) -> list[str]:
 def gguf_arch(arch: Architecture) -> str:
     """llama.cpp's architecture for this model: a GGUF's own (hubmem's ``model_type``), else what
     convert_hf_to_gguf.py converts the config's first ``architectures`` class to where hubmem knows it
-    (:data:`TO_LLAMA`: "llama"), else the model type."""
+    (:data:`CONVERTED`), else the model type."""
     model_type = arch.model_type or "?"
-    first = arch.architectures[0] if arch.architectures else None
-    if first in TO_LLAMA or (first is None and model_type in TO_LLAMA_TYPES):
-        return "llama"
-    return model_type
+    if arch.architectures:
+        return CONVERTED.get(arch.architectures[0], model_type)
+    return CONVERTED_TYPES.get(model_type, model_type)
 
 
 def hparams_of(arch: Architecture) -> Hparams:
@@ -133,9 +144,8 @@ def hparams_of(arch: Architecture) -> Hparams:
         missing.append(f"llama.cpp view: {lacking} unknown")
     heads = arch.num_attention_heads or 0
     name = gguf_arch(arch)
-    # LLAMA's load_arch_hparams (src/models/llama.cpp) reads no sliding window and the converter writes
-    # none: a Mistral config's ``sliding_window`` leaves every layer full attention in llama.cpp
-    swa = name != "llama"
+    # a Mistral / Qwen2 config's ``sliding_window`` leaves every layer full attention in llama.cpp
+    swa = name not in NO_WINDOW
     return Hparams(
         arch=name,
         n_layer=n,

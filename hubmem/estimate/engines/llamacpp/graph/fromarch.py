@@ -16,8 +16,8 @@ from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
 _UNQUANTIZED = ("f32", "f16", "bf16")
 _BUILDERS = {
     "llama": "llama",
+    "qwen3": "qwen3",
     "qwen3moe": "qwen3moe",
-    "qwen3_moe": "qwen3moe",
     "deepseek2": "deepseek2",
     "lfm2": "lfm2",
     "mamba": "mamba",

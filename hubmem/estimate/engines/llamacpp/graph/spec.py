@@ -37,7 +37,7 @@ class MLA:
 
 @dataclass(frozen=True)
 class GraphSpec:
-    arch: str  # the builder: "llama", "qwen3moe", "deepseek2", "lfm2", "mamba", "gemma3"
+    arch: str  # the builder: "llama", "qwen3", "qwen3moe", "deepseek2", "lfm2", "mamba", "gemma3"
     n_layer: int
     n_embd: int
     n_vocab: int
