@@ -20,7 +20,7 @@ from hubmem.estimate.engines.llamacpp.graph.spec import MLA, GraphSpec, MoE
 from hubmem.estimate.engines.llamacpp.graph.tensor import OUTPUT, Tensor
 from hubmem.estimate.engines.llamacpp.hparams import hparams_of
 from hubmem.estimate.engines.llamacpp.memory import memory
-from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
+from hubmem.estimate.engines.llamacpp.view import gguf_meta, llama_cpp_view
 from hubmem.fetch.local import load_local
 from hubmem.pipeline import read_checkpoint
 from hubmem.schema.kv import KVOptions
@@ -36,6 +36,7 @@ SIMULATED = (
     "tiny-llama",
     "tiny-qwen3moe",
     "tiny-qwen3-",
+    "tiny-qwen2-",
     "tiny-deepseek2",
     "tiny-lfm2",
     "tiny-mamba",
@@ -74,6 +75,7 @@ RECORDED = [
     ("llama-gqa-f16", "tiny-llama-gqa-f16.gguf"),
     ("qwen3moe-f16", "tiny-qwen3moe-f16.gguf"),
     ("qwen3-f16", "tiny-qwen3-f16.gguf"),
+    ("qwen2-f16", "tiny-qwen2-f16.gguf"),
     ("deepseek2-mla-f16", "tiny-deepseek2-mla-f16.gguf"),
     ("lfm2-f16", "tiny-lfm2-f16.gguf"),
 ]
@@ -88,10 +90,11 @@ def test_the_graph_is_llama_cpps_node_for_node(
     if not path.exists():
         pytest.skip("recorded without flash attention only (Mamba has no attention)")
     nodes, leafs, _ = load_graph(path)
-    arch = read_checkpoint(load_local(models[model])).architecture
+    checkpoint = read_checkpoint(load_local(models[model]))
+    arch = checkpoint.architecture
     settings = {"n_ctx": 512, "n_batch": 512, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": fa}
     mem = memory(arch, options_of(settings), KVOptions())
-    spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches, {"general.architecture": arch.model_type})
+    spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches, *gguf_meta(checkpoint))
     assert spec is not None
     built = simulate.build_graph(spec).graph
     assert signature(built.nodes, built.leafs) == signature(nodes, leafs)
@@ -240,10 +243,13 @@ QWEN3 = {
     "use_sliding_window": True,
     "max_window_layers": 1,
 }
+QWEN2 = {k: v for k, v in QWEN3.items() if k != "head_dim"}
+QWEN2 |= {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "intermediate_size": 640}
 # a config, the tiny GGUF of the same dimensions, the layer kinds transformers runs
 CONVERTED = {
     "mistral": (MISTRAL, "tiny-llama-gqa-f16.gguf", ["sliding"] * 4),
     "qwen3": (QWEN3, "tiny-qwen3-f16.gguf", ["full", "sliding", "sliding"]),
+    "qwen2": (QWEN2, "tiny-qwen2-f16.gguf", ["full", "sliding", "sliding"]),
 }
 CONVERTED_ROWS = [(name, r) for name, c in CONVERTED.items() for r in GRID if r["model"] == c[1]]
 
@@ -252,9 +258,10 @@ CONVERTED_ROWS = [(name, r) for name, c in CONVERTED.items() for r in GRID if r[
 def test_a_config_is_what_llama_cpp_runs_once_converted(
     models: dict[str, Path], tmp_path: Path, name: str, row: dict[str, Any]
 ) -> None:
-    """convert_hf_to_gguf.py converts MistralForCausalLM to LLAMA and Qwen3ForCausalLM to QWEN3, neither of
-    which has a sliding window: configs of the tiny GGUFs' dimensions with a window get one full-attention
-    cache and the graph of the GGUF, what llama.cpp printed for it."""
+    """convert_hf_to_gguf.py converts MistralForCausalLM to LLAMA, Qwen2ForCausalLM to QWEN2 and
+    Qwen3ForCausalLM to QWEN3, none of which has a sliding window: configs of the tiny GGUFs' dimensions
+    with a window get one full-attention cache and the graph of the GGUF (Qwen2: with its Q/K/V biases),
+    what llama.cpp printed for it."""
     config, model, kinds = CONVERTED[name]
     (tmp_path / "config.json").write_text(json.dumps(config))
     gguf = read_checkpoint(load_local(models[model]))

@@ -137,6 +137,23 @@ def qwen3(path: Path) -> None:
     m.finish()
 
 
+def qwen2(path: Path) -> None:
+    """Qwen2 (src/models/qwen2.cpp): Q, K and V projections with a bias, head_dim n_embd / n_head."""
+    n_embd, n_layer, n_ff, n_head, n_kv = 256, 3, 640, 4, 2
+    hd = n_embd // n_head
+    m = Writer(path, "qwen2", 8192)
+    m.common(n_ctx_train=32768, n_embd=n_embd, n_layer=n_layer, n_ff=n_ff, n_head=n_head, n_head_kv=n_kv)
+    m.embeddings(n_embd)
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
+        m.attention(p, n_embd, n_head * hd, n_kv * hd)
+        for leaf, n in (("attn_q", n_head * hd), ("attn_k", n_kv * hd), ("attn_v", n_kv * hd)):
+            m.t(p + leaf + ".bias", (n,), QT.F32)
+        _dense_ffn(m, p, n_embd, n_ff)
+    m.finish()
+
+
 def qwen3moe(path: Path) -> None:
     n_embd, n_layer, n_head, n_kv, hd, n_expert, n_used, n_ff_exp = 256, 2, 4, 2, 64, 8, 2, 128
     m = Writer(path, "qwen3moe", 8192)
@@ -280,6 +297,7 @@ MODELS: dict[str, Callable[[Path], None]] = {
     "tiny-llama-gqa-q4_0.gguf": lambda p: llama_gqa(p, QT.Q4_0),
     "tiny-qwen3moe-f16.gguf": qwen3moe,
     "tiny-qwen3-f16.gguf": qwen3,
+    "tiny-qwen2-f16.gguf": qwen2,
     "tiny-deepseek2-mla-f16.gguf": deepseek2_mla,
     "tiny-mamba-f16.gguf": mamba,
     "tiny-lfm2-f16.gguf": lfm2,

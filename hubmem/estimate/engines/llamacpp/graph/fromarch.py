@@ -16,6 +16,7 @@ from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
 _UNQUANTIZED = ("f32", "f16", "bf16")
 _BUILDERS = {
     "llama": "llama",
+    "qwen2": "qwen2",
     "qwen3": "qwen3",
     "qwen3moe": "qwen3moe",
     "deepseek2": "deepseek2",
@@ -140,18 +141,29 @@ def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bi
     )
 
 
+def _qkv_bias(builder: str, meta: Mapping[str, object], biases: frozenset[str]) -> tuple[bool, bool, bool]:
+    """``build_qkv``'s optional Q, K and V biases (``create_tensor_qkv``, src/llama-model.cpp: not
+    required): a GGUF's own; converted from a config, Qwen2's (transformers' ``Qwen2Attention``: q/k/v
+    projections with a bias, always)."""
+    if meta.get("general.architecture"):
+        return "attn_q" in biases, "attn_k" in biases, "attn_v" in biases
+    qwen2 = builder == "qwen2"
+    return qwen2, qwen2, qwen2
+
+
 def graph_spec(
     arch: Architecture,
     hp: Hparams,
     cp: LlamaCppSettings,
     caches: list[LlamaCppKVCache],
     meta: Mapping[str, object] | None = None,
-    probs_bias: bool = False,
+    biases: frozenset[str] = frozenset(),
 ) -> GraphSpec | None:
     """The prompt graph ``sched_reserve`` reserves for this model and context, or None (not ported).
-    ``meta``: the GGUF metadata (DeepSeek-2's router settings live there); ``probs_bias``: the GGUF holds
-    ``exp_probs_b`` tensors."""
-    model = _shape(arch, hp, meta or {}, probs_bias)
+    ``meta``: the GGUF metadata (DeepSeek-2's router settings live there); ``biases``: the GGUF's layer
+    tensors with a bias (``attn_q``, DeepSeek-2's ``exp_probs_b`` ...)."""
+    meta = meta or {}
+    model = _shape(arch, hp, meta, "exp_probs_b" in biases)
     if model is None or len(caches) != (0 if all(model.recurrent) else 2 if model.swa else 1) or hp.missing:
         return None
     seqs = cp.n_seq_max
@@ -171,4 +183,5 @@ def graph_spec(
         type_k=cp.type_k,
         type_v=cp.type_v,
         rot=(0, 0) if mla else (_rot(cp.type_k, model.head_k, True), _rot(cp.type_v, model.head_v, False)),
+        qkv_bias=_qkv_bias(model.arch, meta, biases),
     )
