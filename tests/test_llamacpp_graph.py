@@ -76,6 +76,7 @@ RECORDED = [
     ("qwen3moe-f16", "tiny-qwen3moe-f16.gguf"),
     ("qwen3-f16", "tiny-qwen3-f16.gguf"),
     ("qwen2-f16", "tiny-qwen2-f16.gguf"),
+    ("llama-moe-f16", "tiny-llama-moe-f16.gguf"),
     ("deepseek2-mla-f16", "tiny-deepseek2-mla-f16.gguf"),
     ("lfm2-f16", "tiny-lfm2-f16.gguf"),
 ]
@@ -118,6 +119,9 @@ def test_compute_buffer_is_what_llama_cpp_printed(models: dict[str, Path], row: 
 
 DEEP = {
     "llama 80 layers": GraphSpec("llama", 80, 8192, 128256, 64, 8, 128, 128, 28672, (False,) * 80, n_kv=8192),
+    "llama MoE (Mixtral) 32 layers": GraphSpec(
+        "llama", 32, 4096, 32000, 32, 8, 128, 128, 14336, (False,) * 32, moe=MoE(8, 2, 14336, norm_w=True)
+    ),
     "qwen3moe 94 layers": GraphSpec(
         "qwen3moe",
         94,
@@ -245,9 +249,13 @@ QWEN3 = {
 }
 QWEN2 = {k: v for k, v in QWEN3.items() if k != "head_dim"}
 QWEN2 |= {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "intermediate_size": 640}
+MIXTRAL = {**MISTRAL, "architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": 256}
+MIXTRAL |= {"intermediate_size": 384, "num_hidden_layers": 2, "num_attention_heads": 4}
+MIXTRAL |= {"num_local_experts": 4, "num_experts_per_tok": 2}
 # a config, the tiny GGUF of the same dimensions, the layer kinds transformers runs
 CONVERTED = {
     "mistral": (MISTRAL, "tiny-llama-gqa-f16.gguf", ["sliding"] * 4),
+    "mixtral": (MIXTRAL, "tiny-llama-moe-f16.gguf", ["sliding"] * 2),
     "qwen3": (QWEN3, "tiny-qwen3-f16.gguf", ["full", "sliding", "sliding"]),
     "qwen2": (QWEN2, "tiny-qwen2-f16.gguf", ["full", "sliding", "sliding"]),
 }
@@ -258,10 +266,10 @@ CONVERTED_ROWS = [(name, r) for name, c in CONVERTED.items() for r in GRID if r[
 def test_a_config_is_what_llama_cpp_runs_once_converted(
     models: dict[str, Path], tmp_path: Path, name: str, row: dict[str, Any]
 ) -> None:
-    """convert_hf_to_gguf.py converts MistralForCausalLM to LLAMA, Qwen2ForCausalLM to QWEN2 and
-    Qwen3ForCausalLM to QWEN3, none of which has a sliding window: configs of the tiny GGUFs' dimensions
-    with a window get one full-attention cache and the graph of the GGUF (Qwen2: with its Q/K/V biases),
-    what llama.cpp printed for it."""
+    """convert_hf_to_gguf.py converts MistralForCausalLM and MixtralForCausalLM to LLAMA, Qwen2ForCausalLM
+    to QWEN2 and Qwen3ForCausalLM to QWEN3, none of which has a sliding window: configs of the tiny GGUFs'
+    dimensions with a window get one full-attention cache and the graph of the GGUF (Qwen2: with its Q/K/V
+    biases; Mixtral: llama's MoE branch), what llama.cpp printed for it."""
     config, model, kinds = CONVERTED[name]
     (tmp_path / "config.json").write_text(json.dumps(config))
     gguf = read_checkpoint(load_local(models[model]))

@@ -102,20 +102,36 @@ def llama_gqa(path: Path, wtype: QT = QT.F16) -> None:
         p = f"blk.{i}."
         m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
         m.attention(p, n_embd, n_head * hd, n_kv * hd, wtype)
-        m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
-        for leaf, ne in (
-            ("ffn_gate", (n_embd, n_ff)),
-            ("ffn_up", (n_embd, n_ff)),
-            ("ffn_down", (n_ff, n_embd)),
-        ):
-            m.t(p + leaf + ".weight", ne, wtype)
+        _dense_ffn(m, p, n_embd, n_ff, wtype)
     m.finish()
 
 
-def _dense_ffn(m: Writer, p: str, n_embd: int, n_ff: int) -> None:
+def llama_moe(path: Path) -> None:
+    """Llama with experts, as convert_hf_to_gguf.py writes a Mixtral (LLAMA, src/models/llama.cpp's MoE
+    branch): 4 experts of n_ff rows, 2 used."""
+    n_embd, n_layer, n_ff, n_head, n_kv, hd, n_expert, n_used = 256, 2, 384, 4, 2, 64, 4, 2
+    m = Writer(path, "llama", 8192)
+    m.common(n_ctx_train=32768, n_embd=n_embd, n_layer=n_layer, n_ff=n_ff, n_head=n_head, n_head_kv=n_kv)
+    m.w.add_rope_dimension_count(hd)
+    m.w.add_expert_count(n_expert)
+    m.w.add_expert_used_count(n_used)
+    m.embeddings(n_embd)
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
+        m.attention(p, n_embd, n_head * hd, n_kv * hd)
+        m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
+        m.t(p + "ffn_gate_inp.weight", (n_embd, n_expert), QT.F32)
+        m.t(p + "ffn_gate_exps.weight", (n_embd, n_ff, n_expert))
+        m.t(p + "ffn_down_exps.weight", (n_ff, n_embd, n_expert))
+        m.t(p + "ffn_up_exps.weight", (n_embd, n_ff, n_expert))
+    m.finish()
+
+
+def _dense_ffn(m: Writer, p: str, n_embd: int, n_ff: int, qtype: QT = QT.F16) -> None:
     m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
     for leaf, ne in (("ffn_gate", (n_embd, n_ff)), ("ffn_up", (n_embd, n_ff)), ("ffn_down", (n_ff, n_embd))):
-        m.t(p + leaf + ".weight", ne)
+        m.t(p + leaf + ".weight", ne, qtype)
 
 
 def qwen3(path: Path) -> None:
@@ -295,6 +311,7 @@ def lfm2(path: Path) -> None:
 MODELS: dict[str, Callable[[Path], None]] = {
     "tiny-llama-gqa-f16.gguf": llama_gqa,
     "tiny-llama-gqa-q4_0.gguf": lambda p: llama_gqa(p, QT.Q4_0),
+    "tiny-llama-moe-f16.gguf": llama_moe,
     "tiny-qwen3moe-f16.gguf": qwen3moe,
     "tiny-qwen3-f16.gguf": qwen3,
     "tiny-qwen2-f16.gguf": qwen2,

@@ -85,14 +85,23 @@ def _mamba(arch: Architecture, hp: Hparams, meta: Mapping[str, object]) -> Graph
     )
 
 
+def _softmax_moe(builder: str, arch: Architecture, hp: Hparams) -> MoE | None:
+    """qwen3moe.cpp's and llama.cpp's MoE branch (Mixtral): ``build_moe_ffn`` with softmax gating and
+    renormalised weights (LLAMA reads no ``expert_weights_scale``: unscaled), experts of ``n_ff_exp`` rows
+    (qwen3moe) or ``n_ff`` (llama's ``ffn_*_exps`` are ``{n_embd, n_ff, n_expert}``); no shared expert."""
+    if not arch.num_experts or arch.shared_experts:
+        return None
+    n_ff = hp.n_ff_exp if builder == "qwen3moe" else hp.n_ff
+    return MoE(arch.num_experts, hp.n_expert_used, n_ff, norm_w=True)
+
+
 def _ffn_and_attention(
     builder: str, arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool
 ) -> tuple[MoE | None, MLA | None] | None:
     """The MoE and MLA parts (None: a variant not ported)."""
-    if builder == "qwen3moe":
-        if not arch.num_experts or arch.shared_experts:
-            return None
-        return MoE(arch.num_experts, hp.n_expert_used, hp.n_ff_exp, norm_w=True), None
+    if builder == "qwen3moe" or (builder == "llama" and arch.num_experts):
+        moe = _softmax_moe(builder, arch, hp)
+        return None if moe is None else (moe, None)
     if builder == "deepseek2":
         m = arch.mla
         from_gguf = meta.get("general.architecture") == "deepseek2"

@@ -1,12 +1,12 @@
 """The per-architecture graph builders (src/models/*.cpp @ 0c1e570): ``llama_model_llama::graph``
-(llama.cpp), ``qwen2`` (qwen2.cpp: llama's graph with Q/K/V biases), ``qwen3`` (qwen3.cpp: Q/K RMS-normed
-per head before RoPE), ``qwen3moe`` (qwen3moe.cpp: the same, a MoE feed-forward with renormalised weights)
-and ``deepseek2`` (deepseek2.cpp, the MLA branch: absorbed ``wk_b``, the latent cached as K, V a view of
-it, decompressed by ``wv_b``; leading dense layers, routed + shared experts). Each shares the frame: the
-token embeddings (``build_inp_embd``, with the unused embeddings input that ``ggml_build_forward_select``
-adds), the positions, the attention inputs, the output ids (at the last layer the attention output and the
-residual are cut to the output rows), the output norm (``t_embd``, a graph output) and the logits (a graph
-output)."""
+(llama.cpp, its MoE branch included), ``qwen2`` (qwen2.cpp: llama's graph with Q/K/V biases), ``qwen3``
+(qwen3.cpp: Q/K RMS-normed per head before RoPE), ``qwen3moe`` (qwen3moe.cpp: the same, a MoE feed-forward
+with renormalised weights) and ``deepseek2`` (deepseek2.cpp, the MLA branch: absorbed ``wk_b``, the latent
+cached as K, V a view of it, decompressed by ``wv_b``; leading dense layers, routed + shared experts). Each
+shares the frame: the token embeddings (``build_inp_embd``, with the unused embeddings input that
+``ggml_build_forward_select`` adds), the positions, the attention inputs, the output ids (at the last layer
+the attention output and the residual are cut to the output rows), the output norm (``t_embd``, a graph
+output) and the logits (a graph output)."""
 
 from __future__ import annotations
 
