@@ -284,7 +284,8 @@ def test_a_config_is_what_llama_cpp_runs_once_converted(
 
 
 def test_only_what_the_converter_maps_to_llama_loses_its_window(tmp_path: Path) -> None:
-    """A sliding-window config of another class keeps its SWA layers (hparams_of)."""
+    """A sliding-window config of a class not in ``hparams.CONVERTED`` keeps its model type and its SWA
+    layers (hubmem claims nothing about what the converter does with it)."""
     (tmp_path / "config.json").write_text(json.dumps({**MISTRAL, "architectures": ["Starcoder2ForCausalLM"]}))
     hp = hparams_of(read_checkpoint(load_local(tmp_path)).architecture)
     assert hp.arch == "mistral" and all(hp.is_swa) and hp.n_swa == 4096
