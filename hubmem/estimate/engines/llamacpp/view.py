@@ -79,8 +79,9 @@ def gguf_meta(checkpoint: Checkpoint) -> tuple[dict[str, object], frozenset[str]
     return meta, frozenset(biases)
 
 
-def _assumptions(checkpoint: Checkpoint, cp: LlamaCppSettings, simulated: bool) -> list[str]:
-    arch = checkpoint.architecture.model_type or "this model"
+def _assumptions(checkpoint: Checkpoint, cp: LlamaCppSettings, simulated: bool, arch: str) -> list[str]:
+    """``arch``: llama.cpp's architecture (a Mistral config's is llama)."""
+    arch = "this model" if arch == "?" else arch
     out = [
         SOURCE,
         (SIMULATED if simulated else PHASE_MODEL).format(arch=arch),
@@ -125,6 +126,6 @@ def llama_cpp_view(checkpoint: Checkpoint, options: LlamaCppOptions, kv: KVOptio
         compute_phases=phases,
         total_bytes=model + mem.kv_bytes + mem.state_bytes + out + compute,
         lines=lines,
-        assumptions=_assumptions(checkpoint, cp, simulated),
+        assumptions=_assumptions(checkpoint, cp, simulated, hp.arch),
         missing=hp.missing,
     )
