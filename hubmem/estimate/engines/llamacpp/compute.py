@@ -7,12 +7,12 @@ of ``n_seq_max`` rows, ``n_vocab x n_seq_max x 4`` bytes.
 Compute buffer (``sched_reserve``, src/llama-context.cpp:615-767): the high-water mark of ggml's best-fit
 allocator over the worst-case prompt graph (``n_ubatch`` tokens, a full cache) and the token-generation
 graph. For the architectures whose graph is ported (:mod:`hubmem.estimate.engines.llamacpp.graph`: llama,
-qwen3moe, deepseek2 with MLA from a GGUF, lfm2, mamba (1), gemma3) :func:`compute_buffer` simulates it: the
-graph llama.cpp builds, node for node, and ggml-alloc's allocator over it (equal to llama.cpp's figure on
-every row of scripts/VALIDATION.md). For the others no closed form is exact, and the phase model below
-stays the fallback: the largest of three phases, each the live tensors at that point (T = ``n_ubatch``
-rounded up to a multiple of ``n_seq_max``; all f32 unless said; e = ``n_embd``, q = ``n_head x
-n_embd_head_k``):
+dense or MoE (Mistral and Mixtral configs convert to it), qwen2, qwen3, qwen3moe, deepseek2 with MLA from a
+GGUF, lfm2, mamba (1), gemma3) :func:`compute_buffer` simulates it: the graph llama.cpp builds, node for
+node, and ggml-alloc's allocator over it (equal to llama.cpp's figure on every row of
+scripts/VALIDATION.md). For the others no closed form is exact, and the phase model below stays the
+fallback: the largest of three phases, each the live tensors at that point (T = ``n_ubatch`` rounded up to
+a multiple of ``n_seq_max``; all f32 unless said; e = ``n_embd``, q = ``n_head x n_embd_head_k``):
 
 * inputs, allocated first: token ids, positions, output ids (``12 T``), per cache the K (and with flash
   attention V) row indices (``8 T`` each); the KQ mask per cache ``n_kv x T`` (f16 with flash attention,
@@ -100,11 +100,11 @@ def compute_buffer(
     cp: LlamaCppSettings,
     caches: list[LlamaCppKVCache],
     meta: Mapping[str, object] | None = None,
-    probs_bias: bool = False,
+    biases: frozenset[str] = frozenset(),
 ) -> tuple[int, dict[str, int], bool]:
     """(the compute buffer, its candidates, whether it was simulated): the simulation's prompt and
     token-generation graphs where the graph is ported, else the phase model's phases."""
-    spec = graph_spec(arch, hp, cp, caches, meta, probs_bias)
+    spec = graph_spec(arch, hp, cp, caches, meta, biases)
     if spec is not None:
         pp, tg = graph_buffers(spec)
         phases = {"simulated prompt graph": pp, "simulated token-generation graph": tg}

@@ -17,6 +17,24 @@ from hubmem.schema.architecture import Architecture
 
 ATTENTION = ("full", "sliding", "chunked", "mla")
 RECURRENT = ("mamba", "mamba2", "conv", "linear")
+# convert_hf_to_gguf.py @ 0c1e570: Hugging Face classes and the llama.cpp architecture they convert to
+# (conversion/llama.py ``LlamaModel``: its causal-LM classes, the multimodal wrappers and EAGLE-3 drafts it
+# also registers left to their model type; conversion/qwen.py ``Qwen2Model``, ``Qwen3Model``,
+# ``Qwen3MoeModel``), and for a config without ``architectures`` the model types of these classes. None of
+# these converters writes a sliding window and none of these architectures' ``load_arch_hparams``
+# (src/models/llama.cpp, qwen2.cpp, qwen3.cpp, qwen3moe.cpp) reads one.
+CONVERTED = {"LLaMAForCausalLM": "llama", "LlamaForCausalLM": "llama", "MistralForCausalLM": "llama"}
+CONVERTED |= {"MixtralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}
+CONVERTED |= {"Qwen3MoeForCausalLM": "qwen3moe"}
+CONVERTED_TYPES = {
+    "llama": "llama",
+    "mistral": "llama",
+    "mixtral": "llama",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
+}
+CONVERTED_TYPES |= {"qwen3_moe": "qwen3moe"}
+NO_WINDOW = set(CONVERTED.values())
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,16 @@ def _missing(arch: Architecture, kv: list[int], head_k: list[int]) -> list[str]:
     return missing
 
 
+def gguf_arch(arch: Architecture) -> str:
+    """llama.cpp's architecture for this model: a GGUF's own (hubmem's ``model_type``), else what
+    convert_hf_to_gguf.py converts the config's first ``architectures`` class to where hubmem knows it
+    (:data:`CONVERTED`), else the model type."""
+    model_type = arch.model_type or "?"
+    if arch.architectures:
+        return CONVERTED.get(arch.architectures[0], model_type)
+    return CONVERTED_TYPES.get(model_type, model_type)
+
+
 def hparams_of(arch: Architecture) -> Hparams:
     """llama.cpp's view of the architecture; what it lacks is named in ``missing``."""
     kinds = list(arch.layer_kinds)
@@ -115,8 +143,11 @@ def hparams_of(arch: Architecture) -> Hparams:
     if lacking:
         missing.append(f"llama.cpp view: {lacking} unknown")
     heads = arch.num_attention_heads or 0
+    name = gguf_arch(arch)
+    # a Mistral / Qwen2 config's ``sliding_window`` leaves every layer full attention in llama.cpp
+    swa = name not in NO_WINDOW
     return Hparams(
-        arch=arch.model_type or "?",
+        arch=name,
         n_layer=n,
         n_embd=arch.hidden_size or 0,
         n_vocab=arch.vocab_size or 0,
@@ -125,8 +156,8 @@ def hparams_of(arch: Architecture) -> Hparams:
         n_head_kv=kv,
         head_k=head_k,
         head_v=head_v,
-        is_swa=[k in ("sliding", "chunked") for k in kinds],
-        n_swa=(arch.attention_chunk_size if "chunked" in kinds else arch.sliding_window) or 0,
+        is_swa=[swa and k in ("sliding", "chunked") for k in kinds],
+        n_swa=((arch.attention_chunk_size if "chunked" in kinds else arch.sliding_window) or 0) if swa else 0,
         is_recr=[k in RECURRENT for k in kinds],
         mla=mla,
         n_ff=arch.intermediate_size or 0,

@@ -65,18 +65,23 @@ PHASE_MODEL = (
 )
 
 
-def _gguf_meta(checkpoint: Checkpoint) -> tuple[dict[str, object], bool]:
-    """The GGUF metadata (every shard's) and whether it holds ``exp_probs_b`` tensors (DeepSeek-2)."""
+def gguf_meta(checkpoint: Checkpoint) -> tuple[dict[str, object], frozenset[str]]:
+    """The GGUF metadata (every shard's) and the layer tensors that carry a bias (``attn_q`` for
+    ``blk.N.attn_q.bias``; ``exp_probs_b``: DeepSeek-2's selection bias)."""
     meta: dict[str, object] = {}
-    bias = False
+    biases: set[str] = set()
     for _, header in checkpoint.gguf:
         meta.update(header.metadata)
-        bias = bias or any(t.name.endswith("exp_probs_b.bias") for t in header.tensors)
-    return meta, bias
+        for t in header.tensors:
+            parts = t.name.split(".")
+            if parts[0] == "blk" and parts[-1] == "bias" and len(parts) == 4:
+                biases.add(parts[2])
+    return meta, frozenset(biases)
 
 
-def _assumptions(checkpoint: Checkpoint, cp: LlamaCppSettings, simulated: bool) -> list[str]:
-    arch = checkpoint.architecture.model_type or "this model"
+def _assumptions(checkpoint: Checkpoint, cp: LlamaCppSettings, simulated: bool, arch: str) -> list[str]:
+    """``arch``: llama.cpp's architecture (a Mistral config's is llama)."""
+    arch = "this model" if arch == "?" else arch
     out = [
         SOURCE,
         (SIMULATED if simulated else PHASE_MODEL).format(arch=arch),
@@ -98,8 +103,8 @@ def llama_cpp_view(checkpoint: Checkpoint, options: LlamaCppOptions, kv: KVOptio
     hp, cp = mem.hp, mem.cp
     buffers = model_buffers(placed_tensors(checkpoint, hp.n_layer), hp.n_layer, cp)
     out = output_buffer(hp, cp)
-    meta, probs_bias = _gguf_meta(checkpoint)
-    compute, phases, simulated = compute_buffer(checkpoint.architecture, hp, cp, mem.caches, meta, probs_bias)
+    meta, biases = gguf_meta(checkpoint)
+    compute, phases, simulated = compute_buffer(checkpoint.architecture, hp, cp, mem.caches, meta, biases)
     lines = [model_buffer_line(b) for b in buffers] + [output_buffer_line(out)]
     for c in mem.caches:
         lines += kv_lines(c, cp)
@@ -121,6 +126,6 @@ def llama_cpp_view(checkpoint: Checkpoint, options: LlamaCppOptions, kv: KVOptio
         compute_phases=phases,
         total_bytes=model + mem.kv_bytes + mem.state_bytes + out + compute,
         lines=lines,
-        assumptions=_assumptions(checkpoint, cp, simulated),
+        assumptions=_assumptions(checkpoint, cp, simulated, hp.arch),
         missing=hp.missing,
     )

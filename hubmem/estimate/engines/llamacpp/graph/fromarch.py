@@ -16,8 +16,9 @@ from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
 _UNQUANTIZED = ("f32", "f16", "bf16")
 _BUILDERS = {
     "llama": "llama",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
     "qwen3moe": "qwen3moe",
-    "qwen3_moe": "qwen3moe",
     "deepseek2": "deepseek2",
     "lfm2": "lfm2",
     "mamba": "mamba",
@@ -84,14 +85,23 @@ def _mamba(arch: Architecture, hp: Hparams, meta: Mapping[str, object]) -> Graph
     )
 
 
+def _softmax_moe(builder: str, arch: Architecture, hp: Hparams) -> MoE | None:
+    """qwen3moe.cpp's and llama.cpp's MoE branch (Mixtral): ``build_moe_ffn`` with softmax gating and
+    renormalised weights (LLAMA reads no ``expert_weights_scale``: unscaled), experts of ``n_ff_exp`` rows
+    (qwen3moe) or ``n_ff`` (llama's ``ffn_*_exps`` are ``{n_embd, n_ff, n_expert}``); no shared expert."""
+    if not arch.num_experts or arch.shared_experts:
+        return None
+    n_ff = hp.n_ff_exp if builder == "qwen3moe" else hp.n_ff
+    return MoE(arch.num_experts, hp.n_expert_used, n_ff, norm_w=True)
+
+
 def _ffn_and_attention(
     builder: str, arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool
 ) -> tuple[MoE | None, MLA | None] | None:
     """The MoE and MLA parts (None: a variant not ported)."""
-    if builder == "qwen3moe":
-        if not arch.num_experts or arch.shared_experts:
-            return None
-        return MoE(arch.num_experts, hp.n_expert_used, hp.n_ff_exp, norm_w=True), None
+    if builder == "qwen3moe" or (builder == "llama" and arch.num_experts):
+        moe = _softmax_moe(builder, arch, hp)
+        return None if moe is None else (moe, None)
     if builder == "deepseek2":
         m = arch.mla
         from_gguf = meta.get("general.architecture") == "deepseek2"
@@ -109,7 +119,7 @@ def _ffn_and_attention(
 
 def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bias: bool) -> GraphSpec | None:
     """The model part of the spec, or None where no ported builder applies."""
-    builder = _BUILDERS.get(arch.model_type or "")
+    builder = _BUILDERS.get(hp.arch)
     if builder == "mamba":
         return _mamba(arch, hp, meta)
     attn = [il for il in range(hp.n_layer) if not hp.is_recr[il]]
@@ -140,18 +150,29 @@ def _shape(arch: Architecture, hp: Hparams, meta: Mapping[str, object], probs_bi
     )
 
 
+def _qkv_bias(builder: str, meta: Mapping[str, object], biases: frozenset[str]) -> tuple[bool, bool, bool]:
+    """``build_qkv``'s optional Q, K and V biases (``create_tensor_qkv``, src/llama-model.cpp: not
+    required): a GGUF's own; converted from a config, Qwen2's (transformers' ``Qwen2Attention``: q/k/v
+    projections with a bias, always)."""
+    if meta.get("general.architecture"):
+        return "attn_q" in biases, "attn_k" in biases, "attn_v" in biases
+    qwen2 = builder == "qwen2"
+    return qwen2, qwen2, qwen2
+
+
 def graph_spec(
     arch: Architecture,
     hp: Hparams,
     cp: LlamaCppSettings,
     caches: list[LlamaCppKVCache],
     meta: Mapping[str, object] | None = None,
-    probs_bias: bool = False,
+    biases: frozenset[str] = frozenset(),
 ) -> GraphSpec | None:
     """The prompt graph ``sched_reserve`` reserves for this model and context, or None (not ported).
-    ``meta``: the GGUF metadata (DeepSeek-2's router settings live there); ``probs_bias``: the GGUF holds
-    ``exp_probs_b`` tensors."""
-    model = _shape(arch, hp, meta or {}, probs_bias)
+    ``meta``: the GGUF metadata (DeepSeek-2's router settings live there); ``biases``: the GGUF's layer
+    tensors with a bias (``attn_q``, DeepSeek-2's ``exp_probs_b`` ...)."""
+    meta = meta or {}
+    model = _shape(arch, hp, meta, "exp_probs_b" in biases)
     if model is None or len(caches) != (0 if all(model.recurrent) else 2 if model.swa else 1) or hp.missing:
         return None
     seqs = cp.n_seq_max
@@ -171,4 +192,5 @@ def graph_spec(
         type_k=cp.type_k,
         type_v=cp.type_v,
         rot=(0, 0) if mla else (_rot(cp.type_k, model.head_k, True), _rot(cp.type_v, model.head_v, False)),
+        qkv_bias=_qkv_bias(model.arch, meta, biases),
     )

@@ -1,11 +1,12 @@
 """The per-architecture graph builders (src/models/*.cpp @ 0c1e570): ``llama_model_llama::graph``
-(llama.cpp), ``qwen3moe`` (qwen3moe.cpp: Q/K RMS-normed per head before RoPE, a MoE feed-forward with
-renormalised weights) and ``deepseek2`` (deepseek2.cpp, the MLA branch: absorbed ``wk_b``, the latent cached
-as K, V a view of it, decompressed by ``wv_b``; leading dense layers, routed + shared experts). Each shares
-the frame: the token embeddings (``build_inp_embd``, with the unused embeddings input that
-``ggml_build_forward_select`` adds), the positions, the attention inputs, the output ids (at the last
-layer the attention output and the residual are cut to the output rows), the output norm (``t_embd``, a
-graph output) and the logits (a graph output)."""
+(llama.cpp, its MoE branch included), ``qwen2`` (qwen2.cpp: llama's graph with Q/K/V biases), ``qwen3``
+(qwen3.cpp: Q/K RMS-normed per head before RoPE), ``qwen3moe`` (qwen3moe.cpp: the same, a MoE feed-forward
+with renormalised weights) and ``deepseek2`` (deepseek2.cpp, the MLA branch: absorbed ``wk_b``, the latent
+cached as K, V a view of it, decompressed by ``wv_b``; leading dense layers, routed + shared experts). Each
+shares the frame: the token embeddings (``build_inp_embd``, with the unused embeddings input that
+``ggml_build_forward_select`` adds), the positions, the attention inputs, the output ids (at the last layer
+the attention output and the residual are cut to the output rows), the output norm (``t_embd``, a graph
+output) and the logits (a graph output)."""
 
 from __future__ import annotations
 
@@ -61,14 +62,20 @@ class Frame:
         return self.c.op("ROPE", x, self.pos)
 
 
+def _proj(c: Ctx, rows: int, cur: Tensor, bias: bool) -> Tensor:
+    """``build_qkv``'s separate path: one projection, plus its bias where the layer has one."""
+    out = c.mm(rows, cur)
+    return c.op("ADD", out, c.weight) if bias else out
+
+
 def _llama_attn(f: Frame, il: int, cur: Tensor, qk_norm: bool) -> Tensor:
-    """``build_qkv`` + RoPE (+ the per-head Q/K norms of Qwen3, LFM2, Gemma 3) + ``build_attn`` (Gemma 3: Q
-    scaled after RoPE, the iSWA variant)."""
+    """``build_qkv`` (Q/K/V biases: Qwen2) + RoPE (+ the per-head Q/K norms of Qwen3, LFM2, Gemma 3) +
+    ``build_attn`` (Gemma 3: Q scaled after RoPE, the iSWA variant)."""
     c, s = f.c, f.s
-    t = cur.ne[1]
-    q = c.reshape(c.mm(s.n_head * s.head_k, cur), s.head_k, s.n_head, t)
-    k = c.reshape(c.mm(s.n_head_kv * s.head_k, cur), s.head_k, s.n_head_kv, t)
-    v = c.reshape(c.mm(s.n_head_kv * s.head_v, cur), s.head_v, s.n_head_kv, t)
+    t, (bq, bk, bv) = cur.ne[1], s.qkv_bias
+    q = c.reshape(_proj(c, s.n_head * s.head_k, cur, bq), s.head_k, s.n_head, t)
+    k = c.reshape(_proj(c, s.n_head_kv * s.head_k, cur, bk), s.head_k, s.n_head_kv, t)
+    v = c.reshape(_proj(c, s.n_head_kv * s.head_v, cur, bv), s.head_v, s.n_head_kv, t)
     if qk_norm:
         q, k = c.rms_norm_w(q), c.rms_norm_w(k)
     q, k = f.rope(q), f.rope(k)
@@ -108,11 +115,15 @@ def _ffn_part(f: Frame, il: int, cur: Tensor) -> Tensor:
 
 
 def transformer_layer(f: Frame, il: int, inp: Tensor) -> Tensor:
-    """One decoder layer of llama / qwen3moe / deepseek2: norm, attention, (last layer: the output rows),
-    residual, norm, feed-forward, residual."""
+    """One decoder layer of llama / qwen2 / qwen3 / qwen3moe / deepseek2: norm, attention, (last layer:
+    the output rows), residual, norm, feed-forward, residual."""
     c, s = f.c, f.s
     cur = c.rms_norm_w(inp)
-    cur = _mla_attn(f, il, cur) if s.mla is not None else _llama_attn(f, il, cur, s.arch == "qwen3moe")
+    cur = (
+        _mla_attn(f, il, cur)
+        if s.mla is not None
+        else _llama_attn(f, il, cur, s.arch in ("qwen3", "qwen3moe"))
+    )
     if il == s.n_layer - 1:
         cur, inp = c.get_rows(cur, f.out_ids), c.get_rows(inp, f.out_ids)
     ffn_inp = c.op("ADD", cur, inp)
@@ -160,6 +171,8 @@ def gemma3_layer(f: Frame, il: int, inp: Tensor) -> Tensor:
 Layer = Callable[[Frame, int, Tensor], Tensor]
 LAYERS: dict[str, Layer] = {
     "llama": transformer_layer,
+    "qwen2": transformer_layer,
+    "qwen3": transformer_layer,
     "qwen3moe": transformer_layer,
     "deepseek2": transformer_layer,
     "lfm2": lfm2_layer,

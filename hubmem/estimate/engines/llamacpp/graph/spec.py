@@ -37,7 +37,7 @@ class MLA:
 
 @dataclass(frozen=True)
 class GraphSpec:
-    arch: str  # the builder: "llama", "qwen3moe", "deepseek2", "lfm2", "mamba", "gemma3"
+    arch: str  # the builder: "llama", "qwen2", "qwen3", "qwen3moe", "deepseek2", "lfm2", "mamba", "gemma3"
     n_layer: int
     n_embd: int
     n_vocab: int
@@ -65,6 +65,7 @@ class GraphSpec:
     type_v: str = "f16"
     rot: tuple[int, int] = (0, 0)  # the Hadamard rotation sizes of K and V (quantized caches), 0 = none
     rs_cells: int = 1  # recurrent-state cells
+    qkv_bias: tuple[bool, bool, bool] = (False, False, False)  # build_qkv: Q, K, V projections with a bias
 
     @property
     def v_trans(self) -> bool:
