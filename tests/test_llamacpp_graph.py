@@ -5,7 +5,6 @@ simulated compute buffer against every compute buffer llama.cpp printed on the v
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -25,12 +24,10 @@ from hubmem.fetch.local import load_local
 from hubmem.pipeline import read_checkpoint
 from hubmem.schema.kv import KVOptions
 from scripts.validate.llama_cpp import options_of
-from scripts.validate.llama_cpp_models import write_models
 
-from support.llamacpp_graphs import GRAPHS, load_graph
-from support.paths import DATA, fixture_path, load_json
+from support.llamacpp_graphs import GRAPHS, load_graph, write_grid_models
+from support.paths import DATA, load_json
 
-GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
 MiB = 1 << 20
 SIMULATED = (
     "tiny-llama",
@@ -46,12 +43,7 @@ SIMULATED = (
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("gguf")
-    out = write_models(folder, header_only=True)
-    gemma = folder / "gemma-3-270m-q4_k_m.gguf"
-    gemma.write_bytes(gzip.decompress(fixture_path(GEMMA_PREFIX).read_bytes()))
-    out[gemma.name] = gemma
-    return out
+    return write_grid_models(tmp_path_factory.mktemp("gguf"))
 
 
 def signature(nodes: list[Tensor], leafs: list[Tensor]) -> tuple[list[Any], list[Any]]:
@@ -71,7 +63,6 @@ def signature(nodes: list[Tensor], leafs: list[Tensor]) -> tuple[list[Any], list
 
 RECORDED = [
     ("gemma-3-270m-q4_k_m", "gemma-3-270m-q4_k_m.gguf"),
-    ("mamba-f16", "tiny-mamba-f16.gguf"),
     ("llama-gqa-f16", "tiny-llama-gqa-f16.gguf"),
     ("qwen3moe-f16", "tiny-qwen3moe-f16.gguf"),
     ("qwen3-f16", "tiny-qwen3-f16.gguf"),
@@ -80,17 +71,21 @@ RECORDED = [
     ("deepseek2-mla-f16", "tiny-deepseek2-mla-f16.gguf"),
     ("lfm2-f16", "tiny-lfm2-f16.gguf"),
 ]
+CASES = [(recorded, model, fa) for recorded, model in RECORDED for fa in ("off", "on")]
+CASES.append(("mamba-f16", "tiny-mamba-f16.gguf", "off"))  # no attention: recorded once
 
 
-@pytest.mark.parametrize("fa", ["off", "on"])
-@pytest.mark.parametrize(("recorded", "model"), RECORDED)
+def test_every_recorded_graph_is_compared() -> None:
+    assert sorted(f"{r}-{fa}.json.gz" for r, _, fa in CASES) == sorted(
+        p.name for p in GRAPHS.glob("*.json.gz")
+    )
+
+
+@pytest.mark.parametrize(("recorded", "model", "fa"), CASES)
 def test_the_graph_is_llama_cpps_node_for_node(
     models: dict[str, Path], recorded: str, model: str, fa: str
 ) -> None:
-    path = GRAPHS / f"{recorded}-{fa}.json.gz"
-    if not path.exists():
-        pytest.skip("recorded without flash attention only (Mamba has no attention)")
-    nodes, leafs, _ = load_graph(path)
+    nodes, leafs, _ = load_graph(GRAPHS / f"{recorded}-{fa}.json.gz")
     checkpoint = read_checkpoint(load_local(models[model]))
     arch = checkpoint.architecture
     settings = {"n_ctx": 512, "n_batch": 512, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": fa}

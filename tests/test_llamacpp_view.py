@@ -6,7 +6,6 @@ scripts/validate/llama_cpp_models.py, written here header-only (the same metadat
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import Any
 
@@ -20,28 +19,19 @@ from hubmem.pipeline import read_checkpoint
 from hubmem.schema.engines import LlamaCppOptions, LlamaCppView
 from hubmem.schema.kv import KVOptions
 from scripts.validate.llama_cpp import COMPARED, options_of
-from scripts.validate.llama_cpp_models import write_models
 
-from support.paths import DATA, fixture_path, load_json
+from support.llamacpp_graphs import write_grid_models
+from support.paths import DATA, load_json
 
-GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
 ROWS: list[dict[str, Any]] = load_json(DATA / "llamacpp" / "grid_extract.json")["rows"]
 LOADED = [r for r in ROWS if not r["refused"]]
-# the compute buffer's error bound: simulated for every architecture of the grid, it is llama.cpp's figure to
-# the 4 decimals printed
+# the compute buffer is simulated for every architecture of the grid: llama.cpp's figure to the 4 decimals
 EXACT = 0.000005
-COMPUTE_BOUND = {"gemma": EXACT, "mamba": EXACT, "llama": EXACT, "qwen3moe": EXACT, "lfm2": EXACT}
-COMPUTE_BOUND["deepseek2mla"] = EXACT
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("gguf")
-    out = write_models(folder, header_only=True)
-    gemma = folder / "gemma-3-270m-q4_k_m.gguf"
-    gemma.write_bytes(gzip.decompress(fixture_path(GEMMA_PREFIX).read_bytes()))
-    out[gemma.name] = gemma
-    return out
+    return write_grid_models(tmp_path_factory.mktemp("gguf"))
 
 
 def view_of(models: dict[str, Path], row: dict[str, Any]) -> LlamaCppView:
@@ -73,10 +63,10 @@ def test_every_buffer_line_is_what_llama_cpp_printed(models: dict[str, Path], ro
 
 
 @pytest.mark.parametrize("row", LOADED, ids=_ids(LOADED))
-def test_compute_buffer_within_its_measured_bound(models: dict[str, Path], row: dict[str, Any]) -> None:
+def test_compute_buffer_is_the_printed_figure(models: dict[str, Path], row: dict[str, Any]) -> None:
     printed = float(row["compute_MiB_4dp"]) * (1 << 20)
     error = (view_of(models, row).compute_buffer_bytes - printed) / printed
-    assert abs(error) <= COMPUTE_BOUND[row["id"].split("-")[0]], f"{error:+.4%}"
+    assert abs(error) <= EXACT, f"{error:+.4%}"
 
 
 REFUSED = [r for r in ROWS if r["refused"]]

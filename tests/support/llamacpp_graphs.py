@@ -1,5 +1,6 @@
-"""The real llama.cpp graphs recorded under fixtures/llamacpp_graphs (README.md there), read back as
-hubmem's graph tensors."""
+"""The llama.cpp validation grid's models (header-only tiny GGUFs and the real gemma-3-270m header) and the
+real llama.cpp graphs recorded under fixtures/llamacpp_graphs (README.md there), read back as hubmem's graph
+tensors."""
 
 from __future__ import annotations
 
@@ -9,8 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from hubmem.estimate.engines.llamacpp.graph.tensor import INPUT, Tensor
+from scripts.validate.llama_cpp_models import write_models
+
+from support.paths import fixture_path
 
 GRAPHS = Path(__file__).parent.parent.parent / "fixtures" / "llamacpp_graphs"
+GEMMA_PREFIX = "repos/hugginllam__gemma-3-270m-Q4_K_M-GGUF/headers/gemma-3-270m-q4_k_m.gguf.prefix.gz"
+
+
+def write_grid_models(folder: Path) -> dict[str, Path]:
+    """The grid's models in ``folder`` by file name: every tiny GGUF of scripts/validate/llama_cpp_models.py,
+    header only, and the real gemma-3-270m header (what hubmem reads of them)."""
+    out = write_models(folder, header_only=True)
+    gemma = folder / "gemma-3-270m-q4_k_m.gguf"
+    gemma.write_bytes(gzip.decompress(fixture_path(GEMMA_PREFIX).read_bytes()))
+    out[gemma.name] = gemma
+    return out
 
 
 def load_graph(path: Path) -> tuple[list[Tensor], list[Tensor], dict[str, Any]]:
