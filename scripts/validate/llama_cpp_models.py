@@ -120,12 +120,23 @@ def llama_moe(path: Path) -> None:
         p = f"blk.{i}."
         m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
         m.attention(p, n_embd, n_head * hd, n_kv * hd)
-        m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
-        m.t(p + "ffn_gate_inp.weight", (n_embd, n_expert), QT.F32)
-        m.t(p + "ffn_gate_exps.weight", (n_embd, n_ff, n_expert))
-        m.t(p + "ffn_down_exps.weight", (n_ff, n_embd, n_expert))
-        m.t(p + "ffn_up_exps.weight", (n_embd, n_ff, n_expert))
+        _moe_ffn(m, p, n_embd, n_ff, n_expert)
     m.finish()
+
+
+def _qk_norm(m: Writer, p: str, hd: int) -> None:
+    """Per-head K and Q norms (Qwen3, Qwen3-MoE)."""
+    m.t(p + "attn_k_norm.weight", (hd,), QT.F32)
+    m.t(p + "attn_q_norm.weight", (hd,), QT.F32)
+
+
+def _moe_ffn(m: Writer, p: str, n_embd: int, n_ff_exp: int, n_expert: int) -> None:
+    """The router and the stacked experts of a MoE layer (llama with experts, Qwen3-MoE)."""
+    m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
+    m.t(p + "ffn_gate_inp.weight", (n_embd, n_expert), QT.F32)
+    m.t(p + "ffn_gate_exps.weight", (n_embd, n_ff_exp, n_expert))
+    m.t(p + "ffn_down_exps.weight", (n_ff_exp, n_embd, n_expert))
+    m.t(p + "ffn_up_exps.weight", (n_embd, n_ff_exp, n_expert))
 
 
 def _dense_ffn(m: Writer, p: str, n_embd: int, n_ff: int, qtype: QT = QT.F16) -> None:
@@ -147,8 +158,7 @@ def qwen3(path: Path) -> None:
         p = f"blk.{i}."
         m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
         m.attention(p, n_embd, n_head * hd, n_kv * hd)
-        m.t(p + "attn_k_norm.weight", (hd,), QT.F32)
-        m.t(p + "attn_q_norm.weight", (hd,), QT.F32)
+        _qk_norm(m, p, hd)
         _dense_ffn(m, p, n_embd, n_ff)
     m.finish()
 
@@ -191,13 +201,8 @@ def qwen3moe(path: Path) -> None:
         p = f"blk.{i}."
         m.t(p + "attn_norm.weight", (n_embd,), QT.F32)
         m.attention(p, n_embd, n_head * hd, n_kv * hd)
-        m.t(p + "attn_k_norm.weight", (hd,), QT.F32)
-        m.t(p + "attn_q_norm.weight", (hd,), QT.F32)
-        m.t(p + "ffn_norm.weight", (n_embd,), QT.F32)
-        m.t(p + "ffn_gate_inp.weight", (n_embd, n_expert), QT.F32)
-        m.t(p + "ffn_gate_exps.weight", (n_embd, n_ff_exp, n_expert))
-        m.t(p + "ffn_down_exps.weight", (n_ff_exp, n_embd, n_expert))
-        m.t(p + "ffn_up_exps.weight", (n_embd, n_ff_exp, n_expert))
+        _qk_norm(m, p, hd)
+        _moe_ffn(m, p, n_embd, n_ff_exp, n_expert)
     m.finish()
 
 
