@@ -285,3 +285,19 @@ def test_only_what_the_converter_maps_to_llama_loses_its_window(tmp_path: Path) 
     (tmp_path / "config.json").write_text(json.dumps({**MISTRAL, "architectures": ["Starcoder2ForCausalLM"]}))
     hp = hparams_of(read_checkpoint(load_local(tmp_path)).architecture)
     assert hp.arch == "mistral" and all(hp.is_swa) and hp.n_swa == 4096
+
+
+@pytest.mark.parametrize("used", [None, 0, 5, 2**53])
+def test_a_moe_config_llama_cpp_would_not_load_is_not_simulated(tmp_path: Path, used: int | None) -> None:
+    """llama.cpp asserts ``0 < n_expert_used <= n_expert`` at load (src/llama-model.cpp): a Mixtral config
+    with 4 experts and no, zero, too many or an absurd number of experts per token gets the phase model, not
+    a crash of the graph builder (found by scripts.fuzz --config, seed 32)."""
+    config = {k: v for k, v in MIXTRAL.items() if k != "num_experts_per_tok"}
+    if used is not None:
+        config["num_experts_per_tok"] = used
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    checkpoint = read_checkpoint(load_local(tmp_path))
+    settings = {"n_ctx": 512, "n_batch": 512, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": "off"}
+    view = llama_cpp_view(checkpoint, options_of(settings), KVOptions())
+    assert view.compute_buffer_bytes > 0
+    assert any(a.startswith("compute buffer: a phase model") for a in view.assumptions)

@@ -41,6 +41,12 @@ def _rot(type_: str, head: int, largest: bool) -> int:
     return n
 
 
+def _experts_used_ok(used: int, experts: int) -> bool:
+    """llama.cpp loads a MoE model only with ``0 < n_expert_used <= n_expert`` (``load_hparams``,
+    src/llama-model.cpp:1358-1365, ``GGML_ASSERT``s); anything else is not simulated."""
+    return 0 < used <= experts
+
+
 def _deepseek_moe(arch: Architecture, meta: Mapping[str, object], probs_bias: bool) -> MoE | None:
     """deepseek2.cpp ``load_arch_hparams``: the gating function (absent: softmax), weight norm and scale,
     from the GGUF metadata; expert groups, attention temperature and MTP layers are not ported."""
@@ -54,6 +60,8 @@ def _deepseek_moe(arch: Architecture, meta: Mapping[str, object], probs_bias: bo
     gating = _GATING.get(func) if isinstance(func, int) else None
     scale = meta.get(pre + "expert_weights_scale", 0.0)
     if gating is None or not arch.num_experts or not isinstance(scale, (int, float)):
+        return None
+    if not _experts_used_ok(arch.experts_per_token or 0, arch.num_experts):
         return None
     return MoE(
         arch.num_experts,
@@ -90,6 +98,8 @@ def _softmax_moe(builder: str, arch: Architecture, hp: Hparams) -> MoE | None:
     renormalised weights (LLAMA reads no ``expert_weights_scale``: unscaled), experts of ``n_ff_exp`` rows
     (qwen3moe) or ``n_ff`` (llama's ``ffn_*_exps`` are ``{n_embd, n_ff, n_expert}``); no shared expert."""
     if not arch.num_experts or arch.shared_experts:
+        return None
+    if not _experts_used_ok(hp.n_expert_used, arch.num_experts):
         return None
     n_ff = hp.n_ff_exp if builder == "qwen3moe" else hp.n_ff
     return MoE(arch.num_experts, hp.n_expert_used, n_ff, norm_w=True)
