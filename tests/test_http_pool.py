@@ -5,6 +5,7 @@ header building, one SSL context per process, a bounded pool, CDN connections ke
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -110,13 +111,13 @@ async def test_server_closed_idle_connection_is_seen_and_replaced(monkeypatch: p
     stream) and replaced: the next request goes out on a new connection and succeeds."""
     connections: list[int] = []
     verdicts: list[bool] = []
-    real_readable = pool._readable
+    real_readable = pool.is_socket_readable
 
-    def readable(sock: object) -> bool:
+    def readable(sock: socket.socket | None) -> bool:
         verdicts.append(real_readable(sock))
         return verdicts[-1]
 
-    monkeypatch.setattr(pool, "_readable", readable)
+    monkeypatch.setattr(pool, "is_socket_readable", readable)
 
     async def answer_once_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connections.append(1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import select
 import ssl
 from collections.abc import Iterable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpcore2
 import httpx2
+from httpcore2._utils import is_socket_readable  # private, as the pool attribute below: tested
 from huggingface_hub import __version__ as hf_hub_version
 from huggingface_hub import constants as hf_constants
 
@@ -115,19 +115,6 @@ def cheap_readability(transport: httpx2.AsyncHTTPTransport) -> bool:
     return True
 
 
-def _readable(sock: Any) -> bool:
-    """Whether ``sock`` has data (or end of stream) to read now: httpcore2's test of a server-closed idle
-    connection. A socket without a descriptor counts as readable (closed), as in httpcore2."""
-    fd = sock.fileno()
-    if fd < 0:
-        return True
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
-
-
 class Stream(httpcore2.AsyncNetworkStream):
     """A connection's stream with its socket looked up once. At every request, httpcore2 asks each idle
     connection of the pool whether its socket is readable (closed by the server); anyio answers that by
@@ -154,7 +141,7 @@ class Stream(httpcore2.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self._socket is not None:
-            return _readable(self._socket)
+            return is_socket_readable(self._socket)  # httpcore2's own poll, without anyio's lookups
         return self._inner.get_extra_info(info)
 
 
