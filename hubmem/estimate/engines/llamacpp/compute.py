@@ -33,13 +33,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hubmem.estimate.engines.llamacpp.cparams import UNQUANTIZED
 from hubmem.estimate.engines.llamacpp.graph.fromarch import graph_spec
 from hubmem.estimate.engines.llamacpp.graph.simulate import graph_buffers
 from hubmem.estimate.engines.llamacpp.hparams import Hparams
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
-
-_UNQUANTIZED = ("f32", "f16", "bf16")
 
 
 def output_buffer(hp: Hparams, cp: LlamaCppSettings) -> int:
@@ -74,8 +73,8 @@ def compute_phases(hp: Hparams, cp: LlamaCppSettings, caches: list[LlamaCppKVCac
     e, q = hp.n_embd, (hp.n_head[0] * hp.head_k[0] if hp.n_head and hp.n_head[0] else hp.n_embd)
     flash = cp.flash_attn == "enabled"
     small, masks, vidx, kq = _inputs(hp, cp, caches, t)
-    rotated = (cp.type_k not in _UNQUANTIZED and hp.head_k[0] % 64 == 0) or (
-        cp.type_v not in _UNQUANTIZED and hp.head_v[0] % 64 == 0
+    rotated = (cp.type_k not in UNQUANTIZED and hp.head_k[0] % 64 == 0) or (
+        cp.type_v not in UNQUANTIZED and hp.head_v[0] % 64 == 0
     )
     blocks = 3 if hp.recurrent_only else 6 if hp.mla else 2 + rotated
     phases = {

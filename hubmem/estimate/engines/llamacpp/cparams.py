@@ -27,7 +27,7 @@ from hubmem.schema.kv import KVOptions
 
 LLAMA_MAX_SEQ = 256  # src/llama-cparams.h:8
 DEFAULT_CONTEXT = 8192  # hubmem's --context default (estimate/kv/report.py)
-_UNQUANTIZED = ("f32", "f16", "bf16")
+UNQUANTIZED = ("f32", "f16", "bf16")  # cache types stored as is (no block quantization, no Hadamard rotation)
 # --kv-dtype name -> llama.cpp cache type
 KV_DTYPE_TO_CACHE_TYPE = {
     "auto": "f16",
@@ -62,7 +62,7 @@ def cache_type(kv_dtype: str) -> str:
 
 def _flash_attn(hp: Hparams, fa: str, type_k: str, type_v: str) -> str:
     """The flash-attention type after llama_init_from_model's checks ("on" / "off")."""
-    quant_v = type_v not in _UNQUANTIZED
+    quant_v = type_v not in UNQUANTIZED
     if hp.mla and type_k != type_v:
         raise BadOptionError(
             f"llama.cpp: {hp.arch} (MLA) needs the same K and V cache types, not {type_k}/{type_v}"

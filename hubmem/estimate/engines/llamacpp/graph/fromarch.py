@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from hubmem.estimate.engines.llamacpp.cparams import UNQUANTIZED
 from hubmem.estimate.engines.llamacpp.graph.spec import MLA, GraphSpec, MoE
 from hubmem.estimate.engines.llamacpp.hparams import Hparams
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.engines import LlamaCppKVCache, LlamaCppSettings
 
-_UNQUANTIZED = ("f32", "f16", "bf16")
 _BUILDERS = {
     "llama": "llama",
     "qwen2": "qwen2",
@@ -33,7 +33,7 @@ def _rot(type_: str, head: int, largest: bool) -> int:
     """``llama_kv_cache``'s Hadamard rotation for a quantized cache whose head size is a multiple of 64
     (src/llama-kv-cache.cpp:321-338): K (``build_input_k_rot``) the largest power of two >= 64 dividing the
     head size, V (``build_input_v_rot``, ``largest`` False) always 64."""
-    if type_ in _UNQUANTIZED or head <= 0 or head % 64:
+    if type_ in UNQUANTIZED or head <= 0 or head % 64:
         return 0
     n = 64
     while largest and head % (n * 2) == 0:
