@@ -126,8 +126,7 @@ class _Columns:
 
 def decode_columns(data: bytes) -> dict[str, Any]:
     """The header a blob holds; ``ValueError`` when the blob is not consistent."""
-    c = _read_columns(data)
-    return _rebuild(c.names, [c.dtypes[k] for k in c.kinds], c.ranks, c.dims, c.offsets, c.meta, c.meta_at)
+    return _header_of(_read_columns(data))
 
 
 def _read_columns(data: bytes) -> _Columns:
@@ -150,6 +149,11 @@ def _read_columns(data: bytes) -> _Columns:
     if r.at != len(data) or sum(ranks) != len(dims) or (kinds and max(kinds) >= len(dtypes)):
         raise ValueError("the columns do not add up")
     return _Columns(names, dtypes, kinds, ranks, dims, offsets, head.get("meta"), meta_at)
+
+
+def _header_of(c: _Columns) -> dict[str, Any]:
+    """The header dict the columns stand for (key order, ``__metadata__`` where it was)."""
+    return _rebuild(c.names, [c.dtypes[k] for k in c.kinds], c.ranks, c.dims, c.offsets, c.meta, c.meta_at)
 
 
 def _checked_tensors(c: _Columns, file: str) -> list[Tensor] | None:
@@ -230,10 +234,7 @@ def stored_header(value: dict[str, Any], path: str) -> SafetensorsHeader | None:
         c = _read_columns(blob)
         tensors = _checked_tensors(c, path)
         if tensors is None:
-            dtypes = [c.dtypes[k] for k in c.kinds]
-            return parse_header(
-                _rebuild(c.names, dtypes, c.ranks, c.dims, c.offsets, c.meta, c.meta_at), file=path
-            )
+            return parse_header(_header_of(c), file=path)
         return tiled_header(tensors, c.meta, path)
     except (ValueError, CorruptHeaderError):
         return None
