@@ -23,7 +23,10 @@ from huggingface_hub import constants as hf_constants
 
 from hubmem._version import __version__
 
-MAX_POOL = 16  # connections a pool keeps, whatever the concurrency (httpcore2 scans its pool per request)
+# Connections a pool keeps, whatever the concurrency: httpcore2 scans its pool per request, so the pool is
+# bounded; 32 rather than 16 because a scan at 50 ms per response was bound by its slots at 16 (33 repos/s,
+# every slot busy) and reaches 50 repos/s at 32, for +0.6 ms client CPU per repo (scripts/BENCHMARKS.md).
+MAX_POOL = 32
 
 
 def http2_available() -> bool:
