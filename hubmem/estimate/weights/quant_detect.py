@@ -149,6 +149,15 @@ def _looks_mlx(tensors: Sequence[Tensor], names: Set[str]) -> bool:
     )
 
 
+def _looks_mxfp4(tensors: Sequence[Tensor], leaves: Set[str]) -> bool:
+    """U8 ``*_blocks`` beside ``*_scales`` (``leaves``: what follows the last "." of every name)."""
+    return (
+        any(leaf.endswith("_blocks") for leaf in leaves)
+        and any(leaf.endswith("_scales") for leaf in leaves)
+        and any(t.dtype == "U8" and t.name.endswith("_blocks") for t in tensors)
+    )
+
+
 def _infer_gptq_bits(tensors: Sequence[Tensor], names: Set[str]) -> float:
     by_name = {t.name: t for t in tensors}
     for t in tensors:
@@ -177,32 +186,35 @@ def _bnb_blocksize(tensors: Sequence[Tensor]) -> int | None:
 
 def _infer_from_tensors(tensors: Sequence[Tensor], names: Set[str]) -> QuantScheme | None:
     src = "tensor names (no quantization config found)"
-    if any(n.endswith(".qweight") for n in names):
-        method = "gptq" if any(n.endswith(".g_idx") for n in names) else "awq"
+    # the last segment of every name, once: each suffix test below is then a set lookup, not a pass
+    leaves = {n.rpartition(".")[2] for n in names}
+    dotted = {n.rpartition(".")[2] for n in names if "." in n}  # what follows the last "." of a name
+    if "qweight" in dotted:
+        method = "gptq" if "g_idx" in dotted else "awq"
         bits = _infer_gptq_bits(tensors, names)
         s = QuantScheme(method, "gptq", src, bits)
         s.notes.append(f"bits {bits:g} inferred from qweight shapes")
         return s
-    if any(".quant_state.bitsandbytes__" in n or n.endswith(".weight.absmax") for n in names):
-        return QuantScheme("bitsandbytes-4bit", "bnb4", src, 4, _bnb_blocksize(tensors))
-    if any(n.endswith(".SCB") for n in names):
-        return QuantScheme("bitsandbytes-8bit", "bnb8", src, 8)
-    if any(t.dtype == "U8" and t.name.endswith("_blocks") for t in tensors) and any(
-        n.endswith("_scales") for n in names
+    if ".quant_state.bitsandbytes__" in "\n".join(names) or (  # one search, in C
+        "absmax" in dotted and any(n.endswith(".weight.absmax") for n in names)
     ):
+        return QuantScheme("bitsandbytes-4bit", "bnb4", src, 4, _bnb_blocksize(tensors))
+    if "SCB" in dotted:
+        return QuantScheme("bitsandbytes-8bit", "bnb8", src, 8)
+    if _looks_mxfp4(tensors, leaves):
         return QuantScheme("mxfp4", "mxfp4", src, 4, 32, "mxfp4")
-    if any(n.endswith(".weight_packed") for n in names):
+    if "weight_packed" in dotted:
         s = QuantScheme("compressed-tensors", "compressed", src, None)
         s.notes.append("no config_groups: 4-bit packing assumed")
         return s
-    if any(n.endswith(".weight_scale_2") for n in names):
+    if "weight_scale_2" in dotted:
         return QuantScheme("modelopt", "modelopt", src, 4, 16, "NVFP4")
-    if any(n.endswith(".weight_scale_inv") for n in names):
+    if "weight_scale_inv" in dotted:
         return QuantScheme("fp8", "fp8", src, 8, None, "e4m3")
-    if _looks_mlx(tensors, names):
+    if "scales" in dotted and _looks_mlx(tensors, names):
         s = QuantScheme("mlx", "mlx", src, 4)
         s.notes.append("MLX bits not in a config; 4 assumed")
         return s
-    if any(t.dtype in FP8_DTYPES for t in tensors) and any(n.endswith(".weight_scale") for n in names):
+    if "weight_scale" in dotted and any(t.dtype in FP8_DTYPES for t in tensors):
         return QuantScheme("fp8", "fp8", src, 8)
     return None
