@@ -28,35 +28,47 @@ class Evaluation:
     state_bytes: int  # per sequence
 
 
+@dataclass
+class _KindSums:
+    """One layer kind's sums while the layers are walked (a LayerKindKV is built once, at the end)."""
+
+    window: int | None
+    formula: str | None
+    indices: set[int]
+    per_token: int = 0
+    tokens_held: int = 0
+    bytes: int = 0
+    state_bytes: int = 0
+
+
 def aggregate(
     layers: Iterable[CacheLayer], tokens: dict[int, int], bytes_: dict[int, int], padding: dict[str, int]
 ) -> dict[str, LayerKindKV]:
-    out: dict[str, LayerKindKV] = {}
-    indices: dict[str, set[int]] = {}
+    sums: dict[str, _KindSums] = {}
     for n, layer in enumerate(layers):
-        entry = out.get(layer.key)
-        if entry is None:
-            entry = out[layer.key] = LayerKindKV(
-                layers=0,
-                bytes_per_token=0,
-                tokens_held=0,
-                bytes=0,
-                window=layer.window,
-                formula=layer.formula,
-            )
-            indices[layer.key] = set()
-        indices[layer.key].add(layer.index)
-        entry.layers = len(indices[layer.key])
-        entry.bytes_per_token += layer.per_token
-        entry.tokens_held = max(entry.tokens_held, tokens.get(n, 0))
-        entry.bytes += bytes_.get(n, 0)
-        entry.state_bytes_per_sequence += layer.state_bytes
-        if layer.window is not None and (entry.window is None or layer.window > entry.window):
-            entry.window = layer.window
-    for key, pad in padding.items():
-        if key in out:
-            out[key].padding_layers = pad
-    return out
+        s = sums.get(layer.key)
+        if s is None:
+            s = sums[layer.key] = _KindSums(layer.window, layer.formula, set())
+        s.indices.add(layer.index)
+        s.per_token += layer.per_token
+        s.tokens_held = max(s.tokens_held, tokens.get(n, 0))
+        s.bytes += bytes_.get(n, 0)
+        s.state_bytes += layer.state_bytes
+        if layer.window is not None and (s.window is None or layer.window > s.window):
+            s.window = layer.window
+    return {
+        key: LayerKindKV(
+            layers=len(s.indices),
+            bytes_per_token=s.per_token,
+            tokens_held=s.tokens_held,
+            bytes=s.bytes,
+            state_bytes_per_sequence=s.state_bytes,
+            window=s.window,
+            padding_layers=padding.get(key, 0),
+            formula=s.formula,
+        )
+        for key, s in sums.items()
+    }
 
 
 def transformers_view(plan: CachePlan, context: int, cache: str) -> Evaluation:

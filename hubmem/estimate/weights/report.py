@@ -66,11 +66,12 @@ def tallies(records: list[Record]) -> dict[str, Any]:
     """The sums of a weights section: ``total_bytes``, ``parameters``, ``elements``, ``tensors``, ``by_dtype``
     and ``by_component`` (WeightsReport fields), over ``records``."""
     by_dtype, by_component = totals(records)
+    per_dtype = by_dtype.values()  # every record counts under exactly one dtype: these are the sums
     return {
-        "total_bytes": sum(r.bytes for r in records),
-        "parameters": sum(r.parameters for r in records),
-        "elements": sum(r.elements for r in records),
-        "tensors": sum(r.count for r in records),
+        "total_bytes": sum(d.bytes for d in per_dtype),
+        "parameters": sum(d.parameters for d in per_dtype),
+        "elements": sum(d.elements for d in per_dtype),
+        "tensors": sum(d.tensors for d in per_dtype),
         "by_dtype": by_dtype,
         "by_component": by_component,
     }
