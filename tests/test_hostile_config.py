@@ -18,6 +18,7 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout
 from aiohttp.test_utils import TestServer
 
+from hubmem.errors import ConfigError
 from hubmem.fakehub.fixtures.layout import write_tokens
 from hubmem.fakehub.server import FakeHub
 from hubmem.parse.config import parse_config
@@ -269,7 +270,6 @@ def test_config_sizes_past_2_64_parameters_leave_the_check_unavailable() -> None
     item = next(i for i in report.check.items if i.name == "config_parameters")
     assert item.status == "unavailable" and "not a real model" in (item.detail or "")
     load_json(report.model_dump_json())  # reads back, as scan --resume reads a row
-    config_only = build_report(Snapshot("org/x", "main", "a" * 40, "hub", config=config), check=True)
-    assert config_only.weights.source == "config" and config_only.weights.parameters == 0
-    assert any("not a real model" in note for note in config_only.weights.notes)
-    load_json(config_only.model_dump_json())
+    # with no weight file either, nothing can be projected: a typed error that says why, not "0 B"
+    with pytest.raises(ConfigError, match=r"does not give the parameters .*not a real model"):
+        build_report(Snapshot("org/x", "main", "a" * 40, "hub", config=config), check=True)

@@ -10,8 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
+from hubmem.errors import ConfigError
 from hubmem.estimate.engines.llamacpp.graph import simulate
 from hubmem.estimate.engines.llamacpp.graph.alloc import reserve
 from hubmem.estimate.engines.llamacpp.graph.fromarch import graph_spec
@@ -296,7 +299,11 @@ def test_a_moe_config_llama_cpp_would_not_load_is_not_simulated(tmp_path: Path, 
     if used is not None:
         config["num_experts_per_tok"] = used
     (tmp_path / "config.json").write_text(json.dumps(config))
-    checkpoint = read_checkpoint(load_local(tmp_path))
+    if used != 5:  # config.json alone gives no parameters then: a typed error, not a report of 0 B
+        with pytest.raises(ConfigError, match="num_experts_per_tok"):
+            read_checkpoint(load_local(tmp_path))
+    save_file({"model.embed_tokens.weight": np.zeros((8, 4), np.float16)}, tmp_path / "model.safetensors")
+    checkpoint = read_checkpoint(load_local(tmp_path))  # with a weight file, the config's MoE is what it is
     settings = {"n_ctx": 512, "n_batch": 512, "n_ubatch": 512, "n_seq_max": 1, "flash_attn": "off"}
     view = llama_cpp_view(checkpoint, options_of(settings), KVOptions())
     assert view.compute_buffer_bytes > 0

@@ -8,6 +8,7 @@ names none): both projected, never read. The weight files that exist are listed 
 
 from __future__ import annotations
 
+from hubmem.errors import ConfigError
 from hubmem.estimate.kv.state import DTYPE_BYTES
 from hubmem.estimate.params.formula import expected_parameters
 from hubmem.formats.safetensors import Tensor
@@ -31,9 +32,18 @@ def project_config_weights(snapshot: Snapshot, arch: Architecture) -> tuple[Weig
     """The weights section, and stand-in tensors (one per component, at the config dtype) for the training
     projection."""
     cp = expected_parameters(arch)
+    if not cp.checkpoint_total:  # no weights read and none projected: "0 B" would be a wrong answer
+        why_not = "; ".join([*arch.missing, *cp.missing]) or "no parameter count"
+        raise ConfigError(
+            f"{snapshot.repo_id}: no weight file was read and config.json does not give the parameters "
+            f"({why_not})",
+            hint="Weights are read from safetensors or GGUF headers; without them the parameters come "
+            "from config.json, which needs a valid layer count and hidden size.",
+            repo_id=snapshot.repo_id,
+        )
     dtype, why = _dtype(arch)
     size = DTYPE_BYTES[dtype]
-    total = cp.checkpoint_total or 0
+    total = cp.checkpoint_total
     components: dict[str, int] = {}
     for name, n in cp.components.items():
         key = _COMPONENTS.get(name, name)
