@@ -13,17 +13,19 @@ from dataclasses import dataclass, field
 from hubmem.errors import HubmemError, InvalidRepoIdError
 from hubmem.fetch.cache.store import HeaderCache
 from hubmem.fetch.http.client import HubClient
+from hubmem.fetch.http.trace import Trace
 from hubmem.fetch.hub import fetch_snapshot
-from hubmem.fetch.revision import current_commit
+from hubmem.fetch.revision import current_commit, resolved_sha, revision_info, snapshot_expand
 from hubmem.pipeline import build_report
 from hubmem.scan.input import Target
 from hubmem.scan.output import error_line, ok_line
 from hubmem.scan.progress import Progress
+from hubmem.scan.reports import StoredReports
 from hubmem.scan.summary import ScanSummary
 from hubmem.schema.options import Options
-from hubmem.schema.report import Report
+from hubmem.schema.report import FetchInfo, Report
 from hubmem.schema.scan import ScanError, ScanRow
-from hubmem.snapshot import Snapshot
+from hubmem.snapshot import FetchStats, Snapshot
 
 PROCESS_TENSORS = 20_000  # auto workers: snapshots with this many tensors are built in a worker process
 
@@ -88,6 +90,10 @@ class _Scan:
         self.done, self.cache, self.progress = done, cache, progress
         self.summary = ScanSummary()
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None  # started on first use
+        # the reports earlier scans with these settings kept (with the header cache)
+        self.reports: StoredReports | None = None
+        if cache is not None:
+            self.reports = StoredReports(cache, client.endpoint, settings.options, settings.check)
 
     def _tell(self, t: Target, outcome: str) -> None:
         if self.progress:
@@ -135,15 +141,21 @@ class _Scan:
         return False
 
     async def _analyse(self, t: Target, t0: float) -> tuple[ScanRow, bytes]:
-        """The pipeline for one target: fetch a snapshot, then build its report; the ok row and its line."""
+        """The pipeline for one target: the report kept by an earlier scan with these settings when the
+        revision still resolves to its commit, else fetch a snapshot and build its report; the ok row and
+        its line."""
         if not t.repo_id:
             raise InvalidRepoIdError(f"line {t.line}: empty repo id")
         settings = self.settings
+        revision = t.commit or t.revision  # a listed target is read at the commit the listing gave
+        subfolder = settings.options.subfolder
+        if self.reports is not None and (kept := await self._kept(t, revision, t0)) is not None:
+            return kept
         snapshot = await fetch_snapshot(
             self.client,
             t.repo_id,
-            revision=t.commit or t.revision,  # a listed target is read at the commit the listing gave
-            subfolder=settings.options.subfolder,
+            revision=revision,
+            subfolder=subfolder,
             with_hub_info=settings.check,
             list_tree=False,
             cache=self.cache,
@@ -151,20 +163,63 @@ class _Scan:
         report = await self._build(snapshot, time.perf_counter() - t0)
         stats = snapshot.stats
         del snapshot  # big MoE headers: let them go before the row is serialised
+        row, line, text = self._row(t, report, stats.requests, t0)
+        self.summary.cache_hits += stats.cache_hits
+        if self.reports is not None and report.commit is not None:
+            await asyncio.to_thread(self.reports.store, t.repo_id, revision, subfolder, report.commit, text)
+        return row, line
+
+    def _row(self, t: Target, report: Report, requests: int, t0: float) -> tuple[ScanRow, bytes, str]:
         row = ScanRow(
             repo_id=t.repo_id,
             revision=t.revision,
             ok=True,
             commit=report.commit,
             seconds=round(time.perf_counter() - t0, 4),
-            requests=stats.requests,
+            requests=requests,
         )
-        line = ok_line(row, report.model_dump_json())
+        text = report.model_dump_json()
+        line = ok_line(row, text)
         row.report = report
         self.summary.ok += 1
-        self.summary.cache_hits += stats.cache_hits
         if report.check is not None and not report.check.ok:
             self.summary.mismatched += 1
+        return row, line, text
+
+    async def _kept(self, t: Target, revision: str, t0: float) -> tuple[ScanRow, bytes] | None:
+        """The row of the report an earlier scan kept for this revision, when the revision request made now
+        resolves to the same commit in the same access scope; None otherwise (then the fetch asks again)."""
+        reports, cache = self.reports, self.cache
+        assert reports is not None and cache is not None
+        stored = await asyncio.to_thread(reports.find, t.repo_id, revision, self.settings.options.subfolder)
+        if stored is None:
+            return None
+        trace = Trace(FetchStats())
+        expand = snapshot_expand(with_hub_info=self.settings.check, scoped=True)
+        info = await revision_info(self.client, t.repo_id, revision, expand, trace=trace)
+        client = self.client
+        if info is None:
+            return None
+        sha = resolved_sha(info, t.repo_id, revision)
+        if (sha, cache.commit_for(client.endpoint, t.repo_id, sha, info, client.token_id).scope) != (
+            stored.sha,
+            stored.scope,
+        ):
+            return None
+        report = reports.report(stored, t.repo_id)
+        if report is None:
+            return None
+        stats = trace.finish()
+        report.fetch = FetchInfo(
+            requests=stats.requests,
+            bytes_received=stats.bytes_received,
+            round_trips=stats.round_trips,
+            cache_hits=1,
+            seconds=round(time.perf_counter() - t0, 4),
+        )
+        self.summary.cache_hits += 1
+        self.summary.reports_kept += 1
+        row, line, _ = self._row(t, report, stats.requests, t0)
         return row, line
 
     def _process_pool(self, snapshot: Snapshot) -> concurrent.futures.ProcessPoolExecutor | None:

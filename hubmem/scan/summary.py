@@ -19,6 +19,7 @@ class ScanSummary:
     requests: int = 0
     bytes_received: int = 0
     cache_hits: int = 0
+    reports_kept: int = 0  # ok rows whose report an earlier scan with the same settings kept (no build)
     rows_written: int = 0
 
     @property
@@ -38,6 +39,7 @@ class ScanSummary:
             "requests": self.requests,
             "bytes_received": self.bytes_received,
             "cache_hits": self.cache_hits,
+            "reports_kept": self.reports_kept,
             "repos_per_second": round(self.processed / self.seconds, 2) if self.seconds > 0 else None,
         }
 
@@ -63,4 +65,5 @@ def print_summary(summary: ScanSummary, console: Any) -> None:
         f"{summary.seconds:.1f} s" + (f", {rate} repos/s" if rate else "")
         + f", {summary.requests:,} requests ({per_repo:.2f}/repo), {summary.bytes_received:,} bytes received"
         + (f", {summary.cache_hits:,} cache hits" if summary.cache_hits else "")
+        + (f", {summary.reports_kept:,} reports kept from an earlier scan" if summary.reports_kept else "")
     )  # fmt: skip

@@ -17,9 +17,8 @@ used entries are deleted down to 80 % of it, under a ``filelock`` so that concur
 evict together. A filesystem error (a folder that cannot be read or written, a full disk) turns the cache
 off for the rest of the process, with one warning (:meth:`HeaderCache.take_warning`).
 
-Besides the immutable entries, the cache remembers which commit a revision last resolved to and that
-a snapshot at that commit was complete (a *hint* only): ``fetch_snapshot`` then skips its speculative
-first wave, whose reads would be served from here anyway, and waits for the revision answer instead.
+Besides the immutable entries, the cache remembers which commit a revision last resolved to and that a
+snapshot there was complete (a *hint* only): ``fetch_snapshot`` then skips its speculative first wave.
 """
 
 from __future__ import annotations
@@ -226,8 +225,7 @@ class HeaderCache:
     def commit_for(
         self, endpoint: str, repo_id: str, sha: str, info: Mapping[str, Any], token_id: str | None
     ) -> CommitCache:
-        """The entries at ``sha``: shared when the revision ``info`` says the repo is neither gated nor
-        private, else scoped to the token (``token_id``) that the Hub just checked."""
+        """The entries at ``sha``: shared when ``info`` says not gated, not private; else the token's."""
         public = info.get("gated") is False and info.get("private") is False
         return self.commit(endpoint, repo_id, sha, "" if public else (token_id or "anonymous"))
 
@@ -243,14 +241,20 @@ class HeaderCache:
     def complete_hint(
         self, endpoint: str, repo_id: str, revision: str, subfolder: str | None
     ) -> tuple[str, str] | None:
-        """(sha, scope) of the complete snapshot the last fetch of this revision left here, or None (a
-        hint: the revision may have moved since; then the fetch reads the new commit without speculation).
-        Both entries it read are then stored as they stand (and their LRU times bumped by the reads)."""
+        """(sha, scope) of the complete snapshot the last fetch of this revision left here, or None (a hint:
+        the revision may have moved since; then the fetch reads the new commit without speculation)."""
+        hint = self.ref_hint(endpoint, repo_id, revision, subfolder)
+        return hint if hint and self.commit(endpoint, repo_id, *hint).is_complete(subfolder) else None
+
+    def ref_hint(
+        self, endpoint: str, repo_id: str, revision: str, subfolder: str | None
+    ) -> tuple[str, str] | None:
+        """(sha, scope) that ``revision`` resolved to at the last complete fetch of it, or None (a hint)."""
         hint = self.get(self.key(endpoint, repo_id, "", "", _REF + revision + "\0" + (subfolder or "")))
         sha, scope = (hint or {}).get("sha"), (hint or {}).get("scope")
         if not isinstance(sha, str) or not is_sha(sha) or not isinstance(scope, str):
             return None
-        return (sha, scope) if self.commit(endpoint, repo_id, sha, scope).is_complete(subfolder) else None
+        return sha, scope
 
 
 def _is_int(value: Any, low: int, high: int | None) -> bool:
