@@ -191,7 +191,8 @@ class _Scan:
         resolves to the same commit in the same access scope; None otherwise (then the fetch asks again)."""
         reports, cache = self.reports, self.cache
         assert reports is not None and cache is not None
-        stored = await asyncio.to_thread(reports.find, t.repo_id, revision, self.settings.options.subfolder)
+        # two small entries, read here as the fetch reads its hint (a hop to a thread costs more, and waits)
+        stored = reports.find(t.repo_id, revision, self.settings.options.subfolder)
         if stored is None:
             return None
         trace = Trace(FetchStats())

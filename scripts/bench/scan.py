@@ -19,8 +19,10 @@ Tools, each over the same list, ``--concurrency`` repos at a time:
   pause on Retry-After), plain reports (``--no-check``), the big snapshots' reports built in worker processes
   (the default); ``hubmem --workers 0``: every report built in this process; ``hubmem --check``: with the
   cross-check columns (the Hub's safetensors summary comes with the revision request, no extra request);
-  ``hubmem warm``: the
-  same scan again with the on-disk header cache filled by a first pass: only revision resolutions remain.
+  ``hubmem warm cache``: the
+  same scan again with the on-disk header cache filled by a first pass: only revision resolutions remain, and
+  the reports the first pass kept are used (no build); ``hubmem warm cache, new settings``: the same, at
+  another context length, so every report is built again from the cached headers.
 * ``hf-mem``: ``hf_mem.run.arun(repo, hf_token=..., experimental=True)`` (weights + KV cache, the closest to
   hubmem's report), one asyncio task per repo under a semaphore. hf-mem 0.5.6 hard-codes
   ``https://huggingface.co`` and builds its ``httpx2.AsyncClient`` inside ``arun``; here the name ``httpx2``
@@ -233,10 +235,13 @@ async def run_hubmem(
     check: bool,
     cache_dir: Path | None,
     workers: int | None = None,
+    context: int | None = None,
 ) -> dict[str, RepoResult]:
     from hubmem.fetch.cache.store import HeaderCache
     from hubmem.scan.input import Target
     from hubmem.scan.runner import ScanSettings, scan_repos
+    from hubmem.schema.kv import KVOptions
+    from hubmem.schema.options import Options
     from hubmem.schema.scan import ScanRow
 
     out: dict[str, RepoResult] = {}
@@ -248,8 +253,14 @@ async def run_hubmem(
         else:
             out[row.repo_id] = RepoResult(False, error=row.error.kind if row.error else "?")
 
+    options = Options() if context is None else Options(kv=KVOptions(context=context))
     settings = ScanSettings(
-        endpoint=endpoint, token=READER_TOKEN, concurrency=concurrency, check=check, workers=workers
+        endpoint=endpoint,
+        token=READER_TOKEN,
+        concurrency=concurrency,
+        check=check,
+        workers=workers,
+        options=options,
     )
     cache = HeaderCache(cache_dir) if cache_dir is not None else None
     await scan_repos([Target(r, "main") for r in ids], settings, write_row=write_row, cache=cache)
@@ -464,9 +475,14 @@ def main(argv: list[str] | None = None) -> int:
         cache_dir = work / "header-cache"
 
         def hubmem(
-            check: bool = False, cache: Path | None = None, workers: int | None = None
+            check: bool = False,
+            cache: Path | None = None,
+            workers: int | None = None,
+            context: int | None = None,
         ) -> Callable[[], dict[str, RepoResult]]:
-            return lambda: asyncio.run(run_hubmem(ids, ep, c, check=check, cache_dir=cache, workers=workers))
+            return lambda: asyncio.run(
+                run_hubmem(ids, ep, c, check=check, cache_dir=cache, workers=workers, context=context)
+            )
 
         clean: dict[str, Callable[[], dict[str, RepoResult]]] = {
             "hubmem": hubmem(),
@@ -475,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             "hubmem fetch only, ranges": lambda: asyncio.run(run_hubmem_fetch(ids, ep, c, route=False)),
             "hubmem --check": hubmem(check=True),
             "hubmem warm cache": hubmem(cache=cache_dir),
+            "hubmem warm cache, new settings": hubmem(cache=cache_dir, context=65536),
             "hf-mem 0.5.6": lambda: asyncio.run(run_hf_mem(ids, ep, c)),
             "huggingface_hub": lambda: run_hf_hub(ids, ep, c),
         }
@@ -488,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         print("clean:")
         for name, fn in clean.items():
             if name in chosen:
-                if name == "hubmem warm cache":  # a first, unmeasured pass fills the header cache
+                if name.startswith("hubmem warm cache"):  # a first, unmeasured pass fills the header cache
+                    shutil.rmtree(cache_dir, ignore_errors=True)
                     asyncio.run(run_hubmem(ids, ep, c, check=False, cache_dir=cache_dir))
                 runs[name] = measure(hub, name, fn, None)
         faults = {"rate_limit_every": 97, "rate_limit_reset": 1, "error_every": 31, "drop_every": 53}
