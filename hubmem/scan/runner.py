@@ -28,6 +28,9 @@ from hubmem.schema.scan import ScanError, ScanRow
 from hubmem.snapshot import FetchStats, Snapshot
 
 PROCESS_TENSORS = 20_000  # auto workers: snapshots with this many tensors are built in a worker process
+# smaller snapshots are built in the event loop itself (at most ~15 ms; bench.scan, 240 small repos: 17.6 ->
+# 16.1 ms CPU per repo against a hop to a thread, whose wake-up and GIL hand-offs cost more than they free)
+INLINE_TENSORS = 5_000
 
 
 def auto_workers() -> int:
@@ -51,10 +54,11 @@ class ScanSettings:
     max_wait: float = 300.0
     backoff_base: float = 0.5
     timeout: float = 30.0
-    # processes building reports: 0 builds every report in a thread of this process, N > 0 every report in N
-    # worker processes, None (auto) the reports of snapshots of ``process_tensors`` tensors or more in
-    # :func:`auto_workers` processes (big MoE checkpoints: ~1 s of CPU each, which then overlaps the fetching
-    # of the next repos instead of holding the event loop's process), the others in a thread
+    # processes building reports: 0 builds every report in this process (in a thread from INLINE_TENSORS
+    # tensors, else in the event loop), N > 0 every report in N worker processes, None (auto) the reports of
+    # snapshots of ``process_tensors`` tensors or more in :func:`auto_workers` processes (big MoE checkpoints:
+    # ~1 s of CPU each, which then overlaps the fetching of the next repos instead of holding the event loop's
+    # process), the others in this process as with 0
     workers: int | None = None
     process_tensors: int = PROCESS_TENSORS
 
@@ -243,6 +247,8 @@ class _Scan:
         if pool is not None:
             job = functools.partial(_build_report_job, snapshot, options, seconds, check)
             return await asyncio.get_running_loop().run_in_executor(pool, job)
+        if tensor_count(snapshot) < INLINE_TENSORS:  # a few ms: the hop to a thread would cost ~1.5 ms more
+            return build_report(snapshot, options, seconds=seconds, check=check)
         return await asyncio.to_thread(build_report, snapshot, options, seconds=seconds, check=check)
 
 
