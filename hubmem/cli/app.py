@@ -75,10 +75,9 @@ class _LazyGroup(click.Group):
 
             fail(click_error(exc))
         except click.exceptions.Abort:
-            from hubmem.cli.console import err_console
-            from hubmem.render.safe import line
+            from hubmem.cli.console import err_line
 
-            err_console.print(line("hubmem: interrupted"))
+            err_line("hubmem: interrupted")
             sys.exit(130)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
