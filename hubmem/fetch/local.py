@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hubmem._gc import cyclic_gc_paused
 from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
 from hubmem.fetch.assemble import finish_snapshot
 from hubmem.fetch.gguf import gguf_models
@@ -99,7 +100,8 @@ def _read_weights(root: Path, shards: dict[str, list[str]], layout: Layout) -> l
     """Each weight file's header (``shards``: path -> the index's tensor names for it, when sharded)."""
     if layout.gguf is not None:
         return [read_local_gguf(root / p, p) for p in shards]
-    return [read_local_header(root / p, p, names) for p, names in shards.items()]
+    with cyclic_gc_paused():  # once for every shard: re-enabled after each, it collects their tensors again
+        return [read_local_header(root / p, p, names) for p, names in shards.items()]
 
 
 def _sizes(root: Path, paths: list[str]) -> dict[str, int]:
