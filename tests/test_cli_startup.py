@@ -22,8 +22,16 @@ from support.scan_samples import Dims, llama_tensors
 
 HEAVY = ("hubmem.pipeline", "hubmem.fetch.http.client", "huggingface_hub", "httpx2", "rich", "pydantic")
 # what a local report as JSON has no use for: rich (text output and messages), the header cache and its
-# file lock, the event loop of the Hub fetch
-NOT_FOR_LOCAL_JSON = ("rich", "hubmem.render.text", "hubmem.fetch.cache.store", "filelock", "asyncio")
+# file lock, the Hub's client (huggingface_hub, httpx2) and its event loop
+NOT_FOR_LOCAL_JSON = (
+    "rich",
+    "hubmem.render.text",
+    "hubmem.fetch.cache.store",
+    "filelock",
+    "huggingface_hub",
+    "httpx2",
+    "asyncio",
+)
 
 
 def _imported_after(code: str) -> set[str]:
@@ -60,7 +68,7 @@ def test_import_hubmem_is_lazy_and_the_public_names_resolve() -> None:
         _ = hubmem.not_a_public_name
 
 
-def test_a_local_json_report_imports_no_renderer_cache_or_event_loop(tmp_path: Path) -> None:
+def test_a_local_json_report_imports_no_renderer_cache_or_hub_client(tmp_path: Path) -> None:
     save_file(llama_tensors(Dims()), str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_text(json.dumps(Dims().config()))
     probe = (
