@@ -1,10 +1,11 @@
 """Start-up: ``hubmem --help`` and ``import hubmem`` import only what they need (the commands' modules, the
 pipeline, the HTTP client and huggingface_hub are imported on first use), ``hubmem DIR --json`` imports
-neither the text renderer nor the Hub's machinery, and the help lists every command with its own one-line
-help."""
+neither the text renderer nor the Hub's machinery and runs with the cyclic collector paused, and the help
+lists every command with its own one-line help."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -81,3 +82,23 @@ def test_a_local_json_report_imports_no_renderer_cache_or_hub_client(tmp_path: P
     modules = set(done.stderr.split())
     assert "hubmem.pipeline" in modules  # the probe saw the report's imports
     assert [m for m in NOT_FOR_LOCAL_JSON if m in modules] == []
+
+
+def test_the_report_is_read_and_built_with_the_collector_paused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubmem.pipeline import analyze_source
+
+    save_file(llama_tensors(Dims()), str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps(Dims().config()))
+    seen: list[bool] = []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return analyze_source(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("hubmem.cli.report.analyze_source", spy)
+    assert gc.isenabled()
+    result = CliRunner().invoke(main, [str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert seen == [False] and gc.isenabled()

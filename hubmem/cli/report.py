@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from hubmem._gc import cyclic_gc_paused
 from hubmem.cli.console import err_line, guarded
 from hubmem.cli.options import build_options, cache_options, open_cache, report_options
 from hubmem.cli.output import emit
@@ -96,13 +97,17 @@ def demo_cmd(repo: str, **kw: Any) -> None:
 
 
 def _analyze(repo: str, options: Options, kw: dict[str, Any], *, check: bool) -> Report:
-    """The report of ``report`` and ``check``: the source's options from the command line."""
-    return analyze_source(
-        repo,
-        options,
-        token=kw["token"],
-        endpoint=kw["endpoint"],
-        offline=kw["offline"],
-        cache=None if looks_local(repo) else open_cache(kw),  # a local path reads no header cache
-        check=check,
-    )
+    """The report of ``report`` and ``check``: the source's options from the command line.
+
+    The collector is paused throughout: turned on between reading and estimating, it would scan the
+    snapshot's tensors (all acyclic, freed by reference counting once the report is built) again."""
+    with cyclic_gc_paused():
+        return analyze_source(
+            repo,
+            options,
+            token=kw["token"],
+            endpoint=kw["endpoint"],
+            offline=kw["offline"],
+            cache=None if looks_local(repo) else open_cache(kw),  # a local path reads no header cache
+            check=check,
+        )
