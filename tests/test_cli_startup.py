@@ -102,3 +102,13 @@ def test_the_report_is_read_and_built_with_the_collector_paused(
     result = CliRunner().invoke(main, [str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     assert seen == [False] and gc.isenabled()
+
+
+def test_a_commands_imports_are_frozen_out_of_the_collectors_reach() -> None:
+    probe = (
+        "import gc, click\nfrom hubmem.cli.app import main\n"
+        "main.get_command(click.Context(main), 'report')\n"
+        "print(gc.isenabled(), gc.get_count()[0] < gc.get_threshold()[0], gc.get_freeze_count() > 10_000)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True", "True"]  # on, no collection due, the imports' objects frozen

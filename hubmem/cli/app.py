@@ -89,9 +89,9 @@ class _LazyGroup(click.Group):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
-        with cyclic_gc_paused():  # imports make only objects that live as long as the process
+        with cyclic_gc_paused():  # imports make only objects that live as long as the process ...
             module = importlib.import_module(spec[0])
-        gc.freeze()  # ... so no later collection scans them again
+            gc.freeze()  # ... so no collection scans them, neither on the way out of the pause nor later
         command = getattr(module, spec[1])
         assert isinstance(command, click.Command)
         return command
