@@ -22,8 +22,8 @@ from hubmem.cli.app import COMMANDS, main
 from support.scan_samples import Dims, llama_tensors
 
 HEAVY = ("hubmem.pipeline", "hubmem.fetch.http.client", "huggingface_hub", "httpx2", "rich", "pydantic")
-# what a local report as JSON has no use for: rich (text output and messages), the header cache and its
-# file lock, the Hub's client (huggingface_hub, httpx2) and its event loop
+# what a local safetensors report as JSON has no use for: rich (text output and messages), the header cache
+# and its file lock, the Hub's client (huggingface_hub, httpx2) and its event loop, the GGUF grammar
 NOT_FOR_LOCAL_JSON = (
     "rich",
     "hubmem.render.text",
@@ -32,6 +32,7 @@ NOT_FOR_LOCAL_JSON = (
     "huggingface_hub",
     "httpx2",
     "asyncio",
+    "hubmem.formats.gguf.grammar",
 )
 
 

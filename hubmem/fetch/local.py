@@ -33,7 +33,6 @@ from hubmem.fetch.layout import (
     plan_layout,
     shards_of,
 )
-from hubmem.formats.gguf.parser import GGUFParser
 from hubmem.formats.gguf.record import header_record
 from hubmem.formats.json_reader import load_json_file, open_regular
 from hubmem.formats.safetensors import load_header, read_header_length
@@ -81,6 +80,8 @@ def read_local_header(file: Path, rel: str, names: list[str] | None = None) -> W
 
 def read_local_gguf(file: Path, rel: str) -> WeightFile:
     """The GGUF header of one file on disk (read up to the end of its tensor infos), with the file size."""
+    from hubmem.formats.gguf.parser import GGUFParser  # the GGUF grammar: not for safetensors folders
+
     try:
         with open_regular(file) as fh:
             size = os.fstat(fh.fileno()).st_size
