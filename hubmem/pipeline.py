@@ -5,7 +5,6 @@ fetch (Hub, cache or local files) -> Snapshot -> parse -> estimate -> Report
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -23,20 +22,16 @@ from hubmem.estimate.checkpoint import (
     safetensors_checkpoint,
     weight_source,
 )
-from hubmem.estimate.engines.llamacpp.view import llama_cpp_view
-from hubmem.estimate.engines.vllm.startup import Startup, project_startup
 from hubmem.estimate.fit.curve import inference_fit_options, page_figures
 from hubmem.estimate.fit.gpus import load_catalog
 from hubmem.estimate.fit.training import fit_training
 from hubmem.estimate.fit.verdict import fit_inference, kv_function
-from hubmem.estimate.fit.vllm import fit_vllm
 from hubmem.estimate.kv.report import estimate_kv_cache
 from hubmem.estimate.training.prepare import prepare_training
 from hubmem.estimate.training.report import TrainingPlan, plan_training, project_training, replace_gpus
 from hubmem.fetch.local import load_cached, load_local, looks_local
 from hubmem.formats.safetensors import Tensor
 from hubmem.parse.config import parse_config
-from hubmem.parse.gguf.architecture import architecture_from_gguf
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.check import CheckReport
 from hubmem.schema.engines import EngineReport
@@ -47,6 +42,7 @@ from hubmem.schema.weights import WeightsReport
 from hubmem.snapshot import Snapshot
 
 if TYPE_CHECKING:
+    from hubmem.estimate.engines.vllm.startup import Startup
     from hubmem.fetch.cache.store import HeaderCache
     from hubmem.fetch.http.client import HubClient
 
@@ -98,6 +94,8 @@ def project_fit(
 
     def one(gpus: int) -> FitReport:
         if options.fit == "inference" and startup_for is not None:
+            from hubmem.estimate.fit.vllm import fit_vllm  # the vLLM engine only
+
             return fit_vllm(startup_for, gpus, kv.batch, arch, list(FIT_SCENARIO_GPUS))
         fit_options = inference_fit_options(options, options.gpu or "", gpus)
         if options.fit == "training":
@@ -116,6 +114,8 @@ def gpu_catalog() -> list[GPUSpec]:
 
 def _startups(tensors: list[Tensor], arch: Architecture, options: Options) -> Callable[[int], Startup]:
     """vLLM start-up projections per GPU count (``tp = gpus / pp``), each computed once."""
+    from hubmem.estimate.engines.vllm.startup import project_startup  # the vLLM engine only
+
     cache: dict[int, Startup] = {}
     pp = options.vllm.pipeline_parallel_size
 
@@ -135,6 +135,8 @@ def _engine_view(
     if startup_for is not None:
         return EngineReport(vllm=startup_for(inference_gpus(options)).view)
     if options.kv.engine == "llama.cpp":
+        from hubmem.estimate.engines.llamacpp.view import llama_cpp_view  # the llama.cpp engine only
+
         return EngineReport(llama_cpp=llama_cpp_view(checkpoint, options.llama_cpp, options.kv))
     return None
 
@@ -221,6 +223,8 @@ def read_checkpoint(snapshot: Snapshot, *, check_sizes: bool = True) -> Checkpoi
     work on (hubmem.estimate.checkpoint); a GGUF's architecture is its metadata's."""
     source = weight_source(snapshot)
     if source == "gguf":
+        from hubmem.parse.gguf.architecture import architecture_from_gguf  # GGUF files only
+
         headers = gguf_headers(snapshot)
         config = _config_architecture(snapshot) if snapshot.config is not None else None
         return gguf_checkpoint(snapshot, headers, architecture_from_gguf(headers[0][1]), config)
@@ -278,6 +282,8 @@ async def analyze_async(
 
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine from sync code (also when called inside a running loop, e.g. Jupyter)."""
+    import asyncio  # Hub reads only: a local report runs no event loop
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -6,12 +6,14 @@ pipeline, the HTTP client, pydantic schemas or rich."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
 
 import click
 
+from hubmem._gc import cyclic_gc_paused
 from hubmem._version import __version__
 
 # name -> (module, attribute, the command's one-line help)
@@ -75,10 +77,9 @@ class _LazyGroup(click.Group):
 
             fail(click_error(exc))
         except click.exceptions.Abort:
-            from hubmem.cli.console import err_console
-            from hubmem.render.safe import line
+            from hubmem.cli.console import err_line
 
-            err_console.print(line("hubmem: interrupted"))
+            err_line("hubmem: interrupted")
             sys.exit(130)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -88,7 +89,10 @@ class _LazyGroup(click.Group):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
-        command = getattr(importlib.import_module(spec[0]), spec[1])
+        with cyclic_gc_paused():  # imports make only objects that live as long as the process ...
+            module = importlib.import_module(spec[0])
+            gc.freeze()  # ... so no collection scans them, neither on the way out of the pause nor later
+        command = getattr(module, spec[1])
         assert isinstance(command, click.Command)
         return command
 

@@ -130,4 +130,4 @@ def export_cmd(db: str, fmt: Literal["jsonl", "csv", "parquet"], output: Path | 
     from hubmem.cli.console import err_console
 
     n = export_catalog(db, fmt, output if output is not None else sys.stdout.buffer, history=history)
-    err_console.print(f"[dim]{n} rows[/]")
+    err_console().print(f"[dim]{n} rows[/]")

@@ -6,22 +6,39 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from hubmem.errors import BadOptionError, HubmemError, UsageError
-from hubmem.render.safe import line
 
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hubmem.render.safe import Part
+
+
+@functools.cache
+def err_console() -> Console:
+    """The stderr console, made on the first message: rich is not imported by a run that prints none (a
+    ``--json`` report without warnings)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def err_line(*parts: Part) -> None:
+    """One line on stderr from literal parts (hubmem.render.safe.line), never wrapped."""
+    from hubmem.render.safe import line  # rich: only when there is something to print
+
+    err_console().print(line(*parts), soft_wrap=True)
 
 
 def fail(exc: HubmemError) -> None:
     """The error as one line and its hint (repo text printed literally, never as markup)."""
-    err_console.print(line((f"hubmem: {exc.kind}:", "bold red"), " ", exc.message), soft_wrap=True)
+    err_line((f"hubmem: {exc.kind}:", "bold red"), " ", exc.message)
     if exc.hint:
-        err_console.print(line(("hint: " + exc.hint, "dim")), soft_wrap=True)
+        err_line(("hint: " + exc.hint, "dim"))
     sys.exit(exc.exit_code)
 
 
@@ -71,17 +88,13 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except click.ClickException as exc:  # a usage check inside a command: one line, exit 2
             fail(click_error(exc))
         except KeyboardInterrupt:
-            err_console.print(line("hubmem: interrupted"))
+            err_line("hubmem: interrupted")
             sys.exit(130)
         except Exception as exc:
             if os.environ.get("HUBMEM_DEBUG"):
                 raise
-            err_console.print(
-                line(("hubmem: internal error:", "bold red"), f" {type(exc).__name__}: {exc}"), soft_wrap=True
-            )
-            err_console.print(
-                line(("hint: rerun with HUBMEM_DEBUG=1 for a traceback, and please report it", "dim"))
-            )
+            err_line(("hubmem: internal error:", "bold red"), f" {type(exc).__name__}: {exc}")
+            err_line(("hint: rerun with HUBMEM_DEBUG=1 for a traceback, and please report it", "dim"))
             sys.exit(1)
 
     return wrapper

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 from pydantic import ValidationError
@@ -13,11 +13,13 @@ from hubmem.cli.output import OUTPUT_OPTIONS
 from hubmem.cli.training_options import ADVANCED_TRAINING_OPTIONS, TRAINING_OPTIONS, training_fields
 from hubmem.cli.vllm_options import VLLM_OPTIONS, check_fraction, check_gpus, vllm_options
 from hubmem.errors import UsageError
-from hubmem.fetch.cache.store import HeaderCache
 from hubmem.schema.engines import CacheType, LlamaCppOptions
 from hubmem.schema.kv import KVDtype, KVEngine, KVOptions, SSMDtype
 from hubmem.schema.options import Options
 from hubmem.schema.training import TrainingOptions
+
+if TYPE_CHECKING:
+    from hubmem.fetch.cache.store import HeaderCache
 
 KV_DTYPES = list(get_args(KVDtype))
 _CACHE_TYPES = [
@@ -206,6 +208,8 @@ def cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def open_cache(kw: dict[str, Any]) -> HeaderCache | None:
+    from hubmem.fetch.cache.store import HeaderCache  # filelock and the cache's formats: Hub reads only
+
     return HeaderCache.from_options(kw.get("cache_dir"), no_cache=bool(kw.get("no_cache")))
 
 

@@ -5,14 +5,14 @@ parameters of the service (which answers JSON)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from hubmem.cli.console import err_console
-from hubmem.render.safe import line
-from hubmem.render.text import print_report
-from hubmem.schema.report import Report
+from hubmem.cli.console import err_line
+
+if TYPE_CHECKING:
+    from hubmem.schema.report import Report
 
 OUTPUT_OPTIONS = (
     click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON."),
@@ -47,7 +47,7 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def warn(report: Report) -> None:
     """Every warning of the report on stderr, one line each (repo text printed literally)."""
     for warning in report.warnings:
-        err_console.print(line(("warning:", "bold yellow"), " ", warning), soft_wrap=True)
+        err_line(("warning:", "bold yellow"), " ", warning)
 
 
 def emit(report: Report, kw: dict[str, Any]) -> None:
@@ -59,6 +59,8 @@ def emit(report: Report, kw: dict[str, Any]) -> None:
     if kw.get("as_json"):
         click.echo(report.model_dump_json(indent=2))
     else:
+        from hubmem.render.text import print_report  # rich and the text renderer: not for --json
+
         print_report(
             report,
             show_bytes=kw.get("show_bytes", False),

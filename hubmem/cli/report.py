@@ -7,13 +7,14 @@ from typing import Any
 
 import click
 
-from hubmem.cli.console import err_console, guarded
+from hubmem._gc import cyclic_gc_paused
+from hubmem.cli.console import err_line, guarded
 from hubmem.cli.options import build_options, cache_options, open_cache, report_options
 from hubmem.cli.output import emit
 from hubmem.cli.target import endpoint_option, resolve_target
 from hubmem.errors import RepoNotFoundError
+from hubmem.fetch.local import looks_local
 from hubmem.pipeline import analyze_async, analyze_source, run_sync
-from hubmem.render.safe import line
 from hubmem.schema.options import Options
 from hubmem.schema.report import Report
 
@@ -32,12 +33,12 @@ def report_cmd(repo: str, **kw: Any) -> None:
     """Report on one Hub repo, a local checkpoint folder or a .safetensors / .gguf file (the default
     command: `hubmem REPO`). REPO is org/name, org/name@revision, a Hub URL
     (https://huggingface.co/org/name, hf.co/org/name/tree/REV, .../blob/REV/file.gguf) or a path."""
-    from hubmem.render.check import print_check
-
     repo = resolve_target(repo, kw)
     report = _analyze(repo, build_options(kw), kw, check=kw["with_check"])
     emit(report, kw)
     if report.check is not None and not kw["as_json"]:
+        from hubmem.render.check import print_check  # rich: text output only
+
         print_check(report)
 
 
@@ -90,19 +91,23 @@ def demo_cmd(repo: str, **kw: Any) -> None:
                 repo_id=repo,
             )
         demo = f"offline demo: fake Hub at {hub.endpoint} serving {fixtures} (real configs, headers only)"
-        err_console.print(line((demo, "dim")), soft_wrap=True)
+        err_line((demo, "dim"))
         report = run_sync(lambda: analyze_async(repo, options, token=token, endpoint=hub.endpoint))
     emit(report, kw)
 
 
 def _analyze(repo: str, options: Options, kw: dict[str, Any], *, check: bool) -> Report:
-    """The report of ``report`` and ``check``: the source's options from the command line."""
-    return analyze_source(
-        repo,
-        options,
-        token=kw["token"],
-        endpoint=kw["endpoint"],
-        offline=kw["offline"],
-        cache=open_cache(kw),
-        check=check,
-    )
+    """The report of ``report`` and ``check``: the source's options from the command line.
+
+    The collector is paused throughout: turned on between reading and estimating, it would scan the
+    snapshot's tensors (all acyclic, freed by reference counting once the report is built) again."""
+    with cyclic_gc_paused():
+        return analyze_source(
+            repo,
+            options,
+            token=kw["token"],
+            endpoint=kw["endpoint"],
+            offline=kw["offline"],
+            cache=None if looks_local(repo) else open_cache(kw),  # a local path reads no header cache
+            check=check,
+        )

@@ -119,9 +119,9 @@ def scan_cmd(repos: Any, **kw: Any) -> None:
     listing = Listing(kw["author"], kw["search"], tuple(kw["filters"]), kw["sort"], kw["limit"])
     db = _check_usage(repos, listing, kw)
     summary = run_sync(lambda: _scan(repos, listing, db, kw))
-    print_summary(summary, err_console)
+    print_summary(summary, err_console())
     if db is not None:
-        err_console.print(f"[dim]catalog: {_shown(db)}[/]", highlight=False)
+        err_console().print(f"[dim]catalog: {_shown(db)}[/]", highlight=False)
     sys.exit(0 if summary.failed_total == 0 else 1)
 
 
@@ -158,7 +158,7 @@ async def _scan(repos: Any, listing: Listing, db: str | None, kw: dict[str, Any]
 
     settings = _settings(kw)
     targets = await _targets(repos, listing, settings.endpoint, settings.token, kw)
-    with ScanProgress(len(targets), console=err_console, enabled=not kw["no_progress"]) as bar:
+    with ScanProgress(len(targets), console=err_console(), enabled=not kw["no_progress"]) as bar:
         if db is not None:
             return await _into_catalog(targets, settings, db, bar, kw)
         return await _into_files(targets, settings, bar, kw)
@@ -189,7 +189,7 @@ async def _targets(
     targets = parse_targets(repos, default_revision=kw["revision"]) if repos is not None else []
     if listing.given:
         seen = {t.key for t in targets}
-        spinner = err_console.status("listing the Hub's repos ...")
+        spinner = err_console().status("listing the Hub's repos ...")
         with spinner if not kw["no_progress"] else contextlib.nullcontext():
             listed = await listed_targets(listing, endpoint=endpoint, token=token)
         targets += [t for t in listed if t.key not in seen]
@@ -224,7 +224,7 @@ async def _into_files(
 
     def resumed(existing: Any) -> None:
         dropped = existing.dropped_failed + existing.dropped_torn + existing.dropped_bad
-        err_console.print(
+        err_console().print(
             f"[dim]resume: {existing.kept} rows kept; dropped {existing.dropped_failed} failed (retried), "
             f"{existing.dropped_torn} torn, {existing.dropped_bad} unreadable, "
             f"{existing.dropped_superseded} superseded[/]"

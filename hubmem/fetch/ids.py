@@ -7,8 +7,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from huggingface_hub.utils import validate_repo_id as hf_validate_repo_id
-
 from hubmem.errors import InvalidRepoIdError
 
 SHA = re.compile(r"[0-9a-f]{40}")  # a full commit sha; match it whole (``is_sha``)
@@ -21,6 +19,9 @@ def is_sha(value: str) -> bool:
 
 def validate_repo_id(repo_id: str) -> str:
     """huggingface_hub's rules ('name' or 'namespace/name'), failing with hubmem's ``InvalidRepoIdError``."""
+    # imported here: huggingface_hub.utils imports httpx2, which a local path's report never needs
+    from huggingface_hub.utils import validate_repo_id as hf_validate_repo_id
+
     try:
         hf_validate_repo_id(repo_id)
     except Exception as exc:  # HFValidationError (a ValueError), or a non-string

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hubmem._gc import cyclic_gc_paused
 from hubmem.errors import CorruptHeaderError, HubmemError, NoSafetensorsError, OfflineError
 from hubmem.fetch.assemble import finish_snapshot
 from hubmem.fetch.gguf import gguf_models
@@ -32,7 +33,6 @@ from hubmem.fetch.layout import (
     plan_layout,
     shards_of,
 )
-from hubmem.formats.gguf.parser import GGUFParser
 from hubmem.formats.gguf.record import header_record
 from hubmem.formats.json_reader import load_json_file, open_regular
 from hubmem.formats.safetensors import load_header, read_header_length
@@ -80,6 +80,8 @@ def read_local_header(file: Path, rel: str, names: list[str] | None = None) -> W
 
 def read_local_gguf(file: Path, rel: str) -> WeightFile:
     """The GGUF header of one file on disk (read up to the end of its tensor infos), with the file size."""
+    from hubmem.formats.gguf.parser import GGUFParser  # the GGUF grammar: not for safetensors folders
+
     try:
         with open_regular(file) as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -99,7 +101,8 @@ def _read_weights(root: Path, shards: dict[str, list[str]], layout: Layout) -> l
     """Each weight file's header (``shards``: path -> the index's tensor names for it, when sharded)."""
     if layout.gguf is not None:
         return [read_local_gguf(root / p, p) for p in shards]
-    return [read_local_header(root / p, p, names) for p, names in shards.items()]
+    with cyclic_gc_paused():  # once for every shard: re-enabled after each, it collects their tensors again
+        return [read_local_header(root / p, p, names) for p, names in shards.items()]
 
 
 def _sizes(root: Path, paths: list[str]) -> dict[str, int]:

@@ -92,7 +92,9 @@ def load_json(
         raise JSONLimitError(str(exc) if isinstance(exc, json.JSONDecodeError) else _too_long()) from None
     if walk:
         check_json_value(obj, max_depth=max_depth)
-    if _SURROGATE_ESCAPE.search(text):  # a pair decodes to one character; a lone half cannot be encoded
+    # a pair decodes to one character; a lone half cannot be encoded. Most documents hold no escape at all:
+    # the one-character test (memchr) is several times faster than the pattern's scan of 10 MB of headers
+    if "\\" in text and _SURROGATE_ESCAPE.search(text):
         try:
             json.dumps(obj, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:

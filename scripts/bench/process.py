@@ -13,8 +13,9 @@ included in both (:mod:`scripts.bench.startup`'s floor and child runner):
 * the floor: reads each shard's first 8 + N bytes, ``json.loads`` the header, sums the offsets;
 * hubmem: ``python -m hubmem DIR --json`` (the whole report: weights, KV cache, training, as a user runs it).
 
-CPU seconds are the child's user + system time, the minimum over the runs; peak RSS is the child's
-``ru_maxrss`` (both from ``os.wait4``, per child). Both must agree on the total bytes.
+The two run in turn after one unmeasured run each; CPU seconds are the child's user + system time, the
+minimum over the runs; peak RSS is the child's ``ru_maxrss`` (both from ``os.wait4``, per child). Both must
+agree on the total bytes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 
 from scripts import ROOT
 from scripts.bench.cpu import _headers
-from scripts.bench.startup import FLOOR, build_checkpoint, run
+from scripts.bench.startup import FLOOR, Child, build_checkpoint, run
 from scripts.results import BENCHMARKS, write_section
 
 SECTION = "bench.process"
@@ -60,8 +61,15 @@ def measure(size: str, runs: int) -> dict[str, Any]:
         made = [sys.executable, "-m", "scripts.bench.process", "--make", tmp, size]
         subprocess.run(made, capture_output=True, text=True, cwd=ROOT, check=True)
         index = json.loads(Path(tmp, "model.safetensors.index.json").read_text())
-        floor = [run([sys.executable, "-c", FLOOR, tmp]) for _ in range(runs)]
-        hub = [run([sys.executable, "-m", "hubmem", tmp, "--json"]) for _ in range(runs)]
+        floor_cmd = [sys.executable, "-c", FLOOR, tmp]
+        hub_cmd = [sys.executable, "-m", "hubmem", tmp, "--json"]
+        run(floor_cmd)  # unmeasured: the .pyc files written, the page cache warm
+        run(hub_cmd)
+        floor: list[Child] = []
+        hub: list[Child] = []
+        for _ in range(runs):  # interleaved: the load of a shared machine weighs on both alike
+            floor.append(run(floor_cmd))
+            hub.append(run(hub_cmd))
         assert json.loads(hub[0].stdout)["weights"]["total_bytes"] == int(floor[0].stdout)
     return {
         "checkpoint": "deepseek-ai/DeepSeek-R1" if size == "r1" else "synthetic",

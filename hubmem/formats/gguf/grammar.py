@@ -12,11 +12,18 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from hubmem.formats.gguf.header import DEFAULT_LIMITS, GGUFArray, GGUFHeader, GGUFTensor, Limits, align
+from hubmem.formats.gguf.header import (
+    DEFAULT_LIMITS,
+    INT64_MAX,
+    GGUFArray,
+    GGUFHeader,
+    GGUFTensor,
+    Limits,
+    align,
+)
 from hubmem.formats.gguf.stream import HeaderStream, Step
 from hubmem.formats.gguf.tables import codec, tables
 
-INT64_MAX = (1 << 63) - 1
 GGUF_MAGIC = b"GGUF"
 MIN_KV_BYTES = 8 + 4 + 1  # empty key, value type, a one-byte value
 MIN_TENSOR_BYTES = 8 + 4 + 4 + 8  # empty name, n_dims 0, ggml type, offset

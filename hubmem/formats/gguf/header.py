@@ -9,6 +9,7 @@ from typing import Any
 from hubmem.formats.gguf.tables import tables
 
 MiB = 1 << 20
+INT64_MAX = (1 << 63) - 1  # dimensions, element counts and offsets are int64 in llama.cpp
 
 
 @dataclass(frozen=True, slots=True)

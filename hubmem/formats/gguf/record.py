@@ -7,8 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hubmem.formats.gguf.grammar import INT64_MAX
-from hubmem.formats.gguf.header import DEFAULT_LIMITS, GGUFArray, GGUFHeader, GGUFTensor, align
+from hubmem.formats.gguf.header import DEFAULT_LIMITS, INT64_MAX, GGUFArray, GGUFHeader, GGUFTensor, align
 from hubmem.formats.gguf.tables import ggml_type_sizes
 
 _ARRAY = "$gguf_array"  # marks a GGUFArray summary in the record: [elem_type, count, nbytes]
