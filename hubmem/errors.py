@@ -6,14 +6,15 @@ its ``kind`` unless it needs its own (``EntryNotFoundError`` is a ``not_found``,
 ``NetworkError`` with its own kind). Errors that exist only at the service's HTTP layer hang under
 :class:`ServiceError`.
 
-The classes do not derive from huggingface_hub's errors: importing ``huggingface_hub.errors`` imports httpx2,
-which a report on a local checkpoint never uses (issue #13: start-up). ``InvalidRepoIdError`` is a
-``ValueError``, as huggingface_hub's ``HFValidationError`` is.
+Where huggingface_hub already has the concept and its class can be built without an httpx2
+response, hubmem's class also inherits from it (``except huggingface_hub.errors.X`` keeps working).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+from huggingface_hub.errors import HFValidationError, NotASafetensorsRepoError, SafetensorsParsingError
 
 
 class HubmemError(Exception):
@@ -54,7 +55,7 @@ class HubmemError(Exception):
         return out
 
 
-class InvalidRepoIdError(HubmemError, ValueError):
+class InvalidRepoIdError(HubmemError, HFValidationError):
     kind = "invalid_repo_id"
     exit_code = 2
     default_hint = "A repo id is 'name' or 'namespace/name' of letters, digits, '-', '_' and '.'."
@@ -99,7 +100,7 @@ class RevisionNotFoundError(HubmemError):
     default_hint = "Use a branch, a tag, a 40-hex commit sha or refs/pr/N that exists in the repo."
 
 
-class NoSafetensorsError(HubmemError):
+class NoSafetensorsError(HubmemError, NotASafetensorsRepoError):
     kind = "no_safetensors"
     exit_code = 7
     default_hint = (
@@ -107,7 +108,7 @@ class NoSafetensorsError(HubmemError):
     )
 
 
-class CorruptHeaderError(HubmemError):
+class CorruptHeaderError(HubmemError, SafetensorsParsingError):
     kind = "corrupt_header"
     exit_code = 8
     default_hint = "The safetensors header is not valid; the file may be truncated or not safetensors at all."

@@ -23,14 +23,14 @@ from support.scan_samples import Dims, llama_tensors
 
 HEAVY = ("hubmem.pipeline", "hubmem.fetch.http.client", "huggingface_hub", "httpx2", "rich", "pydantic")
 # what a local safetensors report as JSON has no use for: rich (text output and messages), the header cache
-# and its file lock, the Hub's client (huggingface_hub, httpx2) and its event loop, the GGUF grammar
+# and its file lock, the Hub's client (hubmem's) and its event loop, the GGUF grammar. huggingface_hub's
+# errors (and the httpx2 they import) stay: hubmem's errors derive from them (README, Python API)
 NOT_FOR_LOCAL_JSON = (
     "rich",
     "hubmem.render.text",
     "hubmem.fetch.cache.store",
     "filelock",
-    "huggingface_hub",
-    "httpx2",
+    "hubmem.fetch.http.client",
     "asyncio",
     "hubmem.formats.gguf.grammar",
 )

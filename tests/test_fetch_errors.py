@@ -278,3 +278,14 @@ def test_hub_message_sources() -> None:
     assert hub_message({}, b'{"errors": [{"message": "m"}]}') == "m"
     assert hub_message({}, b"<html>nope</html>") == ""
     assert hub_message({}, b"plain\ntext") == "plain text"
+
+
+def test_errors_are_also_huggingface_hubs_where_it_has_the_concept() -> None:
+    """What the README promises: ``except`` clauses written for huggingface_hub keep catching hubmem's."""
+    from huggingface_hub.errors import HFValidationError, NotASafetensorsRepoError, SafetensorsParsingError
+
+    from hubmem.errors import CorruptHeaderError, InvalidRepoIdError, NoSafetensorsError
+
+    assert issubclass(NoSafetensorsError, NotASafetensorsRepoError)
+    assert issubclass(CorruptHeaderError, SafetensorsParsingError)
+    assert issubclass(InvalidRepoIdError, HFValidationError) and issubclass(InvalidRepoIdError, ValueError)
