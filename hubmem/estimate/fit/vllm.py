@@ -10,14 +10,17 @@ vLLM would start (no refusal) and the pool holds ``batch`` such requests at once
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from hubmem.estimate.engines.vllm.startup import Startup
 from hubmem.estimate.fit.common import REFUSED, fmt, largest_true, tp_allowed
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.common import MemoryItem
 from hubmem.schema.fit import FitReport
 
-StartupFor = Callable[[int], Startup]  # GPU count -> the projection on that many GPUs
+if TYPE_CHECKING:  # the vLLM projection's module: imported by the vLLM engine's runs only
+    from hubmem.estimate.engines.vllm.startup import Startup
+
+StartupFor = Callable[[int], "Startup"]  # GPU count -> the projection on that many GPUs
 
 
 def _serves(s: Startup, batch: int, length: int) -> bool:
