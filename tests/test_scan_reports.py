@@ -155,3 +155,20 @@ async def test_a_damaged_or_foreign_entry_is_a_miss(
     assert without_fetch(rows["org/single"]) == without_fetch(cold["org/single"])
     third, _ = await scan(hub, cache, ["org/single"])
     assert third.reports_kept == 1  # the rebuilt report was kept in its place
+
+
+def test_unreadable_sources_keep_nothing_for_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where hubmem's sources cannot be read, the digest matches no stored report (no stale report served)."""
+    from pathlib import Path as P
+
+    def unreadable(self: P) -> bytes:
+        raise PermissionError(13, "denied", str(self))
+
+    kept_reports.code_digest.cache_clear()
+    monkeypatch.setattr(P, "read_bytes", unreadable)
+    try:
+        first = kept_reports.code_digest.__wrapped__()
+        second = kept_reports.code_digest.__wrapped__()
+        assert first.startswith("unreadable") and first != second
+    finally:
+        kept_reports.code_digest.cache_clear()

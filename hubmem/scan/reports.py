@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +43,11 @@ def code_digest() -> str:
     for dist in ("gguf", "pydantic"):
         h.update(f"\0{dist}={importlib.metadata.version(dist)}".encode())
     root = Path(hubmem.__file__).parent
-    for file in sorted(root.rglob("*.py")):
-        h.update(b"\0" + file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    try:
+        for file in sorted(root.rglob("*.py")):
+            h.update(b"\0" + file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    except OSError:  # sources that cannot be read (an unusual install): a digest no entry can match
+        return f"unreadable {os.urandom(16).hex()}"
     return h.hexdigest()
 
 
