@@ -107,8 +107,12 @@ async def test_a_moved_branch_is_built_at_its_new_commit(
     await scan(hub, cache, ["org/single"])
     write_llama(root, "org/single", sha=SHA2, dims=Dims(layers=4))
     hub.reload()
+    hub.log.reset()
     moved, rows = await scan(hub, cache, ["org/single"])
     assert moved.ok == 1 and moved.reports_kept == 0
+    # the kept report's revision request is counted in the row with the fetch's own
+    assert rows["org/single"]["requests"] == rows["org/single"]["report"]["fetch"]["requests"] == len(hub.log)
+    assert [e.path for e in hub.log].count("/api/models/org/single/revision/main") == 2
     assert rows["org/single"]["commit"] == SHA2
     assert rows["org/single"]["report"]["architecture"]["num_layers"] == 4
     again, _ = await scan(hub, cache, ["org/single"])

@@ -153,7 +153,8 @@ class _Scan:
         settings = self.settings
         revision = t.commit or t.revision  # a listed target is read at the commit the listing gave
         subfolder = settings.options.subfolder
-        if self.reports is not None and (kept := await self._kept(t, revision, t0)) is not None:
+        spent = Trace(FetchStats())  # the kept report's revision request, when it found the branch moved
+        if self.reports is not None and (kept := await self._kept(t, revision, t0, spent)) is not None:
             return kept
         snapshot = await fetch_snapshot(
             self.client,
@@ -164,6 +165,11 @@ class _Scan:
             list_tree=False,
             cache=self.cache,
         )
+        if spent.depth:  # counted with this snapshot's: one more request, one more round trip before it
+            stats = snapshot.stats
+            stats.requests += spent.stats.requests
+            stats.bytes_received += spent.stats.bytes_received
+            stats.round_trips += spent.depth
         report = await self._build(snapshot, time.perf_counter() - t0)
         stats = snapshot.stats
         del snapshot  # big MoE headers: let them go before the row is serialised
@@ -190,16 +196,16 @@ class _Scan:
             self.summary.mismatched += 1
         return row, line, text
 
-    async def _kept(self, t: Target, revision: str, t0: float) -> tuple[ScanRow, bytes] | None:
+    async def _kept(self, t: Target, revision: str, t0: float, trace: Trace) -> tuple[ScanRow, bytes] | None:
         """The row of the report an earlier scan kept for this revision, when the revision request made now
-        resolves to the same commit in the same access scope; None otherwise (then the fetch asks again)."""
+        (counted on ``trace``) resolves to the same commit in the same access scope; None otherwise (then the
+        fetch asks again)."""
         reports, cache = self.reports, self.cache
         assert reports is not None and cache is not None
         # two small entries, read here as the fetch reads its hint (a hop to a thread costs more, and waits)
         stored = reports.find(t.repo_id, revision, self.settings.options.subfolder)
         if stored is None:
             return None
-        trace = Trace(FetchStats())
         expand = snapshot_expand(with_hub_info=self.settings.check, scoped=True)
         info = await revision_info(self.client, t.repo_id, revision, expand, trace=trace)
         client = self.client
