@@ -71,22 +71,23 @@ class StoredReports:
             f"{code_digest()}\0{int(check)}\0{options.model_dump_json()}".encode()
         ).hexdigest()
 
-    def _key(self, repo_id: str, sha: str, scope: str, revision: str, subfolder: str | None) -> list[str]:
-        path = f"\0{_KIND}\0{revision}\0{subfolder or ''}\0{self.fingerprint}"
-        return self.cache.key(self.endpoint, repo_id, sha, scope, path)
+    def _path(self, revision: str, subfolder: str | None) -> str:
+        """The report's path among its commit's entries (:class:`CommitCache`, same sha and scope)."""
+        return f"\0{_KIND}\0{revision}\0{subfolder or ''}\0{self.fingerprint}"
 
     def find(self, repo_id: str, revision: str, subfolder: str | None) -> Stored | None:
         """The report stored for the commit ``revision`` last resolved to, or None."""
         hint = self.cache.ref_hint(self.endpoint, repo_id, revision, subfolder)
         if hint is None:
             return None
-        key = self._key(repo_id, *hint, revision, subfolder)
-        value = self.cache.get(key)
+        commit = self.cache.commit(self.endpoint, repo_id, *hint)
+        path = self._path(revision, subfolder)
+        value = commit.entry(path, _KIND)  # another kind's entry under the key is dropped there
         text = None if value is None else value.get("json")
-        if value is not None and (value.get("kind") != _KIND or not isinstance(text, str)):
-            self.cache.discard(key)
+        if value is not None and not isinstance(text, str):
+            self.cache.discard(commit.entry_key(path))
             return None
-        return None if text is None else Stored(*hint, key, text)
+        return None if text is None else Stored(*hint, commit.entry_key(path), text)
 
     def report(self, stored: Stored, repo_id: str) -> Report | None:
         """The stored report, when it is one of ``repo_id`` at the stored commit (else dropped: None)."""
@@ -104,4 +105,5 @@ class StoredReports:
         snapshot's entries with (the hint it left); nothing when that hint names another commit."""
         hint = self.cache.ref_hint(self.endpoint, repo_id, revision, subfolder)
         if hint is not None and hint[0] == commit:
-            self.cache.put(self._key(repo_id, *hint, revision, subfolder), {"kind": _KIND, "json": text})
+            key = self.cache.commit(self.endpoint, repo_id, *hint).entry_key(self._path(revision, subfolder))
+            self.cache.put(key, {"kind": _KIND, "json": text})

@@ -168,7 +168,7 @@ def cache_entry(folder: Path, raw: bytes) -> None:
     """A header-cache entry file under the right name, read back through the commit cache."""
     cache = HeaderCache(folder)
     commit = cache.commit("https://hub", "fuzz/repo", SHA)
-    path = cache._file(commit._key("model.safetensors"))
+    path = cache._file(commit.entry_key("model.safetensors"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(raw)
     got = commit.get_header("model.safetensors")

@@ -271,18 +271,18 @@ class CommitCache:
         self.sha = sha
         self.scope = scope
 
-    def _key(self, path: str) -> list[str]:
+    def entry_key(self, path: str) -> list[str]:
         return self.cache.key(self.endpoint, self.repo_id, self.sha, self.scope, path)
 
-    def _value(self, path: str, kind: str) -> dict[str, Any] | None:
-        value = self.cache.get(self._key(path))
+    def entry(self, path: str, kind: str) -> dict[str, Any] | None:
+        value = self.cache.get(self.entry_key(path))
         if value is not None and value.get("kind") != kind:
-            self.cache.discard(self._key(path))
+            self.cache.discard(self.entry_key(path))
             return None
         return value
 
     def get_file(self, path: str) -> bytes | None:
-        value = self._value(path, "file")
+        value = self.entry(path, "file")
         text, b64 = (None, None) if value is None else (value.get("text"), value.get("b64"))
         with contextlib.suppress(ValueError):
             if isinstance(text, str):
@@ -290,7 +290,7 @@ class CommitCache:
             if isinstance(b64, str):
                 return base64.b64decode(b64, validate=True)
         if value is not None:
-            self.cache.discard(self._key(path))
+            self.cache.discard(self.entry_key(path))
         return None
 
     def put_file(self, path: str, content: bytes) -> None:
@@ -298,11 +298,11 @@ class CommitCache:
             value: dict[str, Any] = {"kind": "file", "text": content.decode("utf-8")}
         except UnicodeDecodeError:
             value = {"kind": "file", "b64": base64.b64encode(content).decode("ascii")}
-        self.cache.put(self._key(path), value)
+        self.cache.put(self.entry_key(path), value)
 
     def get_header(self, path: str) -> WeightFile | None:
         """The header stored for ``path`` (read at this commit), or None."""
-        value = self._value(path, "header")
+        value = self.entry(path, "header")
         if value is None:
             return None
         n, size, gguf = value.get("header_length"), value.get("size"), value.get("format") == "gguf"
@@ -314,18 +314,18 @@ class CommitCache:
         ):
             header = value.get("header") if gguf else stored_header(value, path)
         if not isinstance(n, int) or not isinstance(header, dict | SafetensorsHeader):
-            self.cache.discard(self._key(path))  # a miss: the fetch reads it again and overwrites it
+            self.cache.discard(self.entry_key(path))  # a miss: the fetch reads it again and overwrites it
             return None
         if isinstance(header, dict):  # a GGUF record
             try:
                 header_from_record(header)  # a record another version wrote, or a forged one: a miss
             except ValueError:
-                self.cache.discard(self._key(path))
+                self.cache.discard(self.entry_key(path))
                 return None
         return WeightFile(path, n, header, size, self.sha, format="gguf" if gguf else "safetensors")
 
     def has_header(self, path: str) -> bool:
-        return self.cache.has(self._key(path))
+        return self.cache.has(self.entry_key(path))
 
     def put_header(self, f: WeightFile) -> None:
         """Keep ``f``'s header (safetensors JSON, or the GGUF header's record) under its path."""
@@ -335,13 +335,13 @@ class CommitCache:
             blob = stored_columns(f.header, value)
         else:
             value |= {"header": f.header, "format": f.format}
-        self.cache.put(self._key(f.path), value, blob)
+        self.cache.put(self.entry_key(f.path), value, blob)
 
     def is_complete(self, subfolder: str | None) -> bool:
-        return self._value(_COMPLETE + (subfolder or ""), "complete") is not None
+        return self.entry(_COMPLETE + (subfolder or ""), "complete") is not None
 
     def mark_complete(self, subfolder: str | None, paths: list[str]) -> None:
-        self.cache.put(self._key(_COMPLETE + (subfolder or "")), {"kind": "complete", "paths": paths})
+        self.cache.put(self.entry_key(_COMPLETE + (subfolder or "")), {"kind": "complete", "paths": paths})
 
     def remember_complete(self, revision: str, subfolder: str | None, paths: list[str]) -> None:
         """The snapshot at this commit is complete, and ``revision`` resolved here (the hint that lets
