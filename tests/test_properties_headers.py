@@ -5,6 +5,9 @@ profile (derandomized, no deadline): tests/conftest.py; the long run of the same
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import struct
 from typing import Any
 
@@ -13,13 +16,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hubmem.errors import CorruptHeaderError
+from hubmem.fakehub.fixtures.layout import default_fixtures_dir
+from hubmem.fakehub.fixtures.store import FixtureStore
 from hubmem.formats.dtypes import DTYPE_BITS
 from hubmem.formats.gguf.parser import GGUFParser, parse_gguf
 from hubmem.formats.safetensors import (
+    SafetensorsHeader,
     Tensor,
     _entry_tensor,
+    _typed_header,
     _well_formed,
     decode_header,
+    parse_header,
     parse_tensors,
     read_header_length,
 )
@@ -102,6 +110,73 @@ def test_the_fast_path_agrees_with_the_checked_path(name: str, info: Any) -> Non
         assert checked == fast
     elif checked is not None:
         assert info["dtype"] not in DTYPE_BITS  # canonical_dtype's aliases (float16 -> F16 ...)
+
+
+def checked_header(raw: bytes) -> SafetensorsHeader | None:
+    """The header as the checked path reads it (json.loads, then every entry on its own), None if refused."""
+    try:
+        return parse_header(decode_header(raw, file="f"), file="f")
+    except CorruptHeaderError as exc:
+        one_line(exc)
+        return None
+
+
+BAD_UTF8 = st.just("<bad utf-8>")
+NAMES = st.lists(
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12), max_size=6, unique=True
+)
+
+
+@st.composite
+def headers_with_extras(draw: st.DrawFn) -> bytes:
+    """A well-formed header (any dtype, small shapes, laid out contiguously) whose entries may carry fields
+    safetensors does not know, holding any JSON value or bytes that are not UTF-8."""
+    header: dict[str, Any] = {}
+    if draw(st.booleans()):
+        header["__metadata__"] = draw(
+            st.just({"format": "pt"}) | st.dictionaries(st.text(max_size=6), st.text())
+        )
+    cursor = 0
+    for name in draw(NAMES):
+        dtype = draw(st.sampled_from(sorted(DTYPE_BITS)))
+        shape = draw(st.lists(st.integers(0, 9), max_size=3))
+        size = math.prod(shape) * DTYPE_BITS[dtype] // 8
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [cursor, cursor + size]}
+        cursor += size
+        if draw(st.integers(0, 2)) == 0:
+            header[name][draw(st.sampled_from(["extra", "dtype2", "__metadata__"]))] = draw(
+                json_values() | BAD_UTF8
+            )
+    raw = json.dumps(header, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+    return raw.replace(b'"<bad utf-8>"', b'"\xc3\x28"')  # not UTF-8: refused wherever it is, read or skipped
+
+
+@settings(max_examples=400)
+@given(raw=header_bytes() | headers_with_extras())
+def test_the_typed_decode_agrees_with_the_checked_path(raw: bytes) -> None:
+    """What msgspec's typed decode accepts, the checked path accepts with the same tensors and metadata;
+    the one allowed difference is a field safetensors does not read holding an integer over Python's
+    4,300 digits, which the typed decode skips unread (as serde does) and ``json.loads`` refuses."""
+    typed = _typed_header(raw, "f", ())
+    if typed is None:
+        return
+    checked = checked_header(raw)
+    if checked is None:
+        assert re.search(rb"\d{4300}", raw), raw[:300]
+    else:
+        assert typed == checked
+
+
+def test_bundled_headers_take_the_typed_decode() -> None:
+    """Every bundled header the checked path accepts is read by the typed decode, to the same tensors (so
+    the fast path is the one real checkpoints take)."""
+    read = 0
+    for repo in FixtureStore(default_fixtures_dir()).repos.values():
+        for f in repo.files.values():
+            if f.header_bytes is not None and (checked := checked_header(f.header_bytes)) is not None:
+                assert _typed_header(f.header_bytes, "f", ()) == checked, f"{repo.repo_id}/{f.path}"
+                read += 1
+    assert read > 200
 
 
 # -- GGUF ----------------------------------------------------------------------------------------------

@@ -68,11 +68,18 @@ class Child(NamedTuple):
     stdout: str
 
 
+# The children run as an installed copy does: with bytecode. pip compiles every module when it installs a
+# package, and Python writes the .pyc of an editable install on its first import (each benchmark's unmeasured
+# first run). PYTHONDONTWRITEBYTECODE, which some sandboxes set, would have every child compile hubmem's
+# modules from source, about 0.07 s a process that no installed copy pays (the floor's stdlib has its .pyc).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(cmd: list[str]) -> Child:
     """One child process, its own rusage from ``wait4`` (not the parent's, not other children's)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env=CHILD_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
