@@ -24,10 +24,10 @@ MAX_HEADER_LENGTH = 25_000_000  # huggingface_hub / huggingface.js SAFETENSORS_M
 U64_MAX = 2**64 - 1  # dimensions, offsets and element counts are u64 (safetensors: usize, checked_mul)
 
 
-@dataclass(slots=True)
-class Tensor:
-    """One tensor of a header (treat as read-only; not frozen, which would make building 100k of them
-    several times slower)."""
+class Tensor(msgspec.Struct, gc=False):
+    """One tensor of a header (treat as read-only). A msgspec Struct: built in C, twice as fast as a slotted
+    dataclass (100k per DeepSeek-R1 report), and not tracked by the cyclic collector (it holds only strings,
+    integers and a tuple of integers)."""
 
     name: str
     dtype: str  # canonical safetensors dtype
