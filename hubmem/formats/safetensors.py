@@ -139,7 +139,7 @@ def _typed_header(raw: bytes, file: str, names: Iterable[str]) -> SafetensorsHea
     try:
         entries = _ENTRIES.decode(raw)
         metadata = _METADATA.decode(raw).value if entries.pop("__metadata__", None) is not None else None
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # RecursionError: deep nesting, even in a skipped field
         return None
     same = {n: n for n in names}
     shapes: dict[tuple[int, ...], tuple[tuple[int, ...], int]] = {}

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
@@ -71,6 +70,8 @@ def read_catalog_file(path: str | os.PathLike[str]) -> list[GPUSpec]:
         raise ConfigError(
             f"GPU catalog {p}: cannot read ({exc.strerror or exc})", hint=_CATALOG_HINT
         ) from None
+    import tomllib  # only for a catalog file the user names: not imported by every report
+
     try:
         data = tomllib.loads(raw.decode("utf-8")) if p.suffix.lower() == ".toml" else load_json(raw)
     except (RecursionError, ValueError) as exc:  # tomllib recurses on nesting; ValueError: JSON, UTF-8
