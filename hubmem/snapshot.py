@@ -8,14 +8,14 @@ the same ``Snapshot`` so that every later stage has exactly one code path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import msgspec
 
 from hubmem.formats.safetensors import SafetensorsHeader
 
 
-@dataclass(frozen=True)
-class WeightFile:
+class WeightFile(msgspec.Struct, frozen=True):
     """One weight file's header, the real file size and the commit it was read at. The one record of a
     header, whether read over HTTP, from the header cache or from disk.
 
@@ -26,12 +26,15 @@ class WeightFile:
 
     path: str  # path inside the repo (or the local folder)
     header_length: int
-    # not in repr: a repr of a snapshot (asyncio.run formats its main task's result on the way out under
-    # Python 3.11) would otherwise write out every header, ~0.5 s for 92k tensors
-    header: SafetensorsHeader | dict[str, Any] = field(repr=False)
+    header: SafetensorsHeader | dict[str, Any]  # not in repr (see __repr__)
     size: int | None = None  # real file size in bytes when known (X-Linked-Size, Content-Range, stat)
     commit: str | None = None  # the commit the header was read at, when the source said (X-Repo-Commit)
     format: Literal["safetensors", "gguf"] = "safetensors"
+
+    def __repr__(self) -> str:
+        # not the header: a repr of a snapshot (asyncio.run formats its main task's result on the way out
+        # under Python 3.11) would otherwise write out every header, ~0.5 s for 92k tensors
+        return f"WeightFile({self.path!r}, {self.header_length}, <{self.format} header>, size={self.size})"
 
     @property
     def safetensors(self) -> SafetensorsHeader:
@@ -54,8 +57,7 @@ class WeightFile:
         return [str(row[0]) for row in self.header.get("tensors", [])]
 
 
-@dataclass(frozen=True)
-class GGUFModel:
+class GGUFModel(msgspec.Struct, frozen=True):
     """A GGUF model of a repo: one file, or the shards of a split file (in order)."""
 
     name: str
@@ -64,8 +66,7 @@ class GGUFModel:
     mmproj: bool  # a multimodal projector, not a language model
 
 
-@dataclass(frozen=True)
-class GGUFSelection:
+class GGUFSelection(msgspec.Struct, frozen=True):
     """Which GGUF model was read (its shards are the snapshot's ``files``), why, and every one of the repo."""
 
     models: list[GGUFModel]
@@ -73,8 +74,7 @@ class GGUFSelection:
     reason: str
 
 
-@dataclass
-class FetchStats:
+class FetchStats(msgspec.Struct):
     """What it cost to build the snapshot (for benchmarks and the report)."""
 
     requests: int = 0
@@ -83,8 +83,7 @@ class FetchStats:
     cache_hits: int = 0
 
 
-@dataclass
-class Snapshot:
+class Snapshot(msgspec.Struct):
     repo_id: str  # repo id, or the local path for local checkpoints
     revision: str  # what the user asked for ("main", a branch, tag, sha, refs/pr/N)
     commit: str | None  # the 40-hex sha everything was read at (None for local folders)
@@ -92,19 +91,26 @@ class Snapshot:
     endpoint: str | None = None
     subfolder: str | None = None
     config: dict[str, Any] | None = None  # config.json (None when the repo has none)
-    index: dict[str, Any] | None = field(default=None, repr=False)  # model.safetensors.index.json (sharded)
+    index: dict[str, Any] | None = None  # model.safetensors.index.json (sharded); not in repr (see __repr__)
     index_path: str | None = None
-    files: list[WeightFile] = field(default_factory=list)
+    files: list[WeightFile] = msgspec.field(default_factory=list)
     gguf: GGUFSelection | None = (
         None  # a GGUF repo: the model read (``files`` holds its shards) and the others
     )
     # exact sizes the listing gave for files that are not read: the other GGUF models, and the weight files
     # of formats hubmem does not read (pytorch_model*.bin, *.pt, consolidated.*.pth), which ``unread`` names
-    sizes: dict[str, int] = field(default_factory=dict)
-    unread: list[str] = field(default_factory=list)
+    sizes: dict[str, int] = msgspec.field(default_factory=dict)
+    unread: list[str] = msgspec.field(default_factory=list)
     # other small JSON files read alongside (quantize_config.json, params.json ...), path -> content
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
     # the Hub's own view when fetched (model_info ``safetensors``, ``gated``, file sizes from the tree)
     hub_info: dict[str, Any] | None = None
-    stats: FetchStats = field(default_factory=FetchStats)
-    warnings: list[str] = field(default_factory=list)
+    stats: FetchStats = msgspec.field(default_factory=FetchStats)
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # not the index nor the config: a 92k-entry weight_map would be written out whole (see WeightFile)
+        return (
+            f"Snapshot({self.repo_id!r}, {self.revision!r}, {self.commit!r}, {self.source!r}, "
+            f"files={len(self.files)}, warnings={len(self.warnings)})"
+        )

@@ -89,3 +89,16 @@ def test_a_gguf_record_is_not_a_safetensors_header() -> None:
     assert record.tensor_names() == ["token_embd.weight"]
     with pytest.raises(TypeError, match="not safetensors"):
         _ = record.safetensors
+
+
+def test_the_repr_of_a_snapshot_leaves_out_headers_and_index(tmp_path: Path) -> None:
+    """asyncio.run formats its main task's result on the way out (Python 3.11): a snapshot's repr must not
+    write out 100k tensors or a 100k-entry weight_map."""
+    from hubmem.snapshot import Snapshot
+
+    header = parse_header(_header(2000), file="m.safetensors")
+    weight_map = {t.name: "m.safetensors" for t in header.tensors}
+    files = [WeightFile("m.safetensors", 100, header, 200)]
+    snapshot = Snapshot("org/m", "main", SHA, "hub", index={"weight_map": weight_map}, files=files)
+    assert len(repr(snapshot)) < 300 and len(repr(files[0])) < 200
+    assert "model.layers" not in repr(snapshot) + repr(files[0])

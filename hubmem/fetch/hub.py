@@ -43,9 +43,9 @@ hops included; as measured in tests/test_fetch_repo.py and against the fake Hub)
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
+import msgspec
 from huggingface_hub import constants as hf_constants
 
 from hubmem.errors import HubmemError, NetworkError, OfflineError
@@ -280,7 +280,8 @@ def _with_hub_info(
     """The Hub's own view (``Snapshot.hub_info``), and the files with the listed sizes where the reads
     learnt none."""
     files = [
-        dataclasses.replace(f, size=sizes[f.path]) if f.size is None and f.path in sizes else f for f in files
+        msgspec.structs.replace(f, size=sizes[f.path]) if f.size is None and f.path in sizes else f
+        for f in files
     ]
     hub_info = {
         "sha": sha,

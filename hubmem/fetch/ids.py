@@ -4,8 +4,9 @@ the service and the fake Hub."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import unquote
+
+import msgspec
 
 from hubmem.errors import InvalidRepoIdError
 
@@ -45,8 +46,7 @@ _HUB_URL = re.compile(r"^(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/(?P<
 _FILE_VIEWS = ("blob", "resolve")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(msgspec.Struct, frozen=True):
     """What a user named on the command line: ``org/name``, ``org/name@rev`` or a Hub URL
     (``https://huggingface.co/org/name``, ``hf.co/org/name/tree/<rev>[/folder]``,
     ``.../blob/<rev>/path/file.gguf``), split into the repo id and what the URL or ``@`` adds."""

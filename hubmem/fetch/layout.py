@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from hubmem.errors import BadOptionError, CorruptHeaderError, NoSafetensorsError
 from hubmem.fetch.gguf import choose_gguf, gguf_models
@@ -29,15 +30,14 @@ PER_TENSOR_BYTES = 128
 HEADER_MARGIN = 2048
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(msgspec.Struct, frozen=True):
     config_path: str | None  # config.json to read (subfolder first, then the root)
     files: list[str]  # weight files read directly (no index): safetensors, or the chosen GGUF's shards
     index_path: str | None  # the safetensors index when sharded
     companions: list[str]  # small JSON files read into Snapshot.extra
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
     gguf: GGUFSelection | None = None
-    unread: list[str] = field(default_factory=list)  # weight files not read (no safetensors, no GGUF)
+    unread: list[str] = msgspec.field(default_factory=list)  # weight files not read (no safetensors, no GGUF)
 
     @property
     def sized(self) -> list[str]:

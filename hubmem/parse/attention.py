@@ -6,8 +6,9 @@ token per layer, and that width is its head_dim (vLLM get_head_size).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any
+
+import msgspec
 
 from hubmem.formats.json_reader import brief
 from hubmem.parse.model_types import MLA_MODEL_TYPES
@@ -16,8 +17,7 @@ from hubmem.parse.text_config import TextConfig
 from hubmem.schema.architecture import MLAConfig
 
 
-@dataclass(frozen=True)
-class AttentionDims:
+class AttentionDims(msgspec.Struct, frozen=True):
     num_heads: int | None
     num_kv_heads: int | None  # MLA: 1 (one shared latent)
     head_dim: int | None  # MLA: the latent width
@@ -27,7 +27,7 @@ class AttentionDims:
 
     def attention_free(self) -> AttentionDims:
         """A model whose layers never attend: no KV heads and no head size (vLLM get_head_size -> 0)."""
-        return replace(self, head_dim=0, num_kv_heads=0, v_head_dim=0)
+        return msgspec.structs.replace(self, head_dim=0, num_kv_heads=0, v_head_dim=0)
 
 
 def read_attention(tc: TextConfig, hidden: int | None, notes: list[str]) -> AttentionDims:

@@ -21,8 +21,9 @@ JSON object raises ConfigError.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from hubmem.errors import ConfigError
 from hubmem.formats.safetensors import Tensor
@@ -47,8 +48,7 @@ HIDDEN_KEYS = ("hidden_size", "n_embd", "d_model", "n_embed")
 VOCAB_KEYS = ("vocab_size", "padded_vocab_size")
 
 
-@dataclass(frozen=True)
-class _Stack:
+class _Stack(msgspec.Struct, frozen=True):
     """The layer stack: how many layers, how wide, how they attend or recur, and each layer's kind."""
 
     counts: LayerCounts
@@ -108,8 +108,7 @@ def parse_config(
     return arch
 
 
-@dataclass(frozen=True)
-class _Late:
+class _Late(msgspec.Struct, frozen=True):
     """Phase 7's remaining fields, read before the problems are collected so that theirs are named too."""
 
     moe: MoeLayout

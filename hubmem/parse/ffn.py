@@ -6,7 +6,7 @@ across families).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.parse.model_types import GPT2_LIKE
 from hubmem.parse.reader import MAX_LAYERS, Reader
@@ -30,16 +30,14 @@ SHARED_EXPERTS_KEYS = (
 MTP_LAYERS_KEYS = ("num_nextn_predict_layers", "mtp_num_hidden_layers", "num_mtp_layers", "mtp_num_layers")
 
 
-@dataclass(frozen=True)
-class FeedForward:
+class FeedForward(msgspec.Struct, frozen=True):
     intermediate_size: int | None
     num_experts: int | None
     experts_per_token: int | None
     moe_intermediate_size: int | None
 
 
-@dataclass(frozen=True)
-class MoeLayout:
+class MoeLayout(msgspec.Struct, frozen=True):
     shared_experts: int | None
     shared_expert_intermediate_size: int | None
     first_dense_layers: int | None  # first_k_dense_replace

@@ -3,8 +3,9 @@ attention (gated DeltaNet, lightning) and short convolutions (docs/theory.md 1.2
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
+
+import msgspec
 
 from hubmem.parse.dtype import normalize_dtype
 from hubmem.parse.model_types import (
@@ -18,8 +19,7 @@ from hubmem.parse.reader import Reader
 from hubmem.schema.architecture import LinearAttentionConfig, MambaConfig, ShortConvConfig
 
 
-@dataclass(frozen=True)
-class RecurrentMixers:
+class RecurrentMixers(msgspec.Struct, frozen=True):
     mamba: MambaConfig | None = None
     linear: LinearAttentionConfig | None = None
     short_conv: ShortConvConfig | None = None

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from hubmem.parse.model_types import ENCODER_DECODER_TYPES, ENCODER_ONLY_TYPES, T5_LIKE, TEXT_CONFIG_KEYS
 from hubmem.parse.reader import Reader
 
 
-@dataclass(frozen=True)
-class TextConfig:
+class TextConfig(msgspec.Struct, frozen=True):
     root: Reader  # the whole config.json
     reader: Reader  # the text model's config object (``root`` itself when the text model is at the top)
     key: str | None  # where the text config was found ("text_config", ...), None = root

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from hubmem.formats.gguf.tables import tables
 
@@ -12,8 +13,7 @@ MiB = 1 << 20
 INT64_MAX = (1 << 63) - 1  # dimensions, element counts and offsets are int64 in llama.cpp
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(msgspec.Struct, frozen=True):
     """Caps that keep a hostile header from costing unbounded memory or CPU (refusals: CorruptHeaderError).
 
     ``max_header_bytes`` (64 MiB) bounds everything else: no read goes past it, and a count whose smallest
@@ -43,8 +43,7 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-@dataclass(frozen=True, slots=True)
-class GGUFArray:
+class GGUFArray(msgspec.Struct, frozen=True):
     """A metadata array too long to keep (a tokenizer vocabulary): element type, length, encoded size."""
 
     elem_type: str  # gguf.GGUFValueType name, e.g. "STRING"
@@ -52,8 +51,7 @@ class GGUFArray:
     nbytes: int  # bytes of the elements in the file (the 12-byte type + count prefix not included)
 
 
-@dataclass(frozen=True, slots=True)
-class GGUFTensor:
+class GGUFTensor(msgspec.Struct, frozen=True):
     name: str
     ggml_type: str  # gguf.GGMLQuantizationType name, e.g. "Q4_K"
     ne: tuple[int, ...]  # ggml order: ne[0] is the row length (the fastest-varying dimension)
@@ -74,8 +72,7 @@ def align(n: int, alignment: int) -> int:
     return -(-n // alignment) * alignment
 
 
-@dataclass(frozen=True, slots=True)
-class GGUFHeader:
+class GGUFHeader(msgspec.Struct, frozen=True):
     version: int
     n_tensors: int
     n_kv: int

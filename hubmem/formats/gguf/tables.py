@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import struct
-from dataclasses import dataclass
+
+import msgspec
 
 # struct format of each fixed-size value type, by gguf.GGUFValueType name
 _SCALAR_FORMATS = {
@@ -28,8 +29,7 @@ _SCALAR_FORMATS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Tables:
+class Tables(msgspec.Struct, frozen=True):
     ggml_types: dict[int, tuple[str, int, int]]  # type id -> (name, block size, type size)
     value_types: dict[int, str]  # value type id -> name
     file_types: dict[int, str]  # general.file_type -> LlamaFileType name
@@ -66,8 +66,7 @@ def _gguf_version() -> str:
         return "?"
 
 
-@dataclass(frozen=True, slots=True)
-class Codec:
+class Codec(msgspec.Struct, frozen=True):
     """struct layouts for one byte order."""
 
     order: str  # "<" or ">"

@@ -6,7 +6,7 @@ decoder's layers; without any count, the length of a per-layer description is on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.parse.encoder import read_encoder_decoder
 from hubmem.parse.reader import MAX_LAYERS, Reader
@@ -23,8 +23,7 @@ _PER_LAYER_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class LayerCounts:
+class LayerCounts(msgspec.Struct, frozen=True):
     num_layers: int | None  # the model's layers (an encoder-decoder model's encoder layers when no other)
     cache_layers: int | None  # the layers that can hold a cache: the decoder layers of encoder-decoder models
     encoder: EncoderConfig | None  # the encoder of an encoder-decoder model

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 
-@dataclass
-class LayerFacts:
+class LayerFacts(msgspec.Struct):
     """What the resolver needs to know about the model besides the raw config."""
 
     model_type: str
@@ -29,19 +28,18 @@ class LayerFacts:
         )
 
 
-@dataclass
-class LayerPlan:
+class LayerPlan(msgspec.Struct):
     kinds: list[str]
     source: str | None  # the rule that decided (None: no layer count, so no layer is described)
     kv_heads: list[int] | None = None
     head_dims: list[int] | None = None
     windows: list[int | None] | None = None
-    cross_layers: list[int] = field(default_factory=list)
-    hybrid_mamba_layers: list[int] = field(default_factory=list)
+    cross_layers: list[int] = msgspec.field(default_factory=list)
+    hybrid_mamba_layers: list[int] = msgspec.field(default_factory=list)
     sliding_window: int | None = None  # effective model-wide window after family rules (Qwen2 may drop it)
     attention_chunk_size: int | None = None
-    notes: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
+    missing: list[str] = msgspec.field(default_factory=list)
 
 
 def uniform_plan(facts: LayerFacts) -> LayerPlan:
