@@ -93,20 +93,20 @@ class Snapshot(msgspec.Struct):
     config: dict[str, Any] | None = None  # config.json (None when the repo has none)
     index: dict[str, Any] | None = None  # model.safetensors.index.json (sharded); not in repr (see __repr__)
     index_path: str | None = None
-    files: list[WeightFile] = msgspec.field(default_factory=list)
+    files: list[WeightFile] = []
     gguf: GGUFSelection | None = (
         None  # a GGUF repo: the model read (``files`` holds its shards) and the others
     )
     # exact sizes the listing gave for files that are not read: the other GGUF models, and the weight files
     # of formats hubmem does not read (pytorch_model*.bin, *.pt, consolidated.*.pth), which ``unread`` names
-    sizes: dict[str, int] = msgspec.field(default_factory=dict)
-    unread: list[str] = msgspec.field(default_factory=list)
+    sizes: dict[str, int] = {}
+    unread: list[str] = []
     # other small JSON files read alongside (quantize_config.json, params.json ...), path -> content
-    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    extra: dict[str, Any] = {}
     # the Hub's own view when fetched (model_info ``safetensors``, ``gated``, file sizes from the tree)
     hub_info: dict[str, Any] | None = None
     stats: FetchStats = msgspec.field(default_factory=FetchStats)
-    warnings: list[str] = msgspec.field(default_factory=list)
+    warnings: list[str] = []
 
     def __repr__(self) -> str:
         # not the index nor the config: a 92k-entry weight_map would be written out whole (see WeightFile)

@@ -10,8 +10,9 @@ and the tensors the training projection works on (the pipeline parses the archit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
+
+import msgspec
 
 from hubmem.errors import CorruptHeaderError
 from hubmem.estimate.table import TensorTable, tensor_table
@@ -29,8 +30,7 @@ from hubmem.snapshot import Snapshot
 Source = Literal["safetensors", "gguf", "config"]
 
 
-@dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(msgspec.Struct, frozen=True):
     source: Source
     architecture: Architecture  # GGUF: from its metadata
     weights: WeightsReport
@@ -38,7 +38,7 @@ class Checkpoint:
     training_tensors: list[Tensor]  # what the training projection counts (GGUF: bf16 stand-ins)
     config_architecture: Architecture | None = None  # GGUF: config.json's, when the repo has one
     table: TensorTable | None = None  # the safetensors tensors grouped (hubmem.estimate.table)
-    gguf: list[tuple[str, GGUFHeader]] = field(default_factory=list)  # every GGUF shard read: path, header
+    gguf: list[tuple[str, GGUFHeader]] = []  # every GGUF shard read: path, header
 
 
 def weight_source(snapshot: Snapshot) -> Source:

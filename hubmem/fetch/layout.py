@@ -35,9 +35,9 @@ class Layout(msgspec.Struct, frozen=True):
     files: list[str]  # weight files read directly (no index): safetensors, or the chosen GGUF's shards
     index_path: str | None  # the safetensors index when sharded
     companions: list[str]  # small JSON files read into Snapshot.extra
-    warnings: list[str] = msgspec.field(default_factory=list)
+    warnings: list[str] = []
     gguf: GGUFSelection | None = None
-    unread: list[str] = msgspec.field(default_factory=list)  # weight files not read (no safetensors, no GGUF)
+    unread: list[str] = []  # weight files not read (no safetensors, no GGUF)
 
     @property
     def sized(self) -> list[str]:

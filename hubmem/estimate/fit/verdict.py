@@ -30,7 +30,8 @@ vLLM's own start-up accounting (``hubmem.estimate.fit.vllm``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+import msgspec
 
 from hubmem.errors import BadOptionError
 from hubmem.estimate.fit.common import (
@@ -126,8 +127,7 @@ def inference_workspace(arch: Architecture | None, tp: int, options: FitOptions)
 # ------------------------------------------------------------------------------------------- inference
 
 
-@dataclass
-class _Inference:
+class _Inference(msgspec.Struct):
     """One inference verdict's inputs and its exact-integer need function."""
 
     arch: Architecture | None
@@ -140,7 +140,7 @@ class _Inference:
     memory_text: str
     util: float
     reserve: int
-    workspace: dict[int, int] = field(default_factory=dict)
+    workspace: dict[int, int] = {}
 
     @property
     def usable(self) -> int:

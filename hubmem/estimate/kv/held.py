@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from hubmem.estimate.kv.plan import CacheLayer, CachePlan
 from hubmem.schema.kv import LayerKindKV
@@ -21,15 +22,13 @@ def _tokens_held_transformers(layer: CacheLayer, context: int, cache: str) -> in
     return min(layer.window, context)
 
 
-@dataclass
-class Evaluation:
+class Evaluation(msgspec.Struct):
     by_kind: dict[str, LayerKindKV]
     kv_bytes: int  # per sequence
     state_bytes: int  # per sequence
 
 
-@dataclass
-class _KindSums:
+class _KindSums(msgspec.Struct):
     """One layer kind's sums while the layers are walked (a LayerKindKV is built once, at the end)."""
 
     window: int | None

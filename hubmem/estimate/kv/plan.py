@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.estimate.kv.dtype import FP8_DS_MLA_BYTES, resolve_kv_dtype, ssm_auto_note
 from hubmem.estimate.kv.state import DTYPE_BYTES, StateSize, state_size
@@ -10,8 +10,7 @@ from hubmem.schema.architecture import Architecture
 from hubmem.schema.kv import KVOptions
 
 
-@dataclass
-class CacheLayer:
+class CacheLayer(msgspec.Struct):
     """One cache-holding unit of one layer (a layer may have two: self- and cross-attention)."""
 
     index: int  # layer index (MTP layers: num_layers + j)
@@ -29,8 +28,7 @@ class CacheLayer:
         return self.state.bytes if self.state is not None else 0
 
 
-@dataclass
-class CachePlan:
+class CachePlan(msgspec.Struct):
     layers: list[CacheLayer]
     kv_dtype: str
     kv_bytes: int

@@ -28,7 +28,7 @@ lightning attention.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.schema.architecture import Architecture
 
@@ -43,8 +43,7 @@ _SSM_OPTION = {
 }
 
 
-@dataclass(frozen=True)
-class StateSize:
+class StateSize(msgspec.Struct, frozen=True):
     conv_elements: int
     ssm_elements: int
     conv_dtype: str

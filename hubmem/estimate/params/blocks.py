@@ -4,7 +4,7 @@ the per-model counting context and the layer building blocks every family formul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from hubmem.schema.architecture import Architecture, FamilyConfig
 
@@ -13,18 +13,17 @@ class Missing(Exception):
     """A key a formula needs is absent: the family is then reported as missing, never guessed."""
 
 
-@dataclass
-class Ctx:
+class Ctx(msgspec.Struct):
     """The running count of one model: what the formulas read (``arch`` and its parse-only ``family``
     facts) and what they add up."""
 
     arch: Architecture
     family: str
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = {}
     inactive: int = 0  # routed-expert parameters a token does not use
     mtp: int = 0
-    missing: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    missing: list[str] = []
+    notes: list[str] = []
 
     @property
     def f(self) -> FamilyConfig:

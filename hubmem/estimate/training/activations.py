@@ -21,7 +21,7 @@ while it is recomputed. The loss logits are counted separately (``logits_bytes``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from hubmem.schema.architecture import Architecture
 from hubmem.schema.training import TrainingOptions
@@ -29,8 +29,7 @@ from hubmem.schema.training import TrainingOptions
 RECURRENT_KINDS = {"mamba", "mamba2", "linear"}
 
 
-@dataclass
-class LayerDims:
+class LayerDims(msgspec.Struct):
     """Per-token widths (elements) of the saved tensors of one decoder layer."""
 
     hidden: int
@@ -44,8 +43,7 @@ class LayerDims:
     routed: int = 0  # MoE: routed copies per token (top-k): gathered expert inputs + weighted outputs
 
 
-@dataclass
-class Activations:
+class Activations(msgspec.Struct):
     per_layer_bytes: int  # one layer, as stored under the chosen policy (formula + LSE, largest layer)
     formula_bytes: int  # the per-layer formula alone (largest layer), as theory 6.10 quotes it
     lse_bytes: int  # FlashAttention softmax statistics per layer (0 without flash)
@@ -55,8 +53,8 @@ class Activations:
     total_bytes: int
     formula: str  # the formula used, human readable
     name: str  # korthikanti | llama
-    assumptions: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    assumptions: list[str] = []
+    missing: list[str] = []
     logits_alternative: tuple[str, int, str] | None = None
 
 

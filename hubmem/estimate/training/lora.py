@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+
+import msgspec
 
 from hubmem.estimate.training.logical import LogicalTensor
 from hubmem.estimate.training.optimizers import cdiv
@@ -38,17 +39,16 @@ def target_matches(module: str, target: str) -> bool:
     return module == target or module.endswith("." + target)
 
 
-@dataclass
-class LoRAMatch:
+class LoRAMatch(msgspec.Struct):
     rank: int
     targets: list[str]
     adapted: int = 0  # Linear modules that get an adapter
-    matched_leaves: list[str] = field(default_factory=list)
-    unmatched_targets: list[str] = field(default_factory=list)
-    skipped_non_linear: list[str] = field(default_factory=list)  # matched a name but not a 2-D Linear
+    matched_leaves: list[str] = []
+    unmatched_targets: list[str] = []
+    skipped_non_linear: list[str] = []  # matched a name but not a 2-D Linear
     skipped_experts: int = 0  # routed-expert weights a target matched but that got no adapter
     trainable_parameters: int = 0
-    adapter_shapes: dict[tuple[int, ...], int] = field(default_factory=dict)  # adapter shape -> how many
+    adapter_shapes: dict[tuple[int, ...], int] = {}  # adapter shape -> how many
 
 
 def is_router(t: LogicalTensor, num_experts: int | None) -> bool:
@@ -59,8 +59,7 @@ def is_router(t: LogicalTensor, num_experts: int | None) -> bool:
     return leaf in ("gate", "router") or "router" in t.name
 
 
-@dataclass
-class _Matcher:
+class _Matcher(msgspec.Struct):
     """PEFT's target matching over one checkpoint's (grouped) logical tensors."""
 
     result: LoRAMatch
@@ -69,8 +68,8 @@ class _Matcher:
     bias: bool
     experts: bool
     num_experts: int | None
-    hit: set[str] = field(default_factory=set)
-    leaves: dict[str, None] = field(default_factory=dict)
+    hit: set[str] = msgspec.field(default_factory=set)
+    leaves: dict[str, None] = {}
 
     def add(self, t: LogicalTensor, name: str, n: int) -> None:
         """``n`` tensors like ``t`` named like ``name`` (a group's member, or all of them)."""

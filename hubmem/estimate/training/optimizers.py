@@ -11,14 +11,14 @@ and shape, so they are computed per tensor from the real tensor list.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+import msgspec
 
 BNB_BLOCKSIZE = 256  # bitsandbytes 8-bit blockwise optimizers (optim/optimizer.py init_state)
 BNB_MIN_8BIT_SIZE = 4096  # tensors with fewer elements keep fp32 states (min_8bit_size)
 
 
-@dataclass(frozen=True)
-class Precision:
+class Precision(msgspec.Struct, frozen=True):
     """Bytes per trainable parameter (weights, gradients, master copy) and per optimizer-state element."""
 
     name: str

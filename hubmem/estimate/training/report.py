@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from functools import cached_property
+
+import msgspec
 
 from hubmem.estimate.training.activations import Activations, estimate_activations
 from hubmem.estimate.training.optimizers import Precision, precision_bytes
@@ -45,8 +46,7 @@ def item(name: str, nbytes: int, formula: str) -> MemoryItem:
     return MemoryItem(name=name, bytes=nbytes, formula=formula)
 
 
-@dataclass
-class TrainingPlan:
+class TrainingPlan(msgspec.Struct, dict=True):  # dict: the cached properties below
     """One option set on one checkpoint, for any GPU count."""
 
     model: PreparedModel
@@ -237,4 +237,4 @@ def estimate_training(
 
 def replace_gpus(plan: TrainingPlan, gpus: int) -> TrainingPlan:
     """The same plan on another GPU count (nothing is recomputed: the plan does not depend on it)."""
-    return replace(plan, options=plan.options.model_copy(update={"gpus": gpus}))
+    return msgspec.structs.replace(plan, options=plan.options.model_copy(update={"gpus": gpus}))

@@ -9,7 +9,8 @@ bytes for any ZeRO / FSDP / tensor-parallel layout.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+import msgspec
 
 from hubmem.estimate.training.logical import LogicalTensor
 from hubmem.estimate.training.lora import (
@@ -30,8 +31,7 @@ def fmt(n: int) -> str:
     return f"{n:,}"
 
 
-@dataclass(frozen=True)
-class StateItem:
+class StateItem(msgspec.Struct, frozen=True):
     """One breakdown line before sharding."""
 
     name: str
@@ -41,8 +41,7 @@ class StateItem:
     sharding_in_formula: bool = True  # append the "/ t=.. / Nd=.." sharding to the formula
 
 
-@dataclass
-class ModelStates:
+class ModelStates(msgspec.Struct):
     """Unsharded bytes of one method's model states, their breakdown lines, and the (name, bytes) units a
     ZeRO-3 / FSDP gather holds."""
 
@@ -53,11 +52,11 @@ class ModelStates:
     master: int
     states: int
     frozen_bytes: int
-    items: list[StateItem] = field(default_factory=list)
-    gather_items: list[tuple[str, int]] = field(default_factory=list)
+    items: list[StateItem] = []
+    gather_items: list[tuple[str, int]] = []
     lora: LoRAInfo | None = None
-    assumptions: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    assumptions: list[str] = []
+    missing: list[str] = []
 
 
 def full_state_bytes(

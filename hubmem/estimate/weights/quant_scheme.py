@@ -3,8 +3,9 @@ counting rules share, and how many values an integer container packs (see ``quan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 # huggingface.js QUANTIZATION_AUXILIARY_SUFFIXES, plus scales that are scalars in the files where
 # they occur (huggingface.js skips every scalar, so it never needed to name them): FBGEMM
@@ -75,8 +76,7 @@ def packed_parameters(numel: int, dtype: str, bits: float | None) -> tuple[int, 
     return round(total / bits), False
 
 
-@dataclass
-class QuantScheme:
+class QuantScheme(msgspec.Struct):
     """A checkpoint's quantization format as far as counting needs it."""
 
     method: str  # gptq, awq, bitsandbytes-4bit/-8bit, compressed-tensors, fp8, mxfp4, modelopt, mlx ...
@@ -90,8 +90,8 @@ class QuantScheme:
     # compressed-tensors config groups: (targets, num_bits, format)
     groups: tuple[tuple[tuple[str, ...], int | None, str | None], ...] = ()
     expert_bits: int | None = None  # ``expert_dtype`` (DeepSeek-V4 "fp4"): packing of routed experts
-    per_module: dict[str, Any] = field(default_factory=dict)  # MLX / ModelOpt per-module overrides
-    notes: list[str] = field(default_factory=list)
+    per_module: dict[str, Any] = {}  # MLX / ModelOpt per-module overrides
+    notes: list[str] = []
 
 
 def as_dict(v: object) -> dict[str, Any] | None:

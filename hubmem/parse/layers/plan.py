@@ -34,12 +34,12 @@ class LayerPlan(msgspec.Struct):
     kv_heads: list[int] | None = None
     head_dims: list[int] | None = None
     windows: list[int | None] | None = None
-    cross_layers: list[int] = msgspec.field(default_factory=list)
-    hybrid_mamba_layers: list[int] = msgspec.field(default_factory=list)
+    cross_layers: list[int] = []
+    hybrid_mamba_layers: list[int] = []
     sliding_window: int | None = None  # effective model-wide window after family rules (Qwen2 may drop it)
     attention_chunk_size: int | None = None
-    notes: list[str] = msgspec.field(default_factory=list)
-    missing: list[str] = msgspec.field(default_factory=list)
+    notes: list[str] = []
+    missing: list[str] = []
 
 
 def uniform_plan(facts: LayerFacts) -> LayerPlan:

@@ -11,7 +11,7 @@ the Mamba formulas with ``d_inner = value heads x value dim``, ``d_state = key d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from hubmem.schema.architecture import Architecture
 
@@ -37,8 +37,7 @@ CONVERTED_TYPES |= {"qwen3_moe": "qwen3moe"}
 NO_WINDOW = set(CONVERTED.values())
 
 
-@dataclass(frozen=True)
-class Hparams:
+class Hparams(msgspec.Struct, frozen=True):
     arch: str
     n_layer: int
     n_embd: int
@@ -57,7 +56,7 @@ class Hparams:
     n_expert_used: int
     n_embd_r: int = 0
     n_embd_s: int = 0
-    missing: list[str] = field(default_factory=list)
+    missing: list[str] = []
 
     @property
     def recurrent_only(self) -> bool:

@@ -5,7 +5,7 @@ the recurrent state, per sequence as llama.cpp allocates them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.estimate.engines.llamacpp.caches import kv_caches, recurrent_state
 from hubmem.estimate.engines.llamacpp.cparams import resolve
@@ -23,8 +23,7 @@ from hubmem.schema.kv import KVCacheReport, KVOptions, LayerKindKV
 SOURCE = f"llama.cpp {LLAMA_CPP_COMMIT[:9]} (as llama-cpp-python 0.3.36 vendors it), CPU backend"
 
 
-@dataclass(frozen=True)
-class Memory:
+class Memory(msgspec.Struct, frozen=True):
     """The context and the memory llama.cpp creates for it (no weights)."""
 
     hp: Hparams

@@ -21,7 +21,7 @@ whole blocks). Rules and where they change, read from vLLM's released wheels (re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 GiB = 1 << 30
 NEWEST_MODELLED = (0, 28)
@@ -32,8 +32,7 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split("."))
 
 
-@dataclass(frozen=True)
-class Era:
+class Era(msgspec.Struct, frozen=True):
     """The rules of one vLLM release (``version`` as given, e.g. (0, 10, 2))."""
 
     version: tuple[int, ...]

@@ -6,15 +6,15 @@ with its ``max_memory_usage_bytes`` rules (``kv_cache_interface.py``)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+
+import msgspec
 
 from hubmem.estimate.kv.plan import CacheLayer
 from hubmem.estimate.training.optimizers import cdiv
 from hubmem.schema.kv import KVGroup, PagedKV
 
 
-@dataclass
-class Slot:
+class Slot(msgspec.Struct):
     n: int  # index into plan.layers
     layer: CacheLayer
     vtype: str
@@ -56,19 +56,18 @@ class Slot:
         return (self.vtype, self.window, self.block, self.page, self.layer.per_token)
 
 
-@dataclass
-class PagedView:
+class PagedView(msgspec.Struct):
     """One request's reservation under vLLM's paging (the ``--engine vllm`` KV view)."""
 
     paged: PagedKV | None
-    tokens: dict[int, int] = field(default_factory=dict)  # plan.layers index -> reserved token slots
-    bytes: dict[int, int] = field(default_factory=dict)  # plan.layers index -> reserved bytes (one request)
-    padding: dict[str, int] = field(default_factory=dict)  # by_layer_kind key -> padding layers
+    tokens: dict[int, int] = {}  # plan.layers index -> reserved token slots
+    bytes: dict[int, int] = {}  # plan.layers index -> reserved bytes (one request)
+    padding: dict[str, int] = {}  # by_layer_kind key -> padding layers
     kv_reserved: int = 0
     state_reserved: int = 0
     block_bytes: int = 0  # what one block id costs over every layer slot (the pool's divisor)
-    assumptions: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    assumptions: list[str] = []
+    missing: list[str] = []
 
 
 def account(view: PagedView, slot: Slot, blocks: int, nbytes: int) -> None:
@@ -80,8 +79,7 @@ def account(view: PagedView, slot: Slot, blocks: int, nbytes: int) -> None:
         view.kv_reserved += nbytes
 
 
-@dataclass
-class Request:
+class Request(msgspec.Struct):
     context: int
     mnbt: int
     threshold: float | None

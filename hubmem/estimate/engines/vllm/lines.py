@@ -16,7 +16,7 @@ Seconds and the free memory at start-up cannot be projected; they print as ``…
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.estimate.engines.vllm.era import Era
 
@@ -33,8 +33,7 @@ def gib_text(n: int, era: Era) -> str:
     return format_gib(n) if era.format_gib else f"{n / GiB:.2f}"
 
 
-@dataclass(frozen=True)
-class Printed:
+class Printed(msgspec.Struct, frozen=True):
     """The figures the lines print (one rank's; the pool the engine's)."""
 
     weights: int

@@ -6,7 +6,7 @@ Each default names where vLLM sets it (``engine/arg_utils.py``, ``config/cache.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from hubmem.estimate.engines.vllm.era import Era
 from hubmem.estimate.fit.gpus import find_gpu, load_catalog
@@ -19,8 +19,7 @@ DEFAULT_GPU = "H100-SXM"  # assumed when no --gpu is given (said in the assumpti
 _DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 2}  # float32 checkpoints run in bfloat16 ("auto")
 
 
-@dataclass
-class Settings:
+class Settings(msgspec.Struct):
     era: Era
     gpu: GPUSpec
     cuda_total: int
@@ -39,8 +38,8 @@ class Settings:
     sampler: str
     mtp: bool
     model_dtype: str
-    kv_base: KVOptions = field(default_factory=KVOptions)  # the KV options as given
-    notes: list[str] = field(default_factory=list)
+    kv_base: KVOptions = msgspec.field(default_factory=KVOptions)  # the KV options as given
+    notes: list[str] = []
 
     @property
     def dtype_bytes(self) -> int:
