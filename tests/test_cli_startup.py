@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,13 @@ def test_a_commands_imports_are_frozen_out_of_the_collectors_reach() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True", "True"]  # on, no collection due, the imports' objects frozen
+
+
+def test_schema_fields_are_annotated_with_objects_not_strings() -> None:
+    """The schema modules do without ``from __future__ import annotations``: pydantic then reads each field's
+    type as it is, instead of compiling a string per field when each model class is built (~5 ms of every
+    start-up for ~700 fields)."""
+    schema = Path(hubmem.__file__).parent / "schema"
+    future = re.compile(r"^from __future__ import annotations$", re.MULTILINE)
+    postponed = [p.name for p in schema.glob("*.py") if future.search(p.read_text())]
+    assert postponed == []

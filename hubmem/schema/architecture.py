@@ -5,8 +5,6 @@ what could not be read is named in ``missing`` and never guessed. Documented con
 (e.g. Gemma 3's ``sliding_window_pattern`` = 6) are applied and listed in ``notes``.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

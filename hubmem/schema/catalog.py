@@ -5,8 +5,6 @@ A row's figures are the scan's summary columns (:func:`hubmem.schema.scan.summar
 names; the catalog adds the row's key (repo, commit, options) and when it was scanned.
 """
 
-from __future__ import annotations
-
 import math
 import re
 from typing import Annotated, Literal

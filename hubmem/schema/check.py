@@ -9,8 +9,6 @@ with what the safetensors headers say, and ends in one of three states:
 * ``unavailable``: the claim does not exist or could not be read; ``detail`` says why.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field
@@ -55,7 +53,7 @@ class CheckReport(Model):
         return next((i for i in self.items if i.name == name), None)
 
     @classmethod
-    def of(cls, items: list[CheckItem]) -> CheckReport:
+    def of(cls, items: list[CheckItem]) -> "CheckReport":
         mismatches = sum(1 for i in items if i.status == "mismatch")
         unavailable = sum(1 for i in items if i.status == "unavailable")
         return cls(ok=mismatches == 0, mismatches=mismatches, unavailable=unavailable, items=items)

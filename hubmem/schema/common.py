@@ -1,7 +1,5 @@
 """Shared building blocks of every report section."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable
 from typing import Any, Literal

@@ -4,8 +4,6 @@ Each engine view has its own options (with the engine's own option names) and it
 report's ``engine`` section holds the view that was asked for (``--engine``).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator

@@ -1,8 +1,6 @@
 """Will it fit? Inference and training fit verdicts on a GPU kind (issue #4, docs/theory.md sections 2.1
 and 5)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field, field_validator

@@ -1,7 +1,5 @@
 """KV cache / recurrent state section (projected, docs/theory.md section 2)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field

@@ -1,7 +1,5 @@
 """What a caller can ask for, shared by the CLI, the Python API and the service."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

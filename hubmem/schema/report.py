@@ -1,7 +1,5 @@
 """The report: one schema for the CLI's --json, the Python API and the HTTP service."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

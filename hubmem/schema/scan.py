@@ -4,8 +4,6 @@ JSONL, ok:     {"repo_id", "revision", "ok": true, "commit", "seconds", "request
 JSONL, failed: {"repo_id", "revision", "ok": false, "error": {"kind", "message", "hint"}, "seconds"}
 """
 
-from __future__ import annotations
-
 import csv
 import io
 from collections.abc import Iterable

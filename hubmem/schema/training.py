@@ -1,7 +1,5 @@
 """Training memory section (projected): options and report (issue #4, docs/theory.md section 4)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -123,7 +121,7 @@ class TrainingOptions(Model):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> TrainingOptions:
+    def _consistent(self) -> "TrainingOptions":
         if self.zero and self.fsdp != "none":
             raise ValueError("choose either DeepSpeed ZeRO (zero=1/2/3) or FSDP, not both")
         if self.gpus % self.tensor_parallel:

@@ -1,7 +1,5 @@
 """Weights section: exact bytes from ``data_offsets``, parameters per dtype and per component."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field
