@@ -23,10 +23,19 @@ class TensorGroup:
 
     pattern: str
     tensors: list[Tensor] = field(default_factory=list)
+    _names: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def first(self) -> Tensor:
         return self.tensors[0]
+
+    @property
+    def names(self) -> list[str]:
+        """The members' names, in order (listed once: the weights and the training pass both read them).
+        They have one length and their dots at the same offsets (only digits are masked)."""
+        if self._names is None:
+            self._names = [t.name for t in self.tensors]
+        return self._names
 
 
 @dataclass(frozen=True)
