@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 
 from hubmem.estimate.weights.names import mask_all
 from hubmem.formats.safetensors import Tensor
@@ -46,7 +47,7 @@ class TensorTable:
     @cached_property
     def names(self) -> frozenset[str]:
         """Every tensor name (a name held by two files once)."""
-        return frozenset(t.name for g in self.groups for t in g.tensors)
+        return frozenset(chain.from_iterable(g.names for g in self.groups))
 
     @property
     def patterns(self) -> set[str]:
