@@ -2,7 +2,8 @@
 (``records._tally_columns``) instead of splitting every name; they must count exactly as the per-tensor
 reading did (the oracle below, the code it replaced), and raise where it raised, for any names: numbers
 with leading zeros, a literal ``#`` (masked like a digit), non-ASCII digits, ``expert_`` prefixes, no dot,
-a newline, a NUL, very long names, and files whose tensors are not contiguous."""
+a newline, a NUL, very long names, and files whose tensors are not contiguous. The names are masked in one
+translate of them all (``mask_all``), also held to the one-by-one masking."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from hubmem.estimate.table import TensorGroup, tensor_table
 from hubmem.estimate.weights.components import EXPERTS, Classifier
+from hubmem.estimate.weights.names import mask_all, mask_digits
 from hubmem.estimate.weights.quant_roles import QuantCounter
 from hubmem.estimate.weights.records import _expert_segment, _tally, _tally_columns
 from hubmem.formats.safetensors import Tensor
@@ -118,3 +120,11 @@ def test_the_columns_read_the_usual_layouts() -> None:
 def test_numbers_int_refuses_raise_as_before(names: list[str]) -> None:
     read, outcomes = _compare([Tensor(n, "F32", (2, 2), 0, 16, "a") for n in names])
     assert read == 0 and outcomes[0][0] == "raised"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_NAME, st.text(max_size=8)), max_size=12))
+def test_names_are_masked_at_once_as_one_by_one(names: list[str]) -> None:
+    """``mask_all`` masks the joined names in one translate; a name holding a newline is seen by the split
+    and then every name is masked alone."""
+    assert mask_all(names) == [mask_digits(n) for n in names]

@@ -62,7 +62,7 @@ def tensor_table(tensors: Sequence[Tensor]) -> TensorTable:
     groups: dict[tuple[str, str, tuple[int, ...]], TensorGroup] = {}
     for start in range(0, len(tensors), CHUNK):
         chunk = tensors[start : start + CHUNK]
-        for t, pattern in zip(chunk, mask_all(t.name for t in chunk), strict=True):
+        for t, pattern in zip(chunk, mask_all([t.name for t in chunk]), strict=True):
             group = groups.get((pattern, t.dtype, t.shape))
             if group is None:
                 group = groups[(pattern, t.dtype, t.shape)] = TensorGroup(pattern)
