@@ -19,6 +19,9 @@ from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 
 _MTP_MARKERS = ("eh_proj", "enorm", "hnorm", "shared_head")
+# tensors of a group from which reading its numbers by columns pays (the columns cost a few microseconds
+# per group and per file; one tensor read by itself, half a microsecond)
+COLUMNS_FROM = 256
 
 
 def _expert_segment(name: str) -> int | None:
@@ -60,7 +63,7 @@ def _tally(
 ) -> tuple[dict[tuple[int | None, str, Role, int], list[Any]], int]:
     """Tensors of one table group per (layer, file, role, parameters), and the largest expert number + 1."""
     role, params = _group_role(counter, group)
-    if counter.by_pattern:
+    if counter.by_pattern and len(group.tensors) >= COLUMNS_FROM:
         found = _tally_columns(group, segment, expert, layer, role, params)
         if found is not None:
             return found
