@@ -9,7 +9,8 @@ from collections.abc import Sequence, Set
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hubmem.estimate.weights.quant_detect import _infer_from_tensors, _looks_mlx
+from hubmem.estimate.weights.names import mask_all
+from hubmem.estimate.weights.quant_detect import _any_qweight, _infer_from_tensors, _looks_mlx
 from hubmem.estimate.weights.quant_scheme import FP8_DTYPES
 from hubmem.formats.safetensors import Tensor
 
@@ -85,3 +86,16 @@ def test_each_format_is_found_by_its_names() -> None:
         names = {t.name for t in tensors}
         got = _infer_from_tensors(tensors, names)
         assert got is not None and (got.method, got.layout) == want == _oracle(tensors, names)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([*_PIECES, "qweight", "7qweight", "qweight7", "#"]), max_size=4).map(
+            ".".join
+        )
+    )
+)
+def test_qweight_is_found_in_the_patterns_as_in_the_names(names: list[str]) -> None:
+    """``detect_scheme`` looks for ``.qweight`` in the name patterns (digits masked) when it has them."""
+    assert _any_qweight(set(mask_all(names))) == any(n.endswith(".qweight") for n in names)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 
 from hubmem.estimate.weights.names import mask_all
 from hubmem.formats.safetensors import Tensor
@@ -23,10 +24,19 @@ class TensorGroup:
 
     pattern: str
     tensors: list[Tensor] = field(default_factory=list)
+    _names: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def first(self) -> Tensor:
         return self.tensors[0]
+
+    @property
+    def names(self) -> list[str]:
+        """The members' names, in order (listed once: the weights and the training pass both read them).
+        They have one length and their dots at the same offsets (only digits are masked)."""
+        if self._names is None:
+            self._names = [t.name for t in self.tensors]
+        return self._names
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class TensorTable:
     @cached_property
     def names(self) -> frozenset[str]:
         """Every tensor name (a name held by two files once)."""
-        return frozenset(t.name for g in self.groups for t in g.tensors)
+        return frozenset(chain.from_iterable(g.names for g in self.groups))
 
     @property
     def patterns(self) -> set[str]:
@@ -52,7 +62,7 @@ def tensor_table(tensors: Sequence[Tensor]) -> TensorTable:
     groups: dict[tuple[str, str, tuple[int, ...]], TensorGroup] = {}
     for start in range(0, len(tensors), CHUNK):
         chunk = tensors[start : start + CHUNK]
-        for t, pattern in zip(chunk, mask_all(t.name for t in chunk), strict=True):
+        for t, pattern in zip(chunk, mask_all([t.name for t in chunk]), strict=True):
             group = groups.get((pattern, t.dtype, t.shape))
             if group is None:
                 group = groups[(pattern, t.dtype, t.shape)] = TensorGroup(pattern)

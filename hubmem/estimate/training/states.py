@@ -53,10 +53,16 @@ class ModelStates(msgspec.Struct):
     states: int
     frozen_bytes: int
     items: list[StateItem] = []
-    gather_items: list[tuple[str, int]] = []
+    # (member names, bytes each) per logical group: listed name by name only when a gather is sized
+    gather: list[tuple[tuple[str, ...], int]] = []
     lora: LoRAInfo | None = None
     assumptions: list[str] = []
     missing: list[str] = []
+
+    @property
+    def gather_items(self) -> list[tuple[str, int]]:
+        """The (name, bytes) units a ZeRO-3 / FSDP gather holds, tensor by tensor."""
+        return [(name, nbytes) for names, nbytes in self.gather for name in names]
 
 
 def full_state_bytes(
@@ -103,7 +109,7 @@ def full_model_states(
     optimizer = describe_optimizer(options.optimizer, pr.state, adafactor_beta1=options.adafactor_beta1)
     ms.items.append(StateItem("optimizer states", s, "optimizer", optimizer))
     ms.items.extend(_buffers_item(model))
-    ms.gather_items = [(n, t.params * 2 * half) for t in model.params for n in t.members]
+    ms.gather = [(t.members, t.params * 2 * half) for t in model.params]
     ms.assumptions.append(f"precision: {pr.label}")
     if options.precision == "mixed" and options.optimizer == "adamw":
         ms.assumptions.append(
@@ -189,7 +195,7 @@ def _lora_base(model: PreparedModel, half: int, ms: ModelStates) -> None:
         ms.frozen_bytes = model.parameters * half + model.buffer_bytes
         formula = f"{half} B x {fmt(model.parameters)} params (base loaded at the compute dtype)"
     ms.items.append(StateItem("frozen base weights", ms.frozen_bytes, "frozen", formula))
-    ms.gather_items = [(n, t.params * half) for t in model.params for n in t.members]
+    ms.gather = [(t.members, t.params * half) for t in model.params]
 
 
 def _qlora_base(model: PreparedModel, options: TrainingOptions, ms: ModelStates) -> None:
@@ -201,10 +207,10 @@ def _qlora_base(model: PreparedModel, options: TrainingOptions, ms: ModelStates)
             data, absmax = nf4_bytes(t.params, double_quant=options.qlora_double_quant)
             q_params, q_data, q_absmax = q_params + n * t.params, q_data + n * data, q_absmax + n * absmax
             q_tensors += n
-            ms.gather_items += [(name, data + absmax) for name in t.members]
+            ms.gather.append((t.members, data + absmax))
         else:
             other_params += n * t.params
-            ms.gather_items += [(name, t.params * 2) for name in t.members]
+            ms.gather.append((t.members, t.params * 2))
     consts = q_tensors * QUANT_STATE_CONSTANTS
     absmax_rule = (
         "absmax uint8 per 64-block + fp32 per 256 blocks (double quant)"

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
+from itertools import repeat
+from typing import cast
 
 from hubmem.estimate.table import TensorGroup, TensorTable, tensor_table
 from hubmem.estimate.training.logical import LogicalTensor, Unpacker, sibling
-from hubmem.estimate.weights.names import module_name
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 
@@ -97,22 +98,35 @@ def _add_alike(
     tgroup: TensorGroup, unpack: Unpacker, seen: dict[tuple[object, ...], _Group | None], out: _Grouping
 ) -> None:
     """A table group whose decision does not depend on neighbours: the first tensor decides for all; an
-    auxiliary group whose first tensor belongs to its own module gives every member's bytes to its module."""
+    auxiliary group whose first tensor belongs to its own module gives every member's bytes to its module.
+
+    The members share the first's dot offsets (one pattern), so a member's module is its name up to the
+    first's module length, and whole groups are appended at once."""
     first = tgroup.first
     mod, _, leaf = first.name.rpartition(".")
     _add(first, mod, leaf, (id(tgroup),), unpack, seen, out)
     group = seen[(id(tgroup),)]
-    own_module = group is None and unpack.aux_owner(first, mod, leaf) == mod
-    for t in tgroup.tensors[1:]:
-        if own_module:
-            owner = t.name.rpartition(".")[0]
-            out.aux[owner] = out.aux.get(owner, 0) + t.nbytes
-        elif group is not None and group.leaf is None:
-            group.names.append(t.name)
-            group.stored += t.nbytes
-        else:
+    rest = tgroup.tensors[1:]
+    if group is None and unpack.aux_owner(first, mod, leaf) == mod:
+        _add_own_module(tgroup.names[1:], [t.end - t.begin for t in rest], len(mod), out.aux)
+    elif group is not None and group.leaf is None:
+        group.names += tgroup.names[1:]
+        group.stored += sum([t.end - t.begin for t in rest])
+    else:
+        for t in rest:
             tmod, _, tleaf = t.name.rpartition(".")
             _add(t, tmod, tleaf, (id(tgroup),), unpack, seen, out)
+
+
+def _add_own_module(names: list[str], nbytes: list[int], size: int, aux: dict[str, int]) -> None:
+    """Each member's bytes to its module (its name's first ``size`` characters), in member order."""
+    owners = [name[:size] for name in names]
+    fresh = dict(zip(owners, nbytes, strict=True))
+    if len(fresh) == len(owners) and aux.keys().isdisjoint(fresh):  # no module twice: one insert each
+        aux.update(fresh)
+        return
+    for owner, n in zip(owners, nbytes, strict=True):
+        aux[owner] = aux.get(owner, 0) + n
 
 
 def _new_group(t: Tensor, mod: str, leaf: str, unpack: Unpacker) -> _Group:
@@ -125,18 +139,23 @@ _UNSEEN = _Group(LogicalTensor("", None, 0, 0, ""), None)  # a marker: this key 
 
 def _fold(grouping: _Grouping) -> tuple[dict[str, int], list[LogicalTensor]]:
     """Auxiliary bytes per owning member (the member of that name, else the last member of that module),
-    and the bookkeeping buffers of bytes no tensor owns."""
-    owners = grouping.aux  # index only the names they look up (held once: the owner's own string)
-    same = {owner: owner for owner in owners}
+    and the bookkeeping buffers of bytes no tensor owns.
+
+    The members of a group share their dot offsets (one pattern), so their modules are their names up to
+    the first's last dot: each group's modules are read as one slice per name, and the owners are looked up
+    with C-level set and dict operations."""
+    owners = grouping.aux
     named: set[str] = set()
-    by_module: dict[str, str] = {}
+    by_module: dict[str, str] = {}  # module -> its last member (every module: only owners are asked for)
     for group in grouping.groups:
-        for name in group.names:
-            if name in owners:
-                named.add(name)
-            module = same.get(module_name(name))
-            if module is not None:
-                by_module[module] = name
+        names = group.names
+        cut = names[0].rfind(".")
+        by_module.update(zip(names if cut < 0 else [n[:cut] for n in names], names, strict=True))
+        named.update(owners.keys() & names)
+    if not named:
+        members = list(map(by_module.get, owners))
+        if None not in members:  # every owner has a member, each its own (a member has one module)
+            return dict(zip(cast(list[str], members), owners.values(), strict=True)), []
     extra: dict[str, int] = {}
     orphans = []
     for owner, nbytes in owners.items():
@@ -175,7 +194,7 @@ def logical_groups(
         replace(
             g.proto,
             name=g.names[0],
-            stored_bytes=g.stored + sum(extra.get(n, 0) for n in g.names),
+            stored_bytes=g.stored + sum(map(extra.get, g.names, repeat(0))) if extra else g.stored,
             count=len(g.names),
             names=tuple(g.names),
         )

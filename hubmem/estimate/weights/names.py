@@ -29,10 +29,12 @@ def mask_digits(name: str) -> str:
 def mask_all(names: Iterable[str]) -> list[str]:
     """:func:`mask_digits` of many names at once (one translate over the joined names: 10x cheaper)."""
     names = list(names)
-    joined = "\n".join(names)
-    if joined.count("\n") != max(len(names) - 1, 0):  # a name holding a newline: one at a time
+    if not names:
+        return []
+    masked = "\n".join(names).translate(_DIGITS_TO_HASH).split("\n")
+    if len(masked) != len(names):  # a name holding a newline (split in two): one at a time
         return [mask_digits(n) for n in names]
-    return joined.translate(_DIGITS_TO_HASH).split("\n") if names else []
+    return masked
 
 
 def is_norm_segment(seg: str) -> bool:

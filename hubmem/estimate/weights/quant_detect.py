@@ -16,22 +16,35 @@ from hubmem.schema.architecture import QuantConfig
 
 
 def detect_scheme(
-    quant: QuantConfig | None, tensors: Sequence[Tensor], names: Set[str] | None = None
+    quant: QuantConfig | None,
+    tensors: Sequence[Tensor],
+    names: Set[str] | None = None,
+    patterns: Set[str] | None = None,
 ) -> QuantScheme | None:
     """The checkpoint's quantization format: what the config files state (``parse/quant.py``), completed
-    or, where they state nothing, inferred from the tensor names."""
+    or, where they state nothing, inferred from the tensor names. ``patterns``: the names with their digits
+    masked (``hubmem.estimate.table``), when the caller has them: a suffix without digits is then looked
+    for in a few hundred patterns instead of every name."""
     names = names if names is not None else {t.name for t in tensors}
     expert_bits = bits_from_format(quant.expert_dtype if quant else None)
     if quant is None or (not quant.method and quant.source == "config.json expert_dtype"):
         scheme = _infer_from_tensors(tensors, names)
     else:
-        scheme = _from_config(quant, tensors, names)
+        scheme = _from_config(
+            quant, tensors, names, _any_qweight(patterns if patterns is not None else names)
+        )
     if scheme is not None:
         scheme.expert_bits = expert_bits
     return scheme
 
 
-def _method(q: QuantConfig, tensors: Sequence[Tensor], names: Set[str]) -> str:
+def _any_qweight(names: Set[str]) -> bool:
+    """Does a name end with ``.qweight``? (Masking digits keeps that suffix, and makes none: the names'
+    patterns answer as the names do.)"""
+    return any(n.endswith(".qweight") for n in names)
+
+
+def _method(q: QuantConfig, tensors: Sequence[Tensor], names: Set[str], has_qweight: bool) -> str:
     """``quant_method``, or what the config's other keys and the tensors imply when it is absent."""
     if q.method:
         return q.method
@@ -39,20 +52,21 @@ def _method(q: QuantConfig, tensors: Sequence[Tensor], names: Set[str]) -> str:
         return "bitsandbytes"
     if _looks_mlx(tensors, names):
         return "mlx"
-    if any(n.endswith(".qweight") for n in names):
+    if has_qweight:
         return "gptq"
     return ""
 
 
-def _from_config(q: QuantConfig, tensors: Sequence[Tensor], names: Set[str]) -> QuantScheme:
-    method = _method(q, tensors, names)
+def _from_config(
+    q: QuantConfig, tensors: Sequence[Tensor], names: Set[str], has_qweight: bool
+) -> QuantScheme:
+    method = _method(q, tensors, names, has_qweight)
     if not method:
         inferred = _infer_from_tensors(tensors, names)
         if inferred is not None:
             inferred.source = f"{q.source} (no quant_method) + tensor names"
             return inferred
         return QuantScheme(method="unknown", layout="generic", source=q.source)
-    has_qweight = any(n.endswith(".qweight") for n in names)
     if method in ("gptq", "awq") or (has_qweight and method not in ("compressed-tensors", "mlx")):
         return _gptq(q, method, tensors, names)
     build = _BY_METHOD.get(method)

@@ -131,7 +131,7 @@ def estimate_weights(
     """The weights section of the report, from the parsed headers (``tensors``, grouped in ``table``:
     built here when not given) and the config."""
     table = table if table is not None else tensor_table(tensors)
-    scheme = detect_scheme(arch.quant, tensors, table.names)
+    scheme = detect_scheme(arch.quant, tensors, table.names, table.patterns)
     counter = QuantCounter(scheme, tensors)
     mtp = has_mtp(table, arch)
     records = records_of(table, arch, counter, mtp)
