@@ -98,3 +98,18 @@ def test_folders_named_like_files_are_not_read_as_files(tmp_path: Path) -> None:
     (bare / "model.safetensors").mkdir(parents=True)
     with pytest.raises(NoSafetensorsError):
         report(bare)
+
+
+@pytest.mark.parametrize("odd", ["#", "²1", "٣"])
+def test_a_layer_number_that_is_no_index_is_counted_without_a_layer(tmp_path: Path, odd: str) -> None:
+    """``model.layers.#.…`` beside ``model.layers.5.…`` masks to one pattern; its number used to reach
+    ``int()`` and end the report as an internal error."""
+    names = ["model.layers.5.self_attn.q_proj.weight", f"model.layers.{odd}.self_attn.q_proj.weight"]
+    header = {
+        n: {"dtype": "F16", "shape": [4, 4], "data_offsets": [32 * i, 32 * i + 32]}
+        for i, n in enumerate(names)
+    }
+    raw = json.dumps(header).encode()
+    tmp_path.joinpath("model.safetensors").write_bytes(len(raw).to_bytes(8, "little") + raw + bytes(64))
+    report = analyze_source(str(tmp_path), Options())
+    assert report.weights.total_bytes == 64 and report.weights.tensors == 2

@@ -16,6 +16,7 @@ from hubmem.estimate.table import TensorGroup, TensorTable
 from hubmem.estimate.weights.components import EXPERTS, Classifier, Record
 from hubmem.estimate.weights.names import layer_index
 from hubmem.estimate.weights.quant_roles import QuantCounter, Role
+from hubmem.estimate.weights.segments import LAYER_INDEX_RE
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 
@@ -85,16 +86,16 @@ def _tally_each(
     when it depends on the siblings."""
     cut = max(segment or 0, expert or 0) + 1
     counts: dict[tuple[int | None, str, Role, int], list[Any]] = {}
-    experts = 0
+    experts, default = 0, layer
     for t in group.tensors:
         if not counter.by_pattern:
             role, params = counter.count(t)
         if segment is not None or expert is not None:
             parts = t.name.split(".", cut)
-            if segment is not None:
-                layer = int(parts[segment])
-            if expert is not None:
-                experts = max(experts, 1 + int(parts[expert].removeprefix("expert_")))
+            if segment is not None:  # not an index ('#', '²', 10+ digits): no layer, as Classifier.locate
+                layer = int(parts[segment]) if LAYER_INDEX_RE.match(parts[segment]) else default
+            if expert is not None and LAYER_INDEX_RE.match(number := parts[expert].removeprefix("expert_")):
+                experts = max(experts, 1 + int(number))
         found = counts.get((layer, t.file, role, params))
         if found is None:
             counts[(layer, t.file, role, params)] = [t, 1]
@@ -118,23 +119,23 @@ def _tally_columns(
     and expert numbers sit at the same offsets: those digits are read as columns of all names joined (one
     strided slice each), and a file whose members hold a single layer (the usual shard) is one record
     without reading any name. None when a name could read differently (a ``#`` masks like a digit, a number
-    ``int`` refuses, a file whose tensors are not contiguous): the caller then reads each tensor as before,
-    errors included."""
+    that is no index: not 1-9 ASCII digits, a file whose tensors are not contiguous): the caller then reads
+    each tensor."""
     names = group.names
     first, size = names[0], len(names[0])
     joined = "".join(names)
-    if "#" in joined:
+    at = _span(first, segment) if segment is not None else None
+    if "#" in joined or (at is not None and not LAYER_INDEX_RE.match(first[at[0] : at[1]])):
         return None
     experts = 0
     if expert is not None:
         start, end = _span(first, expert)
         start = end - len(first[start:end].removeprefix("expert_"))
-        if not _parses(first[start:end]):
+        if not LAYER_INDEX_RE.match(first[start:end]):
             return None
         # same width, and the digits that differ are ASCII: the largest text is the largest number
         top = max(zip(*(joined[start + i :: size] for i in range(end - start)), strict=True))
         experts = 1 + int("".join(top))
-    at = _span(first, segment) if segment is not None else None
     files = [t.file for t in group.tensors]
     counts: dict[tuple[int | None, str, Role, int], list[Any]] = {}
     begin = 0
@@ -163,14 +164,6 @@ def _layers(
     texts = [name[at[0] : at[1]] for name in names[begin:stop]]
     firsts = dict(zip(reversed(texts), range(stop - 1, begin - 1, -1), strict=True))
     return {text: (firsts[text], k) for text, k in Counter(texts).items()}
-
-
-def _parses(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _group_role(counter: QuantCounter, group: TensorGroup) -> tuple[Role, int]:
