@@ -17,9 +17,9 @@ from hubmem.fetch.local import load_local
 from hubmem.formats.safetensors import (
     SafetensorsHeader,
     check_data_size,
-    load_header,
     parse_header,
 )
+from hubmem.formats.safetensors_load import load_header
 from hubmem.snapshot import WeightFile
 
 SHA = "a" * 40

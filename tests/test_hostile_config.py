@@ -93,7 +93,7 @@ def tiny_snapshot(config: dict[str, Any]) -> Snapshot:
 
     raw = save(llama_tensors(Dims()))
     n = int.from_bytes(raw[:8], "little")
-    from hubmem.formats.safetensors import load_header
+    from hubmem.formats.safetensors_load import load_header
     from hubmem.snapshot import WeightFile
 
     header = load_header(raw[8 : 8 + n])

@@ -24,14 +24,13 @@ from hubmem.formats.safetensors import (
     SafetensorsHeader,
     Tensor,
     _entry_tensor,
-    _typed_header,
     _well_formed,
     decode_header,
-    load_header,
     parse_header,
     parse_tensors,
     read_header_length,
 )
+from hubmem.formats.safetensors_load import _typed_header, load_header
 from scripts.fuzz.strategies import header_bytes, header_entries, json_values, tensor_names
 
 MAX_MESSAGE = 1000  # a message names hostile values abbreviated (json_reader.brief), never whole
@@ -134,8 +133,9 @@ def headers_with_extras(draw: st.DrawFn) -> bytes:
     safetensors does not know, holding any JSON value or bytes that are not UTF-8."""
     header: dict[str, Any] = {}
     if draw(st.booleans()):
+        keys = st.sampled_from(["format", "dtype", "shape"]) | st.text(max_size=6)  # entries' own keys too
         header["__metadata__"] = draw(
-            st.just({"format": "pt"}) | st.dictionaries(st.text(max_size=6), st.text())
+            st.just({"format": "pt"}) | st.dictionaries(keys, st.text(), max_size=3)
         )
     cursor = 0
     for name in draw(NAMES):
@@ -166,6 +166,30 @@ def test_the_typed_decode_agrees_with_the_checked_path(raw: bytes) -> None:
         assert re.search(rb"\d{4300}", raw), raw[:300]
     else:
         assert typed == checked
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        None,
+        {},
+        {"format": "pt"},
+        {"dtype": "F16"},
+        {"format": "pt", "total_parameters": "7"},
+        {"format": None},
+    ],
+)
+@pytest.mark.parametrize("extra", [{}, {"format": "pt"}, {"offsets": 3}])
+def test_the_one_decode_path_reads_metadata_and_entries_as_the_checked_path(
+    metadata: dict[str, Any] | None, extra: dict[str, Any]
+) -> None:
+    """The usual header (entries of three fields, ``__metadata__`` of ``format`` only) is read in one
+    decode; metadata with other keys (even an entry's own, like ``dtype``) or entries with other fields
+    are read in two; each gives what the checked path gives."""
+    header: dict[str, Any] = {} if metadata is None else {"__metadata__": metadata}
+    header["a"] = {"dtype": "F16", "shape": [1], "data_offsets": [0, 2], **extra}
+    raw = json.dumps(header).encode()
+    assert _typed_header(raw, "f", ()) == checked_header(raw)
 
 
 @pytest.mark.parametrize("depth", [100, 5000])

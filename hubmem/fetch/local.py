@@ -35,7 +35,8 @@ from hubmem.fetch.layout import (
 )
 from hubmem.formats.gguf.record import header_record
 from hubmem.formats.json_reader import load_json_file, open_regular
-from hubmem.formats.safetensors import load_header, read_header_length
+from hubmem.formats.safetensors import read_header_length
+from hubmem.formats.safetensors_load import load_header
 from hubmem.snapshot import GGUFSelection, Snapshot, WeightFile
 
 MAX_LISTED_FILES = 100_000  # a folder with more files than this is not a checkpoint

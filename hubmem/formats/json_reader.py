@@ -121,6 +121,9 @@ def _too_long() -> str:
     return f"an integer of more than {MAX_INT_DIGITS} digits"
 
 
+_ATOMS = frozenset({str, bool, type(None)})  # values that hold no number and nest nothing
+
+
 def check_json_value(obj: Any, *, max_depth: int = MAX_DEPTH) -> None:
     """``obj`` (decoded JSON) nests at most ``max_depth`` levels and holds only bounded, finite numbers."""
     level: list[Any] = [[obj]]  # a wrapper, so that a scalar document is checked like any value
@@ -131,7 +134,10 @@ def check_json_value(obj: Any, *, max_depth: int = MAX_DEPTH) -> None:
             raise JSONLimitError(f"nested deeper than {max_depth} levels")
         deeper: list[Any] = []
         for node in level:
-            for value in node.values() if type(node) is dict else node:
+            values = node.values() if type(node) is dict else node
+            if _ATOMS.issuperset(map(type, values)):  # strings, bools, nulls: nothing to look at (in C)
+                continue
+            for value in values:
                 kind = type(value)
                 if kind is dict or kind is list:
                     deeper.append(value)

@@ -11,11 +11,10 @@ import math
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
-from hubmem._gc import cyclic_gc_paused
 from hubmem.errors import CorruptHeaderError
 from hubmem.formats.dtypes import DTYPE_BITS, canonical_dtype
 from hubmem.formats.json_reader import brief, load_json
@@ -96,80 +95,6 @@ class SafetensorsHeader:
         return out
 
 
-def load_header(raw: bytes, *, file: str = "", names: Iterable[str] = ()) -> SafetensorsHeader:
-    """Decode and validate the ``N`` header bytes of one file (the file size is checked later, against
-    :attr:`SafetensorsHeader.data_end`, by :func:`check_data_size`). ``names``: see :func:`parse_header`."""
-    with cyclic_gc_paused():  # 100k entries, tensors and tuples, all acyclic: collections only cost time
-        typed = _typed_header(raw, file, names)
-        if typed is not None:
-            return typed
-        return parse_header(decode_header(raw, file=file), file=file, names=names)
-
-
-_Count = Annotated[int, msgspec.Meta(ge=0)]  # the u64 bound is checked below (msgspec bounds stop at i64)
-
-
-class _Entry(msgspec.Struct, gc=False):
-    """A header entry as msgspec decodes it: the three fields safetensors reads, typed. Other fields are
-    skipped, as serde skips them in safetensors' own reader. ``__metadata__`` decodes as one too (its
-    keys skipped): its strings are read by :data:`_METADATA`."""
-
-    dtype: str = ""
-    shape: tuple[_Count, ...] | None = None
-    data_offsets: tuple[_Count, _Count] | None = None
-
-
-class _Metadata(msgspec.Struct):
-    value: dict[str, str] | None = msgspec.field(default=None, name="__metadata__")
-
-
-_ENTRIES = msgspec.json.Decoder(dict[str, _Entry])
-_METADATA = msgspec.json.Decoder(_Metadata)
-
-
-def _typed_header(raw: bytes, file: str, names: Iterable[str]) -> SafetensorsHeader | None:
-    """The header of a well-formed file in one typed decode (msgspec: the types, signs and array lengths
-    checked in C, about 4x faster than ``json.loads`` + :func:`parse_header` on DeepSeek-R1's headers), or
-    None for anything else: :func:`parse_header` then accepts it or says precisely what is wrong. What this
-    accepts, :func:`parse_header` accepts too, with the same tensors (a property test holds them together),
-    except a value no reader uses that Python's parser refuses (an integer of over 4,300 digits in a field
-    safetensors does not know)."""
-    if len(raw) > MAX_HEADER_LENGTH or not (raw.isascii() or _utf8(raw)):  # msgspec skips unread strings
-        return None
-    try:
-        entries = _ENTRIES.decode(raw)
-        metadata = _METADATA.decode(raw).value if entries.pop("__metadata__", None) is not None else None
-    except (msgspec.MsgspecError, RecursionError):  # RecursionError: deep nesting, even in a skipped field
-        return None
-    same = {n: n for n in names}
-    shapes: dict[tuple[int, ...], tuple[tuple[int, ...], int]] = {}
-    tensors: list[Tensor] = []
-    for name, entry in entries.items():
-        dtype, dims, offsets = _DTYPES.get(entry.dtype), entry.shape, entry.data_offsets
-        if dtype is None or dims is None or offsets is None:
-            return None
-        begin, end = offsets
-        shared = shapes.get(dims)
-        if shared is None:
-            n = math.prod(dims)
-            if n > U64_MAX or (n == 0 and dims and max(dims) > U64_MAX):  # n > 0: every dim is at most n
-                return None
-            shared = shapes[dims] = (dims, n)
-        nbits = shared[1] * DTYPE_BITS[dtype]
-        if end > U64_MAX or end - begin != nbits >> 3 or nbits & 7 or begin > end:
-            return None
-        tensors.append(Tensor(same.get(name, name), dtype, shared[0], begin, end, file, shared[1]))
-    return tiled_header(tensors, metadata, file or "header")
-
-
-def _utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def parse_header(header: dict[str, Any], *, file: str = "", names: Iterable[str] = ()) -> SafetensorsHeader:
     """Validate a decoded header: see :func:`parse_tensors`. ``names`` (the index's names for this file)
     lets each tensor share the index's name string instead of holding a second copy of it."""
@@ -228,7 +153,7 @@ def _check_metadata(info: Any, where: str) -> None:
 
 
 _BY_OFFSET = operator.attrgetter("begin", "end")
-_DTYPES = {name: name for name in DTYPE_BITS}  # one string object per dtype, shared by every tensor
+DTYPES = {name: name for name in DTYPE_BITS}  # one string object per dtype, shared by every tensor
 
 
 def _well_formed(
@@ -242,7 +167,7 @@ def _well_formed(
     if type(info) is not dict:
         return None
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-    canonical = _DTYPES.get(dtype) if type(dtype) is str else None
+    canonical = DTYPES.get(dtype) if type(dtype) is str else None
     if canonical is None or type(shape) is not list or type(offsets) is not list or len(offsets) != 2:
         return None
     begin, end = offsets

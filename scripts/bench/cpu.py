@@ -92,7 +92,7 @@ def measure(n: int, runs: int) -> dict[str, Any]:
     from hubmem.estimate.training.prepare import prepare_training
     from hubmem.estimate.training.report import plan_training, project_training
     from hubmem.estimate.weights.report import estimate_weights
-    from hubmem.formats.safetensors import load_header
+    from hubmem.formats.safetensors_load import load_header
     from hubmem.parse.config import parse_config
     from hubmem.pipeline import build_report, parse_snapshot_tensors
     from hubmem.schema.options import Options

@@ -33,7 +33,8 @@ from hubmem.formats.gguf.header import GGUFHeader
 from hubmem.formats.gguf.parser import GGUFParser
 from hubmem.formats.gguf.record import header_from_record, header_record
 from hubmem.formats.json_reader import MAX_DEPTH, load_json
-from hubmem.formats.safetensors import SafetensorsHeader, Tensor, load_header, read_header_length
+from hubmem.formats.safetensors import SafetensorsHeader, Tensor, read_header_length
+from hubmem.formats.safetensors_load import load_header
 from hubmem.pipeline import build_report
 from hubmem.render.text import render_report
 from hubmem.schema.options import Options

@@ -19,7 +19,8 @@ import httpx2
 from hubmem.errors import CorruptHeaderError, HubmemError, NetworkError
 from hubmem.fetch.http.response import HubResponse, Reader, int_or_none
 from hubmem.fetch.http.trace import Trace
-from hubmem.formats.safetensors import MAX_HEADER_LENGTH, load_header, read_header_length
+from hubmem.formats.safetensors import MAX_HEADER_LENGTH, read_header_length
+from hubmem.formats.safetensors_load import load_header
 from hubmem.snapshot import WeightFile
 
 DEFAULT_FIRST_READ = 100_000  # bytes of the first range read when nothing better is known
