@@ -113,9 +113,15 @@ def parse_header(header: dict[str, Any], *, file: str = "", names: Iterable[str]
 
 def tiled_header(tensors: list[Tensor], metadata: dict[str, str] | None, where: str) -> SafetensorsHeader:
     """The header of entries each checked on its own, in key order: ordered by offset and checked to tile the
-    buffer from 0 (``CorruptHeaderError`` otherwise)."""
-    tensors.sort(key=_BY_OFFSET)
-    _check_contiguous(tensors, where)
+    buffer from 0 (``CorruptHeaderError`` otherwise). Writers lay the data out in key order (all 676 bundled
+    real headers): tensors that tile the buffer as they come are in offset order already, and are not
+    sorted (a stable sort would leave them as they are)."""
+    if _untiled(tensors) is not None:
+        tensors.sort(key=_BY_OFFSET)
+        if (found := _untiled(tensors)) is not None:
+            t, cursor = found
+            problem = "overlaps the previous tensor" if t.begin < cursor else "leaves a hole before it"
+            raise CorruptHeaderError(f"{where}: tensor {brief(t.name)} at offset {t.begin:,} {problem}")
     return SafetensorsHeader(tensors, metadata)
 
 
@@ -241,13 +247,14 @@ def _entry_tensor(name: str, info: Any, where: str, file: str) -> Tensor:
     return t
 
 
-def _check_contiguous(tensors: list[Tensor], where: str) -> None:
-    """Tensors (sorted by offset) tile the buffer from 0 without holes or overlaps. Each ``begin`` then
+def _untiled(tensors: list[Tensor]) -> tuple[Tensor, int] | None:
+    """The first tensor (and the offset it should start at) where ``tensors``, in their order, stop tiling
+    the buffer from 0 without holes or overlaps; None when they tile it. Each ``begin`` met on the way
     becomes the previous tensor's ``end`` object (equal values: one integer object instead of two)."""
     cursor = 0
     for t in tensors:
         if t.begin != cursor:
-            problem = "overlaps the previous tensor" if t.begin < cursor else "leaves a hole before it"
-            raise CorruptHeaderError(f"{where}: tensor {brief(t.name)} at offset {t.begin:,} {problem}")
+            return t, cursor
         t.begin = cursor
         cursor = t.end
+    return None
