@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -71,8 +70,7 @@ def decode_header(raw: bytes, *, file: str = "") -> dict[str, Any]:
     return obj
 
 
-@dataclass(slots=True)
-class SafetensorsHeader:
+class SafetensorsHeader(msgspec.Struct):
     """A validated header, as the snapshot holds it: the tensors in offset order (contiguous from byte 0)
     and ``__metadata__``. The decoded JSON is not kept (at 500k tensors it is about 3x the size of this)."""
 
