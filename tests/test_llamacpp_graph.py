@@ -6,12 +6,12 @@ simulated compute buffer against every compute buffer llama.cpp printed on the v
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from msgspec.structs import replace
 from safetensors.numpy import save_file
 
 from hubmem.errors import ConfigError
@@ -194,7 +194,11 @@ def test_the_shortened_simulation_equals_the_full_one(
     monkeypatch: pytest.MonkeyPatch, name: str, flash: bool
 ) -> None:
     spec = replace(DEEP[name], flash=flash, n_embd_v_gqa_max=DEEP[name].n_head_kv * DEEP[name].head_v)
-    for s in (spec, replace(spec, n_tokens=128, n_outputs=128), replace(spec, n_tokens=4, n_outputs=4)):
+    for s in (
+        spec,
+        replace(spec, n_tokens=128, n_outputs=128),
+        replace(spec, n_tokens=4, n_outputs=4),
+    ):
         full = simulate.full_buffer(s)
         with monkeypatch.context() as m:  # a proven cycle: the whole graph is not simulated
             m.setattr(simulate, "full_buffer", lambda _: pytest.fail("no cycle found"))

@@ -5,8 +5,9 @@ and ``--sql`` for anything else (one statement, on a read-only connection, with 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from hubmem.catalog.dialect import Database, open_database, time_limit
 from hubmem.catalog.tables import CURRENT, as_row
@@ -108,8 +109,7 @@ def _reading(target: str, job: Callable[[Database], Any]) -> Any:
         db.close()
 
 
-@dataclass(frozen=True)
-class SqlResult:
+class SqlResult(msgspec.Struct, frozen=True):
     columns: list[str]
     rows: list[tuple[Any, ...]]
     truncated: bool  # more rows than max_rows matched

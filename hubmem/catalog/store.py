@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from hubmem._version import __version__
 from hubmem.catalog.dialect import Database, describe, open_database
@@ -41,8 +42,7 @@ _DROP_STALE_FAILURES = (
 )
 
 
-@dataclass(frozen=True)
-class OptionsKey:
+class OptionsKey(msgspec.Struct, frozen=True):
     """The scan options a row was computed with: a short hash (part of the row's key) and the JSON it hashes
     (only what differs from the defaults, so a new option with a default keeps old rows current)."""
 
@@ -57,8 +57,7 @@ class OptionsKey:
         return cls(hashlib.sha256(text.encode()).hexdigest()[:16], text)
 
 
-@dataclass(frozen=True)
-class Head:
+class Head(msgspec.Struct, frozen=True):
     """Where a (repo, revision) stands now, as the listing (or a resolution) says."""
 
     repo_id: str

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from hubmem.schema.check import CheckItem
 from hubmem.schema.weights import WeightsReport
@@ -17,8 +18,7 @@ _EXPERTS_X = re.compile(r"^(\d+)x(\d+(?:\.\d+)?)([MBT])$", re.I)
 _EXPERTS_E = re.compile(r"^(\d+)E$", re.I)
 
 
-@dataclass(frozen=True)
-class SizeClaim:
+class SizeClaim(msgspec.Struct, frozen=True):
     kind: str  # "size" (plain), "active", "experts_x" (N x M), "experts" (NE)
     token: str  # as written in the name
     value: int = 0  # parameters claimed (M of N x M)

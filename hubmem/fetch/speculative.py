@@ -4,8 +4,8 @@ still on its way, kept only when they turn out to have been read at the resolved
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
+import msgspec
 from huggingface_hub import hf_hub_url
 
 from hubmem.errors import EntryNotFoundError, HubmemError, RevisionNotFoundError
@@ -18,8 +18,7 @@ from hubmem.fetch.ids import is_sha
 from hubmem.snapshot import WeightFile
 
 
-@dataclass
-class _Spec:
+class _Spec(msgspec.Struct):
     """A speculative read at the requested revision: its value or its error."""
 
     value: HubResponse | WeightFile | None = None  # None: the file is missing

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import filelock
+import msgspec
 
 from hubmem.errors import OutputExistsError
 from hubmem.fetch.cache.store import HeaderCache
@@ -18,8 +18,7 @@ from hubmem.scan.summary import ScanSummary
 from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, csv_line, summary_row
 
 
-@dataclass
-class ScanFiles:
+class ScanFiles(msgspec.Struct):
     output: Path | None  # None: JSONL to stdout
     csv: Path | None = None
     resume: bool = False

@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+import msgspec
 
 from hubmem.catalog.store import Head, OptionsKey, Store
 from hubmem.fetch.cache.store import HeaderCache
@@ -24,12 +23,11 @@ from hubmem.scan.summary import ScanSummary
 from hubmem.schema.scan import ScanRow
 
 
-@dataclass
-class Plan:
-    to_scan: list[Target] = field(default_factory=list)
-    skipped: list[Target] = field(default_factory=list)
-    moved: list[Head] = field(default_factory=list)  # heads to point at a stored commit
-    done: dict[tuple[str, str], str | None] = field(default_factory=dict)  # branch targets: head commit
+class Plan(msgspec.Struct):
+    to_scan: list[Target] = []
+    skipped: list[Target] = []
+    moved: list[Head] = []  # heads to point at a stored commit
+    done: dict[tuple[str, str], str | None] = {}  # branch targets: head commit
 
 
 def plan_scan(store: Store, key: OptionsKey, targets: list[Target]) -> Plan:
@@ -39,7 +37,7 @@ def plan_scan(store: Store, key: OptionsKey, targets: list[Target]) -> Plan:
     plan = Plan()
     for t in targets:
         if t.commit is None and is_sha(t.revision):
-            t = dataclasses.replace(t, commit=t.revision)
+            t = msgspec.structs.replace(t, commit=t.revision)
         if t.commit is None:  # a branch or tag: resolved by the scan, skipped there when unchanged
             head = heads.get(t.key)
             if head is not None and (t.repo_id, head) in settled:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 _INLINE_COMMENT = re.compile(r"\s+#.*$")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(msgspec.Struct, frozen=True):
     repo_id: str
     revision: str
     line: int = 0  # line number in the input (1-based), for messages

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from hubmem.errors import HubmemError, NetworkError, RateLimitedError, UnauthorizedError
 from hubmem.scan.input import Target
@@ -21,8 +22,7 @@ EXPAND = ["sha", "lastModified"]  # what an incremental scan needs; heavier keys
 SORTS = ("downloads", "likes", "last_modified", "created_at", "trending_score")
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(msgspec.Struct, frozen=True):
     author: str | None = None
     search: str | None = None
     filters: tuple[str, ...] = ()

@@ -8,9 +8,10 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import msgspec
 
 from hubmem.formats.json_reader import MAX_DEPTH, load_json
 from hubmem.schema.scan import SUMMARY_COLUMNS, ScanRow, csv_line, summary_row
@@ -86,11 +87,10 @@ def error_line(row: ScanRow) -> bytes:
 # -- resume ------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Existing:
+class Existing(msgspec.Struct):
     """What an earlier run left in the output."""
 
-    done: dict[tuple[str, str], str | None] = field(default_factory=dict)  # ok (repo, rev) -> commit
+    done: dict[tuple[str, str], str | None] = {}  # ok (repo, rev) -> commit
     kept: int = 0
     dropped_failed: int = 0
     dropped_torn: int = 0

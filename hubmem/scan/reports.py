@@ -21,9 +21,9 @@ import functools
 import hashlib
 import importlib.metadata
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 from pydantic import ValidationError
 
 import hubmem
@@ -51,8 +51,7 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class Stored:
+class Stored(msgspec.Struct, frozen=True):
     """A report found in the cache, for the commit and access scope it was built at."""
 
     sha: str

@@ -8,7 +8,8 @@ import functools
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+
+import msgspec
 
 from hubmem.errors import HubmemError, InvalidRepoIdError
 from hubmem.fetch.cache.store import HeaderCache
@@ -43,9 +44,8 @@ def tensor_count(snapshot: Snapshot) -> int:
     return sum(len(f.tensor_names()) for f in snapshot.files)
 
 
-@dataclass
-class ScanSettings:
-    options: Options = field(default_factory=Options)
+class ScanSettings(msgspec.Struct):
+    options: Options = msgspec.field(default_factory=Options)
     concurrency: int = 8
     check: bool = True
     endpoint: str | None = None

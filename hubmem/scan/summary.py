@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 
-@dataclass
-class ScanSummary:
+
+class ScanSummary(msgspec.Struct):
     total: int = 0
     ok: int = 0
-    failed: Counter[str] = field(default_factory=Counter)  # error kind -> repos
+    failed: Counter[str] = msgspec.field(default_factory=Counter)  # error kind -> repos
     skipped: int = 0  # already in the output at the same commit (resume)
     unverified: int = 0  # resume: kept without re-checking because the revision could not be resolved
     mismatched: int = 0  # ok repos with at least one cross-check mismatch

@@ -16,7 +16,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+
+import msgspec
 
 from hubmem.errors import UnauthorizedError
 
@@ -28,8 +29,7 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 MAX_TOKEN_LENGTH = 4096
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(msgspec.Struct, frozen=True):
     """The effective upstream credentials of one request."""
 
     token: str | None  # what goes to the Hub (None = anonymous)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx2
+import msgspec
 from pydantic import BaseModel
 
 from hubmem.errors import NotImplementedYetError
@@ -30,8 +30,7 @@ HEADER_WEIGHT = 8
 SNAPSHOT_OVERHEAD = 64 * 1024
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(msgspec.Struct, frozen=True):
     """What one upstream fetch produced: the snapshot (opaque to the core) and what the cache needs."""
 
     snapshot: Any  # hubmem.snapshot.Snapshot for HubBackend
@@ -44,8 +43,7 @@ class Fetched:
     tensors: int = 0  # entries in the weight headers: what a build's CPU time grows with
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(msgspec.Struct, frozen=True):
     commit: str
     public: bool | None = None
 

@@ -10,15 +10,15 @@ import functools
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+import msgspec
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-@dataclass
-class MemoryCacheStats:
+class MemoryCacheStats(msgspec.Struct):
     """Lookups and evictions of one in-memory cache."""
 
     hits: int = 0

@@ -25,12 +25,11 @@ Builds are single-flight too (one per result key) and run in worker threads (bac
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+import msgspec
 from pydantic import BaseModel
 
 from hubmem.errors import UpstreamTimeoutError, WorkTooLargeError
@@ -57,8 +56,7 @@ ResultKey = tuple[str, str, str, str, str, str]  # kind, endpoint, repo, commit,
 FetchKey = tuple[str, str, str | None, bool, str]  # repo, revision, subfolder, hub_info, scope
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(msgspec.Struct, frozen=True):
     """A cached result: the model and its JSON, as first produced (for ``revision``)."""
 
     payload: BaseModel
@@ -73,8 +71,7 @@ class Entry:
         return self.payload.model_copy(update={"revision": revision}).model_dump_json().encode()
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     body: bytes
     cache: CacheStatus
     commit: str
@@ -254,7 +251,7 @@ class Core:
         self._check_budget(repo_id, fetched)
         # success without any token means anyone may read it; otherwise trust only the Hub's explicit word
         public = fetched.public is True or caller.token is None
-        fetched = dataclasses.replace(fetched, public=public)
+        fetched = msgspec.structs.replace(fetched, public=public)
         commit = fetched.commit
         if commit is not None and is_sha(commit):
             access = self._access(public, caller)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, ValidationError
 
 from hubmem.errors import InvalidOptionsError, InvalidRequestError
@@ -44,8 +44,7 @@ MAX_SUBFOLDER_LENGTH = 512
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-@dataclass(frozen=True)
-class QueryParam:
+class QueryParam(msgspec.Struct, frozen=True):
     name: str  # query parameter name
     section: str | None  # None = top-level Options field; else the option group ("kv", "training" ...)
     field: str

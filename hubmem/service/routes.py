@@ -6,9 +6,9 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from hubmem._version import __version__
@@ -35,8 +35,7 @@ from hubmem.service.statuses import error_body, retry_after_seconds, status_for
 log = logging.getLogger("hubmem.service")
 
 
-@dataclass(frozen=True)
-class HttpMetrics:
+class HttpMetrics(msgspec.Struct, frozen=True):
     requests: Counter
     seconds: Histogram
 

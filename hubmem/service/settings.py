@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     # the Hub to read from; None = huggingface_hub.constants.ENDPOINT (HF_ENDPOINT)
     endpoint: str | None = None
     # token for callers who send none (``--use-server-token``); None = such callers are anonymous upstream

@@ -22,9 +22,10 @@ import math
 import struct
 import sys
 from array import array
-from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
+
+import msgspec
 
 from hubmem.errors import CorruptHeaderError
 from hubmem.formats.dtypes import DTYPE_BITS
@@ -112,8 +113,7 @@ class _Reader:
         return a.tolist()
 
 
-@dataclass(slots=True)
-class _Columns:
+class _Columns(msgspec.Struct):
     names: list[str]
     dtypes: list[str]  # the distinct dtype names
     kinds: bytes  # per tensor: index into dtypes

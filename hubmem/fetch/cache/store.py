@@ -29,9 +29,10 @@ import hashlib
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from hubmem.fetch.cache.columns import stored_columns, stored_header
 from hubmem.fetch.cache.files import (
@@ -57,8 +58,7 @@ _REF = "\0ref\0"
 _COMPLETE = "\0complete\0"
 
 
-@dataclass
-class HeaderCacheStats:
+class HeaderCacheStats(msgspec.Struct):
     """What the header cache did since it was opened."""
 
     hits: int = 0

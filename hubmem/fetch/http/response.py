@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
+import msgspec
 from huggingface_hub import constants as hf_constants
 
 from hubmem.errors import NetworkError
@@ -19,15 +19,13 @@ JSON_BODY_CAP = 256 << 20  # an API answer larger than this is refused
 Reader = Callable[[httpx2.Response], Awaitable[bytes]]  # reads the body of a final 2xx/3xx response
 
 
-@dataclass
-class Redirect:
+class Redirect(msgspec.Struct):
     status: int
     url: str
     headers: httpx2.Headers
 
 
-@dataclass
-class HubResponse:
+class HubResponse(msgspec.Struct):
     """A final response (after redirects), its body already read (capped) and the redirect chain."""
 
     url: str
@@ -35,7 +33,7 @@ class HubResponse:
     reason: str
     headers: httpx2.Headers
     content: bytes
-    redirects: list[Redirect] = field(default_factory=list)
+    redirects: list[Redirect] = []
 
     def header(self, name: str) -> str | None:
         """``name`` from the final response, else from the latest redirect that has it."""

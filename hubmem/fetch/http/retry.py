@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
+import msgspec
 from huggingface_hub.utils import parse_ratelimit_headers
 
 from hubmem.fetch.http.answers import retry_after_seconds
@@ -16,8 +16,7 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass
-class HubState:
+class HubState(msgspec.Struct):
     """What a client learns about the endpoint: the shared pause and whether the
     safetensors-metadata route exists. Pass one ``state=`` to several HubClients (e.g. one per
     caller token over one pool) so that a 429 pauses all of them."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from hubmem.formats.gguf.header import (
     DEFAULT_LIMITS,
@@ -31,8 +32,7 @@ _TENSOR_INFO_GUESS = 96  # bytes per tensor info before one is seen ("blk.12.ffn
 _STRING_GUESS = 16  # bytes per array string (prefix included) before one is seen
 
 
-@dataclass(slots=True)
-class Progress:
+class Progress(msgspec.Struct):
     """What wanted() and min_wanted() know: items left and the mean size of those seen."""
 
     started: bool = False  # the counts are read

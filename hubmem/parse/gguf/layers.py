@@ -14,13 +14,12 @@ qwen3next / qwen35 the layers that are not every ``full_attention_interval``-th 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.parse.gguf.keys import GGUFKeys
 
 
-@dataclass(frozen=True)
-class SWARule:
+class SWARule(msgspec.Struct, frozen=True):
     """How an architecture's ``load_arch_hparams`` sets its windowed layers."""
 
     pattern: int
@@ -45,8 +44,7 @@ HYBRID_NO_KV_HEADS |= {"plamo2": "mamba2", "nemotron_h": "mamba2", "nemotron_h_m
 INTERVAL_HYBRIDS = ("qwen3next", "qwen35", "qwen35moe")  # gated DeltaNet layers between full ones
 
 
-@dataclass(frozen=True)
-class LayerLayout:
+class LayerLayout(msgspec.Struct, frozen=True):
     kinds: list[str]
     window: int | None
     source: str

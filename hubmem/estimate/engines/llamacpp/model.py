@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.estimate.engines.llamacpp.cparams import pad
 from hubmem.schema.engines import LlamaCppBuffer, LlamaCppSettings
@@ -24,8 +24,7 @@ from hubmem.schema.engines import LlamaCppBuffer, LlamaCppSettings
 GPU_BUFFER = "CUDA0"
 
 
-@dataclass(frozen=True)
-class PlacedTensor:
+class PlacedTensor(msgspec.Struct, frozen=True):
     """A weight tensor as load_tensors places it: its file, its layer (-1 input, ``n_layer`` output) and its
     data bytes (``offset`` within the file's data section, None when the layout is not known)."""
 

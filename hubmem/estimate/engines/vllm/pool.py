@@ -17,7 +17,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from hubmem.estimate.engines.vllm.era import Era
 from hubmem.estimate.engines.vllm.groups import PagedView
@@ -25,8 +26,7 @@ from hubmem.estimate.training.optimizers import cdiv
 from hubmem.schema.engines import VllmGroup
 
 
-@dataclass(frozen=True)
-class Pool:
+class Pool(msgspec.Struct, frozen=True):
     num_blocks: int
     tokens: int
     concurrency: float

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from hubmem.schema.architecture import ATTENTION_KINDS, Architecture, RopeConfig
 
@@ -23,8 +23,7 @@ _YARN = ("yarn", "deepseek_yarn")
 _ROWS_TIMES_FACTOR = ("linear", "dynamic")
 
 
-@dataclass(frozen=True)
-class RopeBuffer:
+class RopeBuffer(msgspec.Struct, frozen=True):
     rows: int
     dim: int
     dtype_bytes: int
@@ -35,12 +34,11 @@ class RopeBuffer:
         return self.rows * self.dim * self.dtype_bytes
 
 
-@dataclass
-class RopeSpec:
-    buffers: list[RopeBuffer] = field(default_factory=list)
+class RopeSpec(msgspec.Struct):
+    buffers: list[RopeBuffer] = []
     derived_max_len: int | None = None
     derived_key: str | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = []
 
     @property
     def bytes(self) -> int:

@@ -21,7 +21,8 @@ A module name none of the tables knows is counted whole on every rank and named 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from hubmem.estimate.training.optimizers import cdiv
 from hubmem.estimate.weights.names import is_norm_segment, module_of
@@ -51,8 +52,7 @@ FLOAT_DTYPES = frozenset({"F32", "F16", "BF16", "F64"})
 _EXPERT_INDEX = re.compile(r"\.experts\.(\d+)\.")
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(msgspec.Struct, frozen=True):
     """The parallel layout one rank sees."""
 
     tp: int
@@ -72,8 +72,7 @@ class Layout:
         return self.num_experts // self.ep + (1 if self.num_experts % self.ep else 0)
 
 
-@dataclass(frozen=True)
-class Share:
+class Share(msgspec.Struct, frozen=True):
     bytes: int
     rule: str  # vocab | column | row | qkv | replicated | experts-ep | undetermined
     undetermined: bool = False

@@ -8,7 +8,8 @@ memory (``pages.py``, ``pool.py``), keep the smallest pool, check that one reque
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from hubmem.estimate.engines.vllm import refusals
 from hubmem.estimate.engines.vllm.budget import activation_peak, cuda_graphs, non_torch
@@ -30,8 +31,7 @@ from hubmem.schema.options import Options
 _POSITION_MARKERS = (".wpe.", "position_embeddings", "embed_positions")
 
 
-@dataclass
-class _Stage:
+class _Stage(msgspec.Struct):
     weights: StageWeights
     plan: CachePlan
     view: PagedView
@@ -129,8 +129,7 @@ def _printed(settings: Settings, s: _Stage, pool: Pool, requested: int) -> Print
     )
 
 
-@dataclass
-class Startup:
+class Startup(msgspec.Struct):
     """The view, and how many blocks one request of any length needs on the rank that decides (for the fit's
     max-context search)."""
 

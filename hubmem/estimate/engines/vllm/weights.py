@@ -28,7 +28,8 @@ Quantized formats whose resident size differs from the checkpoint's, as the kern
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+
+import msgspec
 
 from hubmem.estimate.engines.vllm.rope import RopeSpec
 from hubmem.estimate.engines.vllm.settings import Settings
@@ -79,8 +80,7 @@ def is_mxfp4_expert(t: Tensor) -> bool:
     return ".experts." in t.name and t.name.rsplit(".", 1)[-1] in MXFP4_PARTS
 
 
-@dataclass(frozen=True)
-class Repacked:
+class Repacked(msgspec.Struct, frozen=True):
     bytes: int
     formula: str
 
@@ -109,16 +109,15 @@ def mxfp4_layer(gate_up_blocks: Tensor, layout: Layout, backend: str) -> Repacke
     return Repacked(total, formula)
 
 
-@dataclass
-class StageWeights:
+class StageWeights(msgspec.Struct):
     """What one rank of one pipeline stage loads."""
 
     pp_rank: int
     layers: range
-    parts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    rules: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # bytes per sharding rule
-    undetermined: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    parts: dict[str, int] = msgspec.field(default_factory=lambda: defaultdict(int))
+    rules: dict[str, int] = msgspec.field(default_factory=lambda: defaultdict(int))  # bytes per sharding rule
+    undetermined: list[str] = []
+    notes: list[str] = []
 
     @property
     def total(self) -> int:

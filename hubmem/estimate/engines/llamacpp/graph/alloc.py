@@ -14,7 +14,7 @@ freed; some ops reuse a dying source's memory in place).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.estimate.engines.llamacpp.graph.tensor import CAN_INPLACE, INPUT, OUTPUT, Tensor
 
@@ -78,8 +78,7 @@ class DynAllocator:
         sizes.insert(i, size)
 
 
-@dataclass
-class _State:
+class _State(msgspec.Struct):
     """``struct hash_node`` (ggml-alloc.c:459-465)."""
 
     n_children: int = 0

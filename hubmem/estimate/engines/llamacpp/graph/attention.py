@@ -6,15 +6,14 @@ or ``kq`` / softmax / ``kqv``, the MLA decompression ``v_mla``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from hubmem.estimate.engines.llamacpp.graph.ops import Ctx
 from hubmem.estimate.engines.llamacpp.graph.spec import GraphSpec
 from hubmem.estimate.engines.llamacpp.graph.tensor import Tensor
 
 
-@dataclass
-class AttnInputs:
+class AttnInputs(msgspec.Struct):
     """One KV cache's inputs and its cell count (per stream)."""
 
     k_idxs: Tensor

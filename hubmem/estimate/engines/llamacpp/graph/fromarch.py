@@ -6,7 +6,8 @@ None and the view keeps its phase model) and the reserved batch (``sched_reserve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+
+import msgspec
 
 from hubmem.estimate.engines.llamacpp.cparams import UNQUANTIZED
 from hubmem.estimate.engines.llamacpp.graph.spec import MLA, GraphSpec, MoE
@@ -188,7 +189,7 @@ def graph_spec(
     seqs = cp.n_seq_max
     n_tokens = -(-min(cp.n_ctx, cp.n_ubatch) // seqs) * seqs
     mla = model.mla is not None
-    return replace(
+    return msgspec.structs.replace(
         model,
         rs_cells=max(1, seqs),  # llama_memory_recurrent: max(1, n_seq_max) cells
         n_tokens=n_tokens,

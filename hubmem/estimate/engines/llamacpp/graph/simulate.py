@@ -14,7 +14,7 @@ graph and checks the cycle in it; without a proven cycle it simulates all layers
 
 from __future__ import annotations
 
-from dataclasses import replace
+import msgspec
 
 from hubmem.estimate.engines.llamacpp.graph.alloc import Snapshot, reserve_traced
 from hubmem.estimate.engines.llamacpp.graph.models import LAYERS, Frame, head
@@ -84,7 +84,7 @@ def graph_buffer(s: GraphSpec) -> int:
     if repeats <= keep + 2 * period:
         return full_buffer(s)
     n = first + keep
-    short = replace(
+    short = msgspec.structs.replace(
         s,
         n_layer=n + 1,
         swa=(*s.swa[:n], s.swa[-1]) if s.swa else (),
@@ -103,4 +103,4 @@ def graph_buffer(s: GraphSpec) -> int:
 def graph_buffers(s: GraphSpec) -> tuple[int, int]:
     """The high-water marks of the prompt graph and of the token-generation graph (``n_seqs`` tokens and
     outputs); llama.cpp's compute buffer is the larger."""
-    return graph_buffer(s), graph_buffer(replace(s, n_tokens=s.n_seqs, n_outputs=s.n_seqs))
+    return graph_buffer(s), graph_buffer(msgspec.structs.replace(s, n_tokens=s.n_seqs, n_outputs=s.n_seqs))

@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True)
-class MoE:
+class MoE(msgspec.Struct, frozen=True):
     """``build_moe_ffn``'s parameters (src/llama-graph.cpp): experts, the gating function ("softmax" /
     "sigmoid"), whether the chosen weights are renormalised (``norm_w``) and scaled, a selection bias
     (``exp_probs_b``), the shared expert's width and the leading dense layers (DeepSeek-2)."""
@@ -24,8 +23,7 @@ class MoE:
     n_dense_lead: int = 0
 
 
-@dataclass(frozen=True)
-class MLA:
+class MLA(msgspec.Struct, frozen=True):
     """DeepSeek-2's multi-head latent attention (src/models/deepseek2.cpp, ``is_mla()``)."""
 
     kv_lora_rank: int
@@ -35,8 +33,7 @@ class MLA:
     q_lora_rank: int  # 0: "lite", one wq
 
 
-@dataclass(frozen=True)
-class GraphSpec:
+class GraphSpec(msgspec.Struct, frozen=True):
     arch: str  # the builder: "llama", "qwen2", "qwen3", "qwen3moe", "deepseek2", "lfm2", "mamba", "gemma3"
     n_layer: int
     n_embd: int

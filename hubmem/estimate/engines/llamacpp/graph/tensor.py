@@ -5,7 +5,7 @@ node, appended after its sources (post-order)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 # ggml.h enum ggml_tensor_flag
 INPUT = 1
@@ -40,8 +40,7 @@ CAN_INPLACE = frozenset(
 )
 
 
-@dataclass(eq=False)
-class Tensor:
+class Tensor(msgspec.Struct, eq=False):
     """One tensor: its op ("NONE" for a leaf), type, shape ``ne`` and strides ``nb`` (bytes), sources in
     order, the tensor a view looks into (``view_src``: always the root, as ``ggml_view_impl`` folds views of
     views), its flags, and ``external`` for a leaf that lives in another buffer (weights, the KV cache)."""
