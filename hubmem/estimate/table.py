@@ -55,16 +55,27 @@ class TensorTable:
 
 
 CHUNK = 8192  # names masked at once: the masked copies of 500k names would hold ~40 MB at a time
+_NONE: tuple[None, None, list[Tensor]] = (None, None, [])
 
 
 def tensor_table(tensors: Sequence[Tensor]) -> TensorTable:
-    """Group ``tensors`` (see :class:`TensorGroup`)."""
+    """Group ``tensors`` (see :class:`TensorGroup`).
+
+    A pattern's tensors nearly always have one dtype and shape, so each tensor is first tried against the
+    last group of its pattern (a string key, and two comparisons): building and hashing a (pattern, dtype,
+    shape) key for every tensor took twice as long (a tuple does not keep its hash)."""
     groups: dict[tuple[str, str, tuple[int, ...]], TensorGroup] = {}
+    last: dict[str, tuple[str | None, tuple[int, ...] | None, list[Tensor]]] = {}  # pattern -> its last group
     for start in range(0, len(tensors), CHUNK):
         chunk = tensors[start : start + CHUNK]
         for t, pattern in zip(chunk, mask_all([t.name for t in chunk]), strict=True):
+            dtype, shape, members = last.get(pattern, _NONE)
+            if shape == t.shape and dtype == t.dtype:
+                members.append(t)
+                continue
             group = groups.get((pattern, t.dtype, t.shape))
             if group is None:
                 group = groups[(pattern, t.dtype, t.shape)] = TensorGroup(pattern)
+            last[pattern] = (t.dtype, t.shape, group.tensors)
             group.tensors.append(t)
     return TensorTable(tuple(groups.values()), len(tensors))
