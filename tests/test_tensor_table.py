@@ -53,3 +53,35 @@ def test_one_pattern_of_two_shapes_interleaved() -> None:
         )
     assert _table(tensors) == _oracle(tensors)
     assert [len(g[1]) for g in _table(tensors)] == [6, 4, 2]
+
+
+_NAMES = st.lists(st.tuples(_NAME, st.sampled_from(["BF16", "F32"])), max_size=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_NAMES, st.lists(_NAME, max_size=10), st.booleans(), st.sampled_from([0, 2, 1024]))
+def test_names_and_distinct_as_a_set(
+    spec: list[tuple[str, str]], asked: list[str], hashed: bool, misses: int
+) -> None:
+    """``distinct`` (no name twice) and the lazily hashed names answer as a set of every name would: names
+    in and out of order, held twice in one group or in two (another dtype), asked for before the set is
+    built or after (hashed at once, or after a few names of no pattern); the questions include names absent
+    whose pattern is present."""
+    tensors = [Tensor(n, d, (1,), 0, 0, "f") for n, d in spec]
+    table = tensor_table(tensors)
+    table.names.MISSES = misses
+    names = {t.name for t in tensors}
+    if hashed:
+        assert len(table.names) == len(names)
+    assert table.distinct == (len(names) == len(tensors))
+    for name in [*asked, *(n + "1" for n in asked), *(n[:-1] for n in names)]:
+        assert (name in table.names) == (name in names)
+    assert set(table.names) == names
+
+
+def test_a_name_twice_is_found_in_order_and_across_groups() -> None:
+    ordered = [Tensor(f"m.{i}.w", "BF16", (1,), 0, 0) for i in range(10, 20)]
+    assert tensor_table(ordered).distinct
+    assert not tensor_table([*ordered, ordered[3]]).distinct  # one group, out of order
+    assert not tensor_table([*ordered, Tensor("m.13.w", "F32", (1,), 0, 0)]).distinct  # two groups
+    assert not tensor_table([ordered[0], ordered[0], ordered[1]]).distinct  # in order, not strictly

@@ -252,7 +252,7 @@ def _unpacked(
     grouping = _group(table, Unpacker(table.names, quant, bits, arch))
     # a name held by two files is summed once per copy in a group's stored bytes, so its auxiliary bytes
     # too (logical_groups): only member by member is that kept
-    extra, orphans = _fold(grouping, whole and len(table.names) == table.count)
+    extra, orphans = _fold(grouping, whole and table.distinct)
     return grouping, extra, orphans
 
 
