@@ -1,8 +1,9 @@
 """The training pass appends each table group's members at once and folds auxiliary bytes with set and dict
-operations (``tensor_groups._add_alike`` / ``_fold``); it must group and fold exactly as the member-by-member
-code it replaced (the oracle below, that code as it was), for any names: quantization bookkeeping beside or
-without its weight, a module that is also a tensor name, hostile names (no dot, a newline, a NUL, digits
-only, very long) and any quantization family."""
+operations (``tensor_groups._add_alike`` / ``_fold``), an own-module scale group into its weights' group as a
+whole (``_Modules.fold``); it must group and fold exactly as the member-by-member code it replaced (the
+oracle below, that code as it was), for any names: quantization bookkeeping beside or without its weight, a
+module that is also a tensor name, hostile names (no dot, a newline, a NUL, digits only, ``#``, very long)
+and any quantization family."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _old_add_alike(
             tg._add(t, tmod, tleaf, (id(tgroup),), unpack, seen, out)
 
 
-def _old_fold(grouping: Any) -> tuple[dict[str, int], list[LogicalTensor]]:
+def _old_fold(grouping: Any, whole: bool = False) -> tuple[dict[str, int], list[LogicalTensor]]:
     owners = grouping.aux
     same = {owner: owner for owner in owners}
     named: set[str] = set()
@@ -114,3 +115,51 @@ def test_every_path_of_the_bulk_code_is_compared(monkeypatch: pytest.MonkeyPatch
     groups = new[0]
     assert any(g.name == "m.layers.12.q.<aux>" for g in groups)  # the orphan
     assert sum(g.stored_bytes for g in groups) == sum(t.nbytes for t in tensors)
+
+
+_SEGMENT = st.sampled_from(["model", "layers", "q_proj", "0", "12", "#", "a\nb", "\0", "", "x" * 200])
+_NUMBER = st.sampled_from(["0", "1", "7", "#", "\u00b2", "\u0663"])  # one character: the same pattern often
+
+
+@st.composite
+def _scaled(draw: st.DrawFn) -> list[Tensor]:
+    """Weights (of one or two kinds) and own-module scales of modules alike (one pattern): in the same order
+    or not, some missing, twice or another, beside random tensors (an owner's name among them)."""
+    segments = [draw(st.lists(_SEGMENT, max_size=2)) for _ in range(3)]
+    numbers = draw(st.lists(st.tuples(_NUMBER, _NUMBER), min_size=1, max_size=6, unique=True))
+    modules = [".".join([*segments[0], a, *segments[1], b + "0", *segments[2]]) for a, b in numbers]
+    # a module of the first's pattern that is none of them
+    other = ".".join([*segments[0], numbers[0][0], *segments[1], numbers[0][1] + "1", *segments[2]])
+    changed = [[other, *modules[1:]], [*modules[:-1], other], modules[::-1], sorted(modules), modules[1:]]
+    reorder = st.sampled_from([modules, modules + modules[:1], *changed])
+    tensors = []
+    for leaf, dtype, file in ((draw(st.sampled_from(["weight", "qweight", "bias"])), "F8_E4M3", "f"),
+                              (draw(st.sampled_from(["weight_scale_inv", "SCB"]) | _LEAF), "F32", "g"),
+                              (draw(st.sampled_from(["bias", "w1", "w2", ""])), "BF16", "h")):  # fmt: skip
+        if file == "h" and draw(st.booleans()):
+            continue
+        tensors += [Tensor(f"{m}.{leaf}", dtype, (1, 1), 0, 4 + i, file) for i, m in enumerate(draw(reorder))]
+    others = [Tensor(n, d, (4, r), 0, 16 * r, "h") for n, d, r in draw(st.lists(_TENSOR, max_size=3))]
+    named = [Tensor(modules[0], "BF16", (2,), 0, 4, "h")] if draw(st.booleans()) else []
+    tensors += others + named
+    return draw(st.permutations(tensors)) if draw(st.booleans()) else tensors
+
+
+@settings(max_examples=400, deadline=None)
+@given(_scaled(), st.sampled_from([None, "fp8", "gptq", "mlx", "bnb8"]))
+def test_whole_scale_groups_fold_as_member_by_member(tensors: list[Tensor], quant: str | None) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        new, old = _both(tensors, quant, mp)
+    assert new == old
+
+
+def test_scale_groups_are_folded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The case the whole-group fold is for (fp8 scales beside their weights, every layer): it is taken."""
+    tensors = [Tensor(f"m.layers.{i}.q.weight", "F8_E4M3", (4, 4), 0, 16) for i in range(10, 30)]
+    tensors += [Tensor(f"m.layers.{i}.q.weight_scale_inv", "F32", (1, 1), 0, 4) for i in range(10, 30)]
+    folded = []
+    fold = tg._Modules.fold
+    monkeypatch.setattr(tg._Modules, "fold", lambda self, *a: folded.append(fold(self, *a)) or folded[-1])
+    (group,) = logical_groups(tensors, quant="fp8")
+    assert folded == [True]
+    assert group.stored_bytes == 20 * (16 + 4)

@@ -17,6 +17,7 @@ from typing import cast
 
 from hubmem.estimate.table import TensorGroup, TensorTable, tensor_table
 from hubmem.estimate.training.logical import LogicalTensor, Unpacker, sibling
+from hubmem.estimate.weights.names import mask_digits
 from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 
@@ -27,6 +28,7 @@ class _Group:
     leaf: str | None  # the logical leaf when unpacking renames (``qweight`` -> ``weight``), else None
     names: list[str] = field(default_factory=list)
     stored: int = 0
+    aux: int = 0  # auxiliary bytes of whole own-module table groups matched to this group (see _Modules)
 
 
 class _Neighbours:
@@ -54,6 +56,17 @@ class _Neighbours:
 class _Grouping:
     groups: list[_Group] = field(default_factory=list)
     aux: dict[str, int] = field(default_factory=dict)  # owner -> auxiliary bytes, in first-seen order
+    # ``aux`` dicts and own-module table groups (with their module length), in the order met: an own-module
+    # group is kept whole, so that its bytes can go to its weights' group at once (``_fold``); ``aux`` is
+    # then the dict after it
+    parts: list[dict[str, int] | tuple[TensorGroup, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.parts.append(self.aux)
+
+    def add_own_module(self, tgroup: TensorGroup, size: int) -> None:
+        self.aux = {}
+        self.parts += [(tgroup, size), self.aux]
 
 
 def _group(table: TensorTable, unpack: Unpacker) -> _Grouping:
@@ -97,19 +110,18 @@ def _add(
 def _add_alike(
     tgroup: TensorGroup, unpack: Unpacker, seen: dict[tuple[object, ...], _Group | None], out: _Grouping
 ) -> None:
-    """A table group whose decision does not depend on neighbours: the first tensor decides for all; an
-    auxiliary group whose first tensor belongs to its own module gives every member's bytes to its module.
-
-    The members share the first's dot offsets (one pattern), so a member's module is its name up to the
-    first's module length, and whole groups are appended at once."""
+    """A table group whose decision does not depend on neighbours: the first tensor decides for all. An
+    auxiliary group whose first tensor belongs to its own module is kept whole (each member's bytes go to its
+    module, folded later); other groups' members are appended at once."""
     first = tgroup.first
     mod, _, leaf = first.name.rpartition(".")
+    if unpack.aux_owner(first, mod, leaf) == mod:
+        out.add_own_module(tgroup, len(mod))
+        return
     _add(first, mod, leaf, (id(tgroup),), unpack, seen, out)
     group = seen[(id(tgroup),)]
     rest = tgroup.tensors[1:]
-    if group is None and unpack.aux_owner(first, mod, leaf) == mod:
-        _add_own_module(tgroup.names[1:], [t.end - t.begin for t in rest], len(mod), out.aux)
-    elif group is not None and group.leaf is None:
+    if group is not None and group.leaf is None:
         group.names += tgroup.names[1:]
         group.stored += sum([t.end - t.begin for t in rest])
     else:
@@ -118,15 +130,29 @@ def _add_alike(
             _add(t, tmod, tleaf, (id(tgroup),), unpack, seen, out)
 
 
-def _add_own_module(names: list[str], nbytes: list[int], size: int, aux: dict[str, int]) -> None:
-    """Each member's bytes to its module (its name's first ``size`` characters), in member order."""
-    owners = [name[:size] for name in names]
+def _merge(owners: list[str], nbytes: list[int], aux: dict[str, int]) -> None:
+    """Each owner's bytes added to ``aux``, in order (one insert each when no owner is there twice)."""
     fresh = dict(zip(owners, nbytes, strict=True))
-    if len(fresh) == len(owners) and aux.keys().isdisjoint(fresh):  # no module twice: one insert each
+    if len(fresh) == len(owners) and aux.keys().isdisjoint(fresh):
         aux.update(fresh)
         return
     for owner, n in zip(owners, nbytes, strict=True):
         aux[owner] = aux.get(owner, 0) + n
+
+
+def _owners(parts: list[dict[str, int] | tuple[TensorGroup, int]]) -> dict[str, int]:
+    """Auxiliary bytes per owner, in first-seen order: an own-module group gives each member's bytes to its
+    module (its name's first ``size`` characters; the members share their dot offsets)."""
+    if len(parts) == 1:
+        return cast(dict[str, int], parts[0])
+    owners: dict[str, int] = {}
+    for part in parts:
+        if isinstance(part, dict):
+            _merge(list(part), list(part.values()), owners)
+        else:
+            tgroup, size = part
+            _merge([n[:size] for n in tgroup.names], [t.end - t.begin for t in tgroup.tensors], owners)
+    return owners
 
 
 def _new_group(t: Tensor, mod: str, leaf: str, unpack: Unpacker) -> _Group:
@@ -137,14 +163,61 @@ def _new_group(t: Tensor, mod: str, leaf: str, unpack: Unpacker) -> _Group:
 _UNSEEN = _Group(LogicalTensor("", None, 0, 0, ""), None)  # a marker: this key was not decided yet
 
 
-def _fold(grouping: _Grouping) -> tuple[dict[str, int], list[LogicalTensor]]:
+class _Modules:
+    """The logical groups by the pattern (digits masked) of their members' modules, and the patterns of their
+    names: every member of a group has the group's patterns."""
+
+    def __init__(self, groups: list[_Group]) -> None:
+        self.names: set[str] = set()
+        self.modules: dict[str, list[_Group]] = {}
+        for group in groups:
+            first = group.names[0]
+            pattern, cut = mask_digits(first), first.rfind(".")
+            self.names.add(pattern)
+            self.modules.setdefault(pattern if cut < 0 else pattern[:cut], []).append(group)
+
+    def fold(self, tgroup: TensorGroup, size: int) -> bool:
+        """An own-module table group's bytes to the one logical group whose members' modules are its
+        members' modules, in the same order (``...q_proj.weight_scale_inv`` to ``...q_proj.weight``); False
+        when that does not hold or the bytes could go elsewhere (then ``_fold`` folds them owner by owner).
+
+        Each owner's bytes go to the member of that name, else to the last member of that module. No member
+        can have the name of an owner when no group has the owners' pattern; only one group's members have
+        modules of that pattern: every owner then has a member in that group, and the group takes the bytes
+        whichever member it is. The modules are compared only where their pattern has a ``#`` (elsewhere
+        one pattern is one text), as columns of the names joined: a name has its group's length. (Groups of
+        different sizes are not compared: the columns would differ.)"""
+        module = tgroup.pattern[:size]
+        found = self.modules.get(module, [])
+        if module in self.names or len(found) != 1 or len(found[0].names) != len(tgroup.tensors):
+            return False
+        group = found[0]
+        ours, theirs = "".join(tgroup.names), "".join(group.names)
+        step, their_step = len(tgroup.pattern), len(group.names[0])
+        if len(theirs) != their_step * len(group.names):
+            return False
+        for i in [i for i, c in enumerate(module) if c == "#"]:
+            if ours[i::step] != theirs[i::their_step]:
+                return False
+        group.aux += sum([t.end - t.begin for t in tgroup.tensors])
+        return True
+
+
+def _fold(grouping: _Grouping, whole: bool = False) -> tuple[dict[str, int], list[LogicalTensor]]:
     """Auxiliary bytes per owning member (the member of that name, else the last member of that module),
-    and the bookkeeping buffers of bytes no tensor owns.
+    and the bookkeeping buffers of bytes no tensor owns. ``whole``: an own-module table group that
+    :meth:`_Modules.fold` can give to a group as a whole goes there (``_Group.aux``), not member by member.
 
     The members of a group share their dot offsets (one pattern), so their modules are their names up to
     the first's last dot: each group's modules are read as one slice per name, and the owners are looked up
     with C-level set and dict operations."""
-    owners = grouping.aux
+    parts = grouping.parts
+    if whole and len(parts) > 1:
+        modules = _Modules(grouping.groups)
+        parts = [p for p in parts if isinstance(p, dict) or not modules.fold(*p)]
+    owners = _owners(parts)
+    if not owners:
+        return {}, []
     named: set[str] = set()
     by_module: dict[str, str] = {}  # module -> its last member (every module: only owners are asked for)
     for group in grouping.groups:
@@ -173,10 +246,13 @@ def _unpacked(
     bits: int,
     arch: Architecture | None,
     table: TensorTable | None,
+    whole: bool,
 ) -> tuple[_Grouping, dict[str, int], list[LogicalTensor]]:
     table = table if table is not None else tensor_table(tensors)
     grouping = _group(table, Unpacker(table.names, quant, bits, arch))
-    extra, orphans = _fold(grouping)
+    # a name held by two files is summed once per copy in a group's stored bytes, so its auxiliary bytes
+    # too (logical_groups): only member by member is that kept
+    extra, orphans = _fold(grouping, whole and table.distinct)
     return grouping, extra, orphans
 
 
@@ -189,12 +265,12 @@ def logical_groups(
     table: TensorTable | None = None,
 ) -> list[LogicalTensor]:
     """The checkpoint's logical tensors in groups (``count`` members each), orphan scales last."""
-    grouping, extra, orphans = _unpacked(tensors, quant, bits, arch, table)
+    grouping, extra, orphans = _unpacked(tensors, quant, bits, arch, table, True)
     groups = [
         replace(
             g.proto,
             name=g.names[0],
-            stored_bytes=g.stored + sum(map(extra.get, g.names, repeat(0))) if extra else g.stored,
+            stored_bytes=g.stored + g.aux + (sum(map(extra.get, g.names, repeat(0))) if extra else 0),
             count=len(g.names),
             names=tuple(g.names),
         )
@@ -208,7 +284,7 @@ def logical_tensors(
 ) -> list[LogicalTensor]:
     """The checkpoint's logical tensors one by one: each group's members with their own stored bytes (the
     members of a group have the same shape and dtype, so the same bytes before auxiliary ones)."""
-    grouping, extra, orphans = _unpacked(tensors, quant, bits, arch, None)
+    grouping, extra, orphans = _unpacked(tensors, quant, bits, arch, None, False)
     each = [
         replace(g.proto, name=name, stored_bytes=g.proto.stored_bytes + extra.get(name, 0))
         for g in grouping.groups

@@ -88,7 +88,7 @@ def _layout_notes(records: list[Record], tensors: list[Tensor], arch: Architectu
 
 
 def _duplicates_note(tensors: list[Tensor], table: TensorTable) -> list[str]:
-    if len(table.names) == len(tensors):
+    if table.distinct:
         return []
     dupes = [n for n, c in Counter(t.name for t in tensors).items() if c > 1]
     if not dupes:
