@@ -170,7 +170,9 @@ async def test_catalog_page_filter_sort_and_open_a_report(stack: Stack, tmp_path
             assert "sort=total_bytes" in await cdp.eval("location.search")
             # open a report: the repo's link leads to its report at the stored commit
             repo = got[0]
-            await cdp.eval(f"document.querySelector('tr[data-repo={json.dumps(repo)}] a.report').click()")
+            # clicked after this evaluation returns: a navigation during it fails it ("target navigated")
+            link = f"document.querySelector('tr[data-repo={json.dumps(repo)}] a.report')"
+            await cdp.eval(f"setTimeout(() => {link}.click(), 0)")
             await cdp.wait_for(
                 "location.pathname === '/' && !!document.body && document.body.dataset.state === 'done'",
                 timeout=30,
