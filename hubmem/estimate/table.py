@@ -11,22 +11,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence, Set
-from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain, islice
 from operator import lt
+
+import msgspec
 
 from hubmem.estimate.weights.names import mask_all, mask_digits
 from hubmem.formats.safetensors import Tensor
 
 
-@dataclass(slots=True)
-class TensorGroup:
+class TensorGroup(msgspec.Struct):
     """Tensors of one name pattern (digits masked), dtype and shape, in header order."""
 
     pattern: str
-    tensors: list[Tensor] = field(default_factory=list)
-    _names: list[str] | None = field(default=None, repr=False, compare=False)
+    tensors: list[Tensor] = []
+    _names: list[str] | None = None  # the members' names, listed on first use (:attr:`names`)
 
     @property
     def first(self) -> Tensor:
@@ -81,8 +81,7 @@ class Names(Set[str]):
         return len(self._set())
 
 
-@dataclass(frozen=True)
-class TensorTable:
+class TensorTable(msgspec.Struct, frozen=True, dict=True):  # dict: the cached properties below
     groups: tuple[TensorGroup, ...]  # in the order of each group's first tensor
     count: int  # tensors
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Set
-from dataclasses import dataclass
+
+import msgspec
 
 from hubmem.estimate.weights.quant_scheme import (
     AUX_SUFFIXES,
@@ -39,8 +40,7 @@ FLOAT_DTYPES = {
 }
 
 
-@dataclass(frozen=True)
-class LogicalTensor:
+class LogicalTensor(msgspec.Struct, frozen=True):
     """A checkpoint tensor as the model sees it: logical shape and parameters, stored bytes
     (auxiliary tensors of the same module included)."""
 

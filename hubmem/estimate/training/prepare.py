@@ -10,7 +10,8 @@ GPU counts, never walks the tensor list again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+
+import msgspec
 
 from hubmem.estimate.table import TensorTable
 from hubmem.estimate.training.logical import LogicalTensor, quant_kind
@@ -23,8 +24,7 @@ from hubmem.schema.weights import WeightsReport
 _GATED_MARKERS = ("gate_proj", "gate_up_proj", ".w3.", "up_proj")
 
 
-@dataclass(frozen=True)
-class PreparedModel:
+class PreparedModel(msgspec.Struct, frozen=True):
     """What every training projection of one checkpoint shares."""
 
     arch: Architecture
@@ -47,7 +47,7 @@ def _as_buffer(t: LogicalTensor) -> LogicalTensor:
     """A stored float buffer (GPT-2's ``attn.bias`` causal mask) is a buffer too: never trained."""
     if t.buffer or t.shape is None or classify_tensor(t.name, t.shape).component != BUFFERS:
         return t
-    return replace(t, buffer=True)
+    return msgspec.structs.replace(t, buffer=True)
 
 
 def prepare_training(

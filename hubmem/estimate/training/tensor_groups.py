@@ -11,9 +11,10 @@ tensors (scales, zeros, absmax ...) are folded into the module they belong to, t
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
-from dataclasses import dataclass, field, replace
 from itertools import repeat
 from typing import cast
+
+import msgspec
 
 from hubmem.estimate.table import TensorGroup, TensorTable, tensor_table
 from hubmem.estimate.training.logical import LogicalTensor, Unpacker, sibling
@@ -22,11 +23,10 @@ from hubmem.formats.safetensors import Tensor
 from hubmem.schema.architecture import Architecture
 
 
-@dataclass
-class _Group:
+class _Group(msgspec.Struct):
     proto: LogicalTensor  # the first member, unpacked
     leaf: str | None  # the logical leaf when unpacking renames (``qweight`` -> ``weight``), else None
-    names: list[str] = field(default_factory=list)
+    names: list[str] = []
     stored: int = 0
     aux: int = 0  # auxiliary bytes of whole own-module table groups matched to this group (see _Modules)
 
@@ -52,14 +52,13 @@ class _Neighbours:
         )
 
 
-@dataclass
-class _Grouping:
-    groups: list[_Group] = field(default_factory=list)
-    aux: dict[str, int] = field(default_factory=dict)  # owner -> auxiliary bytes, in first-seen order
+class _Grouping(msgspec.Struct):
+    groups: list[_Group] = []
+    aux: dict[str, int] = {}  # owner -> auxiliary bytes, in first-seen order
     # ``aux`` dicts and own-module table groups (with their module length), in the order met: an own-module
     # group is kept whole, so that its bytes can go to its weights' group at once (``_fold``); ``aux`` is
     # then the dict after it
-    parts: list[dict[str, int] | tuple[TensorGroup, int]] = field(default_factory=list)
+    parts: list[dict[str, int] | tuple[TensorGroup, int]] = []
 
     def __post_init__(self) -> None:
         self.parts.append(self.aux)
@@ -267,7 +266,7 @@ def logical_groups(
     """The checkpoint's logical tensors in groups (``count`` members each), orphan scales last."""
     grouping, extra, orphans = _unpacked(tensors, quant, bits, arch, table, True)
     groups = [
-        replace(
+        msgspec.structs.replace(
             g.proto,
             name=g.names[0],
             stored_bytes=g.stored + g.aux + (sum(map(extra.get, g.names, repeat(0))) if extra else 0),
@@ -286,7 +285,7 @@ def logical_tensors(
     members of a group have the same shape and dtype, so the same bytes before auxiliary ones)."""
     grouping, extra, orphans = _unpacked(tensors, quant, bits, arch, None, False)
     each = [
-        replace(g.proto, name=name, stored_bytes=g.proto.stored_bytes + extra.get(name, 0))
+        msgspec.structs.replace(g.proto, name=name, stored_bytes=g.proto.stored_bytes + extra.get(name, 0))
         for g in grouping.groups
         for name in g.names
     ]
