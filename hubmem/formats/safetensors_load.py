@@ -9,7 +9,7 @@ DeepSeek-R1's 163 headers (issue #13); a property test holds the two together
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 import msgspec
@@ -40,14 +40,11 @@ class _Entry(msgspec.Struct, gc=False):
     data_offsets: tuple[_Count, _Count] | None = None
 
 
-class _PlainEntry(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+class _PlainEntry(_Entry, forbid_unknown_fields=True):
     """The usual header in one decode: entries of exactly the three fields, and ``__metadata__`` holding at
     most ``format`` (``{"format": "pt"}``: what safetensors' writers put there). Anything else is refused,
     and :data:`_ENTRIES` with :data:`_METADATA` read it in two decodes."""
 
-    dtype: str = ""
-    shape: tuple[_Count, ...] | None = None
-    data_offsets: tuple[_Count, _Count] | None = None
     format: str | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -60,7 +57,7 @@ _ENTRIES = msgspec.json.Decoder(dict[str, _Entry])
 _METADATA = msgspec.json.Decoder(_Metadata)
 
 
-def _decoded(raw: bytes) -> tuple[dict[str, _Entry] | dict[str, _PlainEntry], dict[str, str] | None]:
+def _decoded(raw: bytes) -> tuple[Mapping[str, _Entry], dict[str, str] | None]:
     """The entries and ``__metadata__``: in one decode when the header is plain (:class:`_PlainEntry`),
     else in two. Raises msgspec's errors (and RecursionError) for the checked path to say what is wrong."""
     try:

@@ -106,8 +106,9 @@ def _tally_each(
 
 def _span(name: str, segment: int) -> tuple[int, int]:
     """Where segment ``segment`` of ``name.split(".")`` sits in ``name``."""
-    start = sum(len(s) + 1 for s in name.split(".")[:segment])
-    return start, start + len(name.split(".")[segment])
+    segments = name.split(".")
+    start = sum(len(s) + 1 for s in segments[:segment])
+    return start, start + len(segments[segment])
 
 
 def _tally_columns(
